@@ -1,0 +1,25 @@
+//! What every blog service runs on.
+//!
+//! Both `posts-service` and `render-service` are warp applications with the same
+//! operational contract (see `SPEC.md`, "Both services"). This crate is that contract,
+//! written once.
+//!
+//! # Layout
+//!
+//! - [`config`]: reads a service's `Config` from the environment with envy and turns a
+//!   missing or malformed variable into one clear line naming it.
+//! - [`telemetry`]: installs the `tracing` subscriber (`LOG_FORMAT=json|text`, `RUST_LOG`).
+//! - [`request_id`]: the `X-Request-Id` of a request: taken from the caller or generated.
+//! - [`metrics`]: Prometheus request counters and latency histograms labelled by route
+//!   template (never the raw path) and status, and the `/metrics` text encoder.
+//! - [`server`]: a single `serve` function that takes a bound `TcpListener` and a warp
+//!   filter, wraps every request in a span carrying its request id, records metrics,
+//!   and shuts down gracefully.
+//! - [`shutdown`]: the future that resolves on SIGTERM or SIGINT.
+
+pub mod config;
+pub mod metrics;
+pub mod request_id;
+pub mod server;
+pub mod shutdown;
+pub mod telemetry;

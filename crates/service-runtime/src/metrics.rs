@@ -1,0 +1,87 @@
+//! Prometheus metrics for HTTP traffic, and the `/metrics` endpoint's encoder.
+//!
+//! Every service owns one [`prometheus::Registry`] (not the global default, so several
+//! servers can run in one test process). [`HttpMetrics`] registers the request counter
+//! and latency histogram in it; services add their own figures (database pool, upstream
+//! calls) to the same registry.
+
+use std::time::Duration;
+
+use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder};
+
+/// Latency buckets in seconds, fine-grained at the low end where these services live.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// Request counts and latencies, labelled by method, route template and status.
+#[derive(Clone)]
+pub struct HttpMetrics {
+    requests: IntCounterVec,
+    latency: HistogramVec,
+}
+
+impl HttpMetrics {
+    /// Creates the metrics and registers them in `registry`.
+    pub fn register(registry: &Registry) -> prometheus::Result<Self> {
+        let labels = &["method", "route", "status"];
+        let requests = IntCounterVec::new(
+            Opts::new("http_requests_total", "HTTP requests served"),
+            labels,
+        )?;
+        let latency = HistogramVec::new(
+            HistogramOpts::new(
+                "http_request_duration_seconds",
+                "Time from receiving a request to having its response ready",
+            )
+            .buckets(LATENCY_BUCKETS.to_vec()),
+            labels,
+        )?;
+        registry.register(Box::new(requests.clone()))?;
+        registry.register(Box::new(latency.clone()))?;
+        Ok(HttpMetrics { requests, latency })
+    }
+
+    /// Records one served request. `route` is a template such as `/v1/posts/{id}`.
+    pub fn observe(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
+        let status = status.to_string();
+        let labels = [method, route, status.as_str()];
+        self.requests.with_label_values(&labels).inc();
+        self.latency
+            .with_label_values(&labels)
+            .observe(elapsed.as_secs_f64());
+    }
+}
+
+/// The registry's metrics in the Prometheus text format.
+pub fn encode(registry: &Registry) -> String {
+    let mut buffer = Vec::new();
+    if let Err(err) = TextEncoder::new().encode(&registry.gather(), &mut buffer) {
+        tracing::error!(error = %err, "cannot encode metrics");
+    }
+    String::from_utf8(buffer).unwrap_or_default()
+}
+
+/// The content type of [`encode`]'s output.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn observed_requests_are_counted_by_route_template() {
+        let registry = Registry::new();
+        let metrics = HttpMetrics::register(&registry).unwrap();
+        metrics.observe("GET", "/v1/posts/{id}", 200, Duration::from_millis(3));
+        metrics.observe("GET", "/v1/posts/{id}", 200, Duration::from_millis(4));
+        let text = encode(&registry);
+        assert!(
+            text.contains(
+                r#"http_requests_total{method="GET",route="/v1/posts/{id}",status="200"} 2"#
+            ),
+            "{text}"
+        );
+        assert!(text.contains("http_request_duration_seconds_bucket"), "{text}");
+    }
+}

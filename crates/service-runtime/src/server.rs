@@ -1,0 +1,133 @@
+//! The HTTP server loop shared by both services.
+//!
+//! [`serve`] accepts connections on a listener the caller has already bound (port 0 in
+//! tests; a taken port is the caller's error, not a panic here) and runs the warp
+//! filter for each request inside a `request` span that carries the request id, so every
+//! log line of that request names it. It adds `X-Request-Id` to every response, records
+//! [`HttpMetrics`] under the route *template*, and on shutdown stops accepting, lets
+//! in-flight requests finish (up to a drain timeout), then returns.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tower_service::Service;
+use tracing::Instrument;
+use warp::reply::Reply;
+use warp::Filter;
+
+use crate::metrics::HttpMetrics;
+use crate::request_id::{self, RequestId};
+
+/// Maps a request path to the route template it is recorded under (for example
+/// `/v1/posts/42` to `/v1/posts/{id}`), so metrics never carry raw ids.
+pub type RouteTemplate = fn(&str) -> &'static str;
+
+/// What the loop needs besides the routes.
+#[derive(Clone)]
+pub struct Observability {
+    /// Where request counts and latencies go.
+    pub metrics: HttpMetrics,
+    /// How paths are grouped in metrics.
+    pub route_template: RouteTemplate,
+}
+
+/// How long in-flight requests may take to finish once shutdown begins.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A slow client may take this long to send its request headers.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Serves `routes` on `listener` until `shutdown` resolves, then drains.
+pub async fn serve<F>(
+    listener: TcpListener,
+    routes: F,
+    observability: Observability,
+    shutdown: impl Future<Output = ()> + Send,
+) where
+    F: Filter<Error = warp::Rejection> + Clone + Send + Sync + 'static,
+    F::Extract: Reply,
+{
+    let service = warp::service(routes);
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+
+    loop {
+        let (stream, _peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(err) => {
+                    // Usually EMFILE: back off instead of spinning.
+                    tracing::warn!(error = %err, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service = service.clone();
+        let observability = observability.clone();
+        let handler = hyper::service::service_fn(move |request| {
+            handle(service.clone(), observability.clone(), request)
+        });
+        let connection = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(HEADER_READ_TIMEOUT)
+            .serve_connection(TokioIo::new(stream), handler);
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(err) = connection.await {
+                tracing::debug!(error = %err, "connection ended with an error");
+            }
+        });
+    }
+
+    drop(listener);
+    tracing::info!("stopped accepting connections, draining in-flight requests");
+    match tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown()).await {
+        Ok(()) => tracing::info!("all connections closed"),
+        Err(_) => tracing::warn!("drain timeout reached, closing remaining connections"),
+    }
+}
+
+async fn handle<S>(
+    mut service: S,
+    observability: Observability,
+    mut request: http::Request<Incoming>,
+) -> Result<warp::reply::Response, Infallible>
+where
+    S: Service<http::Request<Incoming>, Response = warp::reply::Response, Error = Infallible>,
+{
+    let started = Instant::now();
+    let request_id = RequestId::from_headers(request.headers());
+    request.extensions_mut().insert(request_id.clone());
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let route = (observability.route_template)(&path);
+    let span = tracing::info_span!("request", request_id = %request_id, method = %method, route);
+
+    let mut response = service.call(request).instrument(span.clone()).await?;
+
+    response
+        .headers_mut()
+        .insert(request_id::HEADER, request_id.header_value());
+    let status = response.status().as_u16();
+    let elapsed = started.elapsed();
+    observability
+        .metrics
+        .observe(method.as_str(), route, status, elapsed);
+    span.in_scope(|| {
+        tracing::info!(
+            path = %path,
+            status,
+            latency_ms = elapsed.as_secs_f64() * 1000.0,
+            "request completed"
+        )
+    });
+    Ok(response)
+}

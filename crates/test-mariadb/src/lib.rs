@@ -1,0 +1,163 @@
+//! Throwaway MariaDB for integration tests.
+//!
+//! # Layout
+//!
+//! - [`MariaDb`]: one `mariadb:10.11` container started through testcontainers-modules,
+//!   handing out a fresh, empty database per test ([`MariaDb::fresh_database`]) so tests
+//!   never see each other's rows.
+//! - [`harness`]: runs a test binary's async cases on one Tokio runtime with one shared
+//!   container, reports like `cargo test` (libtest-mimic), and removes the container when
+//!   the run ends, pass or fail. Containers carry the label [`LABEL`] so CI can remove
+//!   what a killed run left behind.
+//!
+//! The image is never pulled here: `deploy/build-images.sh` builds it from Debian
+//! packages where no registry is reachable.
+
+pub mod harness;
+
+use std::time::{Duration, Instant};
+
+use mysql_async::prelude::Queryable;
+use testcontainers_modules::mariadb::Mariadb;
+use testcontainers_modules::testcontainers::core::{ContainerPort, IntoContainerPort};
+use testcontainers_modules::testcontainers::runners::AsyncRunner;
+use testcontainers_modules::testcontainers::{ContainerAsync, ImageExt};
+
+/// The MariaDB version every deployment runs.
+pub const MARIADB_TAG: &str = "10.11";
+
+/// Label put on every test container (`docker ps --filter label=blog-platform.test`).
+pub const LABEL: &str = "blog-platform.test";
+
+const MARIADB_PORT: ContainerPort = ContainerPort::Tcp(3306);
+
+/// A running MariaDB container whose root user has no password.
+pub struct MariaDb {
+    container: ContainerAsync<Mariadb>,
+    host_port: u16,
+}
+
+impl MariaDb {
+    /// Starts a container with a random host port.
+    pub async fn start() -> MariaDb {
+        Self::start_with(Mariadb::default().with_tag(MARIADB_TAG)).await
+    }
+
+    /// Starts a container whose host port stays the same across `stop`/`start`, for
+    /// tests that take the database away and bring it back.
+    pub async fn start_on_fixed_port() -> MariaDb {
+        let port = free_local_port();
+        Self::start_with(
+            Mariadb::default()
+                .with_tag(MARIADB_TAG)
+                .with_mapped_port(port, 3306.tcp()),
+        )
+        .await
+    }
+
+    async fn start_with(
+        request: testcontainers_modules::testcontainers::ContainerRequest<Mariadb>,
+    ) -> MariaDb {
+        let container = request
+            .with_label(LABEL, "true")
+            .with_startup_timeout(Duration::from_secs(120))
+            .start()
+            .await
+            .expect(
+                "cannot start the mariadb:10.11 container; run deploy/build-images.sh first \
+                 where no registry is reachable",
+            );
+        let host_port = container
+            .get_host_port_ipv4(MARIADB_PORT)
+            .await
+            .expect("mariadb container has no mapped port");
+        let db = MariaDb {
+            container,
+            host_port,
+        };
+        db.wait_until_accepting(Duration::from_secs(60)).await;
+        db
+    }
+
+    /// The URL of the server itself, without a database.
+    pub fn server_url(&self) -> String {
+        format!("mysql://root@127.0.0.1:{}", self.host_port)
+    }
+
+    /// Creates a new empty database and returns its URL.
+    pub async fn fresh_database(&self) -> String {
+        let name = format!("test_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = mysql_async::Conn::from_url(self.server_url())
+            .await
+            .expect("cannot connect to the test MariaDB");
+        conn.query_drop(format!(
+            "CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+        ))
+        .await
+        .expect("cannot create a test database");
+        let _ = conn.disconnect().await;
+        format!("{}/{name}", self.server_url())
+    }
+
+    /// Stops the container (the server is gone; connections are refused).
+    pub async fn stop(&self) {
+        self.container
+            .stop_with_timeout(Some(5))
+            .await
+            .expect("cannot stop the MariaDB container");
+    }
+
+    /// Starts a stopped container again and waits until it accepts queries.
+    pub async fn restart(&self) {
+        self.container
+            .start()
+            .await
+            .expect("cannot start the MariaDB container again");
+        self.wait_until_accepting(Duration::from_secs(60)).await;
+    }
+
+    /// Freezes the server: connections hang instead of failing.
+    pub async fn pause(&self) {
+        self.container
+            .pause()
+            .await
+            .expect("cannot pause the MariaDB container");
+    }
+
+    /// Thaws a paused server.
+    pub async fn unpause(&self) {
+        self.container
+            .unpause()
+            .await
+            .expect("cannot unpause the MariaDB container");
+    }
+
+    /// Removes the container now (rather than when dropped).
+    pub async fn remove(self) {
+        let _ = self.container.rm().await;
+    }
+
+    async fn wait_until_accepting(&self, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Ok(mut conn) = mysql_async::Conn::from_url(self.server_url()).await {
+                if conn.query_drop("SELECT 1").await.is_ok() {
+                    let _ = conn.disconnect().await;
+                    return;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "MariaDB did not accept connections within {limit:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+}
+
+fn free_local_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .expect("cannot find a free local port")
+}

@@ -1,0 +1,279 @@
+#!/usr/bin/env bash
+# deploy/build-images.sh — build, from Debian packages only, every container
+# image this project needs, tagged exactly like the public images, so that
+# `docker compose` and testcontainers find them locally and never pull.
+#
+# Our machines have a Docker engine but no registry; CI starts from a fresh
+# machine. Images built (in this order, later ones build FROM earlier ones):
+#
+#   debian:bookworm-slim  debootstrap --variant=minbase + `docker import`
+#   mariadb:10.11         docker build deploy/images/mariadb (Debian's mariadb-server)
+#
+# Usage: deploy/build-images.sh [--force] [--verbose] [IMAGE...]
+#   IMAGE      build only these tags (default: all); missing base images are
+#              built too
+#   --force    rebuild even if the tag already exists (default: skip it)
+#   --verbose  stream the output of debootstrap/apt/docker build (default: it
+#              goes to a log file whose tail is printed if the step fails)
+#   --list     print the image tags this script builds and exit
+#
+# Environment: DEBIAN_MIRROR, DEBIAN_SECURITY_MIRROR override the mirrors
+# (default: the ones configured for bookworm on this host, else deb.debian.org).
+#
+# To add an image: write a build_<name> function below and add a line to IMAGES.
+set -Eeuo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+IMAGES_DIR="$HERE/images"
+SUITE=bookworm
+
+# tag | build function | tags it builds FROM (space separated, may be empty)
+IMAGES=(
+  "debian:bookworm-slim|build_debian_slim|"
+  "mariadb:10.11|build_mariadb|debian:bookworm-slim"
+)
+
+# The engine may have BuildKit on or off by default; the legacy builder is
+# known to resolve FROM against local images only, so use it unless told otherwise.
+export DOCKER_BUILDKIT=${DOCKER_BUILDKIT:-0}
+
+FORCE=0 VERBOSE=0
+WORKDIR="" CURRENT_STEP="" CURRENT_LOG=""
+declare -A BUILT=()
+
+# ---------------------------------------------------------------- helpers --
+
+log() { printf '[build-images] %s\n' "$*"; }
+die() { printf '[build-images] ERROR: %s\n' "$*" >&2; exit 1; }
+
+now_us() { echo "${EPOCHREALTIME/[.,]/}"; }
+# elapsed START_US: seconds since START_US, e.g. "12.3s"
+elapsed() { local d=$(( $(now_us) - $1 )); printf '%d.%01ds' $((d / 1000000)) $(( (d / 100000) % 10 )); }
+
+# step "DESCRIPTION" CMD...: run CMD, print what runs and how long it took.
+# Without --verbose the command's output goes to a log file; on failure the
+# ERR trap prints its tail. set -e stays in force inside CMD (not run under ||).
+step() {
+  local desc=$1 t0; shift
+  t0=$(now_us)
+  CURRENT_STEP=$desc
+  log "  -> $desc"
+  if (( VERBOSE )); then
+    CURRENT_LOG=""
+    "$@"
+  else
+    CURRENT_LOG="$WORKDIR/step.log"
+    "$@" >"$CURRENT_LOG" 2>&1
+  fi
+  log "     done in $(elapsed "$t0")"
+  CURRENT_STEP="" CURRENT_LOG=""
+}
+
+on_error() {
+  local rc=$? line=$1
+  trap - ERR
+  if [[ -n $CURRENT_LOG && -s $CURRENT_LOG ]]; then
+    printf '[build-images] ---- last lines of output of "%s" ----\n' "$CURRENT_STEP" >&2
+    tail -n 60 "$CURRENT_LOG" >&2
+    printf '[build-images] ----\n' >&2
+  fi
+  printf '[build-images] FAILED (exit %s, line %s)%s\n' "$rc" "$line" \
+    "${CURRENT_STEP:+ during step: $CURRENT_STEP}" >&2
+  exit "$rc"
+}
+
+cleanup() {
+  if [[ -n $WORKDIR && -d $WORKDIR ]]; then
+    # never follow a mount point out of the work dir
+    rm -rf --one-file-system "$WORKDIR"
+  fi
+}
+
+image_exists() { docker image inspect "$1" >/dev/null 2>&1; }
+
+image_summary() {
+  docker image inspect --format '{{.Id}} {{.Size}}' "$1" |
+    awk '{ printf "%s, %.0f MB", substr($1, 8, 12), $2 / 1e6 }'
+}
+
+# host_mirror SUITE: first "deb" URI the host's apt configuration uses for
+# SUITE (deb822 *.sources and one-line *.list formats); empty if none.
+host_mirror() {
+  local files=() f
+  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
+    [[ -r $f ]] && files+=("$f")
+  done
+  (( ${#files[@]} )) || return 0
+  awk -v want="$1" '
+    function flush() {
+      if (!found && hit && isdeb && uri != "") { print uri; found = 1 }
+      uri = ""; hit = 0; isdeb = 0
+    }
+    FNR == 1 { flush() }
+    FILENAME ~ /\.sources$/ {
+      if ($0 ~ /^[[:space:]]*$/) { flush(); next }
+      if ($1 == "Types:")  for (i = 2; i <= NF; i++) if ($i == "deb") isdeb = 1
+      if ($1 == "URIs:")   uri = $2
+      if ($1 == "Suites:") for (i = 2; i <= NF; i++) if ($i == want) hit = 1
+      next
+    }
+    $1 == "deb" {
+      i = 2
+      if ($i ~ /^\[/) { while (i < NF && $i !~ /\]$/) i++; i++ }
+      if (!found && $(i + 1) == want) { print $i; found = 1 }
+    }
+    END { flush() }' "${files[@]}" | sed 's:/*$::'
+}
+
+ensure_debootstrap() {
+  command -v debootstrap >/dev/null && return 0
+  log "  debootstrap is not installed; installing it with apt-get"
+  step "apt-get update" apt-get update
+  step "apt-get install debootstrap" \
+    env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends debootstrap
+}
+
+# ------------------------------------------------------------ the images --
+
+# debian:bookworm-slim — minimal bookworm root filesystem, imported as an image.
+build_debian_slim() {
+  local tag=$1
+  local mirror security rootfs="$WORKDIR/rootfs"
+  mirror=${DEBIAN_MIRROR:-$(host_mirror "$SUITE")}
+  mirror=${mirror:-http://deb.debian.org/debian}
+  security=${DEBIAN_SECURITY_MIRROR:-$(host_mirror "$SUITE-security")}
+  security=${security:-http://deb.debian.org/debian-security}
+  log "  mirror: $mirror   security: $security"
+  [[ $(id -u) == 0 ]] || die "building $tag needs root (apt-get, debootstrap, chroot)"
+
+  ensure_debootstrap
+  rm -rf --one-file-system "$rootfs"
+  step "debootstrap --variant=minbase $SUITE (downloads ~90 packages)" \
+    debootstrap --variant=minbase --components=main "$SUITE" "$rootfs" "$mirror"
+  step "configure apt sources (incl. $SUITE-security) and slim dpkg/apt settings" \
+    configure_rootfs "$rootfs" "$mirror" "$security"
+  step "apply $SUITE-updates and $SUITE-security updates" \
+    chroot "$rootfs" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+      DEBIAN_FRONTEND=noninteractive sh -euc 'apt-get update; apt-get -y upgrade; apt-get clean'
+  step "remove docs, man pages, locales, apt lists, logs" slim_rootfs "$rootfs"
+  step "docker import -> $tag" import_rootfs "$rootfs" "$tag"
+  step "remove the debootstrap work dir" rm -rf --one-file-system "$rootfs"
+}
+
+configure_rootfs() {
+  local rootfs=$1 mirror=$2 security=$3
+  # dpkg/apt settings for containers (no docs, no .deb cache, policy-rc.d, ...)
+  cp -a "$IMAGES_DIR/debian/rootfs/." "$rootfs/"
+  rm -f "$rootfs/etc/apt/sources.list"
+  cat >"$rootfs/etc/apt/sources.list.d/debian.sources" <<EOF
+Types: deb
+URIs: $mirror
+Suites: $SUITE $SUITE-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb
+URIs: $security
+Suites: $SUITE-security
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+EOF
+  # debootstrap copied the host's resolv.conf and hostname; keep resolv.conf
+  # for the update step (removed in slim_rootfs), docker provides both at run time
+  echo localhost >"$rootfs/etc/hostname"
+}
+
+slim_rootfs() {
+  local r=$1
+  find "$r/usr/share/doc" -mindepth 1 -not -name copyright -not -type d -delete
+  find "$r/usr/share/doc" -mindepth 1 -type d -empty -delete
+  rm -rf "$r"/usr/share/{man,info,groff,lintian,linda,locale}/*
+  rm -rf "$r"/var/lib/apt/lists/* "$r"/var/cache/apt/*.bin "$r"/var/cache/apt/archives/*.deb \
+         "$r"/var/cache/debconf/*-old "$r"/var/lib/dpkg/*-old "$r"/var/log/* \
+         "$r"/tmp/* "$r"/var/tmp/* "$r"/root/.bash_history "$r"/etc/resolv.conf \
+         "$r"/debootstrap
+  mkdir -p "$r/var/lib/apt/lists/partial"
+  : >"$r/etc/machine-id"
+  # /dev, /proc, /sys are provided by the container runtime
+  find "$r/dev" "$r/proc" "$r/sys" -mindepth 1 -delete 2>/dev/null || true
+}
+
+import_rootfs() {
+  local rootfs=$1 tag=$2
+  tar --numeric-owner --xattrs -C "$rootfs" -cf - . |
+    docker import \
+      --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+      --change 'ENV LANG=C.UTF-8' \
+      --change 'CMD ["bash"]' \
+      --change 'LABEL org.opencontainers.image.description="Debian bookworm minbase, built locally by deploy/build-images.sh"' \
+      --message "debootstrap --variant=minbase $SUITE (deploy/build-images.sh)" \
+      - "$tag"
+}
+
+# mariadb:10.11 — Debian's mariadb-server with an entrypoint compatible with
+# the official image (see deploy/images/mariadb/).
+build_mariadb() {
+  local tag=$1
+  step "docker build -t $tag deploy/images/mariadb" \
+    docker build --pull=false -t "$tag" "$IMAGES_DIR/mariadb"
+}
+
+# ------------------------------------------------------------------- main --
+
+image_entry() { # image_entry TAG -> "tag|fn|deps" or fails
+  local e
+  for e in "${IMAGES[@]}"; do [[ ${e%%|*} == "$1" ]] && { echo "$e"; return 0; }; done
+  return 1
+}
+
+# ensure TAG: build TAG's base images if missing, then TAG if missing/forced
+ensure() {
+  local tag=$1 entry fn deps dep t0
+  [[ -n ${BUILT[$tag]:-} ]] && return 0
+  entry=$(image_entry "$tag") || die "unknown image '$tag' (known: $(list_tags | tr '\n' ' '))"
+  IFS='|' read -r _ fn deps <<<"$entry"
+  for dep in $deps; do
+    if [[ -n ${REQUESTED[$dep]:-} ]] || ! image_exists "$dep"; then ensure "$dep"; fi
+  done
+  BUILT[$tag]=1
+  if image_exists "$tag" && (( ! FORCE )); then
+    log "$tag: already present ($(image_summary "$tag")), skipping (use --force to rebuild)"
+    return 0
+  fi
+  log "$tag: building"
+  t0=$(now_us)
+  "$fn" "$tag"
+  log "$tag: built in $(elapsed "$t0") ($(image_summary "$tag"))"
+}
+
+list_tags() { local e; for e in "${IMAGES[@]}"; do echo "${e%%|*}"; done; }
+
+main() {
+  local args=() a t0
+  for a in "$@"; do
+    case $a in
+      --force|-f) FORCE=1 ;;
+      --verbose|-v) VERBOSE=1 ;;
+      --list) list_tags; exit 0 ;;
+      --help|-h) sed -n '2,/^set -E/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+      -*) die "unknown option $a (see --help)" ;;
+      *) args+=("$a") ;;
+    esac
+  done
+  (( ${#args[@]} )) || mapfile -t args < <(list_tags)
+  declare -gA REQUESTED=()
+  for a in "${args[@]}"; do REQUESTED[$a]=1; done
+
+  command -v docker >/dev/null || die "docker CLI not found"
+  docker info >/dev/null 2>&1 || die "cannot talk to the Docker engine (is it running? are you in the docker group?)"
+
+  trap 'on_error $LINENO' ERR
+  trap cleanup EXIT
+  WORKDIR=$(mktemp -d "${TMPDIR:-/tmp}/build-images.XXXXXX")
+
+  t0=$(now_us)
+  for a in "${args[@]}"; do ensure "$a"; done
+  log "all done in $(elapsed "$t0"): ${args[*]}"
+}
+
+main "$@"
