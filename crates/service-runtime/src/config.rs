@@ -38,13 +38,34 @@ where
     T: DeserializeOwned,
     I: IntoIterator<Item = (String, String)>,
 {
-    envy::from_iter(vars).map_err(|err| match err {
+    let vars: Vec<(String, String)> = vars.into_iter().collect();
+    envy::from_iter::<_, T>(vars.clone()).map_err(|err| match err {
         envy::Error::MissingValue(field) => {
             ConfigError(format!("{} is required but not set", field.to_uppercase()))
         }
-        // envy's message already names the variable: "<reason> while parsing value
-        // '<value>' provided by <NAME>". Only typed (non-secret) values can fail to parse.
-        envy::Error::Custom(message) => ConfigError(message),
+        // envy names the variable for some parse errors ("… provided by NAME") but not
+        // for others (enums, socket addresses): then find it by leaving each variable
+        // out in turn until the error changes. Only typed, non-secret values can fail to
+        // parse, so quoting the reason is safe.
+        envy::Error::Custom(message) if message.contains("provided by") => ConfigError(message),
+        envy::Error::Custom(message) => match culprit::<T>(&vars, &message) {
+            Some(name) => ConfigError(format!("{name} is malformed: {message}")),
+            None => ConfigError(message),
+        },
+    })
+}
+
+fn culprit<T: DeserializeOwned>(vars: &[(String, String)], message: &str) -> Option<String> {
+    vars.iter().enumerate().find_map(|(index, (name, _))| {
+        let without = vars
+            .iter()
+            .enumerate()
+            .filter(|(other, _)| *other != index)
+            .map(|(_, pair)| pair.clone());
+        match envy::from_iter::<_, T>(without) {
+            Err(envy::Error::Custom(other)) if other == message => None,
+            _ => Some(name.to_uppercase()),
+        }
     })
 }
 
@@ -86,6 +107,23 @@ mod tests {
         let err = from_iter::<Example, _>(vars(&[("DATABASE_URL", "x"), ("POOL_MAX", "ten")]))
             .unwrap_err();
         assert!(err.to_string().contains("POOL_MAX"), "{err}");
+    }
+
+    #[test]
+    fn malformed_variable_without_envy_naming_it_is_found() {
+        #[derive(Debug, serde::Deserialize)]
+        struct WithAddr {
+            #[serde(default)]
+            _listen_addr: Option<std::net::SocketAddr>,
+            #[serde(default)]
+            _other: Option<String>,
+        }
+        let err = from_iter::<WithAddr, _>(vars(&[
+            ("OTHER", "fine"),
+            ("_LISTEN_ADDR", "localhost"),
+        ]))
+        .unwrap_err();
+        assert!(err.to_string().contains("_LISTEN_ADDR is malformed"), "{err}");
     }
 
     #[test]

@@ -1,0 +1,91 @@
+//! Database figures for `/metrics`: per-operation counts and latencies, and the state of
+//! the connection pool (read from mysql_async's own counters at scrape time).
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use mysql_async::Pool;
+use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
+
+/// Database metrics registered in the service's registry.
+#[derive(Clone)]
+pub struct DbMetrics {
+    operations: IntCounterVec,
+    latency: HistogramVec,
+    pool_connections: IntGaugeVec,
+    pool_waiting: IntGauge,
+    pool_connect_failures: IntGauge,
+}
+
+impl DbMetrics {
+    /// Creates the metrics and registers them.
+    pub fn register(registry: &Registry, configured_max: usize) -> prometheus::Result<DbMetrics> {
+        let operations = IntCounterVec::new(
+            Opts::new("db_operations_total", "Database operations by outcome"),
+            &["operation", "outcome"],
+        )?;
+        let latency = HistogramVec::new(
+            HistogramOpts::new(
+                "db_operation_duration_seconds",
+                "Database operation time, connection checkout included",
+            )
+            .buckets(vec![
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+            ]),
+            &["operation"],
+        )?;
+        let pool_connections = IntGaugeVec::new(
+            Opts::new("db_pool_connections", "Open database connections by state"),
+            &["state"],
+        )?;
+        let pool_waiting = IntGauge::new(
+            "db_pool_waiting_requests",
+            "Requests waiting for a pooled connection",
+        )?;
+        let pool_connect_failures = IntGauge::new(
+            "db_pool_connect_failures",
+            "Connections that could not be opened since start",
+        )?;
+        let pool_max = IntGauge::new("db_pool_max_connections", "Configured pool maximum")?;
+        pool_max.set(i64::try_from(configured_max).unwrap_or(i64::MAX));
+        registry.register(Box::new(operations.clone()))?;
+        registry.register(Box::new(latency.clone()))?;
+        registry.register(Box::new(pool_connections.clone()))?;
+        registry.register(Box::new(pool_waiting.clone()))?;
+        registry.register(Box::new(pool_connect_failures.clone()))?;
+        registry.register(Box::new(pool_max))?;
+        Ok(DbMetrics {
+            operations,
+            latency,
+            pool_connections,
+            pool_waiting,
+            pool_connect_failures,
+        })
+    }
+
+    /// Records one operation.
+    pub fn observe(&self, operation: &str, outcome: &str, elapsed: Duration) {
+        self.operations
+            .with_label_values(&[operation, outcome])
+            .inc();
+        self.latency
+            .with_label_values(&[operation])
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// Copies the pool's live counters into the gauges; call before encoding.
+    pub fn refresh_pool(&self, pool: &Pool) {
+        let metrics = pool.metrics();
+        let read = |value: &std::sync::atomic::AtomicUsize| {
+            i64::try_from(value.load(Ordering::Relaxed)).unwrap_or(i64::MAX)
+        };
+        self.pool_connections
+            .with_label_values(&["idle"])
+            .set(read(&metrics.connections_in_pool));
+        self.pool_connections
+            .with_label_values(&["in_use"])
+            .set(read(&metrics.connections_in_use));
+        self.pool_waiting.set(read(&metrics.active_wait_requests));
+        self.pool_connect_failures.set(read(&metrics.create_failed));
+    }
+}

@@ -1,0 +1,191 @@
+//! Every way a request can fail, and the one place where a failure becomes an HTTP
+//! response: an RFC 9457 `application/problem+json` document.
+//!
+//! Handlers return `Result<_, ApiError>`; [`ApiError::into_response`] maps each variant
+//! to its status. Internal causes (database errors) are logged here with the request's
+//! span and never sent: the client sees a generic detail.
+
+use http::header::{HeaderValue, CONTENT_TYPE, WWW_AUTHENTICATE};
+use http::StatusCode;
+use serde::Serialize;
+use warp::reply::Response;
+
+use crate::post::FieldError;
+
+/// What went wrong, in the API's terms.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// No such post (or an id that cannot name one), or no such route.
+    #[error("not found")]
+    NotFound,
+    /// The route exists but not for this method.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// The body or a query parameter could not be understood.
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    /// A write without the right bearer token.
+    #[error("unauthorized")]
+    Unauthorized,
+    /// The body is not `application/json`.
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+    /// The body is over the limit.
+    #[error("payload too large")]
+    PayloadTooLarge,
+    /// The body was understood but breaks the rules.
+    #[error("validation failed")]
+    Validation(Vec<FieldError>),
+    /// A `PUT` without `If-Match`.
+    #[error("precondition required")]
+    PreconditionRequired,
+    /// `If-Match` names a version that is no longer current.
+    #[error("precondition failed")]
+    PreconditionFailed,
+    /// The database is unreachable or too slow.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// A bug or an unexpected database answer.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// RFC 9457 problem details.
+#[derive(Debug, Serialize)]
+struct Problem<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    title: &'a str,
+    status: u16,
+    detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    errors: Option<&'a [FieldError]>,
+}
+
+impl ApiError {
+    /// The HTTP status this error is answered with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
+            ApiError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn detail(&self) -> String {
+        match self {
+            ApiError::NotFound => "There is no post or route at this address.".to_owned(),
+            ApiError::MethodNotAllowed => "This address does not accept that method.".to_owned(),
+            ApiError::BadRequest(reason) => reason.clone(),
+            ApiError::Unauthorized => {
+                "Writes need an `Authorization: Bearer <token>` header with the API token."
+                    .to_owned()
+            }
+            ApiError::UnsupportedMediaType => {
+                "The request body must be `application/json`.".to_owned()
+            }
+            ApiError::PayloadTooLarge => format!(
+                "The request body is over the limit of {} bytes.",
+                crate::routes::request::BODY_LIMIT_BYTES
+            ),
+            ApiError::Validation(errors) => errors
+                .iter()
+                .map(|e| e.message.as_str())
+                .collect::<Vec<_>>()
+                .join("; "),
+            ApiError::PreconditionRequired => {
+                "Updates need an `If-Match` header with the post's current ETag.".to_owned()
+            }
+            ApiError::PreconditionFailed => {
+                "The post has changed since the given ETag: fetch it again.".to_owned()
+            }
+            // Never the cause: it may name tables, hosts or queries.
+            ApiError::Unavailable(_) => {
+                "The database is unavailable; try again shortly.".to_owned()
+            }
+            ApiError::Internal(_) => "An unexpected error occurred.".to_owned(),
+        }
+    }
+
+    /// The problem+json response, after logging what the client is not told.
+    pub fn into_response(self) -> Response {
+        match &self {
+            ApiError::Unavailable(cause) => tracing::warn!(cause = %cause, "database unavailable"),
+            ApiError::Internal(cause) => tracing::error!(cause = %cause, "internal error"),
+            _ => {}
+        }
+        let status = self.status();
+        let title = status.canonical_reason().unwrap_or("Error");
+        let problem = Problem {
+            kind: "about:blank",
+            title,
+            status: status.as_u16(),
+            detail: self.detail(),
+            errors: match &self {
+                ApiError::Validation(errors) => Some(errors),
+                _ => None,
+            },
+        };
+        let body = serde_json::to_vec(&problem).unwrap_or_default();
+        let mut response = Response::new(body.into());
+        *response.status_mut() = status;
+        let headers = response.headers_mut();
+        headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if matches!(self, ApiError::Unauthorized) {
+            headers.insert(
+                WWW_AUTHENTICATE,
+                HeaderValue::from_static(r#"Bearer realm="posts-service""#),
+            );
+        }
+        if matches!(self, ApiError::Unavailable(_)) {
+            headers.insert(http::header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
+    }
+}
+
+impl warp::reply::Reply for ApiError {
+    fn into_response(self) -> Response {
+        ApiError::into_response(self)
+    }
+}
+
+impl From<mysql_async::Error> for ApiError {
+    fn from(err: mysql_async::Error) -> Self {
+        match err {
+            // The server answered: a query or schema problem, which is ours.
+            mysql_async::Error::Server(_) => ApiError::Internal(err.to_string()),
+            // Could not reach the server or lost the connection.
+            _ => ApiError::Unavailable(err.to_string()),
+        }
+    }
+}
+
+/// Turns warp's own rejections (no route matched, wrong method) into problem+json. Route
+/// handlers never reject: they answer with [`ApiError`] directly.
+pub async fn recover(
+    rejection: warp::Rejection,
+) -> Result<Response, std::convert::Infallible> {
+    let error = if rejection.is_not_found() {
+        ApiError::NotFound
+    } else if rejection
+        .find::<warp::reject::MethodNotAllowed>()
+        .is_some()
+    {
+        ApiError::MethodNotAllowed
+    } else {
+        ApiError::Internal(format!("unhandled rejection: {rejection:?}"))
+    };
+    Ok(error.into_response())
+}

@@ -1,0 +1,33 @@
+//! posts-service: the blog's data, as a JSON API over MariaDB.
+//!
+//! It is the only component that talks to the database. The contract is the
+//! "posts-service API (v1)" section of `SPEC.md`; `openapi.yaml` beside this crate
+//! describes it and the integration tests hold the server to it.
+//!
+//! # Layout
+//!
+//! - [`config`]: the environment variables, read once into [`Config`].
+//! - [`startup`]: [`Application::build`] binds the listener, builds the pool and runs
+//!   migrations; `run_until_stopped` serves until shutdown. Tests start it on port 0.
+//! - [`routes`]: one filter per API row ([`routes::routes`]), the handlers in
+//!   [`routes::posts`], request parsing in [`routes::request`], health and metrics in
+//!   [`routes::health`].
+//! - [`post`]: the `Post` model and the title/body rules.
+//! - [`store`]: [`store::PostStore`], every SQL statement, each under a timeout, with the
+//!   version check done inside the `UPDATE`/`DELETE` itself.
+//! - [`db`]: the pool's settings and the migrations embedded from `migrations/`, applied
+//!   under a database lock (`posts-service migrate` runs them alone).
+//! - [`db_metrics`]: database and pool figures for `/metrics`.
+//! - [`error`]: [`error::ApiError`], the one place failures become problem+json.
+
+pub mod config;
+pub mod db;
+pub mod db_metrics;
+pub mod error;
+pub mod post;
+pub mod routes;
+pub mod startup;
+pub mod store;
+
+pub use config::Config;
+pub use startup::{Application, StartupError};

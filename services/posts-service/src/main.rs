@@ -1,0 +1,55 @@
+//! `posts-service` serves the API; `posts-service migrate` applies migrations and exits.
+
+use std::process::ExitCode;
+
+use posts_service::config::{Config, MigrateConfig};
+use posts_service::{db, Application};
+use service_runtime::{config, shutdown, telemetry};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    match std::env::args().nth(1).as_deref() {
+        None | Some("serve") => serve().await,
+        Some("migrate") => migrate().await,
+        Some(other) => {
+            eprintln!("unknown command {other:?}; usage: posts-service [serve|migrate]");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn serve() -> ExitCode {
+    let config = Config::from_env().unwrap_or_else(|err| config::exit_with(err));
+    telemetry::init(config.log_format, &config.rust_log);
+    match Application::build(config).await {
+        Ok(app) => {
+            app.run_until_stopped(shutdown::signal()).await;
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            tracing::error!(error = %err, "posts-service cannot start");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn migrate() -> ExitCode {
+    let config = MigrateConfig::from_env().unwrap_or_else(|err| config::exit_with(err));
+    telemetry::init(config.log_format, &config.rust_log);
+    let pool = match db::connect(&config.database_url, db::PoolSettings { min: 1, max: 2 }) {
+        Ok(pool) => pool,
+        Err(err) => config::exit_with(err),
+    };
+    let outcome = db::migrate(&pool).await;
+    let _ = pool.disconnect().await;
+    match outcome {
+        Ok(()) => {
+            tracing::info!("migrations are current");
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            tracing::error!(error = %err, "migrations failed");
+            ExitCode::FAILURE
+        }
+    }
+}

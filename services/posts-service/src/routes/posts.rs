@@ -1,0 +1,140 @@
+//! Handlers for the five rows of the API table. Each takes exactly what its route
+//! extracts and answers with a response or an [`ApiError`].
+
+use bytes::Bytes;
+use http::header::{HeaderValue, ETAG, LOCATION};
+use http::{HeaderMap, StatusCode};
+use serde::Serialize;
+use warp::reply::Response;
+
+use super::request::{self, IfMatch};
+use super::AppState;
+use crate::error::ApiError;
+use crate::post::{Post, PostInput};
+use crate::store::{Expected, WriteOutcome};
+
+#[derive(Serialize)]
+struct PostList {
+    posts: Vec<Post>,
+    next_before: Option<u64>,
+}
+
+/// `GET /v1/posts?limit=N&before=ID`
+pub async fn list(raw_query: String, state: AppState) -> Result<Response, ApiError> {
+    let query = request::list_query(&raw_query)?;
+    let page = state.store.list(query.before, query.limit).await?;
+    Ok(json(
+        StatusCode::OK,
+        &PostList {
+            posts: page.posts,
+            next_before: page.next_before,
+        },
+    ))
+}
+
+/// `GET /v1/posts/{id}`
+pub async fn get(id: String, state: AppState) -> Result<Response, ApiError> {
+    let id = request::post_id(&id)?;
+    let post = state.store.get(id).await?.ok_or(ApiError::NotFound)?;
+    Ok(post_response(StatusCode::OK, &post))
+}
+
+/// `POST /v1/posts`
+pub async fn create(
+    headers: HeaderMap,
+    body: Result<Bytes, ApiError>,
+    state: AppState,
+) -> Result<Response, ApiError> {
+    state.api_token.authorize(&headers)?;
+    let content = request::json::<PostInput>(&headers, body)?
+        .validate()
+        .map_err(ApiError::Validation)?;
+    let post = state.store.create(content).await?;
+    tracing::info!(post_id = post.id, "post created");
+    let mut response = post_response(StatusCode::CREATED, &post);
+    if let Ok(location) = HeaderValue::from_str(&format!("/v1/posts/{}", post.id)) {
+        response.headers_mut().insert(LOCATION, location);
+    }
+    Ok(response)
+}
+
+/// `PUT /v1/posts/{id}` with `If-Match` required.
+pub async fn update(
+    id: String,
+    headers: HeaderMap,
+    body: Result<Bytes, ApiError>,
+    state: AppState,
+) -> Result<Response, ApiError> {
+    let id = request::post_id(&id)?;
+    state.api_token.authorize(&headers)?;
+    let expected = match request::if_match(&headers)? {
+        IfMatch::Absent => return Err(ApiError::PreconditionRequired),
+        IfMatch::Any => Expected::Any,
+        IfMatch::Version(version) => Expected::Version(version),
+        IfMatch::Unmatchable => return Err(missing_or_stale(&state, id).await),
+    };
+    let content = request::json::<PostInput>(&headers, body)?
+        .validate()
+        .map_err(ApiError::Validation)?;
+    match state.store.update(id, expected, content).await? {
+        WriteOutcome::Written(post) => {
+            tracing::info!(post_id = post.id, version = post.version, "post updated");
+            Ok(post_response(StatusCode::OK, &post))
+        }
+        WriteOutcome::Missing => Err(ApiError::NotFound),
+        WriteOutcome::Stale => Err(ApiError::PreconditionFailed),
+    }
+}
+
+/// `DELETE /v1/posts/{id}`, conditional when `If-Match` is given.
+pub async fn delete(id: String, headers: HeaderMap, state: AppState) -> Result<Response, ApiError> {
+    let id = request::post_id(&id)?;
+    state.api_token.authorize(&headers)?;
+    let expected = match request::if_match(&headers)? {
+        IfMatch::Absent | IfMatch::Any => Expected::Any,
+        IfMatch::Version(version) => Expected::Version(version),
+        IfMatch::Unmatchable => return Err(missing_or_stale(&state, id).await),
+    };
+    match state.store.delete(id, expected).await? {
+        WriteOutcome::Written(()) => {
+            tracing::info!(post_id = id, "post deleted");
+            let mut response = Response::new(Default::default());
+            *response.status_mut() = StatusCode::NO_CONTENT;
+            Ok(response)
+        }
+        WriteOutcome::Missing => Err(ApiError::NotFound),
+        WriteOutcome::Stale => Err(ApiError::PreconditionFailed),
+    }
+}
+
+/// For a precondition no version can meet: 404 when the post is gone, else 412.
+async fn missing_or_stale(state: &AppState, id: u64) -> ApiError {
+    match state.store.get(id).await {
+        Ok(Some(_)) => ApiError::PreconditionFailed,
+        Ok(None) => ApiError::NotFound,
+        Err(err) => err,
+    }
+}
+
+fn post_response(status: StatusCode, post: &Post) -> Response {
+    let mut response = json(status, post);
+    if let Ok(etag) = HeaderValue::from_str(&request::etag(post.version)) {
+        response.headers_mut().insert(ETAG, etag);
+    }
+    response
+}
+
+fn json<T: Serialize>(status: StatusCode, value: &T) -> Response {
+    match serde_json::to_vec(value) {
+        Ok(body) => {
+            let mut response = Response::new(body.into());
+            *response.status_mut() = status;
+            response.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            response
+        }
+        Err(err) => ApiError::Internal(format!("cannot serialise response: {err}")).into_response(),
+    }
+}

@@ -1,0 +1,282 @@
+//! Reading what a request carries: the post id in the path, the bearer token, the JSON
+//! body (bounded), `If-Match`, and the listing's query string.
+//!
+//! These never reject: a bad part becomes an [`ApiError`] the handler returns, so a
+//! malformed request to a known route is never mistaken for an unknown route.
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use futures_util::{Stream, StreamExt};
+use http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, IF_MATCH};
+use http::HeaderMap;
+use serde::de::DeserializeOwned;
+use warp::Filter;
+
+use crate::error::ApiError;
+
+/// Largest request body accepted (256 KiB).
+pub const BODY_LIMIT_BYTES: usize = 256 * 1024;
+
+/// A post id from the path: digits only, within `u64`; anything else names no post.
+pub fn post_id(segment: &str) -> Result<u64, ApiError> {
+    if segment.is_empty() || !segment.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ApiError::NotFound);
+    }
+    segment.parse().map_err(|_| ApiError::NotFound)
+}
+
+/// The configured API token, compared in constant time.
+#[derive(Clone)]
+pub struct ApiToken(std::sync::Arc<str>);
+
+impl ApiToken {
+    /// Wraps the configured token.
+    pub fn new(token: &str) -> ApiToken {
+        ApiToken(token.into())
+    }
+
+    /// Succeeds when the request carries `Authorization: Bearer <token>`.
+    pub fn authorize(&self, headers: &HeaderMap) -> Result<(), ApiError> {
+        use subtle::ConstantTimeEq;
+        let presented = headers
+            .get(AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| {
+                let (scheme, token) = value.split_once(' ')?;
+                scheme
+                    .eq_ignore_ascii_case("bearer")
+                    .then_some(token.trim())
+            })
+            .ok_or(ApiError::Unauthorized)?;
+        if bool::from(presented.as_bytes().ct_eq(self.0.as_bytes())) {
+            Ok(())
+        } else {
+            Err(ApiError::Unauthorized)
+        }
+    }
+}
+
+/// The request body, read up to [`BODY_LIMIT_BYTES`] (413 past it, without reading the
+/// rest when `Content-Length` already says so).
+pub fn body() -> impl Filter<Extract = (Result<Bytes, ApiError>,), Error = warp::Rejection> + Clone
+{
+    warp::header::headers_cloned()
+        .and(warp::body::stream())
+        .then(|headers: HeaderMap, stream| async move {
+            let declared = headers
+                .get(CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok());
+            if declared.is_some_and(|length| length > BODY_LIMIT_BYTES as u64) {
+                return Err(ApiError::PayloadTooLarge);
+            }
+            read_limited(stream, BODY_LIMIT_BYTES).await
+        })
+}
+
+async fn read_limited<S, B>(stream: S, limit: usize) -> Result<Bytes, ApiError>
+where
+    S: Stream<Item = Result<B, warp::Error>>,
+    B: Buf,
+{
+    let mut stream = std::pin::pin!(stream);
+    let mut collected = BytesMut::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk =
+            chunk.map_err(|_| ApiError::BadRequest("The request body could not be read.".into()))?;
+        if collected.len() + chunk.remaining() > limit {
+            return Err(ApiError::PayloadTooLarge);
+        }
+        collected.put(chunk);
+    }
+    Ok(collected.freeze())
+}
+
+/// Parses a JSON body after checking its media type.
+pub fn json<T: DeserializeOwned>(
+    headers: &HeaderMap,
+    body: Result<Bytes, ApiError>,
+) -> Result<T, ApiError> {
+    let is_json = headers
+        .get(CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"));
+    if !is_json {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    let body = body?;
+    let invalid = |err: serde_json::Error| {
+        ApiError::BadRequest(format!("The body is not a valid post: {err}."))
+    };
+    let value: serde_json::Value = serde_json::from_slice(&body).map_err(invalid)?;
+    // serde would also accept a struct written as an array; the API takes objects only.
+    if !value.is_object() {
+        return Err(ApiError::BadRequest("The body must be a JSON object.".into()));
+    }
+    T::deserialize(value).map_err(invalid)
+}
+
+/// What `If-Match` asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IfMatch {
+    /// No header.
+    Absent,
+    /// `*`: any current version.
+    Any,
+    /// A strong tag naming this version.
+    Version(u32),
+    /// A tag that can match no version (weak, or not one of ours).
+    Unmatchable,
+}
+
+/// Reads `If-Match`. Several tags in one header are not supported (400).
+pub fn if_match(headers: &HeaderMap) -> Result<IfMatch, ApiError> {
+    let Some(value) = headers.get(IF_MATCH) else {
+        return Ok(IfMatch::Absent);
+    };
+    let malformed = || {
+        ApiError::BadRequest(r#"If-Match must be one entity tag, such as "3", or *."#.into())
+    };
+    let value = value.to_str().map_err(|_| malformed())?.trim();
+    if value == "*" {
+        return Ok(IfMatch::Any);
+    }
+    if value.contains(',') {
+        return Err(malformed());
+    }
+    if let Some(weak) = value.strip_prefix("W/") {
+        return if is_quoted(weak) {
+            Ok(IfMatch::Unmatchable)
+        } else {
+            Err(malformed())
+        };
+    }
+    if !is_quoted(value) {
+        return Err(malformed());
+    }
+    let inner = &value[1..value.len() - 1];
+    Ok(match inner.parse::<u32>() {
+        Ok(version) if inner.bytes().all(|b| b.is_ascii_digit()) => IfMatch::Version(version),
+        _ => IfMatch::Unmatchable,
+    })
+}
+
+fn is_quoted(tag: &str) -> bool {
+    tag.len() >= 2 && tag.starts_with('"') && tag.ends_with('"')
+}
+
+/// The entity tag of a version: `"3"`.
+pub fn etag(version: u32) -> String {
+    format!("\"{version}\"")
+}
+
+/// `GET /v1/posts` parameters.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ListQuery {
+    /// Page size, 1..=100.
+    pub limit: u32,
+    /// Only posts with smaller ids.
+    pub before: Option<u64>,
+}
+
+/// Default and largest page sizes.
+pub const DEFAULT_LIMIT: u32 = 20;
+/// Largest page size.
+pub const MAX_LIMIT: u32 = 100;
+
+/// Parses `limit` and `before`; unknown parameters are ignored.
+pub fn list_query(raw: &str) -> Result<ListQuery, ApiError> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw)
+        .map_err(|_| ApiError::BadRequest("The query string is malformed.".into()))?;
+    let mut query = ListQuery {
+        limit: DEFAULT_LIMIT,
+        before: None,
+    };
+    for (name, value) in pairs {
+        match name.as_str() {
+            "limit" => {
+                query.limit = value
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|limit| (1..=MAX_LIMIT).contains(limit))
+                    .ok_or_else(|| {
+                        ApiError::BadRequest(format!(
+                            "limit must be a whole number from 1 to {MAX_LIMIT}."
+                        ))
+                    })?;
+            }
+            "before" => {
+                query.before = Some(value.parse::<u64>().map_err(|_| {
+                    ApiError::BadRequest("before must be a post id.".into())
+                })?);
+            }
+            _ => {}
+        }
+    }
+    Ok(query)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    fn with_if_match(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(IF_MATCH, HeaderValue::from_str(value).unwrap());
+        headers
+    }
+
+    #[test]
+    fn ids_are_digits_within_u64() {
+        assert_eq!(post_id("42").unwrap(), 42);
+        for bad in ["", "abc", "-1", "+1", "1.0", "18446744073709551616"] {
+            assert!(matches!(post_id(bad), Err(ApiError::NotFound)), "{bad}");
+        }
+    }
+
+    #[test]
+    fn if_match_forms() {
+        assert_eq!(if_match(&HeaderMap::new()).unwrap(), IfMatch::Absent);
+        assert_eq!(if_match(&with_if_match("\"3\"")).unwrap(), IfMatch::Version(3));
+        assert_eq!(if_match(&with_if_match("*")).unwrap(), IfMatch::Any);
+        assert_eq!(
+            if_match(&with_if_match("W/\"3\"")).unwrap(),
+            IfMatch::Unmatchable
+        );
+        assert_eq!(
+            if_match(&with_if_match("\"abc\"")).unwrap(),
+            IfMatch::Unmatchable
+        );
+        assert!(if_match(&with_if_match("3")).is_err());
+        assert!(if_match(&with_if_match("\"1\", \"2\"")).is_err());
+    }
+
+    #[test]
+    fn bearer_token_must_match_exactly() {
+        let token = ApiToken::new("s3cret");
+        let mut headers = HeaderMap::new();
+        assert!(token.authorize(&headers).is_err());
+        headers.insert(AUTHORIZATION, HeaderValue::from_static("Bearer s3cret"));
+        assert!(token.authorize(&headers).is_ok());
+        headers.insert(AUTHORIZATION, HeaderValue::from_static("Bearer s3cre"));
+        assert!(token.authorize(&headers).is_err());
+        headers.insert(AUTHORIZATION, HeaderValue::from_static("Basic s3cret"));
+        assert!(token.authorize(&headers).is_err());
+    }
+
+    #[test]
+    fn list_query_limits() {
+        assert_eq!(
+            list_query("").unwrap(),
+            ListQuery {
+                limit: 20,
+                before: None
+            }
+        );
+        assert_eq!(list_query("limit=100&before=7").unwrap().before, Some(7));
+        for bad in ["limit=0", "limit=101", "limit=x", "before=x", "before=-1"] {
+            assert!(list_query(bad).is_err(), "{bad}");
+        }
+    }
+}

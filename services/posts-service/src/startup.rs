@@ -1,0 +1,108 @@
+//! Building the application as a value that tests and `main` start the same way.
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+use prometheus::Registry;
+use service_runtime::config::ConfigError;
+use service_runtime::metrics::HttpMetrics;
+use service_runtime::server::{self, Observability};
+use tokio::net::TcpListener;
+use warp::filters::BoxedFilter;
+use warp::reply::Response;
+
+use crate::config::Config;
+use crate::db::{self, MigrationError, PoolSettings};
+use crate::db_metrics::DbMetrics;
+use crate::routes::{self, request::ApiToken, AppState};
+use crate::store::PostStore;
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// A configuration value is unusable.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The listen address is taken or not ours.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The configured address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Migrations could not be applied.
+    #[error(transparent)]
+    Migration(#[from] MigrationError),
+    /// Metrics could not be registered (a bug).
+    #[error("cannot register metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
+}
+
+/// A bound, migrated, ready-to-run posts-service.
+pub struct Application {
+    listener: TcpListener,
+    routes: BoxedFilter<(Response,)>,
+    observability: Observability,
+    pool: mysql_async::Pool,
+}
+
+impl Application {
+    /// Binds the listener, builds the pool and applies pending migrations (when
+    /// `migrate_on_start`).
+    pub async fn build(config: Config) -> Result<Application, StartupError> {
+        let pool = db::connect(
+            &config.database_url,
+            PoolSettings {
+                min: config.db_pool_min,
+                max: config.db_pool_max,
+            },
+        )?;
+        if config.migrate_on_start {
+            db::migrate(&pool).await?;
+        }
+        let listener = TcpListener::bind(config.listen_addr)
+            .await
+            .map_err(|source| StartupError::Bind {
+                addr: config.listen_addr,
+                source,
+            })?;
+
+        let registry = Registry::new();
+        let http_metrics = HttpMetrics::register(&registry)?;
+        let db_metrics = DbMetrics::register(&registry, config.db_pool_max)?;
+        let state = AppState {
+            store: PostStore::new(pool.clone(), config.db_timeout(), db_metrics.clone()),
+            api_token: ApiToken::new(&config.api_token),
+            registry,
+            db_metrics,
+        };
+        Ok(Application {
+            listener,
+            routes: routes::routes(state),
+            observability: Observability {
+                metrics: http_metrics,
+                route_template: routes::route_template,
+            },
+            pool,
+        })
+    }
+
+    /// Where the server listens (the real port when configured with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound TCP listener has a local address")
+    }
+
+    /// Serves until `shutdown` resolves, drains in-flight requests, then closes the
+    /// database pool.
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) {
+        tracing::info!(addr = %self.local_addr(), "posts-service listening");
+        server::serve(self.listener, self.routes, self.observability, shutdown).await;
+        if let Err(err) = self.pool.disconnect().await {
+            tracing::warn!(error = %err, "database pool did not close cleanly");
+        }
+        tracing::info!("posts-service stopped");
+    }
+}

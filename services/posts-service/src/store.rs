@@ -1,0 +1,272 @@
+//! `PostStore`: every SQL statement the service runs, parameterised, next to the code
+//! that runs it.
+//!
+//! Each operation is bounded by the configured database timeout (connection checkout
+//! included), so a dead or frozen database turns into [`ApiError::Unavailable`] instead
+//! of a hung request. Optimistic concurrency is enforced by the database: an update or
+//! conditional delete only touches the row when `version` still matches, so two
+//! writers holding the same version can never both win.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use mysql_async::prelude::Queryable;
+use mysql_async::{Pool, Row, TxOpts};
+use time::{OffsetDateTime, PrimitiveDateTime};
+
+use crate::db_metrics::DbMetrics;
+use crate::error::ApiError;
+use crate::post::{Post, PostContent};
+
+const POST_COLUMNS: &str = "id, title, body, created_at, updated_at, version";
+
+/// Which version a write expects to find.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expected {
+    /// Any current version (`If-Match: *`, or no precondition on delete).
+    Any,
+    /// Exactly this version.
+    Version(u32),
+}
+
+/// A page of posts, newest first.
+#[derive(Debug)]
+pub struct Page {
+    /// The posts, id descending.
+    pub posts: Vec<Post>,
+    /// Pass as `before` to get the next page; `None` on the last page.
+    pub next_before: Option<u64>,
+}
+
+/// Why a conditional write did not happen.
+#[derive(Debug, PartialEq, Eq)]
+pub enum WriteOutcome<T> {
+    /// Done.
+    Written(T),
+    /// No such post.
+    Missing,
+    /// The post exists at another version.
+    Stale,
+}
+
+/// Reads and writes posts in MariaDB.
+#[derive(Clone)]
+pub struct PostStore {
+    pool: Pool,
+    timeout: Duration,
+    metrics: DbMetrics,
+}
+
+impl PostStore {
+    /// A store over `pool` whose operations give up after `timeout`.
+    pub fn new(pool: Pool, timeout: Duration, metrics: DbMetrics) -> PostStore {
+        PostStore {
+            pool,
+            timeout,
+            metrics,
+        }
+    }
+
+    /// The pool, for readiness checks and shutdown.
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    /// One page of posts with ids below `before`, newest first.
+    pub async fn list(&self, before: Option<u64>, limit: u32) -> Result<Page, ApiError> {
+        let before = before.unwrap_or(u64::MAX);
+        let pool = self.pool.clone();
+        let mut rows: Vec<Row> = self
+            .bounded("list", async move {
+                let mut conn = pool.get_conn().await?;
+                conn.exec(
+                    format!(
+                        "SELECT {POST_COLUMNS} FROM posts WHERE id < ? ORDER BY id DESC LIMIT ?"
+                    ),
+                    (before, limit + 1),
+                )
+                .await
+            })
+            .await?;
+        let has_more = rows.len() > limit as usize;
+        rows.truncate(limit as usize);
+        let posts = rows
+            .into_iter()
+            .map(post_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        let next_before = if has_more {
+            posts.last().map(|p| p.id)
+        } else {
+            None
+        };
+        Ok(Page { posts, next_before })
+    }
+
+    /// The post with this id, if any.
+    pub async fn get(&self, id: u64) -> Result<Option<Post>, ApiError> {
+        let pool = self.pool.clone();
+        let row: Option<Row> = self
+            .bounded("get", async move {
+                let mut conn = pool.get_conn().await?;
+                conn.exec_first(
+                    format!("SELECT {POST_COLUMNS} FROM posts WHERE id = ?"),
+                    (id,),
+                )
+                .await
+            })
+            .await?;
+        row.map(post_from_row).transpose()
+    }
+
+    /// Stores a new post at version 1.
+    pub async fn create(&self, content: PostContent) -> Result<Post, ApiError> {
+        let pool = self.pool.clone();
+        let row: Option<Row> = self
+            .bounded("create", async move {
+                let mut conn = pool.get_conn().await?;
+                conn.exec_first(
+                    format!(
+                        "INSERT INTO posts (title, body, created_at, updated_at, version) \
+                         VALUES (?, ?, UTC_TIMESTAMP(), UTC_TIMESTAMP(), 1) \
+                         RETURNING {POST_COLUMNS}"
+                    ),
+                    (content.title, content.body),
+                )
+                .await
+            })
+            .await?;
+        let row = row.ok_or_else(|| ApiError::Internal("INSERT returned no row".to_owned()))?;
+        post_from_row(row)
+    }
+
+    /// Replaces title and body if the post is at the expected version, bumping it.
+    pub async fn update(
+        &self,
+        id: u64,
+        expected: Expected,
+        content: PostContent,
+    ) -> Result<WriteOutcome<Post>, ApiError> {
+        let pool = self.pool.clone();
+        let (changed, row): (u64, Option<Row>) = self
+            .bounded("update", async move {
+                let mut conn = pool.get_conn().await?;
+                let mut tx = conn.start_transaction(TxOpts::default()).await?;
+                let (required_version, any_version) = match expected {
+                    Expected::Any => (0, true),
+                    Expected::Version(v) => (v, false),
+                };
+                tx.exec_drop(
+                    "UPDATE posts SET title = ?, body = ?, updated_at = UTC_TIMESTAMP(), \
+                     version = version + 1 WHERE id = ? AND (? OR version = ?)",
+                    (
+                        content.title,
+                        content.body,
+                        id,
+                        any_version,
+                        required_version,
+                    ),
+                )
+                .await?;
+                let changed = tx.affected_rows();
+                // Within the transaction the row is locked by our UPDATE, so this reads
+                // exactly what we wrote (or, if nothing matched, why).
+                let row: Option<Row> = tx
+                    .exec_first(
+                        format!("SELECT {POST_COLUMNS} FROM posts WHERE id = ?"),
+                        (id,),
+                    )
+                    .await?;
+                tx.commit().await?;
+                Ok((changed, row))
+            })
+            .await?;
+        match (changed, row) {
+            (1, Some(row)) => Ok(WriteOutcome::Written(post_from_row(row)?)),
+            (_, None) => Ok(WriteOutcome::Missing),
+            (_, Some(_)) => Ok(WriteOutcome::Stale),
+        }
+    }
+
+    /// Deletes the post if it is at the expected version.
+    pub async fn delete(&self, id: u64, expected: Expected) -> Result<WriteOutcome<()>, ApiError> {
+        let pool = self.pool.clone();
+        let (deleted, still_exists) = self
+            .bounded("delete", async move {
+                let mut conn = pool.get_conn().await?;
+                let (required_version, any_version) = match expected {
+                    Expected::Any => (0, true),
+                    Expected::Version(v) => (v, false),
+                };
+                conn.exec_drop(
+                    "DELETE FROM posts WHERE id = ? AND (? OR version = ?)",
+                    (id, any_version, required_version),
+                )
+                .await?;
+                let deleted = conn.affected_rows();
+                let still_exists = if deleted == 0 {
+                    conn.exec_first::<u64, _, _>("SELECT id FROM posts WHERE id = ?", (id,))
+                        .await?
+                        .is_some()
+                } else {
+                    false
+                };
+                Ok((deleted, still_exists))
+            })
+            .await?;
+        Ok(match (deleted, still_exists) {
+            (0, true) => WriteOutcome::Stale,
+            (0, false) => WriteOutcome::Missing,
+            _ => WriteOutcome::Written(()),
+        })
+    }
+
+    /// Runs one database operation under the timeout, recording its outcome.
+    async fn bounded<T>(
+        &self,
+        operation: &'static str,
+        work: impl Future<Output = Result<T, mysql_async::Error>>,
+    ) -> Result<T, ApiError> {
+        let started = Instant::now();
+        let outcome = match tokio::time::timeout(self.timeout, work).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(err)) => Err(ApiError::from(err)),
+            Err(_) => Err(ApiError::Unavailable(format!(
+                "{operation} took longer than {:?}",
+                self.timeout
+            ))),
+        };
+        let label = match &outcome {
+            Ok(_) => "ok",
+            Err(ApiError::Unavailable(_)) => "unavailable",
+            Err(_) => "error",
+        };
+        self.metrics
+            .observe(operation, label, started.elapsed());
+        outcome
+    }
+}
+
+fn post_from_row(row: Row) -> Result<Post, ApiError> {
+    let malformed = || ApiError::Internal("unexpected row shape from posts".to_owned());
+    let (id, title, body, created_at, updated_at, version): (
+        u64,
+        String,
+        String,
+        PrimitiveDateTime,
+        PrimitiveDateTime,
+        u32,
+    ) = mysql_async::from_row_opt(row).map_err(|_| malformed())?;
+    Ok(Post {
+        id,
+        title,
+        body,
+        created_at: utc(created_at),
+        updated_at: utc(updated_at),
+        version,
+    })
+}
+
+/// Stored `DATETIME`s are UTC (written with `UTC_TIMESTAMP()`).
+fn utc(stored: PrimitiveDateTime) -> OffsetDateTime {
+    stored.assume_utc()
+}

@@ -1,0 +1,150 @@
+//! Starting the real posts-service against a fresh database, and a client for it.
+
+use std::net::SocketAddr;
+
+use posts_service::{Application, Config};
+use reqwest::{Client, Response, StatusCode};
+use serde_json::{json, Value};
+use test_mariadb::harness::Db;
+use tokio::sync::oneshot;
+
+/// The token every test server is configured with.
+pub const TOKEN: &str = "test-token-for-writes";
+
+/// A running posts-service and a client pointed at it.
+pub struct TestApp {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// A plain client (no token attached by default).
+    pub client: Client,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl TestApp {
+    /// A server over a fresh, empty database on the shared container.
+    pub async fn spawn(db: &Db) -> TestApp {
+        let database_url = db.fresh_database().await;
+        Self::spawn_with(Config::new(database_url, TOKEN)).await
+    }
+
+    /// A server with the given configuration.
+    pub async fn spawn_with(config: Config) -> TestApp {
+        let app = Application::build(config)
+            .await
+            .expect("posts-service failed to start");
+        let addr = app.local_addr();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(app.run_until_stopped(async {
+            let _ = stopped.await;
+        }));
+        TestApp {
+            addr,
+            client: Client::builder()
+                .timeout(std::time::Duration::from_secs(10))
+                .build()
+                .expect("cannot build an HTTP client"),
+            stop: Some(stop),
+            server: Some(server),
+        }
+    }
+
+    /// Asks the server to stop and waits until it has.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.expect("server task panicked");
+        }
+    }
+
+    /// `http://127.0.0.1:port{path}`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// `POST /v1/posts` with the token.
+    pub async fn create(&self, title: &str, body: &str) -> Response {
+        self.client
+            .post(self.url("/v1/posts"))
+            .bearer_auth(TOKEN)
+            .json(&json!({ "title": title, "body": body }))
+            .send()
+            .await
+            .expect("request failed")
+    }
+
+    /// Creates a post and returns its JSON, asserting 201.
+    pub async fn create_ok(&self, title: &str, body: &str) -> Value {
+        let response = self.create(title, body).await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        response.json().await.expect("post JSON")
+    }
+
+    /// `GET /v1/posts/{id}`.
+    pub async fn get(&self, id: u64) -> Response {
+        self.client
+            .get(self.url(&format!("/v1/posts/{id}")))
+            .send()
+            .await
+            .expect("request failed")
+    }
+
+    /// `PUT /v1/posts/{id}` with the token and the given `If-Match` (if any).
+    pub async fn update(&self, id: u64, if_match: Option<&str>, title: &str, body: &str) -> Response {
+        let mut request = self
+            .client
+            .put(self.url(&format!("/v1/posts/{id}")))
+            .bearer_auth(TOKEN)
+            .json(&json!({ "title": title, "body": body }));
+        if let Some(tag) = if_match {
+            request = request.header("If-Match", tag);
+        }
+        request.send().await.expect("request failed")
+    }
+
+    /// `DELETE /v1/posts/{id}` with the token and the given `If-Match` (if any).
+    pub async fn delete(&self, id: u64, if_match: Option<&str>) -> Response {
+        let mut request = self
+            .client
+            .delete(self.url(&format!("/v1/posts/{id}")))
+            .bearer_auth(TOKEN);
+        if let Some(tag) = if_match {
+            request = request.header("If-Match", tag);
+        }
+        request.send().await.expect("request failed")
+    }
+
+    /// `GET /v1/posts` with a raw query string.
+    pub async fn list(&self, query: &str) -> Response {
+        self.client
+            .get(self.url(&format!("/v1/posts{query}")))
+            .send()
+            .await
+            .expect("request failed")
+    }
+}
+
+/// Asserts an RFC 9457 problem with this status and returns it.
+pub async fn assert_problem(response: Response, status: StatusCode) -> Value {
+    assert_eq!(response.status(), status, "unexpected status");
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(content_type, "application/problem+json");
+    let problem: Value = response.json().await.expect("problem JSON");
+    assert_eq!(problem["status"], status.as_u16());
+    for field in ["type", "title", "detail"] {
+        assert!(problem[field].is_string(), "problem lacks {field}: {problem}");
+    }
+    problem
+}
+
+/// The id of a post JSON.
+pub fn id_of(post: &Value) -> u64 {
+    post["id"].as_u64().expect("post has a numeric id")
+}

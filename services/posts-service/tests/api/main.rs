@@ -1,0 +1,49 @@
+//! Integration tests: the real posts-service over HTTP against a throwaway MariaDB.
+//!
+//! One container serves the whole binary; each test gets its own database
+//! (`test_mariadb::harness`). Run with `cargo test -p posts-service --test api`.
+
+mod crud;
+mod helpers;
+mod observability;
+mod openapi;
+mod outage;
+mod pagination;
+mod validation;
+
+fn main() -> std::process::ExitCode {
+    test_mariadb::harness::run(test_mariadb::cases![
+        crud::created_post_is_returned_with_location_and_etag,
+        crud::get_returns_post_with_etag,
+        crud::unknown_or_malformed_ids_are_404,
+        crud::update_with_current_etag_bumps_version,
+        crud::update_without_if_match_is_428,
+        crud::stale_if_match_is_412_and_changes_nothing,
+        crud::update_of_missing_post_is_404,
+        crud::wildcard_and_weak_if_match,
+        crud::delete_is_204_then_404,
+        crud::delete_with_stale_if_match_is_412,
+        crud::unicode_round_trips,
+        crud::concurrent_updates_with_same_etag_have_one_winner,
+        crud::writes_without_valid_token_are_401,
+        crud::unknown_route_is_404_and_wrong_method_is_405,
+        validation::title_is_trimmed_and_limited_at_its_edges,
+        validation::body_limit_is_65535_bytes,
+        validation::missing_fields_are_422_naming_them,
+        validation::malformed_json_and_unknown_fields_are_400,
+        validation::non_json_content_type_is_415,
+        validation::body_over_256_kib_is_413,
+        validation::invalid_input_changes_nothing,
+        pagination::listing_is_newest_first_with_default_limit,
+        pagination::walking_pages_returns_every_post_once,
+        pagination::limit_out_of_range_is_400,
+        pagination::empty_blog_lists_nothing,
+        observability::health_and_readiness,
+        observability::request_id_is_echoed_or_generated,
+        observability::metrics_use_route_templates,
+        observability::migrations_are_idempotent_across_replicas,
+        outage::stopped_database_gives_fast_503_then_recovers,
+        outage::frozen_database_gives_503_within_two_seconds,
+        openapi::server_conforms_to_openapi_document,
+    ])
+}

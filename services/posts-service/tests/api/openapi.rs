@@ -1,0 +1,206 @@
+//! Holds the running server to `openapi.yaml`: every documented (operation, status) is
+//! produced here, and each response's status, content type, required headers and body
+//! schema must be what the document says. A status the server sends that the document
+//! does not list fails, and so does a documented one this test cannot produce.
+
+use std::collections::BTreeSet;
+
+use reqwest::{Method, RequestBuilder, Response};
+use serde_json::{json, Value};
+use test_mariadb::harness::Db;
+
+use crate::helpers::{id_of, TestApp, TOKEN};
+
+type Operation = (String, String, u16);
+
+struct Contract {
+    document: Value,
+    exercised: BTreeSet<Operation>,
+}
+
+impl Contract {
+    fn load() -> Contract {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.yaml");
+        let text = std::fs::read_to_string(path).expect("openapi.yaml is readable");
+        let document: Value = serde_yaml::from_str(&text).expect("openapi.yaml is valid YAML");
+        assert!(document["openapi"].as_str().unwrap().starts_with("3."));
+        Contract {
+            document,
+            exercised: BTreeSet::new(),
+        }
+    }
+
+    fn documented(&self) -> BTreeSet<Operation> {
+        let mut operations = BTreeSet::new();
+        for (path, item) in self.document["paths"].as_object().unwrap() {
+            for (method, operation) in item.as_object().unwrap() {
+                if method == "parameters" {
+                    continue;
+                }
+                for status in operation["responses"].as_object().unwrap().keys() {
+                    operations.insert((path.clone(), method.clone(), status.parse().unwrap()));
+                }
+            }
+        }
+        operations
+    }
+
+    fn resolve<'a>(&'a self, value: &'a Value) -> &'a Value {
+        match value.get("$ref").and_then(Value::as_str) {
+            Some(reference) => self
+                .document
+                .pointer(reference.trim_start_matches('#'))
+                .unwrap_or_else(|| panic!("dangling $ref {reference}")),
+            None => value,
+        }
+    }
+
+    fn schema_validator(&self, schema: &Value) -> jsonschema::Validator {
+        let mut root = json!({
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "components": self.document["components"].clone(),
+        });
+        for (key, value) in schema.as_object().unwrap() {
+            root[key] = value.clone();
+        }
+        jsonschema::options()
+            .should_validate_formats(true)
+            .build(&root)
+            .expect("schema compiles")
+    }
+
+    /// Checks `response` against the document's entry for `path` + `method`.
+    async fn check(&mut self, path: &str, method: &str, response: Response) {
+        let status = response.status().as_u16();
+        let context = format!("{} {path} -> {status}", method.to_uppercase());
+        let operation = &self.document["paths"][path][method];
+        assert!(operation.is_object(), "{context}: operation not documented");
+        let documented = operation["responses"]
+            .get(status.to_string())
+            .unwrap_or_else(|| panic!("{context}: status not documented"));
+        let documented = self.resolve(documented).clone();
+
+        if let Some(headers) = documented["headers"].as_object() {
+            for (name, header) in headers {
+                let header = self.resolve(header);
+                let value = response.headers().get(name.as_str());
+                if header["required"] == true {
+                    let value = value
+                        .unwrap_or_else(|| panic!("{context}: header {name} missing"))
+                        .to_str()
+                        .unwrap();
+                    let validator = self.schema_validator(&header["schema"]);
+                    assert!(
+                        validator.is_valid(&json!(value)),
+                        "{context}: header {name}: {value:?} does not match its schema"
+                    );
+                }
+            }
+        }
+
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.split(';').next().unwrap_or_default().trim().to_owned());
+        let body = response.bytes().await.expect("body");
+        match documented["content"].as_object() {
+            None => assert!(body.is_empty(), "{context}: body should be empty"),
+            Some(content) => {
+                let content_type = content_type
+                    .unwrap_or_else(|| panic!("{context}: no content type"));
+                let media = content
+                    .get(&content_type)
+                    .unwrap_or_else(|| panic!("{context}: content type {content_type} not documented"));
+                if content_type.ends_with("json") {
+                    let value: Value = serde_json::from_slice(&body)
+                        .unwrap_or_else(|_| panic!("{context}: body is not JSON"));
+                    let validator = self.schema_validator(&media["schema"]);
+                    let errors: Vec<String> =
+                        validator.iter_errors(&value).map(|e| e.to_string()).collect();
+                    assert!(errors.is_empty(), "{context}: {errors:?} in {value}");
+                }
+            }
+        }
+        self.exercised
+            .insert((path.to_owned(), method.to_owned(), status));
+    }
+}
+
+fn with_token(request: RequestBuilder) -> RequestBuilder {
+    request.bearer_auth(TOKEN)
+}
+
+pub async fn server_conforms_to_openapi_document(db: Db) {
+    let mut contract = Contract::load();
+    let app = TestApp::spawn(&db).await;
+    // A server whose database does not exist: everything that needs it is a 503.
+    let mut dead_config = posts_service::Config::new("mysql://root@127.0.0.1:9/none", TOKEN);
+    dead_config.migrate_on_start = false;
+    dead_config.db_timeout_ms = 500;
+    let dead = TestApp::spawn_with(dead_config).await;
+
+    let post = json!({ "title": "Contract", "body": "checked" });
+    let send = |app: &TestApp, method: Method, path: &str| app.client.request(method, app.url(path));
+    let collection = "/v1/posts";
+    let item = "/v1/posts/{id}";
+
+    // GET /v1/posts
+    app.create_ok("one", "x").await;
+    contract.check(collection, "get", send(&app, Method::GET, "/v1/posts?limit=1").send().await.unwrap()).await;
+    contract.check(collection, "get", send(&app, Method::GET, "/v1/posts?limit=0").send().await.unwrap()).await;
+    contract.check(collection, "get", send(&dead, Method::GET, "/v1/posts").send().await.unwrap()).await;
+
+    // POST /v1/posts
+    let created = with_token(send(&app, Method::POST, collection)).json(&post).send().await.unwrap();
+    let created_body: Value = {
+        let bytes = created.bytes().await.unwrap();
+        serde_json::from_slice(&bytes).unwrap()
+    };
+    contract.check(collection, "post", with_token(send(&app, Method::POST, collection)).json(&post).send().await.unwrap()).await;
+    contract.check(collection, "post", with_token(send(&app, Method::POST, collection)).header("content-type", "application/json").body("{").send().await.unwrap()).await;
+    contract.check(collection, "post", send(&app, Method::POST, collection).json(&post).send().await.unwrap()).await;
+    contract.check(collection, "post", with_token(send(&app, Method::POST, collection)).header("content-type", "application/json").body(vec![b' '; 300 * 1024]).send().await.unwrap()).await;
+    contract.check(collection, "post", with_token(send(&app, Method::POST, collection)).body("title=x").send().await.unwrap()).await;
+    contract.check(collection, "post", with_token(send(&app, Method::POST, collection)).json(&json!({"title": "", "body": ""})).send().await.unwrap()).await;
+    contract.check(collection, "post", with_token(send(&dead, Method::POST, collection)).json(&post).send().await.unwrap()).await;
+
+    // GET /v1/posts/{id}
+    let id = id_of(&created_body);
+    let path = format!("/v1/posts/{id}");
+    contract.check(item, "get", send(&app, Method::GET, &path).send().await.unwrap()).await;
+    contract.check(item, "get", send(&app, Method::GET, "/v1/posts/abc").send().await.unwrap()).await;
+    contract.check(item, "get", send(&dead, Method::GET, "/v1/posts/1").send().await.unwrap()).await;
+
+    // PUT /v1/posts/{id}
+    let put = |app: &TestApp, path: &str| with_token(send(app, Method::PUT, path)).header("If-Match", "\"1\"");
+    contract.check(item, "put", put(&app, &path).json(&post).send().await.unwrap()).await;
+    contract.check(item, "put", put(&app, &path).json(&post).send().await.unwrap()).await; // now stale: 412
+    contract.check(item, "put", put(&app, &path).header("content-type", "application/json").body("[]").send().await.unwrap()).await;
+    contract.check(item, "put", send(&app, Method::PUT, &path).header("If-Match", "\"2\"").json(&post).send().await.unwrap()).await;
+    contract.check(item, "put", put(&app, "/v1/posts/999999").json(&post).send().await.unwrap()).await;
+    contract.check(item, "put", put(&app, &path).header("content-type", "application/json").body(vec![b' '; 300 * 1024]).send().await.unwrap()).await;
+    contract.check(item, "put", put(&app, &path).body("x").send().await.unwrap()).await;
+    contract.check(item, "put", with_token(send(&app, Method::PUT, &path)).header("If-Match", "\"2\"").json(&json!({"title": " ", "body": ""})).send().await.unwrap()).await;
+    contract.check(item, "put", with_token(send(&app, Method::PUT, &path)).json(&post).send().await.unwrap()).await;
+    contract.check(item, "put", put(&dead, "/v1/posts/1").json(&post).send().await.unwrap()).await;
+
+    // DELETE /v1/posts/{id}
+    contract.check(item, "delete", send(&app, Method::DELETE, &path).send().await.unwrap()).await;
+    contract.check(item, "delete", with_token(send(&app, Method::DELETE, &path)).header("If-Match", "\"1\"").send().await.unwrap()).await;
+    contract.check(item, "delete", with_token(send(&app, Method::DELETE, &path)).send().await.unwrap()).await;
+    contract.check(item, "delete", with_token(send(&app, Method::DELETE, &path)).send().await.unwrap()).await;
+    contract.check(item, "delete", with_token(send(&dead, Method::DELETE, "/v1/posts/1")).send().await.unwrap()).await;
+
+    // Operations
+    contract.check("/healthz", "get", send(&app, Method::GET, "/healthz").send().await.unwrap()).await;
+    contract.check("/readyz", "get", send(&app, Method::GET, "/readyz").send().await.unwrap()).await;
+    contract.check("/readyz", "get", send(&dead, Method::GET, "/readyz").send().await.unwrap()).await;
+    contract.check("/metrics", "get", send(&app, Method::GET, "/metrics").send().await.unwrap()).await;
+
+    let documented = contract.documented();
+    let missing: Vec<_> = documented.difference(&contract.exercised).collect();
+    assert!(missing.is_empty(), "documented but never produced: {missing:?}");
+    dead.stop().await;
+    app.stop().await;
+}
