@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The project's one test command: everything a change must pass.
+#
+#   1. builds, when missing, the container images the tests start (offline, from
+#      Debian packages: deploy/build-images.sh; quick when they exist);
+#   2. installs any other test dependency a fresh machine lacks;
+#   3. checks formatting and lints;
+#   4. runs every test of the workspace (unit tests, and integration tests against
+#      throwaway MariaDB containers).
+#
+# Extra arguments go to `cargo test` (e.g. `scripts/test.sh -p posts-service`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "container images"
+deploy/build-images.sh
+
+for deps in services/*/tests/*-deps.sh; do
+  [ -e "$deps" ] || continue
+  step "test dependencies: $deps"
+  bash "$deps"
+done
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "cargo test"
+cargo test --workspace "$@"
