@@ -118,12 +118,13 @@ mod tests {
             #[serde(default)]
             _other: Option<String>,
         }
-        let err = from_iter::<WithAddr, _>(vars(&[
-            ("OTHER", "fine"),
-            ("_LISTEN_ADDR", "localhost"),
-        ]))
-        .unwrap_err();
-        assert!(err.to_string().contains("_LISTEN_ADDR is malformed"), "{err}");
+        let err =
+            from_iter::<WithAddr, _>(vars(&[("OTHER", "fine"), ("_LISTEN_ADDR", "localhost")]))
+                .unwrap_err();
+        assert!(
+            err.to_string().contains("_LISTEN_ADDR is malformed"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -7,7 +7,9 @@
 
 use std::time::Duration;
 
-use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+};
 
 /// Latency buckets in seconds, fine-grained at the low end where these services live.
 const LATENCY_BUCKETS: &[f64] = &[
@@ -82,6 +84,9 @@ mod tests {
             ),
             "{text}"
         );
-        assert!(text.contains("http_request_duration_seconds_bucket"), "{text}");
+        assert!(
+            text.contains("http_request_duration_seconds_bucket"),
+            "{text}"
+        );
     }
 }

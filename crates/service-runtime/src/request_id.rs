@@ -56,9 +56,9 @@ fn is_acceptable(id: &str) -> bool {
 
 /// Extracts the current request's id (set by the server loop; a fresh one when the
 /// filter runs outside it, as in `warp::test`).
-pub fn filter() -> impl Filter<Extract = (RequestId,), Error = std::convert::Infallible> + Clone
-{
-    warp::ext::optional::<RequestId>().map(|id: Option<RequestId>| id.unwrap_or_else(RequestId::generate))
+pub fn filter() -> impl Filter<Extract = (RequestId,), Error = std::convert::Infallible> + Clone {
+    warp::ext::optional::<RequestId>()
+        .map(|id: Option<RequestId>| id.unwrap_or_else(RequestId::generate))
 }
 
 #[cfg(test)]

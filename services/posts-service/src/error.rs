@@ -174,15 +174,10 @@ impl From<mysql_async::Error> for ApiError {
 
 /// Turns warp's own rejections (no route matched, wrong method) into problem+json. Route
 /// handlers never reject: they answer with [`ApiError`] directly.
-pub async fn recover(
-    rejection: warp::Rejection,
-) -> Result<Response, std::convert::Infallible> {
+pub async fn recover(rejection: warp::Rejection) -> Result<Response, std::convert::Infallible> {
     let error = if rejection.is_not_found() {
         ApiError::NotFound
-    } else if rejection
-        .find::<warp::reject::MethodNotAllowed>()
-        .is_some()
-    {
+    } else if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
         ApiError::MethodNotAllowed
     } else {
         ApiError::Internal(format!("unhandled rejection: {rejection:?}"))

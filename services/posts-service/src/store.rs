@@ -240,8 +240,7 @@ impl PostStore {
             Err(ApiError::Unavailable(_)) => "unavailable",
             Err(_) => "error",
         };
-        self.metrics
-            .observe(operation, label, started.elapsed());
+        self.metrics.observe(operation, label, started.elapsed());
         outcome
     }
 }

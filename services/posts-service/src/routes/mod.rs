@@ -62,7 +62,9 @@ pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
         .and(warp::header::headers_cloned())
         .and(with_state(&state))
         .then(posts::delete);
-    let healthz = warp::path!("healthz").and(warp::get()).then(health::healthz);
+    let healthz = warp::path!("healthz")
+        .and(warp::get())
+        .then(health::healthz);
     let readyz = warp::path!("readyz")
         .and(warp::get())
         .and(with_state(&state))
@@ -123,9 +125,7 @@ fn with_state(state: &AppState) -> impl Filter<Extract = (AppState,), Error = In
 
 /// The raw query string, empty when there is none (warp's own filter rejects then).
 fn raw_query() -> impl Filter<Extract = (String,), Error = Infallible> + Clone {
-    warp::query::raw()
-        .or(warp::any().map(String::new))
-        .unify()
+    warp::query::raw().or(warp::any().map(String::new)).unify()
 }
 
 #[cfg(test)]

@@ -81,8 +81,8 @@ where
     let mut stream = std::pin::pin!(stream);
     let mut collected = BytesMut::new();
     while let Some(chunk) = stream.next().await {
-        let chunk =
-            chunk.map_err(|_| ApiError::BadRequest("The request body could not be read.".into()))?;
+        let chunk = chunk
+            .map_err(|_| ApiError::BadRequest("The request body could not be read.".into()))?;
         if collected.len() + chunk.remaining() > limit {
             return Err(ApiError::PayloadTooLarge);
         }
@@ -111,7 +111,9 @@ pub fn json<T: DeserializeOwned>(
     let value: serde_json::Value = serde_json::from_slice(&body).map_err(invalid)?;
     // serde would also accept a struct written as an array; the API takes objects only.
     if !value.is_object() {
-        return Err(ApiError::BadRequest("The body must be a JSON object.".into()));
+        return Err(ApiError::BadRequest(
+            "The body must be a JSON object.".into(),
+        ));
     }
     T::deserialize(value).map_err(invalid)
 }
@@ -134,9 +136,8 @@ pub fn if_match(headers: &HeaderMap) -> Result<IfMatch, ApiError> {
     let Some(value) = headers.get(IF_MATCH) else {
         return Ok(IfMatch::Absent);
     };
-    let malformed = || {
-        ApiError::BadRequest(r#"If-Match must be one entity tag, such as "3", or *."#.into())
-    };
+    let malformed =
+        || ApiError::BadRequest(r#"If-Match must be one entity tag, such as "3", or *."#.into());
     let value = value.to_str().map_err(|_| malformed())?.trim();
     if value == "*" {
         return Ok(IfMatch::Any);
@@ -206,9 +207,11 @@ pub fn list_query(raw: &str) -> Result<ListQuery, ApiError> {
                     })?;
             }
             "before" => {
-                query.before = Some(value.parse::<u64>().map_err(|_| {
-                    ApiError::BadRequest("before must be a post id.".into())
-                })?);
+                query.before = Some(
+                    value
+                        .parse::<u64>()
+                        .map_err(|_| ApiError::BadRequest("before must be a post id.".into()))?,
+                );
             }
             _ => {}
         }
@@ -238,7 +241,10 @@ mod tests {
     #[test]
     fn if_match_forms() {
         assert_eq!(if_match(&HeaderMap::new()).unwrap(), IfMatch::Absent);
-        assert_eq!(if_match(&with_if_match("\"3\"")).unwrap(), IfMatch::Version(3));
+        assert_eq!(
+            if_match(&with_if_match("\"3\"")).unwrap(),
+            IfMatch::Version(3)
+        );
         assert_eq!(if_match(&with_if_match("*")).unwrap(), IfMatch::Any);
         assert_eq!(
             if_match(&with_if_match("W/\"3\"")).unwrap(),

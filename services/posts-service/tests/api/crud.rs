@@ -135,7 +135,11 @@ pub async fn delete_with_stale_if_match_is_412(db: Db) {
     let app = TestApp::spawn(&db).await;
     let id = id_of(&app.create_ok("edited", "x").await);
     app.update(id, Some("\"1\""), "edited again", "x").await;
-    assert_problem(app.delete(id, Some("\"1\"")).await, StatusCode::PRECONDITION_FAILED).await;
+    assert_problem(
+        app.delete(id, Some("\"1\"")).await,
+        StatusCode::PRECONDITION_FAILED,
+    )
+    .await;
     assert_eq!(app.get(id).await.status(), StatusCode::OK);
     assert_eq!(
         app.delete(id, Some("\"2\"")).await.status(),
@@ -206,7 +210,14 @@ pub async fn writes_without_valid_token_are_401(db: Db) {
     ];
     for request in requests {
         let response = request.send().await.unwrap();
-        assert_eq!(response.headers()["www-authenticate"].to_str().unwrap().split(' ').next(), Some("Bearer"));
+        assert_eq!(
+            response.headers()["www-authenticate"]
+                .to_str()
+                .unwrap()
+                .split(' ')
+                .next(),
+            Some("Bearer")
+        );
         let problem = assert_problem(response, StatusCode::UNAUTHORIZED).await;
         assert!(!problem.to_string().contains(TOKEN));
     }
@@ -220,9 +231,19 @@ pub async fn unknown_route_is_404_and_wrong_method_is_405(db: Db) {
     let app = TestApp::spawn(&db).await;
     let response = app.client.get(app.url("/v2/things")).send().await.unwrap();
     assert_problem(response, StatusCode::NOT_FOUND).await;
-    let response = app.client.patch(app.url("/v1/posts/1")).send().await.unwrap();
+    let response = app
+        .client
+        .patch(app.url("/v1/posts/1"))
+        .send()
+        .await
+        .unwrap();
     assert_problem(response, StatusCode::METHOD_NOT_ALLOWED).await;
-    let response = app.client.delete(app.url("/v1/posts")).send().await.unwrap();
+    let response = app
+        .client
+        .delete(app.url("/v1/posts"))
+        .send()
+        .await
+        .unwrap();
     assert_problem(response, StatusCode::METHOD_NOT_ALLOWED).await;
     app.stop().await;
 }

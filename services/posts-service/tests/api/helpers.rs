@@ -92,7 +92,13 @@ impl TestApp {
     }
 
     /// `PUT /v1/posts/{id}` with the token and the given `If-Match` (if any).
-    pub async fn update(&self, id: u64, if_match: Option<&str>, title: &str, body: &str) -> Response {
+    pub async fn update(
+        &self,
+        id: u64,
+        if_match: Option<&str>,
+        title: &str,
+        body: &str,
+    ) -> Response {
         let mut request = self
             .client
             .put(self.url(&format!("/v1/posts/{id}")))
@@ -139,7 +145,10 @@ pub async fn assert_problem(response: Response, status: StatusCode) -> Value {
     let problem: Value = response.json().await.expect("problem JSON");
     assert_eq!(problem["status"], status.as_u16());
     for field in ["type", "title", "detail"] {
-        assert!(problem[field].is_string(), "problem lacks {field}: {problem}");
+        assert!(
+            problem[field].is_string(),
+            "problem lacks {field}: {problem}"
+        );
     }
     problem
 }

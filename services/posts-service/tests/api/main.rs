@@ -9,6 +9,7 @@ mod observability;
 mod openapi;
 mod outage;
 mod pagination;
+mod process;
 mod validation;
 
 fn main() -> std::process::ExitCode {
@@ -45,5 +46,8 @@ fn main() -> std::process::ExitCode {
         outage::stopped_database_gives_fast_503_then_recovers,
         outage::frozen_database_gives_503_within_two_seconds,
         openapi::server_conforms_to_openapi_document,
+        process::missing_or_malformed_variable_exits_with_one_line_naming_it,
+        process::migrate_command_applies_schema_and_exits,
+        process::sigterm_finishes_cleanly_and_logs_carry_request_id,
     ])
 }

@@ -19,9 +19,19 @@ pub async fn health_and_readiness(db: Db) {
     let mut config = Config::new(db.fresh_database().await, TOKEN);
     config.migrate_on_start = false;
     let unmigrated = TestApp::spawn_with(config).await;
-    let health = unmigrated.client.get(unmigrated.url("/healthz")).send().await.unwrap();
+    let health = unmigrated
+        .client
+        .get(unmigrated.url("/healthz"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(health.status(), StatusCode::OK);
-    let ready = unmigrated.client.get(unmigrated.url("/readyz")).send().await.unwrap();
+    let ready = unmigrated
+        .client
+        .get(unmigrated.url("/readyz"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
     let body = ready.text().await.unwrap();
     assert!(!body.contains("refinery"), "no internals leak: {body}");
@@ -43,7 +53,10 @@ pub async fn request_id_is_echoed_or_generated(db: Db) {
     let first = app.client.get(app.url("/v1/posts/1")).send().await.unwrap();
     let second = app.client.get(app.url("/nowhere")).send().await.unwrap();
     let first_id = first.headers()["x-request-id"].to_str().unwrap().to_owned();
-    let second_id = second.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let second_id = second.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert_eq!(first_id.len(), 36, "generated ids are UUIDs");
     assert_ne!(first_id, second_id);
     app.stop().await;
@@ -67,7 +80,9 @@ pub async fn metrics_use_route_templates(db: Db) {
         text.contains(r#"http_requests_total{method="GET",route="/v1/posts/{id}",status="200"} 1"#),
         "{text}"
     );
-    assert!(text.contains(r#"http_requests_total{method="GET",route="/v1/posts/{id}",status="404"} 1"#));
+    assert!(
+        text.contains(r#"http_requests_total{method="GET",route="/v1/posts/{id}",status="404"} 1"#)
+    );
     assert!(text.contains(r#"http_requests_total{method="POST",route="/v1/posts",status="201"} 1"#));
     assert!(text.contains("http_request_duration_seconds_bucket"));
     assert!(text.contains("db_pool_connections"));
@@ -83,7 +98,11 @@ pub async fn migrations_are_idempotent_across_replicas(db: Db) {
     let starts = (0..3).map(|_| Application::build(Config::new(url.clone(), TOKEN)));
     let apps = futures_util::future::join_all(starts).await;
     for app in &apps {
-        assert!(app.is_ok(), "replica failed to start: {:?}", app.as_ref().err());
+        assert!(
+            app.is_ok(),
+            "replica failed to start: {:?}",
+            app.as_ref().err()
+        );
     }
     let mut conn = mysql_async::Conn::from_url(&url).await.unwrap();
     let applied: Vec<(i64, String)> = conn

@@ -107,17 +107,19 @@ impl Contract {
         match documented["content"].as_object() {
             None => assert!(body.is_empty(), "{context}: body should be empty"),
             Some(content) => {
-                let content_type = content_type
-                    .unwrap_or_else(|| panic!("{context}: no content type"));
-                let media = content
-                    .get(&content_type)
-                    .unwrap_or_else(|| panic!("{context}: content type {content_type} not documented"));
+                let content_type =
+                    content_type.unwrap_or_else(|| panic!("{context}: no content type"));
+                let media = content.get(&content_type).unwrap_or_else(|| {
+                    panic!("{context}: content type {content_type} not documented")
+                });
                 if content_type.ends_with("json") {
                     let value: Value = serde_json::from_slice(&body)
                         .unwrap_or_else(|_| panic!("{context}: body is not JSON"));
                     let validator = self.schema_validator(&media["schema"]);
-                    let errors: Vec<String> =
-                        validator.iter_errors(&value).map(|e| e.to_string()).collect();
+                    let errors: Vec<String> = validator
+                        .iter_errors(&value)
+                        .map(|e| e.to_string())
+                        .collect();
                     assert!(errors.is_empty(), "{context}: {errors:?} in {value}");
                 }
             }
@@ -141,66 +143,351 @@ pub async fn server_conforms_to_openapi_document(db: Db) {
     let dead = TestApp::spawn_with(dead_config).await;
 
     let post = json!({ "title": "Contract", "body": "checked" });
-    let send = |app: &TestApp, method: Method, path: &str| app.client.request(method, app.url(path));
+    let send =
+        |app: &TestApp, method: Method, path: &str| app.client.request(method, app.url(path));
     let collection = "/v1/posts";
     let item = "/v1/posts/{id}";
 
     // GET /v1/posts
     app.create_ok("one", "x").await;
-    contract.check(collection, "get", send(&app, Method::GET, "/v1/posts?limit=1").send().await.unwrap()).await;
-    contract.check(collection, "get", send(&app, Method::GET, "/v1/posts?limit=0").send().await.unwrap()).await;
-    contract.check(collection, "get", send(&dead, Method::GET, "/v1/posts").send().await.unwrap()).await;
+    contract
+        .check(
+            collection,
+            "get",
+            send(&app, Method::GET, "/v1/posts?limit=1")
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+    contract
+        .check(
+            collection,
+            "get",
+            send(&app, Method::GET, "/v1/posts?limit=0")
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+    contract
+        .check(
+            collection,
+            "get",
+            send(&dead, Method::GET, "/v1/posts").send().await.unwrap(),
+        )
+        .await;
 
     // POST /v1/posts
-    let created = with_token(send(&app, Method::POST, collection)).json(&post).send().await.unwrap();
+    let created = with_token(send(&app, Method::POST, collection))
+        .json(&post)
+        .send()
+        .await
+        .unwrap();
     let created_body: Value = {
         let bytes = created.bytes().await.unwrap();
         serde_json::from_slice(&bytes).unwrap()
     };
-    contract.check(collection, "post", with_token(send(&app, Method::POST, collection)).json(&post).send().await.unwrap()).await;
-    contract.check(collection, "post", with_token(send(&app, Method::POST, collection)).header("content-type", "application/json").body("{").send().await.unwrap()).await;
-    contract.check(collection, "post", send(&app, Method::POST, collection).json(&post).send().await.unwrap()).await;
-    contract.check(collection, "post", with_token(send(&app, Method::POST, collection)).header("content-type", "application/json").body(vec![b' '; 300 * 1024]).send().await.unwrap()).await;
-    contract.check(collection, "post", with_token(send(&app, Method::POST, collection)).body("title=x").send().await.unwrap()).await;
-    contract.check(collection, "post", with_token(send(&app, Method::POST, collection)).json(&json!({"title": "", "body": ""})).send().await.unwrap()).await;
-    contract.check(collection, "post", with_token(send(&dead, Method::POST, collection)).json(&post).send().await.unwrap()).await;
+    contract
+        .check(
+            collection,
+            "post",
+            with_token(send(&app, Method::POST, collection))
+                .json(&post)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+    contract
+        .check(
+            collection,
+            "post",
+            with_token(send(&app, Method::POST, collection))
+                .header("content-type", "application/json")
+                .body("{")
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+    contract
+        .check(
+            collection,
+            "post",
+            send(&app, Method::POST, collection)
+                .json(&post)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+    contract
+        .check(
+            collection,
+            "post",
+            with_token(send(&app, Method::POST, collection))
+                .header("content-type", "application/json")
+                .body(vec![b' '; 300 * 1024])
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+    contract
+        .check(
+            collection,
+            "post",
+            with_token(send(&app, Method::POST, collection))
+                .body("title=x")
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+    contract
+        .check(
+            collection,
+            "post",
+            with_token(send(&app, Method::POST, collection))
+                .json(&json!({"title": "", "body": ""}))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+    contract
+        .check(
+            collection,
+            "post",
+            with_token(send(&dead, Method::POST, collection))
+                .json(&post)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
 
     // GET /v1/posts/{id}
     let id = id_of(&created_body);
     let path = format!("/v1/posts/{id}");
-    contract.check(item, "get", send(&app, Method::GET, &path).send().await.unwrap()).await;
-    contract.check(item, "get", send(&app, Method::GET, "/v1/posts/abc").send().await.unwrap()).await;
-    contract.check(item, "get", send(&dead, Method::GET, "/v1/posts/1").send().await.unwrap()).await;
+    contract
+        .check(
+            item,
+            "get",
+            send(&app, Method::GET, &path).send().await.unwrap(),
+        )
+        .await;
+    contract
+        .check(
+            item,
+            "get",
+            send(&app, Method::GET, "/v1/posts/abc")
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+    contract
+        .check(
+            item,
+            "get",
+            send(&dead, Method::GET, "/v1/posts/1")
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
 
     // PUT /v1/posts/{id}
-    let put = |app: &TestApp, path: &str| with_token(send(app, Method::PUT, path)).header("If-Match", "\"1\"");
-    contract.check(item, "put", put(&app, &path).json(&post).send().await.unwrap()).await;
-    contract.check(item, "put", put(&app, &path).json(&post).send().await.unwrap()).await; // now stale: 412
-    contract.check(item, "put", put(&app, &path).header("content-type", "application/json").body("[]").send().await.unwrap()).await;
-    contract.check(item, "put", send(&app, Method::PUT, &path).header("If-Match", "\"2\"").json(&post).send().await.unwrap()).await;
-    contract.check(item, "put", put(&app, "/v1/posts/999999").json(&post).send().await.unwrap()).await;
-    contract.check(item, "put", put(&app, &path).header("content-type", "application/json").body(vec![b' '; 300 * 1024]).send().await.unwrap()).await;
-    contract.check(item, "put", put(&app, &path).body("x").send().await.unwrap()).await;
-    contract.check(item, "put", with_token(send(&app, Method::PUT, &path)).header("If-Match", "\"2\"").json(&json!({"title": " ", "body": ""})).send().await.unwrap()).await;
-    contract.check(item, "put", with_token(send(&app, Method::PUT, &path)).json(&post).send().await.unwrap()).await;
-    contract.check(item, "put", put(&dead, "/v1/posts/1").json(&post).send().await.unwrap()).await;
+    let put = |app: &TestApp, path: &str| {
+        with_token(send(app, Method::PUT, path)).header("If-Match", "\"1\"")
+    };
+    contract
+        .check(
+            item,
+            "put",
+            put(&app, &path).json(&post).send().await.unwrap(),
+        )
+        .await;
+    contract
+        .check(
+            item,
+            "put",
+            put(&app, &path).json(&post).send().await.unwrap(),
+        )
+        .await; // now stale: 412
+    contract
+        .check(
+            item,
+            "put",
+            put(&app, &path)
+                .header("content-type", "application/json")
+                .body("[]")
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+    contract
+        .check(
+            item,
+            "put",
+            send(&app, Method::PUT, &path)
+                .header("If-Match", "\"2\"")
+                .json(&post)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+    contract
+        .check(
+            item,
+            "put",
+            put(&app, "/v1/posts/999999")
+                .json(&post)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+    contract
+        .check(
+            item,
+            "put",
+            put(&app, &path)
+                .header("content-type", "application/json")
+                .body(vec![b' '; 300 * 1024])
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+    contract
+        .check(
+            item,
+            "put",
+            put(&app, &path).body("x").send().await.unwrap(),
+        )
+        .await;
+    contract
+        .check(
+            item,
+            "put",
+            with_token(send(&app, Method::PUT, &path))
+                .header("If-Match", "\"2\"")
+                .json(&json!({"title": " ", "body": ""}))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+    contract
+        .check(
+            item,
+            "put",
+            with_token(send(&app, Method::PUT, &path))
+                .json(&post)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+    contract
+        .check(
+            item,
+            "put",
+            put(&dead, "/v1/posts/1").json(&post).send().await.unwrap(),
+        )
+        .await;
 
     // DELETE /v1/posts/{id}
-    contract.check(item, "delete", send(&app, Method::DELETE, &path).send().await.unwrap()).await;
-    contract.check(item, "delete", with_token(send(&app, Method::DELETE, &path)).header("If-Match", "\"1\"").send().await.unwrap()).await;
-    contract.check(item, "delete", with_token(send(&app, Method::DELETE, &path)).send().await.unwrap()).await;
-    contract.check(item, "delete", with_token(send(&app, Method::DELETE, &path)).send().await.unwrap()).await;
-    contract.check(item, "delete", with_token(send(&dead, Method::DELETE, "/v1/posts/1")).send().await.unwrap()).await;
+    contract
+        .check(
+            item,
+            "delete",
+            send(&app, Method::DELETE, &path).send().await.unwrap(),
+        )
+        .await;
+    contract
+        .check(
+            item,
+            "delete",
+            with_token(send(&app, Method::DELETE, &path))
+                .header("If-Match", "\"1\"")
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+    contract
+        .check(
+            item,
+            "delete",
+            with_token(send(&app, Method::DELETE, &path))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+    contract
+        .check(
+            item,
+            "delete",
+            with_token(send(&app, Method::DELETE, &path))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+    contract
+        .check(
+            item,
+            "delete",
+            with_token(send(&dead, Method::DELETE, "/v1/posts/1"))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
 
     // Operations
-    contract.check("/healthz", "get", send(&app, Method::GET, "/healthz").send().await.unwrap()).await;
-    contract.check("/readyz", "get", send(&app, Method::GET, "/readyz").send().await.unwrap()).await;
-    contract.check("/readyz", "get", send(&dead, Method::GET, "/readyz").send().await.unwrap()).await;
-    contract.check("/metrics", "get", send(&app, Method::GET, "/metrics").send().await.unwrap()).await;
+    contract
+        .check(
+            "/healthz",
+            "get",
+            send(&app, Method::GET, "/healthz").send().await.unwrap(),
+        )
+        .await;
+    contract
+        .check(
+            "/readyz",
+            "get",
+            send(&app, Method::GET, "/readyz").send().await.unwrap(),
+        )
+        .await;
+    contract
+        .check(
+            "/readyz",
+            "get",
+            send(&dead, Method::GET, "/readyz").send().await.unwrap(),
+        )
+        .await;
+    contract
+        .check(
+            "/metrics",
+            "get",
+            send(&app, Method::GET, "/metrics").send().await.unwrap(),
+        )
+        .await;
 
     let documented = contract.documented();
     let missing: Vec<_> = documented.difference(&contract.exercised).collect();
-    assert!(missing.is_empty(), "documented but never produced: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "documented but never produced: {missing:?}"
+    );
     dead.stop().await;
     app.stop().await;
 }

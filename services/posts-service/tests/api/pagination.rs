@@ -20,7 +20,12 @@ pub async fn listing_is_newest_first_with_default_limit(db: Db) {
     let app = TestApp::spawn(&db).await;
     let ids = seed(&app, 25).await;
     let page: Value = app.list("").await.json().await.unwrap();
-    let listed: Vec<u64> = page["posts"].as_array().unwrap().iter().map(id_of).collect();
+    let listed: Vec<u64> = page["posts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(id_of)
+        .collect();
     let mut expected = ids.clone();
     expected.reverse();
     assert_eq!(listed, expected[..20]);

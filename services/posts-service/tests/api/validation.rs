@@ -22,7 +22,11 @@ pub async fn title_is_trimmed_and_limited_at_its_edges(db: Db) {
     assert_eq!(problem["errors"][0]["field"], "title");
 
     for blank in ["", "   ", "\n\t"] {
-        let problem = assert_problem(app.create(blank, "b").await, StatusCode::UNPROCESSABLE_ENTITY).await;
+        let problem = assert_problem(
+            app.create(blank, "b").await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
         assert_eq!(problem["errors"][0]["field"], "title");
     }
 
@@ -47,7 +51,11 @@ pub async fn body_limit_is_65535_bytes(db: Db) {
     assert_eq!(fetched["body"].as_str().unwrap().len(), 65_535);
 
     let over = format!("{largest}a");
-    let problem = assert_problem(app.create("big", &over).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    let problem = assert_problem(
+        app.create("big", &over).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
     assert_eq!(problem["errors"][0]["field"], "body");
     assert!(problem["detail"].as_str().unwrap().contains("body"));
     app.stop().await;
@@ -110,7 +118,11 @@ pub async fn malformed_json_and_unknown_fields_are_400(db: Db) {
 pub async fn non_json_content_type_is_415(db: Db) {
     let app = TestApp::spawn(&db).await;
     let id = id_of(&app.create_ok("t", "b").await);
-    for content_type in [Some("text/plain"), Some("application/x-www-form-urlencoded"), None] {
+    for content_type in [
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+        None,
+    ] {
         let mut request = app
             .client
             .put(app.url(&format!("/v1/posts/{id}")))
@@ -120,7 +132,11 @@ pub async fn non_json_content_type_is_415(db: Db) {
         if let Some(content_type) = content_type {
             request = request.header("content-type", content_type);
         }
-        assert_problem(request.send().await.unwrap(), StatusCode::UNSUPPORTED_MEDIA_TYPE).await;
+        assert_problem(
+            request.send().await.unwrap(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        )
+        .await;
     }
     // Parameters on the JSON media type are fine.
     let response = app
