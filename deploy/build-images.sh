@@ -228,7 +228,7 @@ image_entry() { # image_entry TAG -> "tag|fn|deps" or fails
 
 # ensure TAG: build TAG's base images if missing, then TAG if missing/forced
 ensure() {
-  local tag=$1 entry fn deps dep t0
+  local tag=$1 entry fn deps dep t0 old_id
   [[ -n ${BUILT[$tag]:-} ]] && return 0
   entry=$(image_entry "$tag") || die "unknown image '$tag' (known: $(list_tags | tr '\n' ' '))"
   IFS='|' read -r _ fn deps <<<"$entry"
@@ -242,8 +242,15 @@ ensure() {
   fi
   log "$tag: building"
   t0=$(now_us)
+  old_id=$(docker image inspect --format '{{.Id}}' "$tag" 2>/dev/null || true)
   "$fn" "$tag"
   log "$tag: built in $(elapsed "$t0") ($(image_summary "$tag"))"
+  # --force: drop the image this tag pointed to if nothing else uses it now
+  if [[ -n $old_id && $old_id != "$(docker image inspect --format '{{.Id}}' "$tag")" &&
+        -z $(docker image inspect --format '{{join .RepoTags ","}}' "$old_id") ]]; then
+    docker image rm "$old_id" >/dev/null 2>&1 &&
+      log "$tag: removed the previous image ${old_id:7:12}" || true
+  fi
 }
 
 list_tags() { local e; for e in "${IMAGES[@]}"; do echo "${e%%|*}"; done; }

@@ -8,10 +8,11 @@
 #        - mariadb-install-db (system tables),
 #        - start a temporary server with --skip-networking: it logs
 #          "mariadbd: ready for connections." with "port: 0", never "port: 3306",
-#        - load time zones, set the root password, create root@MARIADB_ROOT_HOST,
+#        - load time zones, set the password of root@localhost, create
+#          root@MARIADB_ROOT_HOST (default '%') with the same password,
 #          a 'healthcheck' user (credentials in $DATADIR/.my-healthcheck.cnf),
 #          MARIADB_DATABASE and MARIADB_USER (ALL on that database),
-#        - run /docker-entrypoint-initdb.d/*.sql, *.sql.gz, *.sql.xz, *.sh,
+#        - run /docker-entrypoint-initdb.d/*.sql, *.sql.gz, *.sh (in name order),
 #        - stop the temporary server;
 #   3. exec the real server (PID 1, stops cleanly on SIGTERM). Only it logs
 #      "mariadbd: ready for connections." followed by "port: 3306".
@@ -63,7 +64,7 @@ sql_ident() { printf '%s' "${1//\`/\`\`}"; }
 # client_cnf: option file for the mariadb client talking as root to the
 # temporary server over its socket (password once it has been set).
 client_cnf() {
-  printf '[client]\nuser=root\nprotocol=socket\nsocket=%s\n' "$SOCKET"
+  printf '[client]\nuser=root\nprotocol=socket\nsocket=%s\ndefault-character-set=utf8mb4\n' "$SOCKET"
   if [[ -n $ROOT_PASSWORD_SET && -n $MARIADB_ROOT_PASSWORD ]]; then
     printf 'password="%s"\n' "${MARIADB_ROOT_PASSWORD//\\/\\\\}"
   fi
@@ -72,6 +73,7 @@ client_cnf() {
 # sql [mariadb client args]: run SQL from stdin on the temporary server as root.
 # docker_process_sql is the public image's name for it, for sourced *.sh scripts.
 sql() { mariadb --defaults-file=<(client_cnf) "$@"; }
+# shellcheck disable=SC2120  # scripts may pass client options
 docker_process_sql() { sql ${MARIADB_DATABASE:+--database="$MARIADB_DATABASE"} "$@"; }
 
 # ----------------------------------------------------------------------------
@@ -104,25 +106,35 @@ check_env() {
   fi
 }
 
-# SQL that sets up the accounts, the database and the user.
-setup_sql() {
-  local root_auth user_auth hc_pw=$1 db
-
+# root_auth: the IDENTIFIED clause for root's password
+root_auth() {
   if [[ -n $MARIADB_ROOT_PASSWORD_HASH ]]; then
-    root_auth="IDENTIFIED BY PASSWORD '$(sql_string "$MARIADB_ROOT_PASSWORD_HASH")'"
+    echo "IDENTIFIED BY PASSWORD '$(sql_string "$MARIADB_ROOT_PASSWORD_HASH")'"
   else
-    root_auth="IDENTIFIED BY '$(sql_string "$MARIADB_ROOT_PASSWORD")'"
+    echo "IDENTIFIED BY '$(sql_string "$MARIADB_ROOT_PASSWORD")'"
   fi
+}
+
+# SQL setting the password of root@localhost (the account the entrypoint uses)
+root_password_sql() {
+  echo "SET @@SESSION.SQL_LOG_BIN = 0;"
+  echo "SET @@SESSION.SQL_MODE = REPLACE(@@SESSION.SQL_MODE, 'NO_BACKSLASH_ESCAPES', '');"
+  echo "ALTER USER 'root'@'localhost' $(root_auth);"
+}
+
+# SQL setting up the other accounts, the database and the user (stdout = SQL)
+setup_sql() {
+  local hc_pw=$1 user_auth db root_auth
+  root_auth=$(root_auth)
   cat <<EOF
 -- accounts are local to this server: keep them out of any binary log
 SET @@SESSION.SQL_LOG_BIN = 0;
 SET @@SESSION.SQL_MODE = REPLACE(@@SESSION.SQL_MODE, 'NO_BACKSLASH_ESCAPES', '');
--- mariadb-install-db also created root@<hostname>, root@127.0.0.1, root@::1
--- and possibly anonymous users: keep only root@localhost and mariadb.sys
+-- mariadb-install-db also created root@127.0.0.1 and root@::1 (password-less):
+-- keep only root@localhost and mariadb.sys (definer of the mysql.user view)
 DELETE FROM mysql.global_priv WHERE NOT (User IN ('root', 'mariadb.sys') AND Host = 'localhost');
 DELETE FROM mysql.proxies_priv WHERE NOT (User = 'root' AND Host = 'localhost');
 FLUSH PRIVILEGES;
-ALTER USER 'root'@'localhost' $root_auth;
 EOF
   if [[ $MARIADB_ROOT_HOST != localhost ]]; then
     local h; h=$(sql_string "$MARIADB_ROOT_HOST")
@@ -140,12 +152,10 @@ CREATE USER 'healthcheck'@'127.0.0.1' IDENTIFIED BY '$hc_pw',
 SET @@SESSION.SQL_LOG_BIN = 1;
 EOF
   if [[ -n $MARIADB_DATABASE ]]; then
-    note "Creating database ${MARIADB_DATABASE}"
     # character set / collation: the server defaults (utf8mb4, utf8mb4_unicode_ci)
     echo "CREATE DATABASE IF NOT EXISTS \`$(sql_ident "$MARIADB_DATABASE")\`;"
   fi
   if [[ -n $MARIADB_USER ]]; then
-    note "Creating user ${MARIADB_USER}"
     if [[ -n $MARIADB_PASSWORD_HASH ]]; then
       user_auth="IDENTIFIED BY PASSWORD '$(sql_string "$MARIADB_PASSWORD_HASH")'"
     else
@@ -153,7 +163,6 @@ EOF
     fi
     echo "CREATE USER '$(sql_string "$MARIADB_USER")'@'%' $user_auth;"
     if [[ -n $MARIADB_DATABASE ]]; then
-      note "Giving user ${MARIADB_USER} access to schema ${MARIADB_DATABASE}"
       # '_' and '%' are wildcards in a GRANT's database name: escape them
       db=$(sql_ident "$MARIADB_DATABASE"); db=${db//_/\\_}; db=${db//%/\\%}
       echo "GRANT ALL ON \`$db\`.* TO '$(sql_string "$MARIADB_USER")'@'%';"
@@ -161,6 +170,7 @@ EOF
   fi
 }
 
+# shellcheck disable=SC1090,SC2119
 run_initdb_files() {
   local f
   for f in /docker-entrypoint-initdb.d/*; do
@@ -169,8 +179,7 @@ run_initdb_files() {
             else note "sourcing $f"; . "$f"; fi ;;
       *.sql)     note "running $f"; docker_process_sql <"$f" ;;
       *.sql.gz)  note "running $f"; gzip -dc "$f" | docker_process_sql ;;
-      *.sql.xz)  note "running $f"; xz -dc "$f" | docker_process_sql ;;
-      *.sql.zst) note "running $f"; zstd -dc "$f" | docker_process_sql ;;
+      *.sql.*)   die "$f: only .sql and .sql.gz are supported (no xz/zstd/bzip2 in this image)" ;;
       *)         note "ignoring $f" ;;
     esac
   done
@@ -190,7 +199,7 @@ init_datadir() {
   note "Starting temporary server"
   "$@" --skip-networking --socket="$SOCKET" --default-time-zone=SYSTEM --wsrep-on=OFF \
     --skip-log-bin --expire-logs-days=0 --skip-slave-start --skip-ssl \
-    --loose-innodb_buffer_pool_load_at_startup=0 --loose-innodb_buffer_pool_dump_at_shutdown=0 &
+    --loose-innodb_buffer_pool_load_at_startup=0 &
   local pid=$! i
   # `docker stop` during init: stop the temporary server instead of hanging
   trap 'kill "$pid" 2>/dev/null; wait "$pid"; exit 143' TERM INT
@@ -215,15 +224,22 @@ init_datadir() {
   local hc_pw; hc_pw=$(random_password)
   (umask 077; printf '[mariadb-client]\nport=%s\nsocket=%s\nuser=healthcheck\npassword=%s\nprotocol=tcp\n' \
      "$PORT" "$SOCKET" "$hc_pw" >"$DATADIR/.my-healthcheck.cnf")
+  [[ -z $MARIADB_DATABASE ]] || note "Creating database ${MARIADB_DATABASE}"
+  [[ -z $MARIADB_USER ]] || note "Creating user ${MARIADB_USER}"
+  [[ -z $MARIADB_USER || -z $MARIADB_DATABASE ]] ||
+    note "Giving user ${MARIADB_USER} access to schema ${MARIADB_DATABASE}"
   setup_sql "$hc_pw" | sql
-  ROOT_PASSWORD_SET=1
-  if [[ -n $MARIADB_ROOT_PASSWORD_HASH ]]; then
-    # the client cannot log in with a hash: finish the init over the unix socket as mysql@localhost-equivalent
-    die "MARIADB_ROOT_PASSWORD_HASH is not supported together with /docker-entrypoint-initdb.d scripts" \
-      2>/dev/null || true
+  # The initdb files run as root@localhost. With a plain password, set it
+  # first (scripts may log in with it). With only a hash we cannot log in
+  # afterwards: run the files first, with root's password still empty.
+  if [[ -z $MARIADB_ROOT_PASSWORD_HASH ]]; then
+    root_password_sql | sql
+    ROOT_PASSWORD_SET=1
+    run_initdb_files
+  else
+    run_initdb_files
+    root_password_sql | sql
   fi
-
-  run_initdb_files
 
   note "Stopping temporary server"
   kill "$pid"
@@ -240,9 +256,10 @@ if [[ ${1:0:1} == - ]]; then set -- mariadbd "$@"; fi
 
 # anything else than the server (bash, mariadb client, ...): just run it;
 # same for mariadbd --help/--version, which must not touch the data dir
-if [[ $1 != mariadbd && $1 != mysqld ]] || [[ " $* " =~ \ (--help|-\?|--version|-V)\  ]]; then
-  exec "$@"
-fi
+if [[ $1 != mariadbd && $1 != mysqld ]]; then exec "$@"; fi
+for arg; do
+  case $arg in --help|-'?'|--version|-V) exec "$@" ;; esac
+done
 
 DATADIR=$(server_option datadir "$@") || die "cannot determine datadir from: $*"
 SOCKET=$(server_option socket "$@")   || die "cannot determine socket from: $*"
