@@ -51,12 +51,24 @@ impl TestApp {
 
     /// Asks the server to stop and waits until it has.
     pub async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
+        self.begin_shutdown();
         if let Some(server) = self.server.take() {
             server.await.expect("server task panicked");
         }
+    }
+
+    /// Sends the shutdown signal without waiting (as SIGTERM would).
+    pub fn begin_shutdown(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+
+    /// Whether the server has finished shutting down.
+    pub fn is_stopped(&self) -> bool {
+        self.server
+            .as_ref()
+            .is_none_or(|server| server.is_finished())
     }
 
     /// `http://127.0.0.1:port{path}`.

@@ -49,5 +49,6 @@ fn main() -> std::process::ExitCode {
         process::missing_or_malformed_variable_exits_with_one_line_naming_it,
         process::migrate_command_applies_schema_and_exits,
         process::sigterm_finishes_cleanly_and_logs_carry_request_id,
+        process::shutdown_lets_in_flight_request_finish,
     ])
 }

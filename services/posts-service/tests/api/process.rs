@@ -131,3 +131,48 @@ pub async fn sigterm_finishes_cleanly_and_logs_carry_request_id(db: Db) {
         .iter()
         .any(|line| line["message"] == "posts-service stopped"));
 }
+
+pub async fn shutdown_lets_in_flight_request_finish(db: Db) {
+    use crate::helpers::TestApp;
+    use futures_util::StreamExt;
+
+    let mut app = TestApp::spawn(&db).await;
+    // A create whose body arrives in two parts, the second only after shutdown began.
+    let (release, released) = tokio::sync::oneshot::channel::<()>();
+    let first = futures_util::stream::once(async {
+        Ok::<_, std::io::Error>(br#"{"title":"in flight","#.to_vec())
+    });
+    let second = futures_util::stream::once(async move {
+        let _ = released.await;
+        Ok::<_, std::io::Error>(br#""body":"finished after SIGTERM"}"#.to_vec())
+    });
+    let request = app
+        .client
+        .post(app.url("/v1/posts"))
+        .bearer_auth(TOKEN)
+        .header("content-type", "application/json")
+        .body(reqwest::Body::wrap_stream(first.chain(second)))
+        .send();
+    let in_flight = tokio::spawn(request);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    app.begin_shutdown();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !app.is_stopped(),
+        "the server waits for the in-flight request"
+    );
+    let refused = reqwest::Client::new()
+        .get(app.url("/healthz"))
+        .timeout(Duration::from_secs(2))
+        .send()
+        .await;
+    assert!(refused.is_err(), "no new connections once shutdown began");
+
+    release.send(()).unwrap();
+    let response = in_flight.await.unwrap().unwrap();
+    assert_eq!(response.status(), 201);
+    let post: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(post["body"], "finished after SIGTERM");
+    app.stop().await;
+}
