@@ -30,4 +30,16 @@ step "cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 
 step "cargo test"
-cargo test --workspace "$@"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+cargo test --workspace "$@" 2>&1 | tee "$log"
+
+# One closing line for the whole run: the sum of every test binary's results.
+awk '/^test result:/ {
+       for (i = 1; i <= NF; i++) {
+         if ($(i+1) ~ /^passed/) passed += $i
+         if ($(i+1) ~ /^failed/) failed += $i
+         if ($(i+1) ~ /^ignored/) ignored += $i
+       }
+     }
+     END { printf "\ntests: %d passed, %d failed, %d skipped\n", passed, failed, ignored }' "$log"

@@ -1,7 +1,7 @@
 //! A test harness (`harness = false` test targets) that shares one MariaDB container
 //! among all the async cases of a test binary and removes it at the end.
 //!
-//! ```ignore
+//! ```text
 //! fn main() -> std::process::ExitCode {
 //!     test_mariadb::harness::run(test_mariadb::cases![creating_a_post_returns_201])
 //! }
