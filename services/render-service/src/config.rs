@@ -1,0 +1,328 @@
+//! render-service's configuration: every environment variable it reads, in one struct.
+//!
+//! Read once in `main` with [`Config::from_env`] and passed down. Secrets are wrapped in
+//! [`Secret`] so that neither `Debug` output nor an error message can print them.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde::Deserialize;
+use service_runtime::config::ConfigError;
+use service_runtime::telemetry::LogFormat;
+
+/// The shortest `SESSION_SECRET` accepted: 256 bits, the HMAC-SHA256 key size.
+pub const MIN_SESSION_SECRET_BYTES: usize = 32;
+
+/// Everything render-service needs to run. Field names are the variable names in lower case.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Config {
+    /// `LISTEN_ADDR`: where to accept connections.
+    #[serde(default = "default_listen_addr")]
+    pub listen_addr: SocketAddr,
+    /// `RUST_LOG`: the log filter.
+    #[serde(default = "default_rust_log")]
+    pub rust_log: String,
+    /// `LOG_FORMAT`: `json` or `text`.
+    #[serde(default)]
+    pub log_format: LogFormat,
+    /// `POSTS_SERVICE_URL`: base URL of posts-service, e.g. `http://posts-service:8081`.
+    pub posts_service_url: String,
+    /// `POSTS_API_TOKEN`: the bearer token posts-service wants on writes.
+    pub posts_api_token: Secret,
+    /// `ADMIN_USER`: the one admin's user name.
+    pub admin_user: String,
+    /// `ADMIN_PASSWORD`: the one admin's password.
+    pub admin_password: Secret,
+    /// `SESSION_SECRET`: key for session cookies, CSRF tokens and flash cookies.
+    pub session_secret: Secret,
+    /// `POSTS_CONNECT_TIMEOUT_MS`: how long to wait for a TCP connection to posts-service.
+    #[serde(default = "default_connect_timeout_ms")]
+    pub posts_connect_timeout_ms: u64,
+    /// `POSTS_REQUEST_TIMEOUT_MS`: how long one call to posts-service may take in all.
+    #[serde(default = "default_request_timeout_ms")]
+    pub posts_request_timeout_ms: u64,
+    /// `POSTS_READY_TIMEOUT_MS`: how long `/readyz` waits for posts-service's `/readyz`.
+    #[serde(default = "default_ready_timeout_ms")]
+    pub posts_ready_timeout_ms: u64,
+    /// `COOKIE_SECURE`: mark cookies `Secure` (set `true` behind HTTPS).
+    #[serde(default)]
+    pub cookie_secure: bool,
+    /// `SESSION_LIFETIME_SECS`: how long a login lasts.
+    #[serde(default = "default_session_lifetime_secs")]
+    pub session_lifetime_secs: u64,
+    /// `BLOG_TITLE`: the name shown in the header, page titles and the feed.
+    #[serde(default = "default_blog_title")]
+    pub blog_title: String,
+    /// `PUBLIC_URL`: the blog's external base URL (e.g. `https://blog.example.com`), used
+    /// for the absolute links an Atom feed needs. Unset: taken from the request's `Host`.
+    #[serde(default)]
+    pub public_url: Option<String>,
+}
+
+impl Config {
+    /// Reads and checks the process environment.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Self::from_vars(std::env::vars())
+    }
+
+    /// What [`Config::from_env`] does, for the given variables.
+    pub fn from_vars<I>(vars: I) -> Result<Config, ConfigError>
+    where
+        I: IntoIterator<Item = (String, String)>,
+    {
+        let config: Config = service_runtime::config::from_iter(vars)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// A configuration for tests: the given upstream and credentials, defaults for the
+    /// rest, listening on a random local port.
+    pub fn new(
+        posts_service_url: impl Into<String>,
+        posts_api_token: impl Into<String>,
+        admin_user: impl Into<String>,
+        admin_password: impl Into<String>,
+        session_secret: impl Into<String>,
+    ) -> Config {
+        Config {
+            listen_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            rust_log: default_rust_log(),
+            log_format: LogFormat::default(),
+            posts_service_url: posts_service_url.into(),
+            posts_api_token: Secret(posts_api_token.into()),
+            admin_user: admin_user.into(),
+            admin_password: Secret(admin_password.into()),
+            session_secret: Secret(session_secret.into()),
+            posts_connect_timeout_ms: default_connect_timeout_ms(),
+            posts_request_timeout_ms: default_request_timeout_ms(),
+            posts_ready_timeout_ms: default_ready_timeout_ms(),
+            cookie_secure: false,
+            session_lifetime_secs: default_session_lifetime_secs(),
+            blog_title: default_blog_title(),
+            public_url: None,
+        }
+    }
+
+    /// Checks what the types alone cannot. Messages name the variable, never a secret.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let secret_len = self.session_secret.expose().len();
+        if secret_len < MIN_SESSION_SECRET_BYTES {
+            return Err(ConfigError::invalid(
+                "SESSION_SECRET",
+                format_args!(
+                    "must be at least {MIN_SESSION_SECRET_BYTES} bytes long (it has {secret_len})"
+                ),
+            ));
+        }
+        // Calls to posts-service stay on the internal network: this build has no TLS client.
+        check_url("POSTS_SERVICE_URL", &self.posts_service_url, &["http"])?;
+        if let Some(public_url) = &self.public_url {
+            check_url("PUBLIC_URL", public_url, &["http", "https"])?;
+        }
+        for (name, empty) in [
+            ("POSTS_API_TOKEN", self.posts_api_token.expose().is_empty()),
+            ("ADMIN_USER", self.admin_user.trim().is_empty()),
+            ("ADMIN_PASSWORD", self.admin_password.expose().is_empty()),
+            ("BLOG_TITLE", self.blog_title.trim().is_empty()),
+        ] {
+            if empty {
+                return Err(ConfigError::invalid(name, "must not be empty"));
+            }
+        }
+        for (name, value) in [
+            ("POSTS_CONNECT_TIMEOUT_MS", self.posts_connect_timeout_ms),
+            ("POSTS_REQUEST_TIMEOUT_MS", self.posts_request_timeout_ms),
+            ("POSTS_READY_TIMEOUT_MS", self.posts_ready_timeout_ms),
+            ("SESSION_LIFETIME_SECS", self.session_lifetime_secs),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::invalid(name, "must be greater than 0"));
+            }
+        }
+        Ok(())
+    }
+
+    /// `POSTS_CONNECT_TIMEOUT_MS` as a duration.
+    pub fn connect_timeout(&self) -> Duration {
+        Duration::from_millis(self.posts_connect_timeout_ms)
+    }
+
+    /// `POSTS_REQUEST_TIMEOUT_MS` as a duration.
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_millis(self.posts_request_timeout_ms)
+    }
+
+    /// `POSTS_READY_TIMEOUT_MS` as a duration.
+    pub fn ready_timeout(&self) -> Duration {
+        Duration::from_millis(self.posts_ready_timeout_ms)
+    }
+
+    /// `SESSION_LIFETIME_SECS` as a duration.
+    pub fn session_lifetime(&self) -> Duration {
+        Duration::from_secs(self.session_lifetime_secs)
+    }
+}
+
+fn check_url(variable: &str, value: &str, schemes: &[&str]) -> Result<(), ConfigError> {
+    match reqwest::Url::parse(value) {
+        Ok(url) if schemes.contains(&url.scheme()) && url.has_host() => Ok(()),
+        Ok(_) => Err(ConfigError::invalid(
+            variable,
+            format_args!("must be a {} URL with a host", schemes.join("/")),
+        )),
+        Err(err) => Err(ConfigError::invalid(
+            variable,
+            format_args!("is not a valid URL ({err})"),
+        )),
+    }
+}
+
+/// A value that must not appear in logs or error messages.
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The secret itself, for the one place that needs it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+fn default_listen_addr() -> SocketAddr {
+    SocketAddr::from(([0, 0, 0, 0], 8080))
+}
+
+fn default_rust_log() -> String {
+    "info".to_owned()
+}
+
+fn default_connect_timeout_ms() -> u64 {
+    1_000
+}
+
+fn default_request_timeout_ms() -> u64 {
+    3_000
+}
+
+fn default_ready_timeout_ms() -> u64 {
+    1_000
+}
+
+fn default_session_lifetime_secs() -> u64 {
+    12 * 60 * 60
+}
+
+fn default_blog_title() -> String {
+    "Blog".to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+    fn required() -> Vec<(String, String)> {
+        [
+            ("POSTS_SERVICE_URL", "http://posts-service:8081"),
+            ("POSTS_API_TOKEN", "token"),
+            ("ADMIN_USER", "admin"),
+            ("ADMIN_PASSWORD", "hunter2"),
+            ("SESSION_SECRET", SECRET),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+    }
+
+    fn with(mut vars: Vec<(String, String)>, name: &str, value: &str) -> Vec<(String, String)> {
+        vars.retain(|(k, _)| k != name);
+        vars.push((name.to_owned(), value.to_owned()));
+        vars
+    }
+
+    #[test]
+    fn required_variables_alone_give_the_documented_defaults() {
+        let config = Config::from_vars(required()).unwrap();
+        assert_eq!(config.listen_addr, "0.0.0.0:8080".parse().unwrap());
+        assert_eq!(config.rust_log, "info");
+        assert_eq!(config.log_format, LogFormat::Json);
+        assert_eq!(config.connect_timeout(), Duration::from_secs(1));
+        assert_eq!(config.request_timeout(), Duration::from_secs(3));
+        assert_eq!(config.ready_timeout(), Duration::from_secs(1));
+        assert!(!config.cookie_secure);
+        assert_eq!(config.session_lifetime(), Duration::from_secs(43_200));
+        assert_eq!(config.blog_title, "Blog");
+        assert_eq!(config.public_url, None);
+    }
+
+    #[test]
+    fn missing_session_secret_is_named() {
+        let vars: Vec<_> = required()
+            .into_iter()
+            .filter(|(k, _)| k != "SESSION_SECRET")
+            .collect();
+        let err = Config::from_vars(vars).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "configuration error: SESSION_SECRET is required but not set"
+        );
+    }
+
+    #[test]
+    fn short_session_secret_is_named_without_printing_it() {
+        let secret = "too-short-but-secret";
+        let err = Config::from_vars(with(required(), "SESSION_SECRET", secret))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("SESSION_SECRET"), "{err}");
+        assert!(err.contains("32 bytes"), "{err}");
+        assert!(!err.contains(secret), "{err}");
+        assert!(!err.contains('\n'), "{err}");
+    }
+
+    #[test]
+    fn malformed_timeout_is_named() {
+        let err = Config::from_vars(with(required(), "POSTS_REQUEST_TIMEOUT_MS", "soon"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("POSTS_REQUEST_TIMEOUT_MS"), "{err}");
+    }
+
+    #[test]
+    fn zero_timeout_is_rejected() {
+        let err = Config::from_vars(with(required(), "POSTS_CONNECT_TIMEOUT_MS", "0"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("POSTS_CONNECT_TIMEOUT_MS"), "{err}");
+    }
+
+    #[test]
+    fn posts_service_url_must_be_http() {
+        let err = Config::from_vars(with(required(), "POSTS_SERVICE_URL", "posts-service:8081"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("POSTS_SERVICE_URL"), "{err}");
+    }
+
+    #[test]
+    fn cookie_secure_can_be_turned_on() {
+        let config = Config::from_vars(with(required(), "COOKIE_SECURE", "true")).unwrap();
+        assert!(config.cookie_secure);
+    }
+
+    #[test]
+    fn debug_output_hides_secrets() {
+        let config = Config::from_vars(required()).unwrap();
+        let debug = format!("{config:?}");
+        assert!(!debug.contains(SECRET), "{debug}");
+        assert!(!debug.contains("hunter2"), "{debug}");
+    }
+}

@@ -1,0 +1,23 @@
+//! render-service: read the environment, start logging, serve until SIGTERM.
+
+use std::process::ExitCode;
+
+use render_service::{Application, Config};
+use service_runtime::{config, shutdown, telemetry};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let config = Config::from_env().unwrap_or_else(|err| config::exit_with(err));
+    telemetry::init(config.log_format, &config.rust_log);
+    let app = match Application::build(config).await {
+        Ok(app) => app,
+        Err(err) => {
+            tracing::error!(error = %err, "render-service cannot start");
+            return ExitCode::FAILURE;
+        }
+    };
+    tracing::info!(addr = %app.local_addr(), "render-service listening");
+    app.run_until_stopped(shutdown::signal()).await;
+    tracing::info!("render-service stopped");
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,547 @@
+//! [`PostsClient`]: everything render-service asks of posts-service goes through here.
+//!
+//! One pooled `reqwest` client with a connect timeout and a whole-request timeout, so a
+//! slow or dead posts-service turns into [`UpstreamError::Unavailable`] within a known
+//! time instead of a hanging page. Every call forwards the page's `X-Request-Id`, writes
+//! carry the API token, and each call is counted and timed by operation and outcome in
+//! the service's Prometheus registry.
+//!
+//! This type is the seam for a cache of posts: pages only see its methods.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
+use reqwest::{header, Method, RequestBuilder, StatusCode, Url};
+use serde::{Deserialize, Serialize};
+use service_runtime::request_id::{self, RequestId};
+use time::OffsetDateTime;
+
+use crate::config::Config;
+
+/// A post as posts-service returns it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Post {
+    pub id: u64,
+    pub title: String,
+    pub body: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+    /// Grows by one on every update; sent back as `If-Match` to detect concurrent edits.
+    pub version: u64,
+}
+
+/// One page of the newest-first list.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct PostPage {
+    pub posts: Vec<Post>,
+    /// The `before` that fetches the next (older) page; `None` on the last page.
+    pub next_before: Option<u64>,
+}
+
+/// A title and body to create or replace a post with.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct PostInput<'a> {
+    pub title: &'a str,
+    pub body: &'a str,
+}
+
+/// One problem posts-service found with a field of a [`PostInput`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldProblem {
+    /// `title`, `body`, or empty when posts-service did not say.
+    pub field: String,
+    pub message: String,
+}
+
+/// Why a call to posts-service did not give what was asked for.
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamError {
+    /// 404: there is no such post.
+    #[error("no such post")]
+    NotFound,
+    /// 412: the post changed since the version we hold.
+    #[error("the post was changed since it was loaded")]
+    Stale,
+    /// 422: posts-service rejected the title or body.
+    #[error("posts-service rejected the input")]
+    Invalid(Vec<FieldProblem>),
+    /// Unreachable, too slow, failing (5xx) or answering in a way we cannot use.
+    #[error("posts-service is unavailable ({operation}): {cause}")]
+    Unavailable {
+        operation: &'static str,
+        cause: String,
+    },
+}
+
+/// The client. Cheap to clone; clones share the connection pool and metrics.
+#[derive(Clone)]
+pub struct PostsClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    base: Url,
+    bearer: String,
+    ready_timeout: Duration,
+    metrics: UpstreamMetrics,
+}
+
+/// Could not build the client (bad base URL, TLS backend, or duplicate metrics).
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("POSTS_SERVICE_URL cannot be used as a base URL: {0}")]
+    BaseUrl(String),
+    #[error("cannot build the HTTP client: {0}")]
+    Http(#[from] reqwest::Error),
+    #[error("cannot register upstream metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
+}
+
+/// What an answer from posts-service was, as a metrics label.
+type Outcome = &'static str;
+
+impl PostsClient {
+    /// Builds the client from the configuration and registers its metrics in `registry`.
+    pub fn new(config: &Config, registry: &Registry) -> Result<PostsClient, ClientError> {
+        let mut base = Url::parse(&config.posts_service_url)
+            .map_err(|err| ClientError::BaseUrl(err.to_string()))?;
+        if base.cannot_be_a_base() {
+            return Err(ClientError::BaseUrl("not a hierarchical URL".to_owned()));
+        }
+        // Treat the URL as a directory so a path prefix (`http://host/api`) is kept.
+        if !base.path().ends_with('/') {
+            let path = format!("{}/", base.path());
+            base.set_path(&path);
+        }
+        let http = reqwest::Client::builder()
+            .connect_timeout(config.connect_timeout())
+            .timeout(config.request_timeout())
+            .pool_idle_timeout(Duration::from_secs(60))
+            .pool_max_idle_per_host(32)
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .user_agent(concat!("render-service/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(PostsClient {
+            inner: Arc::new(Inner {
+                http,
+                base,
+                bearer: format!("Bearer {}", config.posts_api_token.expose()),
+                ready_timeout: config.ready_timeout(),
+                metrics: UpstreamMetrics::register(registry)?,
+            }),
+        })
+    }
+
+    /// `GET /v1/posts?limit=&before=`: a page of posts, newest first.
+    pub async fn list(
+        &self,
+        limit: u32,
+        before: Option<u64>,
+        request_id: &RequestId,
+    ) -> Result<PostPage, UpstreamError> {
+        const OP: &str = "list_posts";
+        let mut url = self.url(&["v1", "posts"]);
+        {
+            let mut query = url.query_pairs_mut();
+            query.append_pair("limit", &limit.to_string());
+            if let Some(before) = before {
+                query.append_pair("before", &before.to_string());
+            }
+        }
+        let request = self.inner.http.get(url);
+        self.call(OP, request, request_id, |status, body| match status {
+            StatusCode::OK => parse_json(OP, body),
+            _ => Err(unexpected_status(OP, status)),
+        })
+        .await
+    }
+
+    /// `GET /v1/posts/{id}`.
+    pub async fn get(&self, id: u64, request_id: &RequestId) -> Result<Post, UpstreamError> {
+        const OP: &str = "get_post";
+        let request = self.inner.http.get(self.post_url(id));
+        self.call(OP, request, request_id, |status, body| match status {
+            StatusCode::OK => parse_json(OP, body),
+            _ => Err(unexpected_status(OP, status)),
+        })
+        .await
+    }
+
+    /// `POST /v1/posts`: the new post.
+    pub async fn create(
+        &self,
+        input: PostInput<'_>,
+        request_id: &RequestId,
+    ) -> Result<Post, UpstreamError> {
+        const OP: &str = "create_post";
+        let request = self
+            .write(Method::POST, self.url(&["v1", "posts"]))
+            .json(&input);
+        self.call(OP, request, request_id, |status, body| match status {
+            StatusCode::CREATED | StatusCode::OK => parse_json(OP, body),
+            _ => Err(unexpected_status(OP, status)),
+        })
+        .await
+    }
+
+    /// `PUT /v1/posts/{id}` with `If-Match: "<version>"`: the updated post, or
+    /// [`UpstreamError::Stale`] when someone saved a newer version meanwhile.
+    pub async fn update(
+        &self,
+        id: u64,
+        version: u64,
+        input: PostInput<'_>,
+        request_id: &RequestId,
+    ) -> Result<Post, UpstreamError> {
+        const OP: &str = "update_post";
+        let request = self
+            .write(Method::PUT, self.post_url(id))
+            .header(header::IF_MATCH, etag(version))
+            .json(&input);
+        self.call(OP, request, request_id, |status, body| match status {
+            StatusCode::OK => parse_json(OP, body),
+            _ => Err(unexpected_status(OP, status)),
+        })
+        .await
+    }
+
+    /// `DELETE /v1/posts/{id}`, with `If-Match` when the caller knows the version it
+    /// confirmed, so a post edited since is not deleted unseen.
+    pub async fn delete(
+        &self,
+        id: u64,
+        version: Option<u64>,
+        request_id: &RequestId,
+    ) -> Result<(), UpstreamError> {
+        const OP: &str = "delete_post";
+        let mut request = self.write(Method::DELETE, self.post_url(id));
+        if let Some(version) = version {
+            request = request.header(header::IF_MATCH, etag(version));
+        }
+        self.call(OP, request, request_id, |status, _| match status {
+            StatusCode::NO_CONTENT | StatusCode::OK => Ok(()),
+            _ => Err(unexpected_status(OP, status)),
+        })
+        .await
+    }
+
+    /// Whether posts-service's `/readyz` answers 200 within the (short) readiness timeout.
+    pub async fn is_ready(&self, request_id: &RequestId) -> bool {
+        const OP: &str = "readiness";
+        let request = self
+            .inner
+            .http
+            .get(self.url(&["readyz"]))
+            .timeout(self.inner.ready_timeout);
+        self.call(OP, request, request_id, |status, _| match status {
+            StatusCode::OK => Ok(()),
+            _ => Err(unexpected_status(OP, status)),
+        })
+        .await
+        .is_ok()
+    }
+
+    fn url(&self, segments: &[&str]) -> Url {
+        let mut url = self.inner.base.clone();
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty().extend(segments);
+        }
+        url
+    }
+
+    fn post_url(&self, id: u64) -> Url {
+        self.url(&["v1", "posts", &id.to_string()])
+    }
+
+    fn write(&self, method: Method, url: Url) -> RequestBuilder {
+        self.inner
+            .http
+            .request(method, url)
+            .header(header::AUTHORIZATION, &self.inner.bearer)
+    }
+
+    /// Sends `request`, reads the whole answer (within the client's timeout), turns the
+    /// statuses every operation shares into errors, hands the rest to `on_answer`, and
+    /// records the outcome.
+    async fn call<T>(
+        &self,
+        operation: &'static str,
+        request: RequestBuilder,
+        request_id: &RequestId,
+        on_answer: impl FnOnce(StatusCode, &Bytes) -> Result<T, UpstreamError>,
+    ) -> Result<T, UpstreamError> {
+        let started = Instant::now();
+        let exchange = async {
+            let response = request
+                .header(request_id::HEADER, request_id.as_str())
+                .send()
+                .await?;
+            let status = response.status();
+            let body = response.bytes().await?;
+            Ok::<_, reqwest::Error>((status, body))
+        };
+        let (result, outcome) = match exchange.await {
+            Ok((status, body)) => {
+                let result = match status {
+                    StatusCode::NOT_FOUND => Err(UpstreamError::NotFound),
+                    StatusCode::PRECONDITION_FAILED => Err(UpstreamError::Stale),
+                    StatusCode::UNPROCESSABLE_ENTITY => {
+                        Err(UpstreamError::Invalid(field_problems(&body)))
+                    }
+                    _ => on_answer(status, &body),
+                };
+                let outcome = outcome_of(status, &result);
+                (result, outcome)
+            }
+            Err(err) => {
+                let outcome = if err.is_timeout() {
+                    "timeout"
+                } else if err.is_connect() {
+                    "unreachable"
+                } else {
+                    "transport_error"
+                };
+                let cause = describe(&err);
+                (
+                    Err(UpstreamError::Unavailable { operation, cause }),
+                    outcome,
+                )
+            }
+        };
+        self.inner
+            .metrics
+            .observe(operation, outcome, started.elapsed());
+        if let Err(UpstreamError::Unavailable { operation, cause }) = &result {
+            tracing::warn!(operation, outcome, cause = %cause, "posts-service call failed");
+        }
+        result
+    }
+}
+
+fn outcome_of<T>(status: StatusCode, result: &Result<T, UpstreamError>) -> Outcome {
+    match result {
+        Ok(_) => "ok",
+        Err(UpstreamError::NotFound) => "not_found",
+        Err(UpstreamError::Stale) => "stale",
+        Err(UpstreamError::Invalid(_)) => "invalid",
+        Err(UpstreamError::Unavailable { .. }) if status.is_server_error() => "server_error",
+        Err(UpstreamError::Unavailable { .. }) if status.is_success() => "bad_response",
+        Err(UpstreamError::Unavailable { .. }) => "client_error",
+    }
+}
+
+fn etag(version: u64) -> String {
+    format!("\"{version}\"")
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(
+    operation: &'static str,
+    body: &Bytes,
+) -> Result<T, UpstreamError> {
+    serde_json::from_slice(body).map_err(|err| UpstreamError::Unavailable {
+        operation,
+        cause: format!("unusable JSON in the answer: {err}"),
+    })
+}
+
+fn unexpected_status(operation: &'static str, status: StatusCode) -> UpstreamError {
+    let hint = match status {
+        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => " (check POSTS_API_TOKEN)",
+        _ => "",
+    };
+    UpstreamError::Unavailable {
+        operation,
+        cause: format!("unexpected status {status}{hint}"),
+    }
+}
+
+/// The error and its sources in one line (reqwest's top-level message alone hides
+/// whether it was a refused connection or a timeout).
+fn describe(err: &reqwest::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// The problem+json of a 422: its `errors` list when present, else the `detail` with
+/// the field guessed from the words in it.
+fn field_problems(body: &[u8]) -> Vec<FieldProblem> {
+    #[derive(Deserialize)]
+    struct Problem {
+        #[serde(default)]
+        detail: Option<String>,
+        #[serde(default)]
+        errors: Vec<ProblemField>,
+    }
+    #[derive(Deserialize)]
+    struct ProblemField {
+        #[serde(default)]
+        field: String,
+        #[serde(default)]
+        message: String,
+    }
+    let Ok(problem) = serde_json::from_slice::<Problem>(body) else {
+        return vec![FieldProblem {
+            field: String::new(),
+            message: "The post was not accepted.".to_owned(),
+        }];
+    };
+    if !problem.errors.is_empty() {
+        return problem
+            .errors
+            .into_iter()
+            .map(|error| FieldProblem {
+                field: error.field,
+                message: error.message,
+            })
+            .collect();
+    }
+    let detail = problem
+        .detail
+        .unwrap_or_else(|| "The post was not accepted.".to_owned());
+    let lower = detail.to_lowercase();
+    let field = if lower.contains("title") {
+        "title"
+    } else if lower.contains("body") {
+        "body"
+    } else {
+        ""
+    };
+    vec![FieldProblem {
+        field: field.to_owned(),
+        message: detail,
+    }]
+}
+
+/// Counts and latencies of calls to posts-service.
+#[derive(Clone)]
+struct UpstreamMetrics {
+    calls: IntCounterVec,
+    latency: HistogramVec,
+}
+
+const UPSTREAM_BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+];
+
+impl UpstreamMetrics {
+    fn register(registry: &Registry) -> prometheus::Result<Self> {
+        let labels = &["operation", "outcome"];
+        let calls = IntCounterVec::new(
+            Opts::new(
+                "upstream_requests_total",
+                "Calls from render-service to posts-service, by operation and outcome",
+            )
+            .const_label("upstream", "posts-service"),
+            labels,
+        )?;
+        let latency = HistogramVec::new(
+            HistogramOpts::new(
+                "upstream_request_duration_seconds",
+                "Time a call to posts-service took, including reading the answer",
+            )
+            .const_label("upstream", "posts-service")
+            .buckets(UPSTREAM_BUCKETS.to_vec()),
+            labels,
+        )?;
+        registry.register(Box::new(calls.clone()))?;
+        registry.register(Box::new(latency.clone()))?;
+        Ok(UpstreamMetrics { calls, latency })
+    }
+
+    fn observe(&self, operation: &str, outcome: &str, elapsed: Duration) {
+        let labels = [operation, outcome];
+        self.calls.with_label_values(&labels).inc();
+        self.latency
+            .with_label_values(&labels)
+            .observe(elapsed.as_secs_f64());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client(url: &str) -> PostsClient {
+        let config = Config::new(url, "token", "admin", "pw", "s".repeat(32));
+        PostsClient::new(&config, &Registry::new()).unwrap()
+    }
+
+    #[test]
+    fn urls_keep_a_path_prefix() {
+        let client = client("http://posts:8081/api");
+        assert_eq!(
+            client.post_url(7).as_str(),
+            "http://posts:8081/api/v1/posts/7"
+        );
+        let client = self::client("http://posts:8081");
+        assert_eq!(client.url(&["readyz"]).as_str(), "http://posts:8081/readyz");
+    }
+
+    #[test]
+    fn problem_errors_list_names_the_fields() {
+        let body = br#"{"type":"about:blank","title":"Unprocessable","status":422,
+            "detail":"title is invalid","errors":[{"field":"title","message":"too long"}]}"#;
+        assert_eq!(
+            field_problems(body),
+            vec![FieldProblem {
+                field: "title".into(),
+                message: "too long".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn problem_detail_alone_is_attributed_by_its_words() {
+        let body = br#"{"type":"about:blank","title":"x","status":422,"detail":"body is over 65535 bytes"}"#;
+        assert_eq!(field_problems(body)[0].field, "body");
+        assert_eq!(field_problems(b"not json")[0].field, "");
+    }
+
+    #[test]
+    fn post_json_is_read_with_rfc3339_dates() {
+        let post: Post = serde_json::from_str(
+            r#"{"id":42,"title":"t","body":"b","created_at":"2026-11-24T10:00:00Z",
+                "updated_at":"2026-11-24T11:00:00Z","version":3}"#,
+        )
+        .unwrap();
+        assert_eq!(post.id, 42);
+        assert_eq!(post.created_at.hour(), 10);
+        assert_eq!(post.version, 3);
+    }
+
+    #[tokio::test]
+    async fn closed_port_is_unavailable_and_counted() {
+        let port = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            listener.local_addr().unwrap().port()
+        };
+        let registry = Registry::new();
+        let config = Config::new(
+            format!("http://127.0.0.1:{port}"),
+            "token",
+            "admin",
+            "pw",
+            "s".repeat(32),
+        );
+        let client = PostsClient::new(&config, &registry).unwrap();
+        let err = client.get(1, &RequestId::generate()).await.unwrap_err();
+        assert!(matches!(err, UpstreamError::Unavailable { .. }), "{err:?}");
+        let metrics = service_runtime::metrics::encode(&registry);
+        assert!(
+            metrics.contains(r#"operation="get_post",outcome="unreachable""#),
+            "{metrics}"
+        );
+    }
+}

@@ -1,0 +1,197 @@
+//! `GET|POST /login` and `POST /logout`: the one admin's session.
+//!
+//! The login form has a CSRF token too (against login CSRF), bound to a random nonce in
+//! a short-lived cookie because there is no session yet. A good login sets the signed
+//! session cookie and goes back to the page that asked for it (`?next=`, local paths
+//! only); a bad one shows the form again with the user name kept and one message that
+//! does not say which part was wrong.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use http::StatusCode;
+use serde::Deserialize;
+use warp::filters::BoxedFilter;
+use warp::reply::Response;
+use warp::{Filter, Rejection};
+
+use super::{form_body, parse_form, visitor, with_state, AppState, Visitor};
+use crate::auth::Auth;
+use crate::error::PageError;
+use crate::templates::{render, LoginPage};
+
+/// The flash after logging in.
+pub const LOGGED_IN_FLASH: &str = "You were logged in";
+/// The flash after logging out.
+pub const LOGGED_OUT_FLASH: &str = "You were logged out";
+
+pub fn routes(state: Arc<AppState>) -> BoxedFilter<(Response,)> {
+    let show = warp::path!("login")
+        .and(warp::get())
+        .and(with_state(state.clone()))
+        .and(visitor(state.clone()))
+        .and(warp::query::<LoginQuery>())
+        .and_then(show_login);
+    let login = warp::path!("login")
+        .and(warp::post())
+        .and(with_state(state.clone()))
+        .and(visitor(state.clone()))
+        .and(form_body())
+        .and_then(submit_login);
+    let logout = warp::path!("logout")
+        .and(warp::post())
+        .and(with_state(state.clone()))
+        .and(visitor(state))
+        .and(form_body())
+        .and_then(submit_logout);
+    show.or(login).unify().or(logout).unify().boxed()
+}
+
+/// `?next=/edit/3`: where to go after logging in.
+#[derive(Debug, Default, Deserialize)]
+pub struct LoginQuery {
+    pub next: Option<String>,
+}
+
+/// The fields of the login form.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct LoginForm {
+    pub username: String,
+    pub password: String,
+    pub next: String,
+    pub csrf_token: String,
+}
+
+/// The fields of the logout form.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct LogoutForm {
+    pub csrf_token: String,
+}
+
+/// `next` when it is a path on this site, else `/`: never an open redirect.
+pub fn safe_next(next: &str) -> &str {
+    let local = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.starts_with("/\\")
+        && next.bytes().all(|b| b.is_ascii_graphic())
+        && next != "/logout"
+        && !next.starts_with("/login");
+    if local {
+        next
+    } else {
+        "/"
+    }
+}
+
+fn login_page(
+    state: &AppState,
+    mut visitor: Visitor,
+    status: StatusCode,
+    username: String,
+    next: &str,
+    error: Option<String>,
+) -> Result<Response, Rejection> {
+    // Reuse the browser's login nonce if it has one, else start one.
+    let nonce = match visitor.login_nonce.clone() {
+        Some(nonce) => nonce,
+        None => {
+            let (nonce, set_cookie) = state.auth.start_login_form();
+            visitor.set_cookie(set_cookie);
+            nonce
+        }
+    };
+    let csrf_token = state.auth.login_csrf_token(&nonce);
+    let chrome = visitor.chrome(state, "Log in");
+    let html = render(&LoginPage {
+        chrome,
+        username,
+        next: safe_next(next).to_owned(),
+        csrf_token,
+        error,
+    })?;
+    Ok(visitor.page(status, html))
+}
+
+/// `GET /login`: the form (or straight on, when already logged in).
+pub async fn show_login(
+    state: Arc<AppState>,
+    visitor: Visitor,
+    query: LoginQuery,
+) -> Result<Response, Rejection> {
+    let next = query.next.unwrap_or_default();
+    if visitor.is_admin() {
+        let location = safe_next(&next).to_owned();
+        return Ok(visitor.redirect(&location));
+    }
+    login_page(&state, visitor, StatusCode::OK, String::new(), &next, None)
+}
+
+/// `POST /login`: checks the CSRF token, then the credentials.
+pub async fn submit_login(
+    state: Arc<AppState>,
+    mut visitor: Visitor,
+    body: Bytes,
+) -> Result<Response, Rejection> {
+    let form: LoginForm = parse_form(&body)?;
+    let token_ok = visitor.login_nonce.as_deref().is_some_and(|nonce| {
+        Auth::csrf_matches(&state.auth.login_csrf_token(nonce), &form.csrf_token)
+    });
+    if !token_ok {
+        return Err(PageError::Forbidden.into());
+    }
+    if !state.auth.check_credentials(&form.username, &form.password) {
+        tracing::info!("failed login attempt");
+        let error = "That user name and password do not match. Please try again.".to_owned();
+        return login_page(
+            &state,
+            visitor,
+            StatusCode::UNAUTHORIZED,
+            form.username,
+            &form.next,
+            Some(error),
+        );
+    }
+    tracing::info!("admin logged in");
+    let (_, session_cookie) = state.auth.start_session(SystemTime::now());
+    visitor.set_cookie(session_cookie);
+    visitor.set_cookie(state.auth.end_login_form_cookie());
+    Ok(visitor.redirect_with_flash(&state.auth, safe_next(&form.next), LOGGED_IN_FLASH))
+}
+
+/// `POST /logout`: ends the session (with a valid CSRF token, so no other site can log
+/// the admin out).
+pub async fn submit_logout(
+    state: Arc<AppState>,
+    mut visitor: Visitor,
+    body: Bytes,
+) -> Result<Response, Rejection> {
+    if !visitor.is_admin() {
+        return Ok(visitor.redirect("/"));
+    }
+    let form: LogoutForm = parse_form(&body)?;
+    visitor.check_csrf(&state.auth, &form.csrf_token)?;
+    tracing::info!("admin logged out");
+    visitor.set_cookie(state.auth.end_session_cookie());
+    Ok(visitor.redirect_with_flash(&state.auth, "/", LOGGED_OUT_FLASH))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn next_only_goes_to_local_paths() {
+        assert_eq!(safe_next("/edit/3"), "/edit/3");
+        assert_eq!(safe_next("/"), "/");
+        assert_eq!(safe_next(""), "/");
+        assert_eq!(safe_next("https://evil.example"), "/");
+        assert_eq!(safe_next("//evil.example"), "/");
+        assert_eq!(safe_next("/\\evil.example"), "/");
+        assert_eq!(safe_next("/a b"), "/");
+        assert_eq!(safe_next("/logout"), "/");
+        assert_eq!(safe_next("/login?next=/add"), "/");
+    }
+}

@@ -1,0 +1,102 @@
+//! [`Application`]: render-service as a value that `main` and the tests both build.
+//!
+//! `build` binds the listener (port 0 in tests; a taken port is an error, not a panic),
+//! creates the Prometheus registry, the [`PostsClient`] and the signing keys, and
+//! composes the routes; `run_until_stopped` serves until the shutdown future resolves,
+//! then drains in-flight requests (`service_runtime::server::serve`).
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use prometheus::Registry;
+use service_runtime::metrics::HttpMetrics;
+use service_runtime::server::{self, Observability};
+use tokio::net::TcpListener;
+use warp::filters::BoxedFilter;
+use warp::reply::Response;
+
+use crate::auth::Auth;
+use crate::config::Config;
+use crate::posts_client::{ClientError, PostsClient};
+use crate::routes::{self, assets, AppState, Site};
+
+/// Why render-service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("configuration error: {0}")]
+    Config(#[from] service_runtime::config::ConfigError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    PostsClient(#[from] ClientError),
+    #[error("cannot register HTTP metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
+}
+
+/// A bound, ready-to-run render-service.
+pub struct Application {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    routes: BoxedFilter<(Response,)>,
+    observability: Observability,
+}
+
+impl Application {
+    /// Checks the configuration, binds the listener and builds everything the pages use.
+    pub async fn build(config: Config) -> Result<Application, StartupError> {
+        config.validate()?;
+        let listener = TcpListener::bind(config.listen_addr)
+            .await
+            .map_err(|source| StartupError::Bind {
+                addr: config.listen_addr,
+                source,
+            })?;
+        let local_addr = listener.local_addr().map_err(|source| StartupError::Bind {
+            addr: config.listen_addr,
+            source,
+        })?;
+
+        let registry = Registry::new();
+        let metrics = HttpMetrics::register(&registry)?;
+        let posts = PostsClient::new(&config, &registry)?;
+        let site = Site {
+            blog_title: config.blog_title.trim().to_owned(),
+            stylesheet: assets::stylesheet_href(),
+            public_url: config
+                .public_url
+                .as_ref()
+                .map(|url| url.trim_end_matches('/').to_owned()),
+            https: config.cookie_secure,
+        };
+        let state = Arc::new(AppState {
+            posts,
+            auth: Auth::new(&config),
+            site: Arc::new(site),
+            registry,
+        });
+
+        Ok(Application {
+            listener,
+            local_addr,
+            routes: routes::routes(state),
+            observability: Observability {
+                metrics,
+                route_template: routes::route_template,
+            },
+        })
+    }
+
+    /// Where the server listens (the real port when the configuration said 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Serves until `shutdown` resolves, then lets in-flight requests finish.
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) {
+        server::serve(self.listener, self.routes, self.observability, shutdown).await;
+    }
+}

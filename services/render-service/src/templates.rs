@@ -1,0 +1,285 @@
+//! The pages' data, one askama template type per page; the markup is in `templates/`.
+//!
+//! askama checks the templates against these types at compile time and HTML-escapes
+//! every value unless a template says `|safe`, which only [`PostView::body_html`] and
+//! the feed's content (both sanitized in [`crate::markdown`]) do.
+
+use askama::Template;
+use time::format_description::well_known::Rfc3339;
+use time::macros::format_description;
+use time::OffsetDateTime;
+
+use crate::error::PageError;
+use crate::markdown;
+use crate::posts_client::Post;
+
+/// What every page's frame (header, navigation, flash) needs.
+#[derive(Debug, Clone)]
+pub struct Chrome {
+    pub blog_title: String,
+    /// The `<title>` and heading context of this page.
+    pub page_title: String,
+    /// The content-hashed stylesheet URL.
+    pub stylesheet: &'static str,
+    /// Whether the admin is logged in (shows write links and the logout button).
+    pub admin: bool,
+    /// The session's CSRF token for the logout form; empty when not logged in.
+    pub csrf_token: String,
+    /// A message from the previous request ("New entry was successfully posted").
+    pub flash: Option<String>,
+}
+
+/// A moment shown to people and to machines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DateView {
+    /// For `<time datetime>` and the feed.
+    pub iso: String,
+    /// "24 November 2026".
+    pub human: String,
+}
+
+impl DateView {
+    pub fn new(moment: OffsetDateTime) -> DateView {
+        let human_format = format_description!("[day padding:none] [month repr:long] [year]");
+        DateView {
+            iso: moment.format(&Rfc3339).unwrap_or_default(),
+            human: moment.format(&human_format).unwrap_or_default(),
+        }
+    }
+}
+
+/// A post in the index: title, date and a teaser.
+#[derive(Debug, Clone)]
+pub struct PostSummary {
+    pub id: u64,
+    pub title: String,
+    pub date: DateView,
+    pub excerpt: String,
+    /// Whether the teaser is shorter than the post.
+    pub truncated: bool,
+}
+
+/// Characters of body text shown in the index.
+const EXCERPT_CHARS: usize = 280;
+
+impl PostSummary {
+    pub fn new(post: &Post) -> PostSummary {
+        let (excerpt, truncated) = markdown::excerpt(&post.body, EXCERPT_CHARS);
+        PostSummary {
+            id: post.id,
+            title: post.title.clone(),
+            date: DateView::new(post.created_at),
+            excerpt,
+            truncated,
+        }
+    }
+}
+
+/// A whole post, its body rendered.
+#[derive(Debug, Clone)]
+pub struct PostView {
+    pub id: u64,
+    pub title: String,
+    pub created: DateView,
+    /// Shown when the post was edited after it was published.
+    pub updated: Option<DateView>,
+    /// Sanitized HTML from [`markdown::to_html`].
+    pub body_html: String,
+}
+
+impl PostView {
+    pub fn new(post: &Post) -> PostView {
+        PostView {
+            id: post.id,
+            title: post.title.clone(),
+            created: DateView::new(post.created_at),
+            updated: (post.version > 1 && post.updated_at > post.created_at)
+                .then(|| DateView::new(post.updated_at)),
+            body_html: markdown::to_html(&post.body),
+        }
+    }
+}
+
+/// `/`: the newest posts.
+#[derive(Template)]
+#[template(path = "index.html")]
+pub struct IndexPage {
+    pub chrome: Chrome,
+    pub posts: Vec<PostSummary>,
+    /// `/?before=ID` when there are older posts.
+    pub older_href: Option<String>,
+    /// Whether this is a later page (offers a way back to the newest posts).
+    pub is_older_page: bool,
+}
+
+/// `/posts/{id}`.
+#[derive(Template)]
+#[template(path = "post.html")]
+pub struct PostPage {
+    pub chrome: Chrome,
+    pub post: PostView,
+}
+
+/// What is wrong with a submitted form, by field.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FieldErrors {
+    pub title: Option<String>,
+    pub body: Option<String>,
+    /// A problem not tied to one field.
+    pub form: Option<String>,
+}
+
+impl FieldErrors {
+    pub fn is_empty(&self) -> bool {
+        self.title.is_none() && self.body.is_none() && self.form.is_none()
+    }
+}
+
+/// The saved post an edit collided with.
+#[derive(Debug, Clone)]
+pub struct ConflictView {
+    pub title: String,
+    pub body: String,
+    pub updated: DateView,
+}
+
+/// `/add` and `/edit/{id}`: the post form.
+#[derive(Template)]
+#[template(path = "editor.html")]
+pub struct EditorPage {
+    pub chrome: Chrome,
+    /// "New post" or "Edit post".
+    pub heading: &'static str,
+    /// Where the form posts to.
+    pub action: String,
+    /// Where "Cancel" goes.
+    pub cancel_href: String,
+    pub csrf_token: String,
+    pub title: String,
+    pub body: String,
+    /// The version the form was loaded with (edits only).
+    pub version: Option<u64>,
+    pub errors: FieldErrors,
+    pub conflict: Option<ConflictView>,
+}
+
+/// `/delete/{id}`: "are you sure?".
+#[derive(Template)]
+#[template(path = "delete.html")]
+pub struct DeletePage {
+    pub chrome: Chrome,
+    pub id: u64,
+    pub title: String,
+    pub version: u64,
+    pub csrf_token: String,
+    /// Why the page is shown again (the post changed meanwhile).
+    pub notice: Option<String>,
+}
+
+/// `/login`.
+#[derive(Template)]
+#[template(path = "login.html")]
+pub struct LoginPage {
+    pub chrome: Chrome,
+    pub username: String,
+    /// Where to go after logging in (a local path).
+    pub next: String,
+    pub csrf_token: String,
+    pub error: Option<String>,
+}
+
+/// Any error: 404, 403, 503 and the rest.
+#[derive(Template)]
+#[template(path = "error.html")]
+pub struct ErrorPage {
+    pub chrome: Chrome,
+    pub status: u16,
+    pub heading: String,
+    pub message: String,
+}
+
+/// One post in the Atom feed.
+#[derive(Debug, Clone)]
+pub struct FeedEntry {
+    pub title: String,
+    pub url: String,
+    pub published: String,
+    pub updated: String,
+    /// Sanitized HTML; the template escapes it once more as XML text.
+    pub content_html: String,
+}
+
+/// `/feed.xml`.
+#[derive(Template)]
+#[template(path = "feed.xml")]
+pub struct FeedDocument {
+    pub blog_title: String,
+    pub base_url: String,
+    pub updated: String,
+    pub entries: Vec<FeedEntry>,
+}
+
+/// Renders a template, turning a (never expected) template failure into a page error.
+pub fn render(template: &impl Template) -> Result<String, PageError> {
+    template.render().map_err(PageError::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    fn chrome(admin: bool) -> Chrome {
+        Chrome {
+            blog_title: "Blog".into(),
+            page_title: "Home".into(),
+            stylesheet: "/static/style.css",
+            admin,
+            csrf_token: if admin { "tok".into() } else { String::new() },
+            flash: Some("<b>hi</b>".into()),
+        }
+    }
+
+    #[test]
+    fn dates_read_naturally() {
+        let date = DateView::new(datetime!(2026-11-04 10:00 UTC));
+        assert_eq!(date.human, "4 November 2026");
+        assert_eq!(date.iso, "2026-11-04T10:00:00Z");
+    }
+
+    #[test]
+    fn values_are_escaped() {
+        let page = IndexPage {
+            chrome: chrome(false),
+            posts: vec![PostSummary {
+                id: 1,
+                title: "<script>alert(1)</script>".into(),
+                date: DateView::new(datetime!(2026-11-04 10:00 UTC)),
+                excerpt: "\"quoted\" & <tag>".into(),
+                truncated: false,
+            }],
+            older_href: None,
+            is_older_page: false,
+        };
+        let html = page.render().unwrap();
+        assert!(!html.contains("<script>alert"), "{html}");
+        assert!(html.contains("&#60;script&#62;"), "{html}");
+        assert!(!html.contains("<b>hi</b>"), "{html}");
+    }
+
+    #[test]
+    fn write_links_only_for_the_admin() {
+        let page = |admin| IndexPage {
+            chrome: chrome(admin),
+            posts: vec![],
+            older_href: None,
+            is_older_page: false,
+        };
+        let anonymous = page(false).render().unwrap();
+        assert!(!anonymous.contains("/add"), "{anonymous}");
+        assert!(anonymous.contains("/login"), "{anonymous}");
+        let admin = page(true).render().unwrap();
+        assert!(admin.contains("/add"), "{admin}");
+        assert!(admin.contains("/logout"), "{admin}");
+    }
+}

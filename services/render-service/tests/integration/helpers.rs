@@ -1,0 +1,296 @@
+//! Starting the real thing: a posts-service on a fresh database and a render-service in
+//! front of it, both on random local ports, and a "browser" (reqwest with a cookie jar
+//! that does not follow redirects, so tests can assert them).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
+use reqwest::{Response, StatusCode};
+use serde_json::{json, Value};
+use test_mariadb::harness::Db;
+use tokio::task::JoinHandle;
+
+pub const API_TOKEN: &str = "test-api-token";
+pub const ADMIN_USER: &str = "admin";
+pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
+pub const SESSION_SECRET: &str = "integration-test-session-secret-0123456789";
+
+/// A running blog: posts-service + render-service.
+pub struct Blog {
+    /// render-service's base URL, e.g. `http://127.0.0.1:40123`.
+    pub url: String,
+    /// posts-service's base URL.
+    pub api_url: String,
+    /// A browser-like client with a cookie jar; redirects are not followed.
+    pub browser: Browser,
+    /// A plain client for posts-service's API.
+    pub api: reqwest::Client,
+    posts_task: JoinHandle<()>,
+    render_task: JoinHandle<()>,
+}
+
+impl Drop for Blog {
+    fn drop(&mut self) {
+        self.render_task.abort();
+        self.posts_task.abort();
+    }
+}
+
+/// Starts posts-service on a fresh database.
+pub async fn spawn_posts_service(db: &Db) -> (SocketAddr, JoinHandle<()>) {
+    let database_url = db.fresh_database().await;
+    let config = posts_service::Config::new(database_url, API_TOKEN);
+    let app = posts_service::Application::build(config)
+        .await
+        .expect("posts-service starts");
+    let addr = app.local_addr();
+    let task = tokio::spawn(app.run_until_stopped(std::future::pending()));
+    (addr, task)
+}
+
+/// The configuration tests run render-service with, in front of `posts_url`.
+pub fn render_config(posts_url: &str) -> render_service::Config {
+    render_service::Config::new(
+        posts_url,
+        API_TOKEN,
+        ADMIN_USER,
+        ADMIN_PASSWORD,
+        SESSION_SECRET,
+    )
+}
+
+/// Starts render-service with `config`; returns its base URL.
+pub async fn spawn_render_service(config: render_service::Config) -> (String, JoinHandle<()>) {
+    let app = render_service::Application::build(config)
+        .await
+        .expect("render-service starts");
+    let url = format!("http://{}", app.local_addr());
+    let task = tokio::spawn(app.run_until_stopped(std::future::pending()));
+    (url, task)
+}
+
+/// Both services, wired together.
+pub async fn spawn_blog(db: &Db) -> Blog {
+    let (posts_addr, posts_task) = spawn_posts_service(db).await;
+    let api_url = format!("http://{posts_addr}");
+    let (url, render_task) = spawn_render_service(render_config(&api_url)).await;
+    Blog {
+        url: url.clone(),
+        api_url,
+        browser: Browser {
+            url,
+            client: browser(),
+        },
+        api: reqwest::Client::new(),
+        posts_task,
+        render_task,
+    }
+}
+
+/// A client that keeps cookies and shows redirects instead of following them.
+pub fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(20))
+        .build()
+        .expect("reqwest client builds")
+}
+
+/// A port nothing listens on.
+pub fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a port");
+    listener.local_addr().expect("local addr").port()
+}
+
+/// One browser (cookie jar) on the blog.
+pub struct Browser {
+    url: String,
+    /// The underlying client, for requests the helpers do not cover.
+    pub client: reqwest::Client,
+}
+
+impl Browser {
+    pub fn at(&self, path: &str) -> String {
+        format!("{}{path}", self.url)
+    }
+
+    /// GET a page with the browser.
+    pub async fn get(&self, path: &str) -> Response {
+        self.client
+            .get(self.at(path))
+            .send()
+            .await
+            .expect("render-service answers")
+    }
+
+    /// GET a page; its status and HTML.
+    pub async fn page(&self, path: &str) -> (StatusCode, String) {
+        let response = self.get(path).await;
+        let status = response.status();
+        (status, response.text().await.expect("a body"))
+    }
+
+    /// POST a form with the browser.
+    pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> Response {
+        self.client
+            .post(self.at(path))
+            .form(fields)
+            .send()
+            .await
+            .expect("render-service answers")
+    }
+
+    /// The CSRF token in the form on `path`.
+    pub async fn csrf_token(&self, path: &str) -> String {
+        let (status, html) = self.page(path).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {html}");
+        csrf_token(&html)
+    }
+
+    /// Logs the browser in as the admin.
+    pub async fn login(&self) {
+        let token = self.csrf_token("/login").await;
+        let response = self
+            .post_form(
+                "/login",
+                &[
+                    ("username", ADMIN_USER),
+                    ("password", ADMIN_PASSWORD),
+                    ("csrf_token", &token),
+                    ("next", "/"),
+                ],
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "login redirects");
+        assert_eq!(location(&response), "/");
+    }
+
+    /// Adds a post through the pages (logged in); returns its id.
+    pub async fn add_post(&self, title: &str, body: &str) -> u64 {
+        let token = self.csrf_token("/add").await;
+        let response = self
+            .post_form(
+                "/add",
+                &[("title", title), ("body", body), ("csrf_token", &token)],
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        let location = location(&response);
+        location
+            .strip_prefix("/posts/")
+            .and_then(|id| id.parse().ok())
+            .unwrap_or_else(|| panic!("add redirects to the post, not {location}"))
+    }
+}
+
+impl std::ops::Deref for Blog {
+    type Target = Browser;
+
+    fn deref(&self) -> &Browser {
+        &self.browser
+    }
+}
+
+impl Blog {
+    /// Another browser, with its own cookies.
+    pub fn new_browser(&self) -> Browser {
+        Browser {
+            url: self.url.clone(),
+            client: browser(),
+        }
+    }
+
+    /// Creates a post directly in posts-service; returns its JSON.
+    pub async fn create_via_api(&self, title: &str, body: &str) -> Value {
+        let response = self
+            .api
+            .post(format!("{}/v1/posts", self.api_url))
+            .bearer_auth(API_TOKEN)
+            .json(&json!({ "title": title, "body": body }))
+            .send()
+            .await
+            .expect("posts-service answers");
+        assert_eq!(response.status(), StatusCode::CREATED);
+        response.json().await.expect("a post")
+    }
+
+    /// Reads a post from posts-service: its status and JSON.
+    pub async fn get_via_api(&self, id: u64) -> (StatusCode, Value) {
+        let response = self
+            .api
+            .get(format!("{}/v1/posts/{id}", self.api_url))
+            .send()
+            .await
+            .expect("posts-service answers");
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Replaces a post in posts-service at `version`.
+    pub async fn update_via_api(&self, id: u64, version: u64, title: &str, body: &str) -> Value {
+        let response = self
+            .api
+            .put(format!("{}/v1/posts/{id}", self.api_url))
+            .bearer_auth(API_TOKEN)
+            .header("if-match", format!("\"{version}\""))
+            .json(&json!({ "title": title, "body": body }))
+            .send()
+            .await
+            .expect("posts-service answers");
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json().await.expect("a post")
+    }
+}
+
+/// The value of the first `csrf_token` field in a page.
+pub fn csrf_token(html: &str) -> String {
+    hidden_field(html, "csrf_token").unwrap_or_else(|| panic!("no csrf_token in {html}"))
+}
+
+/// The value of a hidden input called `name`.
+pub fn hidden_field(html: &str, name: &str) -> Option<String> {
+    let marker = format!(r#"name="{name}" value=""#);
+    let start = html.find(&marker)? + marker.len();
+    let end = html[start..].find('"')? + start;
+    Some(html[start..end].to_owned())
+}
+
+/// The `Location` of a redirect.
+pub fn location(response: &Response) -> String {
+    response
+        .headers()
+        .get(LOCATION)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// The `Set-Cookie` headers of a response.
+pub fn set_cookies(headers: &HeaderMap) -> Vec<String> {
+    headers
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The text of the page's flash message, if any.
+pub fn flash(html: &str) -> Option<String> {
+    let start = html.find(r#"<p class="flash" role="status">"#)?;
+    let rest = &html[start..];
+    let open_end = rest.find('>')? + 1;
+    let close = rest.find("</p>")?;
+    Some(rest[open_end..close].trim().to_owned())
+}
+
+/// Undoes askama's HTML escaping, for comparing text.
+pub fn unescape(html: &str) -> String {
+    html.replace("&#60;", "<")
+        .replace("&#62;", ">")
+        .replace("&#34;", "\"")
+        .replace("&#39;", "'")
+        .replace("&#38;", "&")
+}

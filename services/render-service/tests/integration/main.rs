@@ -1,0 +1,58 @@
+//! render-service's integration tests: the real posts-service on a fresh MariaDB
+//! database and the real render-service, both on random ports, driven over HTTP (and,
+//! in `browser`, by headless Chromium). One MariaDB container serves the whole binary.
+//!
+//! Run with `cargo test -p render-service --test integration`; the browser case needs
+//! `tests/browser-deps.sh` (Chromium and chromedriver) first.
+
+mod admin;
+mod browser;
+mod feed;
+mod helpers;
+mod observability;
+mod pages;
+mod resilience;
+mod security;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    test_mariadb::harness::run(test_mariadb::cases![
+        pages::index_without_posts_shows_a_friendly_empty_state,
+        pages::index_lists_the_newest_posts_with_title_date_and_excerpt,
+        pages::older_posts_pages_through_every_post_once_newest_first,
+        pages::post_page_renders_markdown,
+        pages::unknown_post_is_a_404_page,
+        pages::non_numeric_post_id_is_a_404_page,
+        pages::unknown_path_is_a_404_page,
+        pages::stylesheet_is_served_with_a_content_hash_and_long_cache,
+        admin::admin_can_log_in_add_edit_delete_and_log_out,
+        admin::add_without_session_redirects_to_login,
+        admin::writes_without_session_redirect_to_login_and_change_nothing,
+        admin::login_returns_to_the_page_that_asked_for_it,
+        admin::bad_login_shows_an_error_and_keeps_the_user_name,
+        admin::edit_and_delete_links_are_shown_only_to_the_admin,
+        admin::delete_get_only_asks_for_confirmation,
+        admin::empty_title_keeps_the_users_text_and_shows_the_error_by_the_field,
+        admin::too_long_title_and_body_are_rejected_by_their_fields,
+        admin::edit_conflict_shows_a_message_keeps_the_text_and_overwrites_nothing,
+        admin::delete_of_a_changed_post_asks_again,
+        security::post_without_csrf_token_is_403,
+        security::csrf_token_of_another_session_is_403,
+        security::login_without_csrf_token_is_403,
+        security::tampered_session_cookie_is_not_the_admin,
+        security::session_cookie_is_http_only_and_same_site_lax,
+        security::xss_in_titles_and_markdown_does_not_survive,
+        security::every_response_carries_the_security_headers,
+        resilience::posts_service_unreachable_is_a_503_page,
+        resilience::stopped_posts_service_is_a_503_page_and_not_ready,
+        resilience::slow_posts_service_is_a_503_page_within_the_timeout,
+        resilience::readyz_follows_posts_service,
+        observability::request_id_is_returned_and_forwarded_to_posts_service,
+        observability::metrics_show_route_templates_not_ids,
+        observability::healthz_is_ok,
+        feed::atom_feed_has_the_20_newest_posts,
+        feed::atom_feed_escapes_and_sanitizes_content,
+        browser::browser_adds_edits_and_deletes_a_post,
+    ])
+}

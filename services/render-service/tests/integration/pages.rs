@@ -1,0 +1,165 @@
+//! The public pages: index, paging, a post, 404s, the stylesheet.
+
+use reqwest::StatusCode;
+use test_mariadb::harness::Db;
+
+use crate::helpers::{spawn_blog, unescape};
+
+pub async fn index_without_posts_shows_a_friendly_empty_state(db: Db) {
+    let blog = spawn_blog(&db).await;
+    let (status, html) = blog.page("/").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Nothing here yet"), "{html}");
+    assert!(!html.contains("Older posts"), "{html}");
+    assert!(html.contains(r#"href="/login""#), "{html}");
+}
+
+pub async fn index_lists_the_newest_posts_with_title_date_and_excerpt(db: Db) {
+    let blog = spawn_blog(&db).await;
+    blog.create_via_api("First post", "Hello **world**, this is the start.")
+        .await;
+    let long_body = format!("Opening line. {}", "lorem ipsum ".repeat(100));
+    blog.create_via_api("Second post", &long_body).await;
+
+    let (status, html) = blog.page("/").await;
+    assert_eq!(status, StatusCode::OK);
+    let first = html.find("First post").expect("first post listed");
+    let second = html.find("Second post").expect("second post listed");
+    assert!(second < first, "newest first");
+    // Plain-text teaser, no markup; the long one is cut and links on.
+    assert!(html.contains("Hello world, this is the start."), "{html}");
+    assert!(html.contains("Opening line. lorem ipsum"), "{html}");
+    assert!(html.contains("Continue reading"), "{html}");
+    // A date people read and one machines read.
+    assert!(html.contains("<time datetime=\"20"), "{html}");
+    assert!(!html.contains("Older posts"), "{html}");
+}
+
+pub async fn older_posts_pages_through_every_post_once_newest_first(db: Db) {
+    let blog = spawn_blog(&db).await;
+    let mut ids = Vec::new();
+    for n in 1..=25 {
+        let post = blog
+            .create_via_api(&format!("Post number {n:02}"), "text")
+            .await;
+        ids.push(post["id"].as_u64().expect("an id"));
+    }
+    let mut seen = Vec::new();
+    let mut path = "/".to_owned();
+    let mut page_sizes = Vec::new();
+    for _ in 0..5 {
+        let (status, html) = blog.page(&path).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        let on_page: Vec<u32> = html
+            .match_indices("Post number ")
+            .filter_map(|(at, _)| html[at + 12..at + 14].parse().ok())
+            .collect();
+        page_sizes.push(on_page.len());
+        seen.extend(on_page);
+        let Some(at) = html.find("href=\"/?before=") else {
+            break;
+        };
+        let end = html[at + 6..].find('"').expect("closing quote") + at + 6;
+        path = unescape(&html[at + 6..end]);
+    }
+    assert_eq!(page_sizes, vec![10, 10, 5]);
+    let expected: Vec<u32> = (1..=25).rev().collect();
+    assert_eq!(seen, expected, "every post once, newest first");
+}
+
+pub async fn post_page_renders_markdown(db: Db) {
+    let blog = spawn_blog(&db).await;
+    let post = blog
+        .create_via_api(
+            "Markdown test",
+            "# A heading\n\nSome *emphasis*, a [link](https://example.org).\n\n```\ncode block\n```\n",
+        )
+        .await;
+    let (status, html) = blog.page(&format!("/posts/{}", post["id"])).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("<h1 class=\"post-title\">Markdown test</h1>"),
+        "{html}"
+    );
+    assert!(html.contains("<h1>A heading</h1>"), "{html}");
+    assert!(html.contains("<em>emphasis</em>"), "{html}");
+    assert!(
+        html.contains(
+            r#"<a href="https://example.org" rel="noopener noreferrer nofollow">link</a>"#
+        ),
+        "{html}"
+    );
+    assert!(html.contains("<pre><code>code block"), "{html}");
+    assert!(
+        html.contains("<title>Markdown test · Blog</title>"),
+        "{html}"
+    );
+}
+
+pub async fn unknown_post_is_a_404_page(db: Db) {
+    let blog = spawn_blog(&db).await;
+    let (status, html) = blog.page("/posts/999999").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(html.contains("Page not found"), "{html}");
+    assert!(
+        html.contains("<link rel=\"stylesheet\""),
+        "a styled page: {html}"
+    );
+}
+
+pub async fn non_numeric_post_id_is_a_404_page(db: Db) {
+    let blog = spawn_blog(&db).await;
+    for path in [
+        "/posts/abc",
+        "/posts/-1",
+        "/posts/99999999999999999999999",
+        "/edit/x",
+    ] {
+        let (status, html) = blog.page(path).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+        assert!(html.contains("Page not found"), "{path}: {html}");
+    }
+}
+
+pub async fn unknown_path_is_a_404_page(db: Db) {
+    let blog = spawn_blog(&db).await;
+    let (status, html) = blog.page("/no/such/page").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(html.contains("Page not found"), "{html}");
+    let (status, _) = blog.page("/?before=abc").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+pub async fn stylesheet_is_served_with_a_content_hash_and_long_cache(db: Db) {
+    let blog = spawn_blog(&db).await;
+    let (_, html) = blog.page("/").await;
+    let at = html.find("href=\"/static/style.").expect("stylesheet link");
+    let end = html[at + 6..].find('"').expect("closing quote") + at + 6;
+    let href = &html[at + 6..end];
+    assert!(
+        href.ends_with(".css") && href.len() > "/static/style.css".len(),
+        "{href}"
+    );
+
+    let response = blog.get(href).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let headers = response.headers().clone();
+    assert_eq!(headers["content-type"], "text/css; charset=utf-8");
+    assert!(headers["cache-control"]
+        .to_str()
+        .unwrap()
+        .contains("max-age=31536000"));
+    let etag = headers["etag"].to_str().unwrap().to_owned();
+    assert!(response.text().await.unwrap().contains("font-family"));
+
+    let revalidated = blog
+        .client
+        .get(blog.at("/static/style.css"))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revalidated.status(), StatusCode::NOT_MODIFIED);
+    let (status, _) = blog.page("/static/other.css").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
