@@ -168,6 +168,7 @@ impl PostsClient {
         let request = self.inner.http.get(self.post_url(id));
         self.call(OP, request, request_id, |status, body| match status {
             StatusCode::OK => parse_json(OP, body),
+            StatusCode::NOT_FOUND => Err(UpstreamError::NotFound),
             _ => Err(unexpected_status(OP, status)),
         })
         .await
@@ -206,6 +207,7 @@ impl PostsClient {
             .json(&input);
         self.call(OP, request, request_id, |status, body| match status {
             StatusCode::OK => parse_json(OP, body),
+            StatusCode::NOT_FOUND => Err(UpstreamError::NotFound),
             _ => Err(unexpected_status(OP, status)),
         })
         .await
@@ -226,6 +228,7 @@ impl PostsClient {
         }
         self.call(OP, request, request_id, |status, _| match status {
             StatusCode::NO_CONTENT | StatusCode::OK => Ok(()),
+            StatusCode::NOT_FOUND => Err(UpstreamError::NotFound),
             _ => Err(unexpected_status(OP, status)),
         })
         .await
@@ -288,8 +291,9 @@ impl PostsClient {
         };
         let (result, outcome) = match exchange.await {
             Ok((status, body)) => {
+                // 404 is not shared: only the operations on one post read it as "no
+                // such post"; for the others it means a misrouted URL, an outage.
                 let result = match status {
-                    StatusCode::NOT_FOUND => Err(UpstreamError::NotFound),
                     StatusCode::PRECONDITION_FAILED => Err(UpstreamError::Stale),
                     StatusCode::UNPROCESSABLE_ENTITY => {
                         Err(UpstreamError::Invalid(field_problems(&body)))

@@ -283,7 +283,9 @@ async fn drive(client: &Client, blog: &Blog) {
         blog.create_via_api(title, body).await;
     }
     click(client, ".site-nav button.link-button").await;
-    wait_for_path(client, |p| p == "/").await;
+    // The page was already `/` (the delete redirected there): wait for the new page,
+    // recognisable by its login link, before reading its flash.
+    find(client, ".site-nav a[href='/login']").await;
     assert_eq!(text_of(client, ".flash").await, "You were logged out");
     client.goto(&blog.url).await.expect("open /");
     find(client, ".post-list").await;
