@@ -6,6 +6,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::page_cache::CacheSettings;
 use serde::Deserialize;
 use service_runtime::config::ConfigError;
 use service_runtime::telemetry::LogFormat;
@@ -57,6 +58,18 @@ pub struct Config {
     /// for the absolute links an Atom feed needs. Unset: taken from the request's `Host`.
     #[serde(default)]
     pub public_url: Option<String>,
+    /// `PAGE_CACHE_TTL_MS`: how long a rendered page is shared between anonymous
+    /// readers; the longest a reader can see an edited or deleted post's old version.
+    /// `0` turns the cache off.
+    #[serde(default = "default_page_cache_ttl_ms")]
+    pub page_cache_ttl_ms: u64,
+    /// `PAGE_CACHE_STALE_SECS`: how long the last good copy of a page is kept, to serve
+    /// during a posts-service outage.
+    #[serde(default = "default_page_cache_stale_secs")]
+    pub page_cache_stale_secs: u64,
+    /// `PAGE_CACHE_CAPACITY`: most pages kept.
+    #[serde(default = "default_page_cache_capacity")]
+    pub page_cache_capacity: u64,
 }
 
 impl Config {
@@ -100,6 +113,9 @@ impl Config {
             session_lifetime_secs: default_session_lifetime_secs(),
             blog_title: default_blog_title(),
             public_url: None,
+            page_cache_ttl_ms: default_page_cache_ttl_ms(),
+            page_cache_stale_secs: default_page_cache_stale_secs(),
+            page_cache_capacity: default_page_cache_capacity(),
         }
     }
 
@@ -128,6 +144,14 @@ impl Config {
             if empty {
                 return Err(ConfigError::invalid(name, "must not be empty"));
             }
+        }
+        // A token made with `echo` ends in a newline: it could never be sent as a header.
+        let token = self.posts_api_token.expose();
+        if token.trim() != token || !token.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(ConfigError::invalid(
+                "POSTS_API_TOKEN",
+                "must be printable ASCII without spaces or line breaks",
+            ));
         }
         for (name, value) in [
             ("POSTS_CONNECT_TIMEOUT_MS", self.posts_connect_timeout_ms),
@@ -160,6 +184,15 @@ impl Config {
     /// `SESSION_LIFETIME_SECS` as a duration.
     pub fn session_lifetime(&self) -> Duration {
         Duration::from_secs(self.session_lifetime_secs)
+    }
+
+    /// The `PAGE_CACHE_*` settings.
+    pub fn page_cache(&self) -> CacheSettings {
+        CacheSettings {
+            ttl: Duration::from_millis(self.page_cache_ttl_ms),
+            stale_ttl: Duration::from_secs(self.page_cache_stale_secs),
+            capacity: self.page_cache_capacity,
+        }
     }
 }
 
@@ -217,6 +250,18 @@ fn default_ready_timeout_ms() -> u64 {
 
 fn default_session_lifetime_secs() -> u64 {
     12 * 60 * 60
+}
+
+fn default_page_cache_ttl_ms() -> u64 {
+    1000
+}
+
+fn default_page_cache_stale_secs() -> u64 {
+    60 * 60
+}
+
+fn default_page_cache_capacity() -> u64 {
+    10_000
 }
 
 fn default_blog_title() -> String {
@@ -324,5 +369,13 @@ mod tests {
         let debug = format!("{config:?}");
         assert!(!debug.contains(SECRET), "{debug}");
         assert!(!debug.contains("hunter2"), "{debug}");
+    }
+
+    #[test]
+    fn api_token_with_a_line_break_is_rejected_without_quoting_it() {
+        let vars = with(required(), "POSTS_API_TOKEN", "s3cret-token\n");
+        let err = Config::from_vars(vars).unwrap_err().to_string();
+        assert!(err.contains("POSTS_API_TOKEN"), "{err}");
+        assert!(!err.contains("s3cret"), "{err}");
     }
 }

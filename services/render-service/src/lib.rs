@@ -15,7 +15,8 @@
 //!   headers every response carries.
 //! - [`posts_client`]: [`PostsClient`], the only way to posts-service: one pooled HTTP
 //!   client with timeouts, the API token, request-id forwarding and per-call metrics.
-//!   A cache of posts would go behind this type.
+//! - [`page_cache`]: rendered pages shared between anonymous readers for at most
+//!   `PAGE_CACHE_TTL_MS`, and the last good copy served during a posts-service outage.
 //! - [`auth`]: the admin's signed session cookie, CSRF tokens, flash messages and the
 //!   constant-time credential check, all keyed by `SESSION_SECRET`.
 //! - [`markdown`]: CommonMark to sanitized HTML, and plain-text excerpts.
@@ -29,6 +30,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod markdown;
+pub mod page_cache;
 pub mod posts_client;
 pub mod routes;
 pub mod startup;

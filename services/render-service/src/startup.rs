@@ -18,6 +18,7 @@ use warp::reply::Response;
 
 use crate::auth::Auth;
 use crate::config::Config;
+use crate::page_cache::PageCache;
 use crate::posts_client::{ClientError, PostsClient};
 use crate::routes::{self, assets, AppState, Site};
 
@@ -72,8 +73,10 @@ impl Application {
                 .map(|url| url.trim_end_matches('/').to_owned()),
             https: config.cookie_secure,
         };
+        let pages = PageCache::new(config.page_cache(), &registry)?;
         let state = Arc::new(AppState {
             posts,
+            pages,
             auth: Auth::new(&config),
             site: Arc::new(site),
             registry,

@@ -12,6 +12,7 @@ use warp::reply::Response;
 use warp::{Filter, Rejection};
 
 use super::{form_body, login_redirect, parse_form, visitor, with_state, AppState, Visitor};
+use crate::error::PageError;
 use crate::posts_client::{Post, UpstreamError};
 use crate::templates::{render, DeletePage};
 
@@ -87,9 +88,22 @@ pub async fn submit_delete(
     }
     let form: DeleteForm = parse_form(&body)?;
     visitor.check_csrf(&state.auth, &form.csrf_token)?;
-    let version = form.version.trim().parse::<u64>().ok();
-    match state.posts.delete(id, version, &visitor.request_id).await {
-        Ok(()) => Ok(visitor.redirect_with_flash(&state.auth, "/", DELETED_FLASH)),
+    // The version the admin confirmed: without it the delete could remove a post
+    // edited since, unseen.
+    let version: u64 = form
+        .version
+        .trim()
+        .parse()
+        .map_err(|_| PageError::BadRequest("the delete form has no valid version"))?;
+    match state
+        .posts
+        .delete(id, Some(version), &visitor.request_id)
+        .await
+    {
+        Ok(()) => {
+            state.pages.invalidate_all();
+            Ok(visitor.redirect_with_flash(&state.auth, "/", DELETED_FLASH))
+        }
         Err(UpstreamError::Stale) => {
             let post = state.posts.get(id, &visitor.request_id).await?;
             let notice = "This post was changed after you opened this page. Look at it again before deleting it.";

@@ -209,7 +209,7 @@ pub async fn submit_add_form(
     let form: PostForm = parse_form(&body)?;
     visitor.check_csrf(&state.auth, &form.csrf_token)?;
     let draft = Draft::from_form(&form);
-    let invalid = |visitor, errors| {
+    let again = |visitor, status, errors| {
         let editor = EditorState {
             id: None,
             version: None,
@@ -219,7 +219,7 @@ pub async fn submit_add_form(
         editor_page(
             &state,
             visitor,
-            StatusCode::UNPROCESSABLE_ENTITY,
+            status,
             draft.title.clone(),
             draft.body.clone(),
             editor,
@@ -227,15 +227,27 @@ pub async fn submit_add_form(
     };
     let errors = draft.validate();
     if !errors.is_empty() {
-        return invalid(visitor, errors);
+        return again(visitor, StatusCode::UNPROCESSABLE_ENTITY, errors);
     }
     match state.posts.create(draft.input(), &visitor.request_id).await {
-        Ok(post) => Ok(visitor.redirect_with_flash(
-            &state.auth,
-            &format!("/posts/{}", post.id),
-            POSTED_FLASH,
-        )),
-        Err(UpstreamError::Invalid(problems)) => invalid(visitor, errors_from(problems)),
+        Ok(post) => {
+            state.pages.invalidate_all();
+            Ok(visitor.redirect_with_flash(
+                &state.auth,
+                &format!("/posts/{}", post.id),
+                POSTED_FLASH,
+            ))
+        }
+        Err(UpstreamError::Invalid(problems)) => again(
+            visitor,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            errors_from(problems),
+        ),
+        Err(UpstreamError::Unavailable { .. }) => again(
+            visitor,
+            StatusCode::SERVICE_UNAVAILABLE,
+            unavailable_while_saving(),
+        ),
         Err(other) => Err(other.into()),
     }
 }
@@ -315,15 +327,30 @@ pub async fn submit_edit_form(
         .update(id, version, draft.input(), &visitor.request_id)
         .await
     {
-        Ok(post) => Ok(visitor.redirect_with_flash(
-            &state.auth,
-            &format!("/posts/{}", post.id),
-            UPDATED_FLASH,
-        )),
+        Ok(post) => {
+            state.pages.invalidate_all();
+            Ok(visitor.redirect_with_flash(
+                &state.auth,
+                &format!("/posts/{}", post.id),
+                UPDATED_FLASH,
+            ))
+        }
         Err(UpstreamError::Stale) => {
             // Show what was saved meanwhile; the form now carries that version, so
             // saving again is a deliberate choice to replace it.
-            let current = state.posts.get(id, &visitor.request_id).await?;
+            let current = match state.posts.get(id, &visitor.request_id).await {
+                Ok(current) => current,
+                Err(UpstreamError::NotFound) => {
+                    return again(
+                        visitor,
+                        StatusCode::CONFLICT,
+                        version,
+                        deleted_meanwhile(),
+                        None,
+                    )
+                }
+                Err(other) => return Err(other.into()),
+            };
             let conflict = ConflictView {
                 title: current.title.clone(),
                 body: current.body.clone(),
@@ -344,7 +371,45 @@ pub async fn submit_edit_form(
             errors_from(problems),
             None,
         ),
-        Err(other) => Err(other.into()),
+        // A deletion is a concurrent change too: keep the text, overwrite nothing.
+        Err(UpstreamError::NotFound) => again(
+            visitor,
+            StatusCode::CONFLICT,
+            version,
+            deleted_meanwhile(),
+            None,
+        ),
+        Err(UpstreamError::Unavailable { .. }) => again(
+            visitor,
+            StatusCode::SERVICE_UNAVAILABLE,
+            version,
+            unavailable_while_saving(),
+            None,
+        ),
+    }
+}
+
+/// The form-level error when the post was deleted while it was being edited.
+fn deleted_meanwhile() -> FieldErrors {
+    FieldErrors {
+        form: Some(
+            "This post was deleted while you were editing it. Nothing was saved; your text \
+             is still below, so you can copy it into a new post."
+                .to_owned(),
+        ),
+        ..FieldErrors::default()
+    }
+}
+
+/// The form-level error when the posts service cannot be reached while saving.
+fn unavailable_while_saving() -> FieldErrors {
+    FieldErrors {
+        form: Some(
+            "The blog cannot save right now. Nothing was lost: your text is below; \
+             try saving again in a moment."
+                .to_owned(),
+        ),
+        ..FieldErrors::default()
     }
 }
 

@@ -10,7 +10,11 @@ use warp::reply::Response;
 use warp::{Filter, Rejection};
 
 use super::{visitor, with_state, AppState, Visitor};
-use crate::templates::{render, IndexPage, PostSummary};
+use service_runtime::request_id::RequestId;
+
+use crate::error::PageError;
+use crate::page_cache::{CachedPage, PageKey};
+use crate::templates::{render, Chrome, IndexPage, PostSummary};
 
 /// Posts on one page of the index.
 pub const PAGE_SIZE: u32 = 10;
@@ -31,30 +35,50 @@ pub fn route(state: Arc<AppState>) -> BoxedFilter<(Response,)> {
         .boxed()
 }
 
-/// Renders one page of the index.
+/// Renders one page of the index; anonymous readers share a cached copy.
 pub async fn render_index(
     state: Arc<AppState>,
     mut visitor: Visitor,
     query: IndexQuery,
 ) -> Result<Response, Rejection> {
-    let page = state
-        .posts
-        .list(PAGE_SIZE, query.before, &visitor.request_id)
-        .await?;
-    let is_older_page = query.before.is_some();
-    let chrome = visitor.chrome(
-        &state,
-        if is_older_page {
-            "Older posts"
-        } else {
-            "Latest posts"
-        },
-    );
-    let html = render(&IndexPage {
+    let title = if query.before.is_some() {
+        "Older posts"
+    } else {
+        "Latest posts"
+    };
+    if visitor.sees_shared_pages() {
+        let chrome = Visitor::shared_chrome(&state, title);
+        let render = index_html(&state, chrome, query.before, &visitor.request_id);
+        let key = PageKey::Index {
+            before: query.before,
+        };
+        let (page, served) = state
+            .pages
+            .get_or_render(key, async {
+                Ok(CachedPage {
+                    status: StatusCode::OK,
+                    html: render.await?.into(),
+                })
+            })
+            .await?;
+        return Ok(visitor.shared_page(&page, served));
+    }
+    let chrome = visitor.chrome(&state, title);
+    let html = index_html(&state, chrome, query.before, &visitor.request_id).await?;
+    Ok(visitor.page(StatusCode::OK, html))
+}
+
+async fn index_html(
+    state: &AppState,
+    chrome: Chrome,
+    before: Option<u64>,
+    request_id: &RequestId,
+) -> Result<String, PageError> {
+    let page = state.posts.list(PAGE_SIZE, before, request_id).await?;
+    render(&IndexPage {
         chrome,
         posts: page.posts.iter().map(PostSummary::new).collect(),
         older_href: page.next_before.map(|id| format!("/?before={id}")),
-        is_older_page,
-    })?;
-    Ok(visitor.page(StatusCode::OK, html))
+        is_older_page: before.is_some(),
+    })
 }

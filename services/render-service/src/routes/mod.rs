@@ -30,6 +30,7 @@ use warp::{Filter, Rejection, Reply};
 
 use crate::auth::{self, Auth, Session};
 use crate::error::{self, PageError};
+use crate::page_cache::{CachedPage, PageCache, Served};
 use crate::posts_client::PostsClient;
 use crate::templates::Chrome;
 
@@ -48,6 +49,8 @@ pub struct Site {
 /// What every handler can use.
 pub struct AppState {
     pub posts: PostsClient,
+    /// Rendered pages shared between anonymous readers.
+    pub pages: PageCache,
     pub auth: Auth,
     pub site: Arc<Site>,
     pub registry: Registry,
@@ -229,6 +232,37 @@ impl Visitor {
             csrf_token: self.csrf_token(&state.auth),
             flash,
         }
+    }
+
+    /// Whether this visitor sees the pages every anonymous reader sees (no session, no
+    /// flash message waiting), so a shared cached page may be served.
+    pub fn sees_shared_pages(&self) -> bool {
+        self.session.is_none() && !self.has_flash_cookie
+    }
+
+    /// The frame of a page as every anonymous reader sees it.
+    pub fn shared_chrome(state: &AppState, page_title: impl Into<String>) -> Chrome {
+        Chrome {
+            blog_title: state.site.blog_title.clone(),
+            page_title: page_title.into(),
+            stylesheet: state.site.stylesheet,
+            admin: false,
+            csrf_token: String::new(),
+            flash: None,
+        }
+    }
+
+    /// A shared page, marked with where it came from (`X-Cache: hit|miss|stale`).
+    pub fn shared_page(self, page: &CachedPage, served: Served) -> Response {
+        let mut response = Response::new(page.html.clone().into());
+        *response.status_mut() = page.status;
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        );
+        headers.insert("x-cache", HeaderValue::from_static(served.as_str()));
+        self.with_cookies(response)
     }
 
     /// The session's CSRF token (empty without a session).

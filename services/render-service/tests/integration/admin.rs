@@ -5,6 +5,7 @@ use test_mariadb::harness::Db;
 
 use crate::helpers::{
     csrf_token, flash, hidden_field, location, spawn_blog, unescape, ADMIN_PASSWORD, ADMIN_USER,
+    API_TOKEN,
 };
 
 pub async fn admin_can_log_in_add_edit_delete_and_log_out(db: Db) {
@@ -404,4 +405,61 @@ pub async fn delete_of_a_changed_post_asks_again(db: Db) {
     assert!(html.contains("After"), "{html}");
     let (status, _) = blog.get_via_api(id).await;
     assert_eq!(status, StatusCode::OK, "not deleted");
+}
+
+pub async fn edit_of_a_post_deleted_meanwhile_keeps_the_text(db: Db) {
+    let blog = spawn_blog(&db).await;
+    let post = blog.create_via_api("Doomed", "Original body").await;
+    let id = post["id"].as_u64().unwrap();
+    blog.login().await;
+    let (_, form) = blog.page(&format!("/edit/{id}")).await;
+    let deleted = blog
+        .api
+        .delete(format!("{}/v1/posts/{id}", blog.api_url))
+        .bearer_auth(API_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+
+    let response = blog
+        .post_form(
+            &format!("/edit/{id}"),
+            &[
+                ("title", "My rescued title"),
+                ("body", "Words I typed for an hour"),
+                ("version", "1"),
+                ("csrf_token", &csrf_token(&form)),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("deleted while you were editing"), "{html}");
+    assert!(html.contains(r#"value="My rescued title""#), "{html}");
+    assert!(html.contains("Words I typed for an hour"), "{html}");
+    let (status, _) = blog.get_via_api(id).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "nothing was re-created");
+}
+
+pub async fn saving_while_posts_service_is_down_keeps_the_text(db: Db) {
+    let blog = spawn_blog(&db).await;
+    blog.login().await;
+    let (_, form) = blog.page("/add").await;
+    blog.stop_posts_service().await;
+    let response = blog
+        .post_form(
+            "/add",
+            &[
+                ("title", "Unsaved title"),
+                ("body", "Precious words"),
+                ("csrf_token", &csrf_token(&form)),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("cannot save right now"), "{html}");
+    assert!(html.contains(r#"value="Unsaved title""#), "{html}");
+    assert!(html.contains("Precious words"), "{html}");
 }

@@ -30,6 +30,14 @@ pub struct Blog {
     render_task: JoinHandle<()>,
 }
 
+impl Blog {
+    /// Takes posts-service away (its listener closes), leaving render-service running.
+    pub async fn stop_posts_service(&self) {
+        self.posts_task.abort();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 impl Drop for Blog {
     fn drop(&mut self) {
         self.render_task.abort();
@@ -72,9 +80,16 @@ pub async fn spawn_render_service(config: render_service::Config) -> (String, Jo
 
 /// Both services, wired together.
 pub async fn spawn_blog(db: &Db) -> Blog {
+    spawn_blog_with(db, |_| {}).await
+}
+
+/// Both services, with render-service's configuration adjusted by `adjust`.
+pub async fn spawn_blog_with(db: &Db, adjust: impl FnOnce(&mut render_service::Config)) -> Blog {
     let (posts_addr, posts_task) = spawn_posts_service(db).await;
     let api_url = format!("http://{posts_addr}");
-    let (url, render_task) = spawn_render_service(render_config(&api_url)).await;
+    let mut config = render_config(&api_url);
+    adjust(&mut config);
+    let (url, render_task) = spawn_render_service(config).await;
     Blog {
         url: url.clone(),
         api_url,

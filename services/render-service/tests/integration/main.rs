@@ -7,6 +7,7 @@
 
 mod admin;
 mod browser;
+mod cache;
 mod feed;
 mod helpers;
 mod observability;
@@ -18,6 +19,11 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     test_mariadb::harness::run(test_mariadb::cases![
+        cache::anonymous_readers_share_a_cached_page,
+        cache::admin_sees_their_own_edit_on_the_very_next_page,
+        cache::edits_and_deletes_made_elsewhere_reach_readers_within_the_bound,
+        cache::outage_serves_the_last_good_page,
+        cache::pages_with_a_flash_or_a_session_are_never_shared,
         pages::index_without_posts_shows_a_friendly_empty_state,
         pages::index_lists_the_newest_posts_with_title_date_and_excerpt,
         pages::older_posts_pages_through_every_post_once_newest_first,
@@ -36,6 +42,8 @@ fn main() -> ExitCode {
         admin::empty_title_keeps_the_users_text_and_shows_the_error_by_the_field,
         admin::too_long_title_and_body_are_rejected_by_their_fields,
         admin::edit_conflict_shows_a_message_keeps_the_text_and_overwrites_nothing,
+        admin::edit_of_a_post_deleted_meanwhile_keeps_the_text,
+        admin::saving_while_posts_service_is_down_keeps_the_text,
         admin::delete_of_a_changed_post_asks_again,
         security::post_without_csrf_token_is_403,
         security::csrf_token_of_another_session_is_403,

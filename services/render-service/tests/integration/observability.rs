@@ -32,7 +32,10 @@ pub async fn request_id_is_returned_and_forwarded_to_posts_service(db: Db) {
         route_template: |_| "stub",
     };
     let stub_task = tokio::spawn(serve(listener, stub, observability, std::future::pending()));
-    let (url, task) = spawn_render_service(render_config(&stub_url)).await;
+    // Every page view must reach the stub, so no page is served from the cache.
+    let mut config = render_config(&stub_url);
+    config.page_cache_ttl_ms = 0;
+    let (url, task) = spawn_render_service(config).await;
     let client = browser();
 
     // The caller's id comes back and reaches posts-service.

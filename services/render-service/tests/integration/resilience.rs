@@ -49,7 +49,10 @@ pub async fn posts_service_unreachable_is_a_503_page(_db: Db) {
 
 pub async fn stopped_posts_service_is_a_503_page_and_not_ready(db: Db) {
     let (posts_addr, posts_task) = spawn_posts_service(&db).await;
-    let (url, task) = spawn_render_service(render_config(&format!("http://{posts_addr}"))).await;
+    // Without the page cache: no last good copy hides the outage (see cache.rs for that).
+    let mut config = render_config(&format!("http://{posts_addr}"));
+    config.page_cache_ttl_ms = 0;
+    let (url, task) = spawn_render_service(config).await;
     let client = browser();
     let response = client.get(format!("{url}/")).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
