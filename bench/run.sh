@@ -73,8 +73,17 @@ RUST_LOG=warn LISTEN_ADDR="127.0.0.1:$render_port" POSTS_SERVICE_URL="http://127
   target/release/render-service 2>"$work/render.log" &
 pids+=($!); render_pid=$!
 wait_http "http://127.0.0.1:$render_port/readyz" render-service
+# A second render-service with the page cache off: what rendering itself costs.
+uncached_port=$(free_port)
+RUST_LOG=warn LISTEN_ADDR="127.0.0.1:$uncached_port" POSTS_SERVICE_URL="http://127.0.0.1:$posts_port" \
+  POSTS_API_TOKEN=$TOKEN ADMIN_USER=admin ADMIN_PASSWORD=bench-password PAGE_CACHE_TTL_MS=0 \
+  SESSION_SECRET=$(head -c 48 /dev/urandom | base64 -w0) \
+  target/release/render-service 2>"$work/render-uncached.log" &
+pids+=($!)
+wait_http "http://127.0.0.1:$uncached_port/readyz" "render-service (uncached)"
 posts="http://127.0.0.1:$posts_port"
 render="http://127.0.0.1:$render_port"
+uncached="http://127.0.0.1:$uncached_port"
 
 # Posts of realistic size: a ~50-character title and a ~2 KB Markdown body.
 seed() { # count
@@ -130,14 +139,21 @@ index_bytes=$(curl -fsS "$render/" | tee "$work/index.html" | wc -c)
 
 load "render GET / (1 connection)" "$render/" 1
 index_p50_single=$(cat "$work/last_p50")
+load "render GET /, cache off (1 connection)" "$uncached/" 1
+index_p50_single_uncached=$(cat "$work/last_p50")
+load "render GET /, cache off" "$uncached/"
+uncached_index_p50_small=$(cat "$work/last_p50")
+load "render GET /posts/{id}, cache off" "$uncached/posts/$mid_small"
+uncached_post_p50_small=$(cat "$work/last_p50")
 load "render GET /" "$render/"
 render_index_rps=$(cat "$work/last_rps"); render_index_p50_small=$(cat "$work/last_p50")
 render_index_p99=$(awk -F'|' 'END {print $6}' <<<"${rows[-1]}")
 load "render GET /posts/{id}" "$render/posts/$mid_small"
 render_post_p50_small=$(cat "$work/last_p50")
 load "posts GET /v1/posts/{id}" "$posts/v1/posts/$mid_small"
-posts_get_rps=$(cat "$work/last_rps")
+posts_get_rps=$(cat "$work/last_rps"); posts_get_p50_small=$(cat "$work/last_p50")
 load "posts GET /v1/posts?limit=20" "$posts/v1/posts?limit=20"
+posts_list_p50_small=$(cat "$work/last_p50")
 cat >"$work/create.lua" <<LUA
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
@@ -196,9 +212,18 @@ if [ -z "${BENCH_SKIP_SCALE:-}" ]; then
   render_index_p50_large=$(cat "$work/last_p50")
   load "render GET /posts/{id} ($LARGE posts)" "$render/posts/$((LARGE / 2))"
   render_post_p50_large=$(cat "$work/last_p50")
+  load "render GET /, cache off ($LARGE posts)" "$uncached/"
+  uncached_index_p50_large=$(cat "$work/last_p50")
+  load "render GET /posts/{id}, cache off ($LARGE posts)" "$uncached/posts/$((LARGE / 2))"
+  uncached_post_p50_large=$(cat "$work/last_p50")
+  load "posts GET /v1/posts/{id} ($LARGE posts)" "$posts/v1/posts/$((LARGE / 2))"
+  posts_get_p50_large=$(cat "$work/last_p50")
+  load "posts GET /v1/posts?limit=20 ($LARGE posts)" "$posts/v1/posts?limit=20"
+  posts_list_p50_large=$(cat "$work/last_p50")
   ratio() { awk -v a="$(to_ms "$1")" -v b="$(to_ms "$2")" 'BEGIN { printf "%.2f", a / b }'; }
-  scale_rows+=("| index p50, $LARGE vs 100 posts | $(ratio "$render_index_p50_large" "$render_index_p50_small")× | ≤ 1.5× |")
-  scale_rows+=("| post page p50, $LARGE vs 100 posts | $(ratio "$render_post_p50_large" "$render_post_p50_small")× | ≤ 1.5× |")
+  scale_rows+=("| index p50, $LARGE vs 100 posts | $(ratio "$render_index_p50_large" "$render_index_p50_small")× (cache off: $(ratio "$uncached_index_p50_large" "$uncached_index_p50_small")×) | ≤ 1.5× |")
+  scale_rows+=("| post page p50, $LARGE vs 100 posts | $(ratio "$render_post_p50_large" "$render_post_p50_small")× (cache off: $(ratio "$uncached_post_p50_large" "$uncached_post_p50_small")×) | ≤ 1.5× |")
+  scale_rows+=("| posts API p50, $LARGE vs 100 posts | get $(ratio "$posts_get_p50_large" "$posts_get_p50_small")×, list $(ratio "$posts_list_p50_large" "$posts_list_p50_small")× | (keyset: flat) |")
 fi
 
 # --- the report ---------------------------------------------------------------------------
@@ -213,7 +238,7 @@ fi
   echo "|---|---|---|---|---|---|---|---|"
   printf '%s\n' "${rows[@]}"
   echo
-  echo "Index page: $index_bytes bytes; median render at 1 connection: $index_p50_single."
+  echo "Index page: $index_bytes bytes; median at 1 connection: $index_p50_single from the page cache, $index_p50_single_uncached rendered (cache off)."
   echo
   echo "| target | measured | goal |"
   echo "|---|---|---|"
