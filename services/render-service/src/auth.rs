@@ -4,7 +4,8 @@
 //! replica can verify what another issued and nothing is stored server-side:
 //!
 //! - A **session** cookie is `<expires>.<nonce>.<mac>`; the MAC also covers the admin's
-//!   user name, so changing `ADMIN_USER` (or the secret) ends every session. Logging out
+//!   user name and a digest of the password, so changing `ADMIN_USER`, `ADMIN_PASSWORD`
+//!   (or the secret) ends every session. Logging out
 //!   removes the cookie; a copied cookie stays valid until it expires
 //!   (`SESSION_LIFETIME_SECS`).
 //! - A **CSRF token** is the MAC of the session's nonce, so it is different for every
@@ -94,6 +95,8 @@ impl Auth {
         let mac = self.sign(&[
             b"session",
             self.admin_user.as_bytes(),
+            // Changing ADMIN_PASSWORD ends every session made with the old one.
+            &self.admin_password_digest,
             session.expires.to_string().as_bytes(),
             session.nonce.as_bytes(),
         ]);
@@ -114,6 +117,7 @@ impl Auth {
             &[
                 b"session",
                 self.admin_user.as_bytes(),
+                &self.admin_password_digest,
                 expires.as_bytes(),
                 nonce.as_bytes(),
             ],
@@ -178,25 +182,25 @@ impl Auth {
         self.removal_cookie(FLASH_COOKIE)
     }
 
-    fn sign(&self, fields: &[&[u8]]) -> [u8; 32] {
+    /// The keyed MAC over `fields`, each length-prefixed so no two lists collide.
+    fn mac_of(&self, fields: &[&[u8]]) -> HmacSha256 {
         let mut mac = self.mac.clone();
         for field in fields {
             mac.update(&(field.len() as u64).to_be_bytes());
             mac.update(field);
         }
-        mac.finalize().into_bytes().into()
+        mac
+    }
+
+    fn sign(&self, fields: &[&[u8]]) -> [u8; 32] {
+        self.mac_of(fields).finalize().into_bytes().into()
     }
 
     fn verify(&self, fields: &[&[u8]], encoded_mac: &str) -> bool {
         let Ok(given) = URL_SAFE_NO_PAD.decode(encoded_mac) else {
             return false;
         };
-        let mut mac = self.mac.clone();
-        for field in fields {
-            mac.update(&(field.len() as u64).to_be_bytes());
-            mac.update(field);
-        }
-        mac.verify_slice(&given).is_ok()
+        self.mac_of(fields).verify_slice(&given).is_ok()
     }
 
     fn cookie(&self, name: &str, value: &str, max_age: Duration) -> String {
@@ -291,6 +295,30 @@ mod tests {
         assert_eq!(other_secret.verify_session(value, now), None);
         let other_admin = auth_with("0123456789abcdef0123456789abcdef", "root");
         assert_eq!(other_admin.verify_session(value, now), None);
+    }
+
+    #[test]
+    fn changing_the_admin_password_ends_existing_sessions() {
+        let secret = "0123456789abcdef0123456789abcdef";
+        let before = Auth::new(&Config::new(
+            "http://p",
+            "t",
+            "admin",
+            "old password",
+            secret,
+        ));
+        let now = SystemTime::now();
+        let (_, set_cookie) = before.start_session(now);
+        let value = cookie_value(&set_cookie);
+        assert!(before.verify_session(value, now).is_some());
+        let after = Auth::new(&Config::new(
+            "http://p",
+            "t",
+            "admin",
+            "new password",
+            secret,
+        ));
+        assert_eq!(after.verify_session(value, now), None);
     }
 
     #[test]
