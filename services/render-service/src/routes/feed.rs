@@ -2,6 +2,8 @@
 //!
 //! Atom wants absolute links: they start with `PUBLIC_URL` when it is set, else with the
 //! request's `Host` (https when `COOKIE_SECURE` says the blog is served over HTTPS).
+//! Entry ids are those links, so set `PUBLIC_URL` in production: ids must not change
+//! when the blog is reached by another name.
 
 use std::sync::Arc;
 
@@ -91,10 +93,9 @@ pub async fn render_feed(
     response
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
-    response.headers_mut().insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=300"),
-    );
+    // No long-lived HTTP caching: a feed cached for minutes would show an edited or
+    // deleted post past the page cache's bound, and without PUBLIC_URL its links come
+    // from the request's Host. The default `no-store` applies.
     Ok(response)
 }
 

@@ -28,6 +28,8 @@ pub async fn atom_feed_has_the_20_newest_posts(db: Db) {
         response.headers()["content-type"],
         "application/atom+xml; charset=utf-8"
     );
+    // Not kept by HTTP caches: edits and deletions must reach readers within the bound.
+    assert_eq!(response.headers()["cache-control"], "no-store");
     let xml = response.text().await.unwrap();
     let document = roxmltree::Document::parse(&xml).expect("the feed is well-formed XML");
     let feed = document.root_element();
