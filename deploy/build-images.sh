@@ -6,8 +6,12 @@
 # Our machines have a Docker engine but no registry; CI starts from a fresh
 # machine. Images built (in this order, later ones build FROM earlier ones):
 #
-#   debian:bookworm-slim  debootstrap --variant=minbase + `docker import`
-#   mariadb:10.11         docker build deploy/images/mariadb (Debian's mariadb-server)
+#   debian:bookworm-slim      debootstrap --variant=minbase + `docker import`
+#   mariadb:10.11             docker build deploy/images/mariadb (Debian's mariadb-server)
+#   rust:X.Y-slim-bookworm    the top-level Dockerfile's build stage: Debian's gcc and
+#                             libc6-dev + THIS HOST's Rust toolchain, repackaged (the
+#                             toolchain cannot be downloaded here); X.Y is the
+#                             Dockerfile's `ARG RUST_VERSION`
 #
 # Usage: deploy/build-images.sh [--force] [--verbose] [IMAGE...]
 #   IMAGE      build only these tags (default: all); missing base images are
@@ -19,6 +23,8 @@
 #
 # Environment: DEBIAN_MIRROR, DEBIAN_SECURITY_MIRROR override the mirrors
 # (default: the ones configured for bookworm on this host, else deb.debian.org).
+# RUST_TOOLCHAIN_DIR: the toolchain packaged into the rust image (default: the
+# sysroot of the host's `rustc +stable`).
 #
 # To add an image: write a build_<name> function below and add a line to IMAGES.
 set -Eeuo pipefail
@@ -26,11 +32,15 @@ set -Eeuo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 IMAGES_DIR="$HERE/images"
 SUITE=bookworm
+# The Rust version the top-level Dockerfile builds with (`ARG RUST_VERSION=X.Y`).
+RUST_VERSION=$(sed -n 's/^ARG RUST_VERSION=\([0-9.]*\).*/\1/p' "$HERE/../Dockerfile" 2>/dev/null | head -n 1 || true)
+RUST_VERSION=${RUST_VERSION:-1.95}
 
 # tag | build function | tags it builds FROM (space separated, may be empty)
 IMAGES=(
   "debian:bookworm-slim|build_debian_slim|"
   "mariadb:10.11|build_mariadb|debian:bookworm-slim"
+  "rust:$RUST_VERSION-slim-bookworm|build_rust|debian:bookworm-slim"
 )
 
 # The engine may have BuildKit on or off by default; the legacy builder is
@@ -216,6 +226,81 @@ build_mariadb() {
   local tag=$1
   step "docker build -t $tag deploy/images/mariadb" \
     docker build --pull=false -t "$tag" "$IMAGES_DIR/mariadb"
+}
+
+# rust:X.Y-slim-bookworm — what the public image of that tag is (Debian's gcc,
+# libc6-dev and ca-certificates; rustup's "minimal" profile: rustc, cargo, rust-std
+# for x86_64-unknown-linux-gnu; RUSTUP_HOME=/usr/local/rustup,
+# CARGO_HOME=/usr/local/cargo, PATH), but with the toolchain copied from this host,
+# because static.rust-lang.org is out of reach. Docs, clippy and rustfmt are left out.
+build_rust() {
+  local tag=$1 sysroot version ctx="$WORKDIR/rust"
+  sysroot=${RUST_TOOLCHAIN_DIR:-$(rustc +stable --print sysroot 2>/dev/null || rustc --print sysroot 2>/dev/null || true)}
+  [[ -n $sysroot && -x $sysroot/bin/rustc && -x $sysroot/bin/cargo ]] ||
+    die "$tag needs a Rust toolchain on this host (rustc and cargo; set RUST_TOOLCHAIN_DIR)"
+  version=$("$sysroot/bin/rustc" --version | awk '{ print $2 }')
+  [[ $version == "$RUST_VERSION" || $version == "$RUST_VERSION".* ]] ||
+    die "$tag: the host's toolchain is rustc $version, the Dockerfile wants $RUST_VERSION (edit ARG RUST_VERSION or install that toolchain)"
+  log "  toolchain: $sysroot (rustc $version)"
+  step "copy rustc, cargo and rust-std $version (no docs, clippy, rustfmt) into the build context" \
+    rust_context "$sysroot" "$version" "$ctx"
+  step "docker build -t $tag deploy/images/rust" \
+    docker build --pull=false --build-arg "RUST_VERSION=$version" -t "$tag" -f "$IMAGES_DIR/rust/Dockerfile" "$ctx"
+  step "remove the build context" rm -rf --one-file-system "$ctx"
+}
+
+# rust_context SYSROOT VERSION DIR: DIR/rustup and DIR/cargo as RUSTUP_HOME and
+# CARGO_HOME of the image, holding only the files of the minimal profile's components.
+rust_context() {
+  local sysroot=$1 version=$2 ctx=$3 host=x86_64-unknown-linux-gnu
+  local name="$version-$host" keep=(cargo rust-std rustc) lib="lib/rustlib" c rustup_bin
+  local toolchain="$ctx/rustup/toolchains/$name"
+  rm -rf --one-file-system "$ctx"
+  mkdir -p "$toolchain/$lib" "$ctx/cargo/bin"
+  for c in "${keep[@]}"; do
+    [[ -f $sysroot/$lib/manifest-$c-$host ]] || die "the toolchain at $sysroot has no $c component"
+  done
+  # each component's manifest lists its files ("file:PATH") and trees ("dir:PATH")
+  {
+    for c in "${keep[@]}"; do
+      sed -n 's/^\(file\|dir\)://p' "$sysroot/$lib/manifest-$c-$host"
+      echo "$lib/manifest-$c-$host"
+    done
+    echo "$lib/rust-installer-version"
+    echo "$lib/multirust-channel-manifest.toml"
+  } >"$ctx/files"
+  tar -C "$sysroot" -cf - -T "$ctx/files" | tar -C "$toolchain" -xf -
+  rm -f "$ctx/files"
+  printf '%s\n' "${keep[@]/%/-$host}" >"$toolchain/$lib/components"
+  {
+    echo 'config_version = "1"'
+    for c in "${keep[@]}"; do
+      printf '\n[[components]]\npkg = "%s"\ntarget = "%s"\nis_extension = false\n' "$c" "$host"
+    done
+  } >"$toolchain/$lib/multirust-config.toml"
+  # rustup and its proxies, as rustup-init installs them; without rustup on this host,
+  # plain links to the toolchain's binaries do the same job
+  rustup_bin=$(command -v rustup 2>/dev/null || true)
+  if [[ -n $rustup_bin ]]; then
+    cp "$(readlink -f "$rustup_bin")" "$ctx/cargo/bin/rustup"
+    for c in cargo rustc rustdoc rust-gdb rust-gdbgui rust-lldb cargo-clippy cargo-fmt clippy-driver rustfmt; do
+      ln -s rustup "$ctx/cargo/bin/$c"
+    done
+    printf 'version = "12"\ndefault_toolchain = "%s"\nprofile = "minimal"\n' "$name" >"$ctx/rustup/settings.toml"
+  else
+    for c in cargo rustc rustdoc; do
+      ln -s "/usr/local/rustup/toolchains/$name/bin/$c" "$ctx/cargo/bin/$c"
+    done
+  fi
+  [[ -x $toolchain/bin/rustc && -x $toolchain/bin/cargo ]] || die "copying the toolchain failed"
+  # the host's own extra CA certificates (e.g. of a TLS-intercepting proxy in front of
+  # crates.io), so that cargo in the image reaches the registry as the host's does
+  mkdir -p "$ctx/ca-certificates"
+  find /usr/local/share/ca-certificates -maxdepth 2 -name '*.crt' -type f \
+    -exec cp {} "$ctx/ca-certificates/" \; 2>/dev/null || true
+  # writable by any user, as in the public image (here, not in a RUN of the image's
+  # Dockerfile, where it would copy the whole toolchain into one more layer)
+  chmod -R a+w "$ctx/rustup" "$ctx/cargo"
 }
 
 # ------------------------------------------------------------------- main --

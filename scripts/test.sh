@@ -6,9 +6,12 @@
 #   2. installs any other test dependency a fresh machine lacks;
 #   3. checks formatting and lints;
 #   4. runs every test of the workspace (unit tests, and integration tests against
-#      throwaway MariaDB containers).
+#      throwaway MariaDB containers);
+#   5. checks the Kubernetes manifests without a cluster (tests/k8s/check.sh);
+#   6. runs the deployed blog end to end through docker compose (tests/e2e/run.sh).
 #
-# Extra arguments go to `cargo test` (e.g. `scripts/test.sh -p posts-service`).
+# Extra arguments go to `cargo test` (e.g. `scripts/test.sh -p posts-service`); steps
+# 5 and 6 run only without them (that is, always in CI).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,6 +36,14 @@ step "cargo test"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 cargo test --workspace "$@" 2>&1 | tee "$log"
+
+if (( $# == 0 )); then
+  step "Kubernetes manifests: tests/k8s/check.sh"
+  tests/k8s/check.sh 2>&1 | tee -a "$log"
+
+  step "docker compose end to end: tests/e2e/run.sh"
+  tests/e2e/run.sh 2>&1 | tee -a "$log"
+fi
 
 # One closing line for the whole run: the sum of every test binary's results.
 awk '/^test result:/ {

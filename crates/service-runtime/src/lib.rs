@@ -16,8 +16,11 @@
 //!   filter, wraps every request in a span carrying its request id, records metrics,
 //!   and shuts down gracefully.
 //! - [`shutdown`]: the future that resolves on SIGTERM or SIGINT.
+//! - [`healthcheck`]: the `healthcheck` subcommand, a container health check that needs
+//!   no shell or curl in the image.
 
 pub mod config;
+pub mod healthcheck;
 pub mod metrics;
 pub mod request_id;
 pub mod server;

@@ -1,4 +1,5 @@
-//! `posts-service` serves the API; `posts-service migrate` applies migrations and exits.
+//! `posts-service` serves the API; `posts-service migrate` applies migrations and exits;
+//! `posts-service healthcheck` asks the running service's `/readyz` (container health checks).
 
 use std::process::ExitCode;
 
@@ -11,8 +12,11 @@ async fn main() -> ExitCode {
     match std::env::args().nth(1).as_deref() {
         None | Some("serve") => serve().await,
         Some("migrate") => migrate().await,
+        Some("healthcheck") => service_runtime::healthcheck::main(([127, 0, 0, 1], 8081).into()),
         Some(other) => {
-            eprintln!("unknown command {other:?}; usage: posts-service [serve|migrate]");
+            eprintln!(
+                "unknown command {other:?}; usage: posts-service [serve|migrate|healthcheck]"
+            );
             ExitCode::from(2)
         }
     }

@@ -1,4 +1,5 @@
 //! render-service: read the environment, start logging, serve until SIGTERM.
+//! `render-service healthcheck` asks the running service's `/readyz` (container health checks).
 
 use std::process::ExitCode;
 
@@ -7,6 +8,9 @@ use service_runtime::{config, shutdown, telemetry};
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    if std::env::args().nth(1).as_deref() == Some("healthcheck") {
+        return service_runtime::healthcheck::main(([127, 0, 0, 1], 8080).into());
+    }
     let config = Config::from_env().unwrap_or_else(|err| config::exit_with(err));
     telemetry::init(config.log_format, &config.rust_log);
     let app = match Application::build(config).await {

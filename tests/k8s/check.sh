@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# tests/k8s/check.sh — the Kubernetes manifests, checked without a cluster.
+#
+#   1. every overlay under k8s/overlays/ builds (`kubectl kustomize`);
+#   2. every object validates against the Kubernetes API's schemas, offline and strict
+#      (kubernetes-validate), for the oldest and the newest Kubernetes version we target;
+#   3. the policy scanner checkov passes on the built overlays (settings and global skips
+#      with their reasons: checkov.yaml; per-object skips are annotations);
+#   4. consistency.py holds the overlays and docker-compose.yml to the services' code
+#      (variables, ports, probe paths, drain time, image targets), and is shown to fail
+#      on a manifest with deliberate mistakes.
+#
+# The tools are pinned (requirements.txt, constraints.txt) and installed into
+# .venv-k8s/ (gitignored) on first use, or again when those files change.
+# Prints libtest-style lines and a closing "test result:" line.
+#
+# Usage: tests/k8s/check.sh
+# To refresh the pins: edit requirements.txt, delete .venv-k8s, run
+#   python3 -m venv .venv-k8s && .venv-k8s/bin/pip install -r tests/k8s/requirements.txt
+#   .venv-k8s/bin/pip freeze  (into constraints.txt, keeping its header)
+set -Eeuo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+ROOT=$PWD
+HERE=$ROOT/tests/k8s
+VENV=${K8S_VENV:-$ROOT/.venv-k8s}
+# Kubernetes versions the manifests must be valid for: 1.30 is the oldest with the
+# preStop `sleep` action on by default; the newest is kubernetes-validate's default.
+KUBE_VERSIONS=(1.30.0 1.37.0)
+
+now_ms() { echo $(( ${EPOCHREALTIME/[.,]/} / 1000 )); }
+secs() { local d=$(( $(now_ms) - $1 )); printf '%d.%01ds' $((d / 1000)) $(( (d / 100) % 10 )); }
+log() { printf '[k8s] %s\n' "$*"; }
+STARTED=$(now_ms)
+PASSED=0 FAILED=0
+OUT=$(mktemp -d "${TMPDIR:-/tmp}/blog-k8s.XXXXXX")
+trap 'rm -rf "$OUT"' EXIT
+
+# case NAME CMD...: runs CMD with its output in a log, shown only if it fails.
+case_() {
+  local name=$1 t0 rc=0
+  shift
+  t0=$(now_ms)
+  "$@" >"$OUT/case.log" 2>&1 || rc=$?
+  if (( rc == 0 )); then
+    printf 'test k8s::%s ... ok (%s)\n' "$name" "$(secs "$t0")"
+    PASSED=$((PASSED + 1))
+  else
+    printf 'test k8s::%s ... FAILED (%s)\n' "$name" "$(secs "$t0")"
+    sed 's/^/    /' "$OUT/case.log" | tail -n 60
+    FAILED=$((FAILED + 1))
+  fi
+}
+
+# ------------------------------------------------------------------ tools --
+
+stamp=$(cat "$HERE/requirements.txt" "$HERE/constraints.txt" | sha256sum | cut -c1-16)
+if [[ ! -x $VENV/bin/kubectl || $(cat "$VENV/.installed" 2>/dev/null) != "$stamp" ]]; then
+  log "installing the pinned tools into ${VENV#"$ROOT"/} (kubectl, kubernetes-validate, checkov)"
+  t0=$(now_ms)
+  rm -rf "$VENV"
+  python3 -m venv "$VENV"
+  echo '*' >"$VENV/.gitignore" # never committed, whatever the top-level .gitignore says
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check \
+    -r "$HERE/requirements.txt" -c "$HERE/constraints.txt"
+  echo "$stamp" >"$VENV/.installed"
+  log "installed in $(secs "$t0")"
+fi
+PATH="$VENV/bin:$PATH"
+log "$(kubectl version --client 2>/dev/null | tr '\n' ' '); kubernetes-validate $(kubernetes-validate --version 2>&1); checkov $(checkov --version 2>&1)"
+
+# ----------------------------------------------------------------- checks --
+
+overlays=()
+for dir in k8s/overlays/*/; do
+  name=$(basename "$dir")
+  overlays+=("$name")
+  case_ "kustomize_builds::$name" kubectl kustomize "$dir" -o "$OUT/$name.yaml"
+done
+(( ${#overlays[@]} >= 2 )) || { log "expected at least the dev and prod overlays"; FAILED=$((FAILED + 1)); }
+
+for name in "${overlays[@]}"; do
+  [[ -s $OUT/$name.yaml ]] || continue
+  for version in "${KUBE_VERSIONS[@]}"; do
+    case_ "schemas_validate::$name::$version" \
+      kubernetes-validate --strict --quiet --kubernetes-version "$version" "$OUT/$name.yaml"
+  done
+  case_ "checkov_passes::$name" \
+    checkov --config-file "$HERE/checkov.yaml" -f "$OUT/$name.yaml"
+done
+
+built=()
+for name in "${overlays[@]}"; do [[ -s $OUT/$name.yaml ]] && built+=("$name=$OUT/$name.yaml"); done
+consistency_log="$OUT/consistency.log"
+rc=0
+python "$HERE/consistency.py" --root "$ROOT" --compose "$ROOT/docker-compose.yml" "${built[@]}" \
+  >"$consistency_log" 2>&1 || rc=$?
+grep -v '^\[consistency\] [0-9]* passed' "$consistency_log" | sed 's/^test consistency::/test k8s::consistency::/'
+PASSED=$((PASSED + $(grep -c '^test consistency::.* ok$' "$consistency_log" || true)))
+FAILED=$((FAILED + $(grep -c '^test consistency::.* FAILED$' "$consistency_log" || true)))
+if (( rc != 0 )) && ! grep -q '^test consistency::.* FAILED$' "$consistency_log"; then
+  FAILED=$((FAILED + 1)) # it broke before checking anything
+fi
+
+# The checker must not pass everything: feed it mistakes it has to find.
+mutant_is_caught() {
+  local mutant="$OUT/mutant.yaml" mistake=$1
+  case $mistake in
+    unknown-variable) sed 's/name: DATABASE_URL$/name: DATABASE_ADDRESS/' "$OUT/dev.yaml" ;;
+    unserved-probe-path) sed 's|path: /healthz|path: /health|' "$OUT/dev.yaml" ;;
+    wrong-container-port) sed 's/containerPort: 8081/containerPort: 9090/' "$OUT/dev.yaml" ;;
+    liveness-on-readyz) awk '/livenessProbe:/ { live = 1 } live && /path:/ { sub("/healthz", "/readyz"); live = 0 } 1' "$OUT/dev.yaml" ;;
+  esac >"$mutant"
+  ! cmp -s "$mutant" "$OUT/dev.yaml" || { echo "the mutation $mistake changed nothing"; return 1; }
+  if python "$HERE/consistency.py" --root "$ROOT" --compose "$ROOT/docker-compose.yml" "dev=$mutant"; then
+    echo "consistency.py accepted a manifest with the mistake: $mistake"
+    return 1
+  fi
+}
+if [[ -s $OUT/dev.yaml ]]; then
+  for mistake in unknown-variable unserved-probe-path wrong-container-port liveness-on-readyz; do
+    case_ "consistency_catches::$mistake" mutant_is_caught "$mistake"
+  done
+fi
+
+result=ok
+(( FAILED == 0 )) || result=FAILED
+printf '\ntest result: %s. %d passed; %d failed; 0 ignored; 0 measured; 0 filtered out; finished in %s\n' \
+  "$result" "$PASSED" "$FAILED" "$(secs "$STARTED")"
+(( FAILED == 0 ))
