@@ -16,6 +16,10 @@ use crate::error::ApiError;
 /// Largest request body accepted (256 KiB).
 pub const BODY_LIMIT_BYTES: usize = 256 * 1024;
 
+/// How much of an oversized body is read (and thrown away) before answering 413, so a
+/// client still sending reads our answer rather than a reset connection.
+const DRAIN_LIMIT_BYTES: usize = 1024 * 1024;
+
 /// A post id from the path: digits only, within `u64`; anything else names no post.
 pub fn post_id(segment: &str) -> Result<u64, ApiError> {
     if segment.is_empty() || !segment.bytes().all(|b| b.is_ascii_digit()) {
@@ -55,8 +59,8 @@ impl ApiToken {
     }
 }
 
-/// The request body, read up to [`BODY_LIMIT_BYTES`] (413 past it, without reading the
-/// rest when `Content-Length` already says so).
+/// The request body, read up to [`BODY_LIMIT_BYTES`] (413 past it). A moderately
+/// oversized body is drained before answering; one declared far larger is not read.
 pub fn body() -> impl Filter<Extract = (Result<Bytes, ApiError>,), Error = warp::Rejection> + Clone
 {
     warp::header::headers_cloned()
@@ -66,7 +70,7 @@ pub fn body() -> impl Filter<Extract = (Result<Bytes, ApiError>,), Error = warp:
                 .get(CONTENT_LENGTH)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.parse::<u64>().ok());
-            if declared.is_some_and(|length| length > BODY_LIMIT_BYTES as u64) {
+            if declared.is_some_and(|length| length > DRAIN_LIMIT_BYTES as u64) {
                 return Err(ApiError::PayloadTooLarge);
             }
             read_limited(stream, BODY_LIMIT_BYTES).await
@@ -80,13 +84,20 @@ where
 {
     let mut stream = std::pin::pin!(stream);
     let mut collected = BytesMut::new();
+    let mut received = 0;
     while let Some(chunk) = stream.next().await {
         let chunk = chunk
             .map_err(|_| ApiError::BadRequest("The request body could not be read.".into()))?;
-        if collected.len() + chunk.remaining() > limit {
+        received += chunk.remaining();
+        if received > DRAIN_LIMIT_BYTES {
             return Err(ApiError::PayloadTooLarge);
         }
-        collected.put(chunk);
+        if received <= limit {
+            collected.put(chunk);
+        }
+    }
+    if received > limit {
+        return Err(ApiError::PayloadTooLarge);
     }
     Ok(collected.freeze())
 }
