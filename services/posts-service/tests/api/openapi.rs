@@ -69,6 +69,12 @@ impl Contract {
             .expect("schema compiles")
     }
 
+    /// Sends `request` and checks the response against `path` + `method`.
+    async fn exercise(&mut self, path: &str, method: &str, request: RequestBuilder) {
+        let response = request.send().await.expect("the server answers");
+        self.check(path, method, response).await;
+    }
+
     /// Checks `response` against the document's entry for `path` + `method`.
     async fn check(&mut self, path: &str, method: &str, response: Response) {
         let status = response.status().as_u16();
@@ -134,7 +140,7 @@ fn with_token(request: RequestBuilder) -> RequestBuilder {
 }
 
 pub async fn server_conforms_to_openapi_document(db: Db) {
-    let mut contract = Contract::load();
+    let mut spec = Contract::load();
     let app = TestApp::spawn(&db).await;
     // A server whose database does not exist: everything that needs it is a 503.
     let mut dead_config = posts_service::Config::new("mysql://root@127.0.0.1:9/none", TOKEN);
@@ -150,32 +156,19 @@ pub async fn server_conforms_to_openapi_document(db: Db) {
 
     // GET /v1/posts
     app.create_ok("one", "x").await;
-    contract
-        .check(
-            collection,
-            "get",
-            send(&app, Method::GET, "/v1/posts?limit=1")
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
-    contract
-        .check(
-            collection,
-            "get",
-            send(&app, Method::GET, "/v1/posts?limit=0")
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
-    contract
-        .check(
-            collection,
-            "get",
-            send(&dead, Method::GET, "/v1/posts").send().await.unwrap(),
-        )
+    spec.exercise(
+        collection,
+        "get",
+        send(&app, Method::GET, "/v1/posts?limit=1"),
+    )
+    .await;
+    spec.exercise(
+        collection,
+        "get",
+        send(&app, Method::GET, "/v1/posts?limit=0"),
+    )
+    .await;
+    spec.exercise(collection, "get", send(&dead, Method::GET, "/v1/posts"))
         .await;
 
     // POST /v1/posts
@@ -188,302 +181,155 @@ pub async fn server_conforms_to_openapi_document(db: Db) {
         let bytes = created.bytes().await.unwrap();
         serde_json::from_slice(&bytes).unwrap()
     };
-    contract
-        .check(
-            collection,
-            "post",
-            with_token(send(&app, Method::POST, collection))
-                .json(&post)
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
-    contract
-        .check(
-            collection,
-            "post",
-            with_token(send(&app, Method::POST, collection))
-                .header("content-type", "application/json")
-                .body("{")
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
-    contract
-        .check(
-            collection,
-            "post",
-            send(&app, Method::POST, collection)
-                .json(&post)
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
-    contract
-        .check(
-            collection,
-            "post",
-            with_token(send(&app, Method::POST, collection))
-                .header("content-type", "application/json")
-                .body(vec![b' '; 300 * 1024])
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
-    contract
-        .check(
-            collection,
-            "post",
-            with_token(send(&app, Method::POST, collection))
-                .body("title=x")
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
-    contract
-        .check(
-            collection,
-            "post",
-            with_token(send(&app, Method::POST, collection))
-                .json(&json!({"title": "", "body": ""}))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
-    contract
-        .check(
-            collection,
-            "post",
-            with_token(send(&dead, Method::POST, collection))
-                .json(&post)
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+    spec.exercise(
+        collection,
+        "post",
+        with_token(send(&app, Method::POST, collection)).json(&post),
+    )
+    .await;
+    spec.exercise(
+        collection,
+        "post",
+        with_token(send(&app, Method::POST, collection))
+            .header("content-type", "application/json")
+            .body("{"),
+    )
+    .await;
+    spec.exercise(
+        collection,
+        "post",
+        send(&app, Method::POST, collection).json(&post),
+    )
+    .await;
+    spec.exercise(
+        collection,
+        "post",
+        with_token(send(&app, Method::POST, collection))
+            .header("content-type", "application/json")
+            .body(vec![b' '; 300 * 1024]),
+    )
+    .await;
+    spec.exercise(
+        collection,
+        "post",
+        with_token(send(&app, Method::POST, collection)).body("title=x"),
+    )
+    .await;
+    spec.exercise(
+        collection,
+        "post",
+        with_token(send(&app, Method::POST, collection)).json(&json!({"title": "", "body": ""})),
+    )
+    .await;
+    spec.exercise(
+        collection,
+        "post",
+        with_token(send(&dead, Method::POST, collection)).json(&post),
+    )
+    .await;
 
     // GET /v1/posts/{id}
     let id = id_of(&created_body);
     let path = format!("/v1/posts/{id}");
-    contract
-        .check(
-            item,
-            "get",
-            send(&app, Method::GET, &path).send().await.unwrap(),
-        )
+    spec.exercise(item, "get", send(&app, Method::GET, &path))
         .await;
-    contract
-        .check(
-            item,
-            "get",
-            send(&app, Method::GET, "/v1/posts/abc")
-                .send()
-                .await
-                .unwrap(),
-        )
+    spec.exercise(item, "get", send(&app, Method::GET, "/v1/posts/abc"))
         .await;
-    contract
-        .check(
-            item,
-            "get",
-            send(&dead, Method::GET, "/v1/posts/1")
-                .send()
-                .await
-                .unwrap(),
-        )
+    spec.exercise(item, "get", send(&dead, Method::GET, "/v1/posts/1"))
         .await;
 
     // PUT /v1/posts/{id}
     let put = |app: &TestApp, path: &str| {
         with_token(send(app, Method::PUT, path)).header("If-Match", "\"1\"")
     };
-    contract
-        .check(
-            item,
-            "put",
-            put(&app, &path).json(&post).send().await.unwrap(),
-        )
+    spec.exercise(item, "put", put(&app, &path).json(&post))
         .await;
-    contract
-        .check(
-            item,
-            "put",
-            put(&app, &path).json(&post).send().await.unwrap(),
-        )
+    spec.exercise(item, "put", put(&app, &path).json(&post))
         .await; // now stale: 412
-    contract
-        .check(
-            item,
-            "put",
-            put(&app, &path)
-                .header("content-type", "application/json")
-                .body("[]")
-                .send()
-                .await
-                .unwrap(),
-        )
+    spec.exercise(
+        item,
+        "put",
+        put(&app, &path)
+            .header("content-type", "application/json")
+            .body("[]"),
+    )
+    .await;
+    spec.exercise(
+        item,
+        "put",
+        send(&app, Method::PUT, &path)
+            .header("If-Match", "\"2\"")
+            .json(&post),
+    )
+    .await;
+    spec.exercise(item, "put", put(&app, "/v1/posts/999999").json(&post))
         .await;
-    contract
-        .check(
-            item,
-            "put",
-            send(&app, Method::PUT, &path)
-                .header("If-Match", "\"2\"")
-                .json(&post)
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
-    contract
-        .check(
-            item,
-            "put",
-            put(&app, "/v1/posts/999999")
-                .json(&post)
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
-    contract
-        .check(
-            item,
-            "put",
-            put(&app, &path)
-                .header("content-type", "application/json")
-                .body(vec![b' '; 300 * 1024])
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
-    contract
-        .check(
-            item,
-            "put",
-            put(&app, &path).body("x").send().await.unwrap(),
-        )
-        .await;
-    contract
-        .check(
-            item,
-            "put",
-            with_token(send(&app, Method::PUT, &path))
-                .header("If-Match", "\"2\"")
-                .json(&json!({"title": " ", "body": ""}))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
-    contract
-        .check(
-            item,
-            "put",
-            with_token(send(&app, Method::PUT, &path))
-                .json(&post)
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
-    contract
-        .check(
-            item,
-            "put",
-            put(&dead, "/v1/posts/1").json(&post).send().await.unwrap(),
-        )
+    spec.exercise(
+        item,
+        "put",
+        put(&app, &path)
+            .header("content-type", "application/json")
+            .body(vec![b' '; 300 * 1024]),
+    )
+    .await;
+    spec.exercise(item, "put", put(&app, &path).body("x")).await;
+    spec.exercise(
+        item,
+        "put",
+        with_token(send(&app, Method::PUT, &path))
+            .header("If-Match", "\"2\"")
+            .json(&json!({"title": " ", "body": ""})),
+    )
+    .await;
+    spec.exercise(
+        item,
+        "put",
+        with_token(send(&app, Method::PUT, &path)).json(&post),
+    )
+    .await;
+    spec.exercise(item, "put", put(&dead, "/v1/posts/1").json(&post))
         .await;
 
     // DELETE /v1/posts/{id}
-    contract
-        .check(
-            item,
-            "delete",
-            send(&app, Method::DELETE, &path).send().await.unwrap(),
-        )
+    spec.exercise(item, "delete", send(&app, Method::DELETE, &path))
         .await;
-    contract
-        .check(
-            item,
-            "delete",
-            with_token(send(&app, Method::DELETE, &path))
-                .header("If-Match", "\"1\"")
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
-    contract
-        .check(
-            item,
-            "delete",
-            with_token(send(&app, Method::DELETE, &path))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
-    contract
-        .check(
-            item,
-            "delete",
-            with_token(send(&app, Method::DELETE, &path))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
-    contract
-        .check(
-            item,
-            "delete",
-            with_token(send(&dead, Method::DELETE, "/v1/posts/1"))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+    spec.exercise(
+        item,
+        "delete",
+        with_token(send(&app, Method::DELETE, &path)).header("If-Match", "\"1\""),
+    )
+    .await;
+    spec.exercise(
+        item,
+        "delete",
+        with_token(send(&app, Method::DELETE, &path)),
+    )
+    .await;
+    spec.exercise(
+        item,
+        "delete",
+        with_token(send(&app, Method::DELETE, &path)),
+    )
+    .await;
+    spec.exercise(
+        item,
+        "delete",
+        with_token(send(&dead, Method::DELETE, "/v1/posts/1")),
+    )
+    .await;
 
     // Operations
-    contract
-        .check(
-            "/healthz",
-            "get",
-            send(&app, Method::GET, "/healthz").send().await.unwrap(),
-        )
+    spec.exercise("/healthz", "get", send(&app, Method::GET, "/healthz"))
         .await;
-    contract
-        .check(
-            "/readyz",
-            "get",
-            send(&app, Method::GET, "/readyz").send().await.unwrap(),
-        )
+    spec.exercise("/readyz", "get", send(&app, Method::GET, "/readyz"))
         .await;
-    contract
-        .check(
-            "/readyz",
-            "get",
-            send(&dead, Method::GET, "/readyz").send().await.unwrap(),
-        )
+    spec.exercise("/readyz", "get", send(&dead, Method::GET, "/readyz"))
         .await;
-    contract
-        .check(
-            "/metrics",
-            "get",
-            send(&app, Method::GET, "/metrics").send().await.unwrap(),
-        )
+    spec.exercise("/metrics", "get", send(&app, Method::GET, "/metrics"))
         .await;
 
-    let documented = contract.documented();
-    let missing: Vec<_> = documented.difference(&contract.exercised).collect();
+    let documented = spec.documented();
+    let missing: Vec<_> = documented.difference(&spec.exercised).collect();
     assert!(
         missing.is_empty(),
         "documented but never produced: {missing:?}"
