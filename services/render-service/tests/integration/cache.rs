@@ -11,6 +11,9 @@ use crate::helpers::{csrf_token, spawn_blog_with, Blog, Browser, API_TOKEN};
 
 /// The bound these tests configure (the default is 1 s).
 const BOUND: Duration = Duration::from_millis(500);
+/// Allowance for one render and a loaded test machine: bound plus slack stays within
+/// the default bound of 1 s.
+const SLACK: Duration = Duration::from_millis(500);
 
 async fn blog_with_bound(db: &Db, bound: Duration) -> Blog {
     spawn_blog_with(db, |config| {
@@ -115,15 +118,9 @@ pub async fn edits_and_deletes_made_elsewhere_reach_readers_within_the_bound(db:
     // Changed through the API, as another render-service replica would.
     blog.update_via_api(id, 1, "Edited elsewhere", "body").await;
     let took = time_until(&reader, &path, |_, html| html.contains("Edited elsewhere")).await;
-    assert!(
-        took <= BOUND + Duration::from_millis(300),
-        "post page stale for {took:?}"
-    );
+    assert!(took <= BOUND + SLACK, "post page stale for {took:?}");
     let took = time_until(&reader, "/", |_, html| html.contains("Edited elsewhere")).await;
-    assert!(
-        took <= BOUND + Duration::from_millis(300),
-        "index stale for {took:?}"
-    );
+    assert!(took <= BOUND + SLACK, "index stale for {took:?}");
 
     let deleted = blog
         .api
@@ -134,10 +131,7 @@ pub async fn edits_and_deletes_made_elsewhere_reach_readers_within_the_bound(db:
         .unwrap();
     assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
     let took = time_until(&reader, &path, |status, _| status == StatusCode::NOT_FOUND).await;
-    assert!(
-        took <= BOUND + Duration::from_millis(300),
-        "deleted post shown for {took:?}"
-    );
+    assert!(took <= BOUND + SLACK, "deleted post shown for {took:?}");
 }
 
 pub async fn outage_serves_the_last_good_page(db: Db) {
