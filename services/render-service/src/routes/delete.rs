@@ -11,8 +11,9 @@ use warp::filters::BoxedFilter;
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
-use super::{form_body, login_redirect, parse_form, visitor, with_state, AppState, Visitor};
-use crate::error::PageError;
+use super::{
+    form_body, form_version, login_redirect, parse_form, visitor, with_state, AppState, Visitor,
+};
 use crate::posts_client::{Post, UpstreamError};
 use crate::templates::{render, DeletePage};
 
@@ -90,11 +91,7 @@ pub async fn submit_delete(
     visitor.check_csrf(&state.auth, &form.csrf_token)?;
     // The version the admin confirmed: without it the delete could remove a post
     // edited since, unseen.
-    let version: u64 = form
-        .version
-        .trim()
-        .parse()
-        .map_err(|_| PageError::BadRequest("the delete form has no valid version"))?;
+    let version = form_version(&form.version)?;
     match state
         .posts
         .delete(id, Some(version), &visitor.request_id)

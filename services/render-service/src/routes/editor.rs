@@ -16,8 +16,9 @@ use warp::filters::BoxedFilter;
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
-use super::{form_body, login_redirect, parse_form, visitor, with_state, AppState, Visitor};
-use crate::error::PageError;
+use super::{
+    form_body, form_version, login_redirect, parse_form, visitor, with_state, AppState, Visitor,
+};
 use crate::posts_client::{FieldProblem, PostInput, UpstreamError};
 use crate::templates::{render, ConflictView, DateView, EditorPage, FieldErrors};
 
@@ -290,11 +291,7 @@ pub async fn submit_edit_form(
     }
     let form: PostForm = parse_form(&body)?;
     visitor.check_csrf(&state.auth, &form.csrf_token)?;
-    let version: u64 = form
-        .version
-        .trim()
-        .parse()
-        .map_err(|_| PageError::BadRequest("the edit form has no valid version"))?;
+    let version = form_version(&form.version)?;
     let draft = Draft::from_form(&form);
     let again = |visitor, status, version, errors, conflict| {
         let editor = EditorState {

@@ -166,6 +166,14 @@ pub fn parse_form<T: DeserializeOwned>(body: &Bytes) -> Result<T, PageError> {
     serde_urlencoded::from_bytes(body).map_err(|_| PageError::BadRequest("malformed form"))
 }
 
+/// The post version a form was loaded with (its hidden `version` field), which the
+/// write must carry so that a post changed since is not overwritten or deleted unseen.
+pub fn form_version(raw: &str) -> Result<u64, PageError> {
+    raw.trim()
+        .parse()
+        .map_err(|_| PageError::BadRequest("the form has no valid version"))
+}
+
 /// Who is asking, and what the response must tell their browser.
 #[derive(Debug)]
 pub struct Visitor {
