@@ -1,0 +1,27 @@
+//! The posts-service API's data types: what posts-service serves and parses, what
+//! render-service's client sends and reads, and what the tests check, written once.
+//!
+//! The contract is `SPEC.md`, "posts-service API (v1)", and `openapi.yaml` beside
+//! posts-service.
+//!
+//! # Layout
+//!
+//! - [`post`]: [`Post`], a page of posts ([`PostsPage`]) and the input of a create or
+//!   update ([`PostInput`]).
+//! - [`rules`]: the title and body limits and their validation, so the server and the
+//!   admin form can never disagree about what a valid post is.
+//! - [`problem`]: the RFC 9457 problem document every error is, with its field errors.
+//! - [`etag`]: how a post's version is written as an entity tag and read back.
+
+pub mod etag;
+pub mod post;
+pub mod problem;
+pub mod rules;
+
+pub use post::{Post, PostInput, PostsPage};
+pub use problem::{FieldError, Problem};
+pub use rules::{PostContent, Violation, BODY_MAX_BYTES, TITLE_MAX_CHARS};
+
+/// Largest request body posts-service reads, in bytes (256 KiB): a post of the largest
+/// size, JSON-escaped, fits.
+pub const REQUEST_MAX_BYTES: usize = 256 * 1024;
