@@ -4,8 +4,16 @@
 //! servers can run in one test process). [`HttpMetrics`] registers the request counter
 //! and latency histogram in it; services add their own figures (database pool, upstream
 //! calls) to the same registry.
+//!
+//! Route labels come from the router itself: each route names its template with
+//! [`route`] right after its path filter, and the server loop reads the name back from
+//! the request ([`RouteSlot`]). A request no route matched is counted as `unmatched`, and
+//! a method outside the standard set as `OTHER`, so no label grows with what clients send.
 
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
+
+use warp::Filter;
 
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
@@ -55,6 +63,53 @@ impl HttpMetrics {
     }
 }
 
+/// The label of a request that no route matched.
+pub const UNMATCHED: &str = "unmatched";
+
+/// Where the route that matched a request writes its template, for the server loop to
+/// read once the response is ready. The loop puts one in every request's extensions.
+#[derive(Clone, Debug, Default)]
+pub struct RouteSlot(Arc<OnceLock<&'static str>>);
+
+impl RouteSlot {
+    /// The template the matched route wrote, or [`UNMATCHED`].
+    pub fn template(&self) -> &'static str {
+        self.0.get().copied().unwrap_or(UNMATCHED)
+    }
+}
+
+/// Names the route for metrics and logs: place it right after the route's path filter,
+/// as `warp::path!("posts" / u64).and(route("/posts/{id}"))`. The first route whose path
+/// matches names the request; it never rejects.
+pub fn route(
+    template: &'static str,
+) -> impl Filter<Extract = (), Error = std::convert::Infallible> + Clone {
+    warp::ext::optional::<RouteSlot>()
+        .map(move |slot: Option<RouteSlot>| {
+            if let Some(slot) = slot {
+                let _ = slot.0.set(template);
+            }
+        })
+        .untuple_one()
+}
+
+/// The method as a metrics label: the standard methods by name, anything else `OTHER`.
+pub fn method_label(method: &http::Method) -> &'static str {
+    use http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "OTHER",
+    }
+}
+
 /// The registry's metrics in the Prometheus text format.
 pub fn encode(registry: &Registry) -> String {
     let mut buffer = Vec::new();
@@ -70,6 +125,36 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unknown_methods_share_one_label() {
+        assert_eq!(method_label(&http::Method::GET), "GET");
+        let made_up = http::Method::from_bytes(b"BREW").unwrap();
+        assert_eq!(method_label(&made_up), "OTHER");
+    }
+
+    #[tokio::test]
+    async fn the_matched_route_names_the_request() {
+        let routes = warp::path!("posts" / u64)
+            .and(route("/posts/{id}"))
+            .map(|_id: u64| "post");
+        let slot = RouteSlot::default();
+        let response = warp::test::request()
+            .path("/posts/+5")
+            .extension(slot.clone())
+            .reply(&routes)
+            .await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(slot.template(), "/posts/{id}");
+
+        let unmatched = RouteSlot::default();
+        warp::test::request()
+            .path("/posts/")
+            .extension(unmatched.clone())
+            .reply(&routes)
+            .await;
+        assert_eq!(unmatched.template(), UNMATCHED);
+    }
 
     #[test]
     fn observed_requests_are_counted_by_route_template() {

@@ -4,7 +4,7 @@
 //! tests; a taken port is the caller's error, not a panic here) and runs the warp
 //! filter for each request inside a `request` span that carries the request id, so every
 //! log line of that request names it. It adds `X-Request-Id` to every response, records
-//! [`HttpMetrics`] under the route *template*, and on shutdown stops accepting, lets
+//! [`HttpMetrics`] under the template of the route that matched ([`RouteSlot`]), and on shutdown stops accepting, lets
 //! in-flight requests finish (up to a drain timeout), then returns.
 
 use std::convert::Infallible;
@@ -20,21 +20,8 @@ use tracing::Instrument;
 use warp::reply::Reply;
 use warp::Filter;
 
-use crate::metrics::HttpMetrics;
+use crate::metrics::{self, HttpMetrics, RouteSlot};
 use crate::request_id::{self, RequestId};
-
-/// Maps a request path to the route template it is recorded under (for example
-/// `/v1/posts/42` to `/v1/posts/{id}`), so metrics never carry raw ids.
-pub type RouteTemplate = fn(&str) -> &'static str;
-
-/// What the loop needs besides the routes.
-#[derive(Clone)]
-pub struct Observability {
-    /// Where request counts and latencies go.
-    pub metrics: HttpMetrics,
-    /// How paths are grouped in metrics.
-    pub route_template: RouteTemplate,
-}
 
 /// How long in-flight requests may take to finish once shutdown begins.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(20);
@@ -46,7 +33,7 @@ const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 pub async fn serve<F>(
     listener: TcpListener,
     routes: F,
-    observability: Observability,
+    metrics: HttpMetrics,
     shutdown: impl Future<Output = ()> + Send,
 ) where
     F: Filter<Error = warp::Rejection> + Clone + Send + Sync + 'static,
@@ -71,9 +58,9 @@ pub async fn serve<F>(
         };
         let _ = stream.set_nodelay(true);
         let service = service.clone();
-        let observability = observability.clone();
+        let metrics = metrics.clone();
         let handler = hyper::service::service_fn(move |request| {
-            handle(service.clone(), observability.clone(), request)
+            handle(service.clone(), metrics.clone(), request)
         });
         let connection = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
@@ -97,7 +84,7 @@ pub async fn serve<F>(
 
 async fn handle<S>(
     mut service: S,
-    observability: Observability,
+    metrics: HttpMetrics,
     mut request: http::Request<Incoming>,
 ) -> Result<warp::reply::Response, Infallible>
 where
@@ -106,21 +93,27 @@ where
     let started = Instant::now();
     let request_id = RequestId::from_headers(request.headers());
     request.extensions_mut().insert(request_id.clone());
-    let method = request.method().clone();
+    let route_slot = RouteSlot::default();
+    request.extensions_mut().insert(route_slot.clone());
+    let method = metrics::method_label(request.method());
     let path = request.uri().path().to_owned();
-    let route = (observability.route_template)(&path);
-    let span = tracing::info_span!("request", request_id = %request_id, method = %method, route);
+    let span = tracing::info_span!(
+        "request",
+        request_id = %request_id,
+        method,
+        route = tracing::field::Empty
+    );
 
     let mut response = service.call(request).instrument(span.clone()).await?;
+    let route = route_slot.template();
+    span.record("route", route);
 
     response
         .headers_mut()
         .insert(request_id::HEADER, request_id.header_value());
     let status = response.status().as_u16();
     let elapsed = started.elapsed();
-    observability
-        .metrics
-        .observe(method.as_str(), route, status, elapsed);
+    metrics.observe(method, route, status, elapsed);
     span.in_scope(|| {
         tracing::info!(
             path = %path,

@@ -7,10 +7,10 @@
 
 use http::header::{HeaderValue, CONTENT_TYPE, WWW_AUTHENTICATE};
 use http::StatusCode;
-use serde::Serialize;
+use posts_api::{FieldError, Problem, Violation, REQUEST_MAX_BYTES};
 use warp::reply::Response;
 
-use crate::post::FieldError;
+use crate::store::StoreError;
 
 /// What went wrong, in the API's terms.
 #[derive(Debug, thiserror::Error)]
@@ -35,7 +35,7 @@ pub enum ApiError {
     PayloadTooLarge,
     /// The body was understood but breaks the rules.
     #[error("validation failed")]
-    Validation(Vec<FieldError>),
+    Validation(Vec<Violation>),
     /// A `PUT` without `If-Match`.
     #[error("precondition required")]
     PreconditionRequired,
@@ -48,18 +48,6 @@ pub enum ApiError {
     /// A bug or an unexpected database answer.
     #[error("internal error: {0}")]
     Internal(String),
-}
-
-/// RFC 9457 problem details.
-#[derive(Debug, Serialize)]
-struct Problem<'a> {
-    #[serde(rename = "type")]
-    kind: &'a str,
-    title: &'a str,
-    status: u16,
-    detail: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    errors: Option<&'a [FieldError]>,
 }
 
 impl ApiError {
@@ -92,13 +80,12 @@ impl ApiError {
             ApiError::UnsupportedMediaType => {
                 "The request body must be `application/json`.".to_owned()
             }
-            ApiError::PayloadTooLarge => format!(
-                "The request body is over the limit of {} bytes.",
-                crate::routes::request::BODY_LIMIT_BYTES
-            ),
-            ApiError::Validation(errors) => errors
+            ApiError::PayloadTooLarge => {
+                format!("The request body is over the limit of {REQUEST_MAX_BYTES} bytes.")
+            }
+            ApiError::Validation(violations) => violations
                 .iter()
-                .map(|e| e.message.as_str())
+                .map(|violation| violation.message())
                 .collect::<Vec<_>>()
                 .join("; "),
             ApiError::PreconditionRequired => {
@@ -125,13 +112,16 @@ impl ApiError {
         let status = self.status();
         let title = status.canonical_reason().unwrap_or("Error");
         let problem = Problem {
-            kind: "about:blank",
-            title,
+            kind: "about:blank".to_owned(),
+            title: title.to_owned(),
             status: status.as_u16(),
             detail: self.detail(),
             errors: match &self {
-                ApiError::Validation(errors) => Some(errors),
-                _ => None,
+                ApiError::Validation(violations) => violations
+                    .iter()
+                    .map(|violation| violation.to_field_error())
+                    .collect::<Vec<FieldError>>(),
+                _ => Vec::new(),
             },
         };
         let body = serde_json::to_vec(&problem).unwrap_or_default();
@@ -161,13 +151,11 @@ impl warp::reply::Reply for ApiError {
     }
 }
 
-impl From<mysql_async::Error> for ApiError {
-    fn from(err: mysql_async::Error) -> Self {
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
         match err {
-            // The server answered: a query or schema problem, which is ours.
-            mysql_async::Error::Server(_) => ApiError::Internal(err.to_string()),
-            // Could not reach the server or lost the connection.
-            _ => ApiError::Unavailable(err.to_string()),
+            StoreError::Unavailable(cause) => ApiError::Unavailable(cause),
+            StoreError::Internal(cause) => ApiError::Internal(cause),
         }
     }
 }

@@ -9,24 +9,30 @@
 //! - [`config`]: the environment variables, read once into [`Config`].
 //! - [`startup`]: [`Application::build`] binds the listener, builds the pool and runs
 //!   migrations; `run_until_stopped` serves until shutdown. Tests start it on port 0.
-//! - [`routes`]: one filter per API row ([`routes::routes`]), the handlers in
-//!   [`routes::posts`], request parsing in [`routes::request`], health and metrics in
-//!   [`routes::health`].
-//! - [`post`]: the `Post` model and the title/body rules.
+//! - [`routes`]: one filter per API row ([`routes::routes`]), each naming its metrics
+//!   label; the handlers in [`routes::posts`], request parsing in [`routes::request`],
+//!   health and metrics in [`routes::health`]. A new endpoint is a handler there and one
+//!   line in `routes::routes`.
+//! - [`state`]: [`state::AppState`], what every handler is given.
 //! - [`store`]: [`store::PostStore`], every SQL statement, each under a timeout, with the
-//!   version check done inside the `UPDATE`/`DELETE` itself.
+//!   version check done inside the `UPDATE`/`DELETE` itself. It answers in storage terms
+//!   ([`store::StoreError`]), never HTTP.
+//!
+//! The API's data types (`Post`, the input and its rules, problem documents, ETags) are
+//! the `posts-api` crate's, shared with render-service's client and the tests.
 //! - [`db`]: the pool's settings and the migrations embedded from `migrations/`, applied
 //!   under a database lock (`posts-service migrate` runs them alone).
 //! - [`db_metrics`]: database and pool figures for `/metrics`.
-//! - [`error`]: [`error::ApiError`], the one place failures become problem+json.
+//! - [`error`]: [`error::ApiError`], the one place failures (storage errors included)
+//!   become problem+json.
 
 pub mod config;
 pub mod db;
 pub mod db_metrics;
 pub mod error;
-pub mod post;
 pub mod routes;
 pub mod startup;
+pub mod state;
 pub mod store;
 
 pub use config::Config;

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use prometheus::Registry;
 use service_runtime::config::ConfigError;
 use service_runtime::metrics::HttpMetrics;
-use service_runtime::server::{self, Observability};
+use service_runtime::server;
 use tokio::net::TcpListener;
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
@@ -14,7 +14,8 @@ use warp::reply::Response;
 use crate::config::Config;
 use crate::db::{self, MigrationError, PoolSettings};
 use crate::db_metrics::DbMetrics;
-use crate::routes::{self, request::ApiToken, AppState};
+use crate::routes::{self, request::ApiToken};
+use crate::state::AppState;
 use crate::store::PostStore;
 
 /// Why the service could not start.
@@ -43,7 +44,7 @@ pub enum StartupError {
 pub struct Application {
     listener: TcpListener,
     routes: BoxedFilter<(Response,)>,
-    observability: Observability,
+    http_metrics: HttpMetrics,
     pool: mysql_async::Pool,
 }
 
@@ -80,10 +81,7 @@ impl Application {
         Ok(Application {
             listener,
             routes: routes::routes(state),
-            observability: Observability {
-                metrics: http_metrics,
-                route_template: routes::route_template,
-            },
+            http_metrics,
             pool,
         })
     }
@@ -99,7 +97,7 @@ impl Application {
     /// database pool.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) {
         tracing::info!(addr = %self.local_addr(), "posts-service listening");
-        server::serve(self.listener, self.routes, self.observability, shutdown).await;
+        server::serve(self.listener, self.routes, self.http_metrics, shutdown).await;
         if let Err(err) = self.pool.disconnect().await {
             tracing::warn!(error = %err, "database pool did not close cleanly");
         }

@@ -2,8 +2,9 @@
 //! that runs it.
 //!
 //! Each operation is bounded by the configured database timeout (connection checkout
-//! included), so a dead or frozen database turns into [`ApiError::Unavailable`] instead
-//! of a hung request. Optimistic concurrency is enforced by the database: an update or
+//! included), so a dead or frozen database turns into [`StoreError::Unavailable`] instead
+//! of a hung request. Errors are the store's own; `crate::error` decides what HTTP
+//! makes of them. Optimistic concurrency is enforced by the database: an update or
 //! conditional delete only touches the row when `version` still matches, so two
 //! writers holding the same version can never both win.
 
@@ -14,9 +15,9 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{Pool, Row, TxOpts};
 use time::{OffsetDateTime, PrimitiveDateTime};
 
+use posts_api::{Post, PostContent, PostsPage};
+
 use crate::db_metrics::DbMetrics;
-use crate::error::ApiError;
-use crate::post::{Post, PostContent};
 
 const POST_COLUMNS: &str = "id, title, body, created_at, updated_at, version";
 
@@ -29,13 +30,26 @@ pub enum Expected {
     Version(u32),
 }
 
-/// A page of posts, newest first.
-#[derive(Debug)]
-pub struct Page {
-    /// The posts, id descending.
-    pub posts: Vec<Post>,
-    /// Pass as `before` to get the next page; `None` on the last page.
-    pub next_before: Option<u64>,
+/// Why the store could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database is unreachable, lost the connection, or took longer than the timeout.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// The database answered with an error, or with rows we cannot read: a bug of ours.
+    #[error("database error: {0}")]
+    Internal(String),
+}
+
+impl From<mysql_async::Error> for StoreError {
+    fn from(err: mysql_async::Error) -> Self {
+        match err {
+            // The server answered: a query or schema problem, which is ours.
+            mysql_async::Error::Server(_) => StoreError::Internal(err.to_string()),
+            // Could not reach the server or lost the connection.
+            _ => StoreError::Unavailable(err.to_string()),
+        }
+    }
 }
 
 /// Why a conditional write did not happen.
@@ -73,7 +87,7 @@ impl PostStore {
     }
 
     /// One page of posts with ids below `before`, newest first.
-    pub async fn list(&self, before: Option<u64>, limit: u32) -> Result<Page, ApiError> {
+    pub async fn list(&self, before: Option<u64>, limit: u32) -> Result<PostsPage, StoreError> {
         let before = before.unwrap_or(u64::MAX);
         let pool = self.pool.clone();
         let mut rows: Vec<Row> = self
@@ -99,11 +113,11 @@ impl PostStore {
         } else {
             None
         };
-        Ok(Page { posts, next_before })
+        Ok(PostsPage { posts, next_before })
     }
 
     /// The post with this id, if any.
-    pub async fn get(&self, id: u64) -> Result<Option<Post>, ApiError> {
+    pub async fn get(&self, id: u64) -> Result<Option<Post>, StoreError> {
         let pool = self.pool.clone();
         let row: Option<Row> = self
             .bounded("get", async move {
@@ -119,7 +133,7 @@ impl PostStore {
     }
 
     /// Stores a new post at version 1.
-    pub async fn create(&self, content: PostContent) -> Result<Post, ApiError> {
+    pub async fn create(&self, content: PostContent) -> Result<Post, StoreError> {
         let pool = self.pool.clone();
         let row: Option<Row> = self
             .bounded("create", async move {
@@ -135,7 +149,7 @@ impl PostStore {
                 .await
             })
             .await?;
-        let row = row.ok_or_else(|| ApiError::Internal("INSERT returned no row".to_owned()))?;
+        let row = row.ok_or_else(|| StoreError::Internal("INSERT returned no row".to_owned()))?;
         post_from_row(row)
     }
 
@@ -145,7 +159,7 @@ impl PostStore {
         id: u64,
         expected: Expected,
         content: PostContent,
-    ) -> Result<WriteOutcome<Post>, ApiError> {
+    ) -> Result<WriteOutcome<Post>, StoreError> {
         let pool = self.pool.clone();
         let (changed, row): (u64, Option<Row>) = self
             .bounded("update", async move {
@@ -188,7 +202,11 @@ impl PostStore {
     }
 
     /// Deletes the post if it is at the expected version.
-    pub async fn delete(&self, id: u64, expected: Expected) -> Result<WriteOutcome<()>, ApiError> {
+    pub async fn delete(
+        &self,
+        id: u64,
+        expected: Expected,
+    ) -> Result<WriteOutcome<()>, StoreError> {
         let pool = self.pool.clone();
         let (deleted, still_exists) = self
             .bounded("delete", async move {
@@ -225,19 +243,19 @@ impl PostStore {
         &self,
         operation: &'static str,
         work: impl Future<Output = Result<T, mysql_async::Error>>,
-    ) -> Result<T, ApiError> {
+    ) -> Result<T, StoreError> {
         let started = Instant::now();
         let outcome = match tokio::time::timeout(self.timeout, work).await {
             Ok(Ok(value)) => Ok(value),
-            Ok(Err(err)) => Err(ApiError::from(err)),
-            Err(_) => Err(ApiError::Unavailable(format!(
+            Ok(Err(err)) => Err(StoreError::from(err)),
+            Err(_) => Err(StoreError::Unavailable(format!(
                 "{operation} took longer than {:?}",
                 self.timeout
             ))),
         };
         let label = match &outcome {
             Ok(_) => "ok",
-            Err(ApiError::Unavailable(_)) => "unavailable",
+            Err(StoreError::Unavailable(_)) => "unavailable",
             Err(_) => "error",
         };
         self.metrics.observe(operation, label, started.elapsed());
@@ -245,8 +263,8 @@ impl PostStore {
     }
 }
 
-fn post_from_row(row: Row) -> Result<Post, ApiError> {
-    let malformed = || ApiError::Internal("unexpected row shape from posts".to_owned());
+fn post_from_row(row: Row) -> Result<Post, StoreError> {
+    let malformed = || StoreError::Internal("unexpected row shape from posts".to_owned());
     let (id, title, body, created_at, updated_at, version): (
         u64,
         String,

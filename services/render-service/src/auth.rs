@@ -139,6 +139,12 @@ impl Auth {
         encode(&self.sign(&[b"csrf", b"session", session.nonce.as_bytes()]))
     }
 
+    /// The CSRF token of the session a cookie value proves, if it is current.
+    pub fn session_csrf_for(&self, session_cookie: &str) -> Option<String> {
+        self.verify_session(session_cookie, SystemTime::now())
+            .map(|session| self.session_csrf_token(&session))
+    }
+
     /// A fresh login-form nonce and its `Set-Cookie` value.
     pub fn start_login_form(&self) -> (String, String) {
         let nonce = random_nonce();
@@ -221,6 +227,11 @@ impl Session {
     pub fn expires(&self) -> u64 {
         self.expires
     }
+}
+
+/// Whether a login-form cookie value has the shape of our nonces.
+pub fn is_nonce(value: &str) -> bool {
+    value.len() == 32 && value.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// 122 random bits from the operating system's generator, as 32 hex digits.

@@ -6,7 +6,6 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::page_cache::CacheSettings;
 use serde::Deserialize;
 use service_runtime::config::ConfigError;
 use service_runtime::telemetry::LogFormat;
@@ -194,6 +193,17 @@ impl Config {
             capacity: self.page_cache_capacity,
         }
     }
+}
+
+/// The page cache's settings.
+#[derive(Debug, Clone, Copy)]
+pub struct CacheSettings {
+    /// How long a rendered page is served to readers; zero turns the cache off.
+    pub ttl: Duration,
+    /// How long the last good copy is kept for outages.
+    pub stale_ttl: Duration,
+    /// Most pages kept (each of the two tiers).
+    pub capacity: u64,
 }
 
 fn check_url(variable: &str, value: &str, schemes: &[&str]) -> Result<(), ConfigError> {

@@ -1,22 +1,15 @@
 //! What can go wrong in a page, and the one place it becomes an error page.
 //!
-//! Handlers return `Err(PageError)` (through `?`, as a warp rejection); [`recover`]
-//! turns it — and warp's own rejections (unknown path, wrong method, body too large) —
-//! into a styled HTML page with the right status. Internal causes are logged here, inside
-//! the request's span (so with its request id), and never shown to the visitor.
-
-use std::convert::Infallible;
-use std::sync::Arc;
+//! Handlers return `Result<Response, PageError>`; [`crate::web::respond`] turns a
+//! `PageError` (and every filter rejection, mapped to one) into a styled HTML page with
+//! the right status through [`PageError::into_page`]. Internal causes are logged here,
+//! inside the request's span (so with its request id), and never shown to the visitor.
 
 use http::{header, HeaderValue, StatusCode};
-use warp::reject::{
-    InvalidHeader, InvalidQuery, LengthRequired, MethodNotAllowed, MissingHeader, PayloadTooLarge,
-    UnsupportedMediaType,
-};
-use warp::{Rejection, Reply};
+use warp::Reply;
 
 use crate::posts_client::UpstreamError;
-use crate::routes::Site;
+use crate::site::Site;
 use crate::templates::{self, Chrome, ErrorPage};
 
 /// Every way a page can fail.
@@ -28,19 +21,37 @@ pub enum PageError {
     /// A POST without a valid CSRF token.
     #[error("missing or invalid CSRF token")]
     Forbidden,
-    /// A request we cannot make sense of; the text is shown to the visitor.
+    /// A request we cannot make sense of; the text is logged.
     #[error("bad request: {0}")]
     BadRequest(&'static str),
+    /// The path exists, but not for this method.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// A form over the size limit.
+    #[error("payload too large")]
+    PayloadTooLarge,
+    /// A form body of unknown length.
+    #[error("length required")]
+    LengthRequired,
+    /// A query string the page does not understand.
+    #[error("malformed query string")]
+    BadQuery,
+    /// A header the page does not understand.
+    #[error("malformed or missing header")]
+    BadHeader,
+    /// A form in another format than URL-encoded.
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
     /// posts-service is unreachable, too slow or failing.
     #[error(transparent)]
     Upstream(UpstreamError),
     /// A template failed to render (a bug).
     #[error("cannot render a template: {0}")]
     Render(#[from] askama::Error),
+    /// Anything else that should not happen (a bug).
+    #[error("internal error: {0}")]
+    Internal(String),
 }
-
-/// warp turns any `Reject` into a `Rejection`, so handlers can use `?` on a `PageError`.
-impl warp::reject::Reject for PageError {}
 
 impl From<UpstreamError> for PageError {
     fn from(error: UpstreamError) -> Self {
@@ -51,9 +62,83 @@ impl From<UpstreamError> for PageError {
     }
 }
 
-impl From<UpstreamError> for Rejection {
-    fn from(error: UpstreamError) -> Self {
-        warp::reject::custom(PageError::from(error))
+impl PageError {
+    /// The error page, after logging what the visitor is not told.
+    pub fn into_page(self, site: &Site) -> warp::reply::Response {
+        error_page(site, &self.explain())
+    }
+
+    fn explain(&self) -> Explanation {
+        match self {
+            PageError::NotFound => NOT_FOUND,
+            PageError::Forbidden => {
+                tracing::info!("POST refused: missing or invalid CSRF token");
+                Explanation::new(
+                    StatusCode::FORBIDDEN,
+                    "This form has expired",
+                    "The form was not sent from this blog, or it is too old. Go back, reload the page and try again.",
+                )
+            }
+            PageError::BadRequest(reason) => {
+                tracing::info!(reason, "bad request");
+                Explanation::new(
+                    StatusCode::BAD_REQUEST,
+                    "That request did not make sense",
+                    "Something in the address or the form was not what this page expects. Go back and try again.",
+                )
+            }
+            PageError::MethodNotAllowed => Explanation::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "Not allowed",
+                "This page cannot be used that way.",
+            ),
+            PageError::PayloadTooLarge => Explanation::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "That is too much text",
+                "The form was larger than a post can be. Shorten the text and try again.",
+            ),
+            PageError::LengthRequired => Explanation::new(
+                StatusCode::LENGTH_REQUIRED,
+                "That request did not make sense",
+                "The form was sent without its length.",
+            ),
+            PageError::BadQuery => Explanation::new(
+                StatusCode::BAD_REQUEST,
+                "That address did not make sense",
+                "The part of the address after “?” is not something this page understands.",
+            ),
+            PageError::BadHeader => Explanation::new(
+                StatusCode::BAD_REQUEST,
+                "That request did not make sense",
+                "A header of the request was not something this page understands.",
+            ),
+            PageError::UnsupportedMediaType => Explanation::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "That request did not make sense",
+                "The form was sent in a format this page does not accept.",
+            ),
+            PageError::Upstream(cause) => {
+                match cause {
+                    // The client has logged the cause with the operation and outcome.
+                    UpstreamError::Unavailable { .. } => {
+                        tracing::info!("answering 503: posts-service unavailable")
+                    }
+                    other => tracing::error!(
+                        error = %other,
+                        "answering 503: unexpected answer from posts-service"
+                    ),
+                }
+                UNAVAILABLE
+            }
+            PageError::Render(cause) => {
+                tracing::error!(error = %cause, "page failed: template error");
+                INTERNAL
+            }
+            PageError::Internal(cause) => {
+                tracing::error!(cause = %cause, "page failed");
+                INTERNAL
+            }
+        }
     }
 }
 
@@ -86,110 +171,11 @@ const UNAVAILABLE: Explanation = Explanation::new(
     "The posts cannot be loaded right now. Nothing you saved is lost — please try again in a moment.",
 );
 
-/// Turns any rejection into an error page. Never fails.
-pub async fn recover(
-    site: Arc<Site>,
-    rejection: Rejection,
-) -> Result<warp::reply::Response, Infallible> {
-    let explanation = explain(&rejection);
-    Ok(error_page(&site, &explanation))
-}
-
-fn explain(rejection: &Rejection) -> Explanation {
-    if let Some(error) = rejection.find::<PageError>() {
-        return match error {
-            PageError::NotFound => NOT_FOUND,
-            PageError::Forbidden => {
-                tracing::info!("POST refused: missing or invalid CSRF token");
-                Explanation::new(
-                    StatusCode::FORBIDDEN,
-                    "This form has expired",
-                    "The form was not sent from this blog, or it is too old. Go back, reload the page and try again.",
-                )
-            }
-            PageError::BadRequest(reason) => {
-                tracing::info!(reason, "bad request");
-                Explanation::new(
-                    StatusCode::BAD_REQUEST,
-                    "That request did not make sense",
-                    "Something in the address or the form was not what this page expects. Go back and try again.",
-                )
-            }
-            PageError::Upstream(cause) => {
-                match cause {
-                    // The client has logged the cause with the operation and outcome.
-                    UpstreamError::Unavailable { .. } => {
-                        tracing::info!("answering 503: posts-service unavailable")
-                    }
-                    other => tracing::error!(
-                        error = %other,
-                        "answering 503: unexpected answer from posts-service"
-                    ),
-                }
-                UNAVAILABLE
-            }
-            PageError::Render(cause) => {
-                tracing::error!(error = %cause, "page failed: template error");
-                internal()
-            }
-        };
-    }
-    if rejection.is_not_found() {
-        return NOT_FOUND;
-    }
-    if rejection.find::<MethodNotAllowed>().is_some() {
-        return Explanation::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "Not allowed",
-            "This page cannot be used that way.",
-        );
-    }
-    if rejection.find::<PayloadTooLarge>().is_some() {
-        return Explanation::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "That is too much text",
-            "The form was larger than a post can be. Shorten the text and try again.",
-        );
-    }
-    if rejection.find::<LengthRequired>().is_some() {
-        return Explanation::new(
-            StatusCode::LENGTH_REQUIRED,
-            "That request did not make sense",
-            "The form was sent without its length.",
-        );
-    }
-    if rejection.find::<InvalidQuery>().is_some() {
-        return Explanation::new(
-            StatusCode::BAD_REQUEST,
-            "That address did not make sense",
-            "The part of the address after “?” is not something this page understands.",
-        );
-    }
-    if rejection.find::<InvalidHeader>().is_some() || rejection.find::<MissingHeader>().is_some() {
-        return Explanation::new(
-            StatusCode::BAD_REQUEST,
-            "That request did not make sense",
-            "A header of the request was not something this page understands.",
-        );
-    }
-    if rejection.find::<UnsupportedMediaType>().is_some() {
-        return Explanation::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "That request did not make sense",
-            "The form was sent in a format this page does not accept.",
-        );
-    }
-    tracing::error!(rejection = ?rejection, "unhandled rejection");
-    internal()
-}
-
-fn internal() -> Explanation {
-    Explanation::new(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "Something went wrong",
-        "The page could not be shown. The problem has been logged; please try again later.",
-    )
-}
+const INTERNAL: Explanation = Explanation::new(
+    StatusCode::INTERNAL_SERVER_ERROR,
+    "Something went wrong",
+    "The page could not be shown. The problem has been logged; please try again later.",
+);
 
 fn error_page(site: &Site, explanation: &Explanation) -> warp::reply::Response {
     let page = ErrorPage {

@@ -7,34 +7,53 @@
 //!
 //! # Layout
 //!
-//! - [`config`]: the one `Config`, read from the environment once at start.
-//! - [`startup`]: [`Application`], which binds the listener and builds the client,
-//!   metrics and routes; tests call the same `build` and talk to it over HTTP.
-//! - [`routes`]: one file per page, composed in `routes/mod.rs` into the filter the
-//!   server runs; also the route templates metrics are labelled with and the security
-//!   headers every response carries.
-//! - [`posts_client`]: [`PostsClient`], the only way to posts-service: one pooled HTTP
-//!   client with timeouts, the API token, request-id forwarding and per-call metrics.
+//! Pages sit on top; each layer below only uses the ones below it, never a page.
+//!
+//! - [`routes`]: the wiring, one line per page module, plus error handling and the
+//!   security headers. [`startup`]: [`Application`], which binds the listener and builds
+//!   the state; tests call the same `build` and talk to it over HTTP.
+//! - [`pages`]: one module per page (`index`, `post`, `editor`, `delete`, `session`,
+//!   `feed`, `health`, `assets`): its routes and its handlers.
+//! - [`web`]: what every page is built on: the [`web::Visitor`] (session, cookies,
+//!   redirects), the [`web::guards::admin`] filter that yields an [`web::Admin`], forms
+//!   with their CSRF check ([`web::forms::csrf_form`]), and how handler results and
+//!   rejections become responses ([`web::respond`]).
+//! - [`state`]: [`state::AppState`], what handlers share. [`site`]: the blog's identity
+//!   and the security headers.
+//! - [`posts_client`]: [`PostsClient`], the only way to posts-service, over the
+//!   `posts-api` types: one pooled HTTP client with timeouts, the API token,
+//!   request-id forwarding and per-call metrics.
 //! - [`page_cache`]: rendered pages shared between anonymous readers for at most
 //!   `PAGE_CACHE_TTL_MS`, and the last good copy served during a posts-service outage.
 //! - [`auth`]: the admin's signed session cookie, CSRF tokens, flash messages and the
 //!   constant-time credential check, all keyed by `SESSION_SECRET`.
 //! - [`markdown`]: CommonMark to sanitized HTML, and plain-text excerpts.
 //! - [`templates`]: the askama page types; the markup lives in `templates/`.
-//! - [`error`]: [`PageError`], what can go wrong in a page, and the one `recover` that
-//!   turns every error and rejection into an error page.
+//! - [`error`]: [`PageError`], what can go wrong in a page, and its error page.
+//! - [`config`]: the one `Config`, read from the environment once at start.
 //!
-//! Static assets (the stylesheet) are compiled into the binary (`routes/assets.rs`).
+//! # Adding an admin page
+//!
+//! 1. A module in `pages/` with `routes(state)`: the path, `route("/your/{id}")` for
+//!    metrics, the method, `admin(state)` (and `csrf_form(state, CsrfScope::Session)`
+//!    for a POST), then `.then(handler)`, wrapped in `web::respond::page`. The handler
+//!    takes an [`web::Admin`] (and the form) and returns `Result<Response, PageError>`.
+//! 2. Its template type in [`templates`] and its markup in `templates/`.
+//! 3. One line in [`routes::routes`]: `.or(your_page::routes(&state)).unify()`.
 
 pub mod auth;
 pub mod config;
 pub mod error;
 pub mod markdown;
 pub mod page_cache;
+pub mod pages;
 pub mod posts_client;
 pub mod routes;
+pub mod site;
 pub mod startup;
+pub mod state;
 pub mod templates;
+pub mod web;
 
 pub use config::Config;
 pub use error::PageError;

@@ -24,6 +24,7 @@ use http::StatusCode;
 use moka::future::Cache;
 use prometheus::{IntCounterVec, Opts, Registry};
 
+use crate::config::CacheSettings;
 use crate::error::PageError;
 use crate::posts_client::UpstreamError;
 
@@ -71,17 +72,6 @@ impl Served {
             Served::Stale => "stale",
         }
     }
-}
-
-/// Settings, from configuration.
-#[derive(Debug, Clone, Copy)]
-pub struct CacheSettings {
-    /// How long a rendered page is served to readers; zero turns the cache off.
-    pub ttl: Duration,
-    /// How long the last good copy is kept for outages.
-    pub stale_ttl: Duration,
-    /// Most pages kept (each of the two tiers).
-    pub capacity: u64,
 }
 
 /// The cache. Cheap to clone; clones share entries.

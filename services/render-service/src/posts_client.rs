@@ -12,50 +12,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use posts_api::{etag, FieldError, Post, PostInput, PostsPage, Problem};
 use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
 use reqwest::{header, Method, RequestBuilder, StatusCode, Url};
-use serde::{Deserialize, Serialize};
 use service_runtime::request_id::{self, RequestId};
-use time::OffsetDateTime;
 
 use crate::config::Config;
-
-/// A post as posts-service returns it.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct Post {
-    pub id: u64,
-    pub title: String,
-    pub body: String,
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
-    pub updated_at: OffsetDateTime,
-    /// Grows by one on every update; sent back as `If-Match` to detect concurrent edits.
-    pub version: u64,
-}
-
-/// One page of the newest-first list.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct PostPage {
-    pub posts: Vec<Post>,
-    /// The `before` that fetches the next (older) page; `None` on the last page.
-    pub next_before: Option<u64>,
-}
-
-/// A title and body to create or replace a post with.
-#[derive(Debug, Clone, Copy, Serialize)]
-pub struct PostInput<'a> {
-    pub title: &'a str,
-    pub body: &'a str,
-}
-
-/// One problem posts-service found with a field of a [`PostInput`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FieldProblem {
-    /// `title`, `body`, or empty when posts-service did not say.
-    pub field: String,
-    pub message: String,
-}
 
 /// Why a call to posts-service did not give what was asked for.
 #[derive(Debug, thiserror::Error)]
@@ -66,9 +28,10 @@ pub enum UpstreamError {
     /// 412: the post changed since the version we hold.
     #[error("the post was changed since it was loaded")]
     Stale,
-    /// 422: posts-service rejected the title or body.
+    /// 422: posts-service rejected the title or body (a field error with an empty
+    /// `field` is about the post as a whole).
     #[error("posts-service rejected the input")]
-    Invalid(Vec<FieldProblem>),
+    Invalid(Vec<FieldError>),
     /// Unreachable, too slow, failing (5xx) or answering in a way we cannot use.
     #[error("posts-service is unavailable ({operation}): {cause}")]
     Unavailable {
@@ -144,7 +107,7 @@ impl PostsClient {
         limit: u32,
         before: Option<u64>,
         request_id: &RequestId,
-    ) -> Result<PostPage, UpstreamError> {
+    ) -> Result<PostsPage, UpstreamError> {
         const OP: &str = "list_posts";
         let mut url = self.url(&["v1", "posts"]);
         {
@@ -177,13 +140,13 @@ impl PostsClient {
     /// `POST /v1/posts`: the new post.
     pub async fn create(
         &self,
-        input: PostInput<'_>,
+        input: &PostInput,
         request_id: &RequestId,
     ) -> Result<Post, UpstreamError> {
         const OP: &str = "create_post";
         let request = self
             .write(Method::POST, self.url(&["v1", "posts"]))
-            .json(&input);
+            .json(input);
         self.call(OP, request, request_id, |status, body| match status {
             StatusCode::CREATED | StatusCode::OK => parse_json(OP, body),
             _ => Err(unexpected_status(OP, status)),
@@ -196,15 +159,15 @@ impl PostsClient {
     pub async fn update(
         &self,
         id: u64,
-        version: u64,
-        input: PostInput<'_>,
+        version: u32,
+        input: &PostInput,
         request_id: &RequestId,
     ) -> Result<Post, UpstreamError> {
         const OP: &str = "update_post";
         let request = self
             .write(Method::PUT, self.post_url(id))
-            .header(header::IF_MATCH, etag(version))
-            .json(&input);
+            .header(header::IF_MATCH, etag::of(version))
+            .json(input);
         self.call(OP, request, request_id, |status, body| match status {
             StatusCode::OK => parse_json(OP, body),
             StatusCode::NOT_FOUND => Err(UpstreamError::NotFound),
@@ -218,13 +181,13 @@ impl PostsClient {
     pub async fn delete(
         &self,
         id: u64,
-        version: Option<u64>,
+        version: Option<u32>,
         request_id: &RequestId,
     ) -> Result<(), UpstreamError> {
         const OP: &str = "delete_post";
         let mut request = self.write(Method::DELETE, self.post_url(id));
         if let Some(version) = version {
-            request = request.header(header::IF_MATCH, etag(version));
+            request = request.header(header::IF_MATCH, etag::of(version));
         }
         self.call(OP, request, request_id, |status, _| match status {
             StatusCode::NO_CONTENT | StatusCode::OK => Ok(()),
@@ -340,10 +303,6 @@ fn outcome_of<T>(status: StatusCode, result: &Result<T, UpstreamError>) -> Outco
     }
 }
 
-fn etag(version: u64) -> String {
-    format!("\"{version}\"")
-}
-
 fn parse_json<T: serde::de::DeserializeOwned>(
     operation: &'static str,
     body: &Bytes,
@@ -378,54 +337,20 @@ fn describe(err: &reqwest::Error) -> String {
     text
 }
 
-/// The problem+json of a 422: its `errors` list when present, else the `detail` with
-/// the field guessed from the words in it.
-fn field_problems(body: &[u8]) -> Vec<FieldProblem> {
-    #[derive(Deserialize)]
-    struct Problem {
-        #[serde(default)]
-        detail: Option<String>,
-        #[serde(default)]
-        errors: Vec<ProblemField>,
-    }
-    #[derive(Deserialize)]
-    struct ProblemField {
-        #[serde(default)]
-        field: String,
-        #[serde(default)]
-        message: String,
-    }
-    let Ok(problem) = serde_json::from_slice::<Problem>(body) else {
-        return vec![FieldProblem {
+/// The field errors of a 422's problem document; a document without them (or that is
+/// not one) is a problem with the post as a whole.
+fn field_problems(body: &[u8]) -> Vec<FieldError> {
+    match serde_json::from_slice::<Problem>(body) {
+        Ok(problem) if !problem.errors.is_empty() => problem.errors,
+        Ok(problem) => vec![FieldError {
+            field: String::new(),
+            message: problem.detail,
+        }],
+        Err(_) => vec![FieldError {
             field: String::new(),
             message: "The post was not accepted.".to_owned(),
-        }];
-    };
-    if !problem.errors.is_empty() {
-        return problem
-            .errors
-            .into_iter()
-            .map(|error| FieldProblem {
-                field: error.field,
-                message: error.message,
-            })
-            .collect();
+        }],
     }
-    let detail = problem
-        .detail
-        .unwrap_or_else(|| "The post was not accepted.".to_owned());
-    let lower = detail.to_lowercase();
-    let field = if lower.contains("title") {
-        "title"
-    } else if lower.contains("body") {
-        "body"
-    } else {
-        ""
-    };
-    vec![FieldProblem {
-        field: field.to_owned(),
-        message: detail,
-    }]
 }
 
 /// Counts and latencies of calls to posts-service.
@@ -499,7 +424,7 @@ mod tests {
             "detail":"title is invalid","errors":[{"field":"title","message":"too long"}]}"#;
         assert_eq!(
             field_problems(body),
-            vec![FieldProblem {
+            vec![FieldError {
                 field: "title".into(),
                 message: "too long".into()
             }]
@@ -507,22 +432,16 @@ mod tests {
     }
 
     #[test]
-    fn problem_detail_alone_is_attributed_by_its_words() {
+    fn a_problem_without_field_errors_is_about_the_whole_post() {
         let body = br#"{"type":"about:blank","title":"x","status":422,"detail":"body is over 65535 bytes"}"#;
-        assert_eq!(field_problems(body)[0].field, "body");
+        assert_eq!(
+            field_problems(body),
+            vec![FieldError {
+                field: String::new(),
+                message: "body is over 65535 bytes".into()
+            }]
+        );
         assert_eq!(field_problems(b"not json")[0].field, "");
-    }
-
-    #[test]
-    fn post_json_is_read_with_rfc3339_dates() {
-        let post: Post = serde_json::from_str(
-            r#"{"id":42,"title":"t","body":"b","created_at":"2026-11-24T10:00:00Z",
-                "updated_at":"2026-11-24T11:00:00Z","version":3}"#,
-        )
-        .unwrap();
-        assert_eq!(post.id, 42);
-        assert_eq!(post.created_at.hour(), 10);
-        assert_eq!(post.version, 3);
     }
 
     #[tokio::test]

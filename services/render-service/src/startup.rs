@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use prometheus::Registry;
 use service_runtime::metrics::HttpMetrics;
-use service_runtime::server::{self, Observability};
+use service_runtime::server;
 use tokio::net::TcpListener;
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
@@ -19,8 +19,11 @@ use warp::reply::Response;
 use crate::auth::Auth;
 use crate::config::Config;
 use crate::page_cache::PageCache;
+use crate::pages::assets;
 use crate::posts_client::{ClientError, PostsClient};
-use crate::routes::{self, assets, AppState, Site};
+use crate::routes;
+use crate::site::Site;
+use crate::state::AppState;
 
 /// Why render-service could not start.
 #[derive(Debug, thiserror::Error)]
@@ -43,7 +46,7 @@ pub struct Application {
     listener: TcpListener,
     local_addr: SocketAddr,
     routes: BoxedFilter<(Response,)>,
-    observability: Observability,
+    metrics: HttpMetrics,
 }
 
 impl Application {
@@ -86,10 +89,7 @@ impl Application {
             listener,
             local_addr,
             routes: routes::routes(state),
-            observability: Observability {
-                metrics,
-                route_template: routes::route_template,
-            },
+            metrics,
         })
     }
 
@@ -100,6 +100,6 @@ impl Application {
 
     /// Serves until `shutdown` resolves, then lets in-flight requests finish.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) {
-        server::serve(self.listener, self.routes, self.observability, shutdown).await;
+        server::serve(self.listener, self.routes, self.metrics, shutdown).await;
     }
 }

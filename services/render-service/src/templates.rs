@@ -9,9 +9,9 @@ use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
 use time::OffsetDateTime;
 
-use crate::error::PageError;
+use posts_api::Post;
+
 use crate::markdown;
-use crate::posts_client::Post;
 
 /// What every page's frame (header, navigation, flash) needs.
 #[derive(Debug, Clone)]
@@ -158,7 +158,7 @@ pub struct EditorPage {
     pub title: String,
     pub body: String,
     /// The version the form was loaded with (edits only).
-    pub version: Option<u64>,
+    pub version: Option<u32>,
     pub errors: FieldErrors,
     pub conflict: Option<ConflictView>,
 }
@@ -170,7 +170,7 @@ pub struct DeletePage {
     pub chrome: Chrome,
     pub id: u64,
     pub title: String,
-    pub version: u64,
+    pub version: u32,
     pub csrf_token: String,
     /// Why the page is shown again (the post changed meanwhile).
     pub notice: Option<String>,
@@ -219,9 +219,9 @@ pub struct FeedDocument {
     pub entries: Vec<FeedEntry>,
 }
 
-/// Renders a template, turning a (never expected) template failure into a page error.
-pub fn render(template: &impl Template) -> Result<String, PageError> {
-    template.render().map_err(PageError::from)
+/// Renders a template; a failure is a bug (askama checked the template when compiling).
+pub fn render(template: &impl Template) -> Result<String, askama::Error> {
+    template.render()
 }
 
 #[cfg(test)]

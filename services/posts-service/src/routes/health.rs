@@ -3,8 +3,8 @@
 use http::header::{HeaderValue, CONTENT_TYPE};
 use warp::reply::Response;
 
-use super::AppState;
 use crate::error::ApiError;
+use crate::state::AppState;
 
 /// How long readiness waits for the database.
 const READINESS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);

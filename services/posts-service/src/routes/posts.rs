@@ -4,32 +4,20 @@
 use bytes::Bytes;
 use http::header::{HeaderValue, ETAG, LOCATION};
 use http::{HeaderMap, StatusCode};
+use posts_api::{etag, Post, PostInput};
 use serde::Serialize;
 use warp::reply::Response;
 
 use super::request::{self, IfMatch};
-use super::AppState;
 use crate::error::ApiError;
-use crate::post::{Post, PostInput};
+use crate::state::AppState;
 use crate::store::{Expected, WriteOutcome};
-
-#[derive(Serialize)]
-struct PostList {
-    posts: Vec<Post>,
-    next_before: Option<u64>,
-}
 
 /// `GET /v1/posts?limit=N&before=ID`
 pub async fn list(raw_query: String, state: AppState) -> Result<Response, ApiError> {
     let query = request::list_query(&raw_query)?;
     let page = state.store.list(query.before, query.limit).await?;
-    Ok(json(
-        StatusCode::OK,
-        &PostList {
-            posts: page.posts,
-            next_before: page.next_before,
-        },
-    ))
+    Ok(json(StatusCode::OK, &page))
 }
 
 /// `GET /v1/posts/{id}`
@@ -112,13 +100,13 @@ async fn missing_or_stale(state: &AppState, id: u64) -> ApiError {
     match state.store.get(id).await {
         Ok(Some(_)) => ApiError::PreconditionFailed,
         Ok(None) => ApiError::NotFound,
-        Err(err) => err,
+        Err(err) => err.into(),
     }
 }
 
 fn post_response(status: StatusCode, post: &Post) -> Response {
     let mut response = json(status, post);
-    if let Ok(etag) = HeaderValue::from_str(&request::etag(post.version)) {
+    if let Ok(etag) = HeaderValue::from_str(&etag::of(post.version)) {
         response.headers_mut().insert(ETAG, etag);
     }
     response

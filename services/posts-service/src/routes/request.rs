@@ -8,13 +8,11 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
 use http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, IF_MATCH};
 use http::HeaderMap;
+use posts_api::{etag, REQUEST_MAX_BYTES};
 use serde::de::DeserializeOwned;
 use warp::Filter;
 
 use crate::error::ApiError;
-
-/// Largest request body accepted (256 KiB).
-pub const BODY_LIMIT_BYTES: usize = 256 * 1024;
 
 /// How much of an oversized body is read (and thrown away) before answering 413, so a
 /// client still sending reads our answer rather than a reset connection.
@@ -59,7 +57,7 @@ impl ApiToken {
     }
 }
 
-/// The request body, read up to [`BODY_LIMIT_BYTES`] (413 past it). A moderately
+/// The request body, read up to [`REQUEST_MAX_BYTES`] (413 past it). A moderately
 /// oversized body is drained before answering; one declared far larger is not read.
 pub fn body() -> impl Filter<Extract = (Result<Bytes, ApiError>,), Error = warp::Rejection> + Clone
 {
@@ -73,7 +71,7 @@ pub fn body() -> impl Filter<Extract = (Result<Bytes, ApiError>,), Error = warp:
             if declared.is_some_and(|length| length > DRAIN_LIMIT_BYTES as u64) {
                 return Err(ApiError::PayloadTooLarge);
             }
-            read_limited(stream, BODY_LIMIT_BYTES).await
+            read_limited(stream, REQUEST_MAX_BYTES).await
         })
 }
 
@@ -166,20 +164,14 @@ pub fn if_match(headers: &HeaderMap) -> Result<IfMatch, ApiError> {
     if !is_quoted(value) {
         return Err(malformed());
     }
-    let inner = &value[1..value.len() - 1];
-    Ok(match inner.parse::<u32>() {
-        Ok(version) if inner.bytes().all(|b| b.is_ascii_digit()) => IfMatch::Version(version),
-        _ => IfMatch::Unmatchable,
+    Ok(match etag::version_of(value) {
+        Some(version) => IfMatch::Version(version),
+        None => IfMatch::Unmatchable,
     })
 }
 
 fn is_quoted(tag: &str) -> bool {
     tag.len() >= 2 && tag.starts_with('"') && tag.ends_with('"')
-}
-
-/// The entity tag of a version: `"3"`.
-pub fn etag(version: u32) -> String {
-    format!("\"{version}\"")
 }
 
 /// `GET /v1/posts` parameters.
@@ -264,6 +256,11 @@ mod tests {
         assert_eq!(
             if_match(&with_if_match("\"abc\"")).unwrap(),
             IfMatch::Unmatchable
+        );
+        assert_eq!(
+            if_match(&with_if_match("\"03\"")).unwrap(),
+            IfMatch::Unmatchable,
+            "strong comparison: \"03\" is not version 3"
         );
         assert!(if_match(&with_if_match("3")).is_err());
         assert!(if_match(&with_if_match("\"1\", \"2\"")).is_err());

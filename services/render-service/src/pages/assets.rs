@@ -7,6 +7,7 @@
 use std::sync::LazyLock;
 
 use http::{header, HeaderValue, StatusCode};
+use service_runtime::metrics::route;
 use sha2::{Digest, Sha256};
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
@@ -37,8 +38,9 @@ pub fn stylesheet_href() -> &'static str {
     STYLESHEET_HREF.as_str()
 }
 
-pub fn route() -> BoxedFilter<(Response,)> {
+pub fn routes() -> BoxedFilter<(Response,)> {
     warp::path!("static" / String)
+        .and(route("/static/{file}"))
         .and(warp::get())
         .and(warp::header::optional::<String>("if-none-match"))
         .and_then(|file: String, if_none_match: Option<String>| async move {

@@ -4,43 +4,51 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
 use http::StatusCode;
+use posts_api::Post;
 use serde::Deserialize;
+use service_runtime::metrics::route;
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
-use warp::{Filter, Rejection};
+use warp::Filter;
 
-use super::{
-    form_body, form_version, login_redirect, parse_form, visitor, with_state, AppState, Visitor,
-};
-use crate::posts_client::{Post, UpstreamError};
+use crate::error::PageError;
+use crate::posts_client::UpstreamError;
+use crate::state::{with_state, AppState};
 use crate::templates::{render, DeletePage};
+use crate::web::forms::{csrf_form, form_version, CsrfScope};
+use crate::web::guards::admin;
+use crate::web::respond::page;
+use crate::web::{Admin, Visitor};
 
 /// The flash shown on the index after a delete.
 pub const DELETED_FLASH: &str = "Entry was deleted";
 
-pub fn routes(state: Arc<AppState>) -> BoxedFilter<(Response,)> {
+pub fn routes(state: &Arc<AppState>) -> BoxedFilter<(Response,)> {
     let confirm = warp::path!("delete" / u64)
+        .and(route("/delete/{id}"))
         .and(warp::get())
-        .and(with_state(state.clone()))
-        .and(visitor(state.clone()))
-        .and_then(show_confirmation);
+        .and(with_state(state))
+        .and(admin(state))
+        .then(show_confirmation);
     let delete = warp::path!("delete" / u64)
+        .and(route("/delete/{id}"))
         .and(warp::post())
-        .and(with_state(state.clone()))
-        .and(visitor(state))
-        .and(form_body())
-        .and_then(submit_delete);
-    confirm.or(delete).unify().boxed()
+        .and(with_state(state))
+        .and(admin(state))
+        .and(csrf_form(state, CsrfScope::Session))
+        .then(submit_delete);
+    page(&state.site, confirm)
+        .or(page(&state.site, delete))
+        .unify()
+        .boxed()
 }
 
-/// The fields of the confirmation form.
+/// The fields of the confirmation form (its CSRF token is checked by [`csrf_form`]).
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct DeleteForm {
-    pub csrf_token: String,
-    /// The version shown when the admin confirmed; empty deletes whatever is there.
+    /// The version shown when the admin confirmed.
     pub version: String,
 }
 
@@ -50,7 +58,7 @@ fn confirmation_page(
     status: StatusCode,
     post: Post,
     notice: Option<String>,
-) -> Result<Response, Rejection> {
+) -> Result<Response, PageError> {
     let csrf_token = visitor.csrf_token(&state.auth);
     let chrome = visitor.chrome(state, format!("Delete “{}”", post.title));
     let html = render(&DeletePage {
@@ -68,11 +76,9 @@ fn confirmation_page(
 pub async fn show_confirmation(
     id: u64,
     state: Arc<AppState>,
-    visitor: Visitor,
-) -> Result<Response, Rejection> {
-    if !visitor.is_admin() {
-        return Ok(login_redirect(visitor, &format!("/delete/{id}")));
-    }
+    admin: Admin,
+) -> Result<Response, PageError> {
+    let visitor = admin.into_visitor();
     let post = state.posts.get(id, &visitor.request_id).await?;
     confirmation_page(&state, visitor, StatusCode::OK, post, None)
 }
@@ -81,14 +87,10 @@ pub async fn show_confirmation(
 pub async fn submit_delete(
     id: u64,
     state: Arc<AppState>,
-    visitor: Visitor,
-    body: Bytes,
-) -> Result<Response, Rejection> {
-    if !visitor.is_admin() {
-        return Ok(login_redirect(visitor, &format!("/delete/{id}")));
-    }
-    let form: DeleteForm = parse_form(&body)?;
-    visitor.check_csrf(&state.auth, &form.csrf_token)?;
+    admin: Admin,
+    form: DeleteForm,
+) -> Result<Response, PageError> {
+    let visitor = admin.into_visitor();
     // The version the admin confirmed: without it the delete could remove a post
     // edited since, unseen.
     let version = form_version(&form.version)?;

@@ -1,71 +1,74 @@
 //! `GET|POST /add` and `GET|POST /edit/{id}`: the admin's post form.
 //!
-//! A submission is checked here first with posts-service's own rules (title trimmed,
-//! 1 to 128 characters; body at most 65,535 bytes) and again by posts-service; either
-//! way a problem re-renders the form with the admin's text and the message by its
-//! field. An edit carries the version it was loaded with; when someone saved a newer
-//! one meanwhile (412), nothing is overwritten: the form comes back with the admin's
-//! text, a conflict notice and the saved version to compare.
+//! A submission is checked here first with posts-service's own rules (`posts_api`'s
+//! validation, worded for people) and again by posts-service; either way a problem
+//! re-renders the form with the admin's text and the message by its field. An edit
+//! carries the version it was loaded with; when someone saved a newer one meanwhile
+//! (412), nothing is overwritten: the form comes back with the admin's text, a conflict
+//! notice and the saved version to compare.
 
 use std::sync::Arc;
 
-use bytes::Bytes;
 use http::StatusCode;
+use posts_api::{FieldError, PostInput, Violation, BODY_MAX_BYTES, TITLE_MAX_CHARS};
 use serde::Deserialize;
+use service_runtime::metrics::route;
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
-use warp::{Filter, Rejection};
+use warp::Filter;
 
-use super::{
-    form_body, form_version, login_redirect, parse_form, visitor, with_state, AppState, Visitor,
-};
-use crate::posts_client::{FieldProblem, PostInput, UpstreamError};
+use crate::error::PageError;
+use crate::posts_client::UpstreamError;
+use crate::state::{with_state, AppState};
 use crate::templates::{render, ConflictView, DateView, EditorPage, FieldErrors};
+use crate::web::forms::{csrf_form, form_version, CsrfScope};
+use crate::web::guards::admin;
+use crate::web::respond::page;
+use crate::web::{Admin, Visitor};
 
 /// The flash shown after a new post is saved (the original tutorial's words).
 pub const POSTED_FLASH: &str = "New entry was successfully posted";
 /// The flash shown after an edit is saved.
 pub const UPDATED_FLASH: &str = "Entry was successfully updated";
 
-/// posts-service's limit on titles, in characters after trimming.
-pub const TITLE_MAX_CHARS: usize = 128;
-/// posts-service's limit on bodies, in bytes of UTF-8.
-pub const BODY_MAX_BYTES: usize = 65_535;
-
-pub fn routes(state: Arc<AppState>) -> BoxedFilter<(Response,)> {
+pub fn routes(state: &Arc<AppState>) -> BoxedFilter<(Response,)> {
     let show_add = warp::path!("add")
+        .and(route("/add"))
         .and(warp::get())
-        .and(with_state(state.clone()))
-        .and(visitor(state.clone()))
-        .and_then(show_add_form);
+        .and(with_state(state))
+        .and(admin(state))
+        .then(show_add_form);
     let submit_add = warp::path!("add")
+        .and(route("/add"))
         .and(warp::post())
-        .and(with_state(state.clone()))
-        .and(visitor(state.clone()))
-        .and(form_body())
-        .and_then(submit_add_form);
+        .and(with_state(state))
+        .and(admin(state))
+        .and(csrf_form(state, CsrfScope::Session))
+        .then(submit_add_form);
     let show_edit = warp::path!("edit" / u64)
+        .and(route("/edit/{id}"))
         .and(warp::get())
-        .and(with_state(state.clone()))
-        .and(visitor(state.clone()))
-        .and_then(show_edit_form);
+        .and(with_state(state))
+        .and(admin(state))
+        .then(show_edit_form);
     let submit_edit = warp::path!("edit" / u64)
+        .and(route("/edit/{id}"))
         .and(warp::post())
-        .and(with_state(state.clone()))
-        .and(visitor(state))
-        .and(form_body())
-        .and_then(submit_edit_form);
-    show_add
-        .or(submit_add)
+        .and(with_state(state))
+        .and(admin(state))
+        .and(csrf_form(state, CsrfScope::Session))
+        .then(submit_edit_form);
+    page(&state.site, show_add)
+        .or(page(&state.site, submit_add))
         .unify()
-        .or(show_edit)
+        .or(page(&state.site, show_edit))
         .unify()
-        .or(submit_edit)
+        .or(page(&state.site, submit_edit))
         .unify()
         .boxed()
 }
 
-/// The fields of the post form.
+/// The fields of the post form (its CSRF token is checked by [`csrf_form`]).
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct PostForm {
@@ -73,11 +76,10 @@ pub struct PostForm {
     pub body: String,
     /// The version an edit form was loaded with.
     pub version: String,
-    pub csrf_token: String,
 }
 
 /// A submitted post, normalized the way it will be stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Draft {
     /// The title as typed (shown again on errors).
     pub title: String,
@@ -94,36 +96,58 @@ impl Draft {
     }
 
     /// What posts-service is sent.
-    pub fn input(&self) -> PostInput<'_> {
-        PostInput {
-            title: self.title.trim(),
-            body: &self.body,
-        }
+    pub fn input(&self) -> PostInput {
+        PostInput::new(self.title.trim(), self.body.as_str())
     }
 
-    /// The same rules posts-service applies, so most mistakes need no round trip.
+    /// posts-service's own rules, so most mistakes need no round trip.
     pub fn validate(&self) -> FieldErrors {
         let mut errors = FieldErrors::default();
-        let title_chars = self.title.trim().chars().count();
-        if title_chars == 0 {
-            errors.title = Some("Please give the post a title.".to_owned());
-        } else if title_chars > TITLE_MAX_CHARS {
-            errors.title = Some(format!(
-                "The title can have at most {TITLE_MAX_CHARS} characters; this one has {title_chars}."
-            ));
-        }
-        if self.body.len() > BODY_MAX_BYTES {
-            errors.body = Some(format!(
-                "The text can be at most 65,535 bytes long; this one has {} bytes.",
-                self.body.len()
-            ));
+        if let Err(violations) = self.input().validate() {
+            for violation in violations {
+                let slot = match violation.field() {
+                    "title" => &mut errors.title,
+                    _ => &mut errors.body,
+                };
+                slot.get_or_insert_with(|| in_words(violation));
+            }
         }
         errors
     }
 }
 
+/// A broken rule, as the form says it.
+fn in_words(violation: Violation) -> String {
+    match violation {
+        Violation::TitleMissing | Violation::TitleEmpty => {
+            "Please give the post a title.".to_owned()
+        }
+        Violation::TitleTooLong { chars } => format!(
+            "The title can have at most {TITLE_MAX_CHARS} characters; this one has {chars}."
+        ),
+        Violation::BodyMissing => "Please write the post.".to_owned(),
+        Violation::BodyTooLong { bytes } => format!(
+            "The text can be at most {} bytes long; this one has {bytes} bytes.",
+            thousands(BODY_MAX_BYTES)
+        ),
+    }
+}
+
+/// `65535` as `65,535`.
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
 /// posts-service's 422 problems, by field.
-fn errors_from(problems: Vec<FieldProblem>) -> FieldErrors {
+fn errors_from(problems: Vec<FieldError>) -> FieldErrors {
     let mut errors = FieldErrors::default();
     for problem in problems {
         let slot = match problem.field.as_str() {
@@ -139,251 +163,200 @@ fn errors_from(problems: Vec<FieldProblem>) -> FieldErrors {
     errors
 }
 
-/// What the editor shows besides the text.
-struct EditorState {
+/// Everything the editor shows: which post, the text, and what went wrong.
+struct Editor {
     /// The post being edited; `None` for a new post.
     id: Option<u64>,
-    version: Option<u64>,
+    version: Option<u32>,
+    draft: Draft,
     errors: FieldErrors,
     conflict: Option<ConflictView>,
 }
 
-fn editor_page(
-    state: &AppState,
-    mut visitor: Visitor,
-    status: StatusCode,
-    title: String,
-    body: String,
-    editor: EditorState,
-) -> Result<Response, Rejection> {
-    let (heading, action, cancel_href) = match editor.id {
-        Some(id) => ("Edit post", format!("/edit/{id}"), format!("/posts/{id}")),
-        None => ("New post", "/add".to_owned(), "/".to_owned()),
-    };
-    let csrf_token = visitor.csrf_token(&state.auth);
-    let chrome = visitor.chrome(state, heading);
-    let html = render(&EditorPage {
-        chrome,
-        heading,
-        action,
-        cancel_href,
-        csrf_token,
-        title,
-        body,
-        version: editor.version,
-        errors: editor.errors,
-        conflict: editor.conflict,
-    })?;
-    Ok(visitor.page(status, html))
+impl Editor {
+    fn new_post(draft: Draft) -> Editor {
+        Editor {
+            id: None,
+            version: None,
+            draft,
+            errors: FieldErrors::default(),
+            conflict: None,
+        }
+    }
+
+    fn edit(id: u64, version: u32, draft: Draft) -> Editor {
+        Editor {
+            id: Some(id),
+            version: Some(version),
+            ..Editor::new_post(draft)
+        }
+    }
+
+    fn with_errors(self, errors: FieldErrors) -> Editor {
+        Editor { errors, ..self }
+    }
+
+    /// The form as `visitor` sees it, with `status`.
+    fn show(
+        self,
+        state: &AppState,
+        mut visitor: Visitor,
+        status: StatusCode,
+    ) -> Result<Response, PageError> {
+        let (heading, action, cancel_href) = match self.id {
+            Some(id) => ("Edit post", format!("/edit/{id}"), format!("/posts/{id}")),
+            None => ("New post", "/add".to_owned(), "/".to_owned()),
+        };
+        let csrf_token = visitor.csrf_token(&state.auth);
+        let chrome = visitor.chrome(state, heading);
+        let html = render(&EditorPage {
+            chrome,
+            heading,
+            action,
+            cancel_href,
+            csrf_token,
+            title: self.draft.title,
+            body: self.draft.body,
+            version: self.version,
+            errors: self.errors,
+            conflict: self.conflict,
+        })?;
+        Ok(visitor.page(status, html))
+    }
 }
 
 /// `GET /add`: an empty form.
-pub async fn show_add_form(state: Arc<AppState>, visitor: Visitor) -> Result<Response, Rejection> {
-    if !visitor.is_admin() {
-        return Ok(login_redirect(visitor, "/add"));
-    }
-    let editor = EditorState {
-        id: None,
-        version: None,
-        errors: FieldErrors::default(),
-        conflict: None,
-    };
-    editor_page(
-        &state,
-        visitor,
-        StatusCode::OK,
-        String::new(),
-        String::new(),
-        editor,
-    )
+pub async fn show_add_form(state: Arc<AppState>, admin: Admin) -> Result<Response, PageError> {
+    Editor::new_post(Draft::default()).show(&state, admin.into_visitor(), StatusCode::OK)
 }
 
 /// `POST /add`: saves a new post and shows it with a flash.
 pub async fn submit_add_form(
     state: Arc<AppState>,
-    visitor: Visitor,
-    body: Bytes,
-) -> Result<Response, Rejection> {
-    if !visitor.is_admin() {
-        return Ok(login_redirect(visitor, "/add"));
-    }
-    let form: PostForm = parse_form(&body)?;
-    visitor.check_csrf(&state.auth, &form.csrf_token)?;
-    let draft = Draft::from_form(&form);
-    let again = |visitor, status, errors| {
-        let editor = EditorState {
-            id: None,
-            version: None,
-            errors,
-            conflict: None,
-        };
-        editor_page(
-            &state,
-            visitor,
-            status,
-            draft.title.clone(),
-            draft.body.clone(),
-            editor,
-        )
-    };
-    let errors = draft.validate();
+    admin: Admin,
+    form: PostForm,
+) -> Result<Response, PageError> {
+    let visitor = admin.into_visitor();
+    let editor = Editor::new_post(Draft::from_form(&form));
+    let errors = editor.draft.validate();
     if !errors.is_empty() {
-        return again(visitor, StatusCode::UNPROCESSABLE_ENTITY, errors);
+        return editor
+            .with_errors(errors)
+            .show(&state, visitor, StatusCode::UNPROCESSABLE_ENTITY);
     }
-    match state.posts.create(draft.input(), &visitor.request_id).await {
-        Ok(post) => {
-            state.pages.invalidate_all();
-            Ok(visitor.redirect_with_flash(
-                &state.auth,
-                &format!("/posts/{}", post.id),
-                POSTED_FLASH,
-            ))
+    let error = match state
+        .posts
+        .create(&editor.draft.input(), &visitor.request_id)
+        .await
+    {
+        Ok(post) => return Ok(saved(&state, visitor, post.id, POSTED_FLASH)),
+        Err(error) => error,
+    };
+    let (status, errors) = match error {
+        UpstreamError::Invalid(problems) => {
+            (StatusCode::UNPROCESSABLE_ENTITY, errors_from(problems))
         }
-        Err(UpstreamError::Invalid(problems)) => again(
-            visitor,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            errors_from(problems),
-        ),
-        Err(UpstreamError::Unavailable { .. }) => again(
-            visitor,
-            StatusCode::SERVICE_UNAVAILABLE,
-            unavailable_while_saving(),
-        ),
-        Err(other) => Err(other.into()),
-    }
+        UpstreamError::Unavailable { .. } => {
+            (StatusCode::SERVICE_UNAVAILABLE, unavailable_while_saving())
+        }
+        other => return Err(other.into()),
+    };
+    editor.with_errors(errors).show(&state, visitor, status)
 }
 
 /// `GET /edit/{id}`: the form filled with the saved post and its version.
 pub async fn show_edit_form(
     id: u64,
     state: Arc<AppState>,
-    visitor: Visitor,
-) -> Result<Response, Rejection> {
-    if !visitor.is_admin() {
-        return Ok(login_redirect(visitor, &format!("/edit/{id}")));
-    }
+    admin: Admin,
+) -> Result<Response, PageError> {
+    let visitor = admin.into_visitor();
     let post = state.posts.get(id, &visitor.request_id).await?;
-    let editor = EditorState {
-        id: Some(id),
-        version: Some(post.version),
-        errors: FieldErrors::default(),
-        conflict: None,
+    let draft = Draft {
+        title: post.title,
+        body: post.body,
     };
-    editor_page(
-        &state,
-        visitor,
-        StatusCode::OK,
-        post.title,
-        post.body,
-        editor,
-    )
+    Editor::edit(id, post.version, draft).show(&state, visitor, StatusCode::OK)
 }
 
 /// `POST /edit/{id}`: saves the edit unless the post changed since the form was loaded.
 pub async fn submit_edit_form(
     id: u64,
     state: Arc<AppState>,
-    visitor: Visitor,
-    body: Bytes,
-) -> Result<Response, Rejection> {
-    if !visitor.is_admin() {
-        return Ok(login_redirect(visitor, &format!("/edit/{id}")));
-    }
-    let form: PostForm = parse_form(&body)?;
-    visitor.check_csrf(&state.auth, &form.csrf_token)?;
+    admin: Admin,
+    form: PostForm,
+) -> Result<Response, PageError> {
+    let visitor = admin.into_visitor();
     let version = form_version(&form.version)?;
-    let draft = Draft::from_form(&form);
-    let again = |visitor, status, version, errors, conflict| {
-        let editor = EditorState {
-            id: Some(id),
-            version: Some(version),
-            errors,
-            conflict,
-        };
-        editor_page(
-            &state,
-            visitor,
-            status,
-            draft.title.clone(),
-            draft.body.clone(),
-            editor,
-        )
-    };
-    let errors = draft.validate();
+    let editor = Editor::edit(id, version, Draft::from_form(&form));
+    let errors = editor.draft.validate();
     if !errors.is_empty() {
-        return again(
-            visitor,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            version,
-            errors,
-            None,
-        );
+        return editor
+            .with_errors(errors)
+            .show(&state, visitor, StatusCode::UNPROCESSABLE_ENTITY);
     }
-    match state
+    let error = match state
         .posts
-        .update(id, version, draft.input(), &visitor.request_id)
+        .update(id, version, &editor.draft.input(), &visitor.request_id)
         .await
     {
-        Ok(post) => {
-            state.pages.invalidate_all();
-            Ok(visitor.redirect_with_flash(
-                &state.auth,
-                &format!("/posts/{}", post.id),
-                UPDATED_FLASH,
-            ))
-        }
-        Err(UpstreamError::Stale) => {
-            // Show what was saved meanwhile; the form now carries that version, so
-            // saving again is a deliberate choice to replace it.
-            let current = match state.posts.get(id, &visitor.request_id).await {
-                Ok(current) => current,
-                Err(UpstreamError::NotFound) => {
-                    return again(
-                        visitor,
-                        StatusCode::CONFLICT,
-                        version,
-                        deleted_meanwhile(),
-                        None,
-                    )
-                }
-                Err(other) => return Err(other.into()),
-            };
+        Ok(post) => return Ok(saved(&state, visitor, post.id, UPDATED_FLASH)),
+        Err(error) => error,
+    };
+    let (status, editor) = match error {
+        UpstreamError::Stale => after_conflict(&state, &visitor, editor).await?,
+        UpstreamError::Invalid(problems) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            editor.with_errors(errors_from(problems)),
+        ),
+        // A deletion is a concurrent change too: keep the text, overwrite nothing.
+        UpstreamError::NotFound => (
+            StatusCode::CONFLICT,
+            editor.with_errors(deleted_meanwhile()),
+        ),
+        UpstreamError::Unavailable { .. } => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            editor.with_errors(unavailable_while_saving()),
+        ),
+    };
+    editor.show(&state, visitor, status)
+}
+
+/// After a 412: shows what was saved meanwhile. The form now carries that version, so
+/// saving again is a deliberate choice to replace it.
+async fn after_conflict(
+    state: &AppState,
+    visitor: &Visitor,
+    editor: Editor,
+) -> Result<(StatusCode, Editor), PageError> {
+    let id = editor.id.unwrap_or_default();
+    match state.posts.get(id, &visitor.request_id).await {
+        Ok(current) => {
             let conflict = ConflictView {
                 title: current.title.clone(),
                 body: current.body.clone(),
                 updated: DateView::new(current.updated_at),
             };
-            again(
-                visitor,
-                StatusCode::CONFLICT,
-                current.version,
-                FieldErrors::default(),
-                Some(conflict),
-            )
+            let editor = Editor {
+                version: Some(current.version),
+                conflict: Some(conflict),
+                ..editor
+            };
+            Ok((StatusCode::CONFLICT, editor))
         }
-        Err(UpstreamError::Invalid(problems)) => again(
-            visitor,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            version,
-            errors_from(problems),
-            None,
-        ),
-        // A deletion is a concurrent change too: keep the text, overwrite nothing.
-        Err(UpstreamError::NotFound) => again(
-            visitor,
+        Err(UpstreamError::NotFound) => Ok((
             StatusCode::CONFLICT,
-            version,
-            deleted_meanwhile(),
-            None,
-        ),
-        Err(UpstreamError::Unavailable { .. }) => again(
-            visitor,
-            StatusCode::SERVICE_UNAVAILABLE,
-            version,
-            unavailable_while_saving(),
-            None,
-        ),
+            editor.with_errors(deleted_meanwhile()),
+        )),
+        Err(other) => Err(other.into()),
     }
+}
+
+/// After a save: the post, with a flash. This replica's cached pages are dropped so
+/// readers here see the change at once.
+fn saved(state: &AppState, visitor: Visitor, id: u64, flash: &str) -> Response {
+    state.pages.invalidate_all();
+    visitor.redirect_with_flash(&state.auth, &format!("/posts/{id}"), flash)
 }
 
 /// The form-level error when the post was deleted while it was being edited.
@@ -426,7 +399,7 @@ mod tests {
     fn title_is_required_after_trimming() {
         assert!(draft("  \t ", "body").validate().title.is_some());
         assert!(draft(" ok ", "").validate().is_empty());
-        assert_eq!(draft(" ok ", "").input().title, "ok");
+        assert_eq!(draft(" ok ", "").input().title.as_deref(), Some("ok"));
     }
 
     #[test]
@@ -445,6 +418,15 @@ mod tests {
     }
 
     #[test]
+    fn limits_are_worded_for_people() {
+        let errors = draft("t", &"a".repeat(65_536)).validate();
+        assert_eq!(
+            errors.body.as_deref(),
+            Some("The text can be at most 65,535 bytes long; this one has 65536 bytes.")
+        );
+    }
+
+    #[test]
     fn browser_line_endings_are_normalized() {
         assert_eq!(draft("t", "a\r\nb").body, "a\nb");
     }
@@ -452,11 +434,11 @@ mod tests {
     #[test]
     fn upstream_problems_land_by_their_field() {
         let errors = errors_from(vec![
-            FieldProblem {
+            FieldError {
                 field: "title".into(),
                 message: "too long".into(),
             },
-            FieldProblem {
+            FieldError {
                 field: "other".into(),
                 message: "odd".into(),
             },

@@ -8,15 +8,20 @@
 use std::sync::Arc;
 
 use http::{header, HeaderValue, StatusCode};
+use service_runtime::metrics::route;
+use service_runtime::request_id::{self, RequestId};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
-use warp::{Filter, Rejection, Reply};
+use warp::{Filter, Reply};
 
-use super::{visitor, with_state, AppState, Site, Visitor};
+use crate::error::PageError;
 use crate::markdown;
+use crate::site::Site;
+use crate::state::{with_state, AppState};
 use crate::templates::{render, FeedDocument, FeedEntry};
+use crate::web::respond::page;
 
 /// Posts in the feed.
 pub const FEED_SIZE: u32 = 20;
@@ -24,14 +29,15 @@ pub const FEED_SIZE: u32 = 20;
 /// The feed's media type.
 pub const CONTENT_TYPE: &str = "application/atom+xml; charset=utf-8";
 
-pub fn route(state: Arc<AppState>) -> BoxedFilter<(Response,)> {
-    warp::path!("feed.xml")
+pub fn routes(state: &Arc<AppState>) -> BoxedFilter<(Response,)> {
+    let feed = warp::path!("feed.xml")
+        .and(route("/feed.xml"))
         .and(warp::get())
-        .and(with_state(state.clone()))
-        .and(visitor(state))
+        .and(with_state(state))
+        .and(request_id::filter())
         .and(warp::header::optional::<String>("host"))
-        .and_then(render_feed)
-        .boxed()
+        .then(render_feed);
+    page(&state.site, feed)
 }
 
 /// The blog's absolute base URL, without a trailing slash.
@@ -58,13 +64,10 @@ fn rfc3339(moment: OffsetDateTime) -> String {
 /// Renders the feed.
 pub async fn render_feed(
     state: Arc<AppState>,
-    visitor: Visitor,
+    request_id: RequestId,
     host: Option<String>,
-) -> Result<Response, Rejection> {
-    let page = state
-        .posts
-        .list(FEED_SIZE, None, &visitor.request_id)
-        .await?;
+) -> Result<Response, PageError> {
+    let page = state.posts.list(FEED_SIZE, None, &request_id).await?;
     let base_url = base_url(&state.site, host.as_deref());
     let updated = page
         .posts

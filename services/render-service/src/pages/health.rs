@@ -8,23 +8,27 @@
 use std::sync::Arc;
 
 use http::{header, HeaderValue, StatusCode};
+use service_runtime::metrics::route;
 use service_runtime::request_id::{self, RequestId};
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
 use warp::{Filter, Reply};
 
-use super::{with_state, AppState};
+use crate::state::{with_state, AppState};
 
-pub fn routes(state: Arc<AppState>) -> BoxedFilter<(Response,)> {
+pub fn routes(state: &Arc<AppState>) -> BoxedFilter<(Response,)> {
     let healthz = warp::path!("healthz")
+        .and(route("/healthz"))
         .and(warp::get())
         .map(|| text(StatusCode::OK, "ok".to_owned(), "text/plain; charset=utf-8"));
     let readyz = warp::path!("readyz")
+        .and(route("/readyz"))
         .and(warp::get())
-        .and(with_state(state.clone()))
+        .and(with_state(state))
         .and(request_id::filter())
         .then(readiness);
     let metrics = warp::path!("metrics")
+        .and(route("/metrics"))
         .and(warp::get())
         .and(with_state(state))
         .map(|state: Arc<AppState>| {

@@ -5,16 +5,18 @@ use std::sync::Arc;
 
 use http::StatusCode;
 use serde::Deserialize;
+use service_runtime::metrics::route;
+use service_runtime::request_id::RequestId;
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
-use warp::{Filter, Rejection};
-
-use super::{visitor, with_state, AppState, Visitor};
-use service_runtime::request_id::RequestId;
+use warp::Filter;
 
 use crate::error::PageError;
 use crate::page_cache::{CachedPage, PageKey};
+use crate::state::{with_state, AppState};
 use crate::templates::{render, Chrome, IndexPage, PostSummary};
+use crate::web::respond::page;
+use crate::web::visitor::{visitor, Visitor};
 
 /// Posts on one page of the index.
 pub const PAGE_SIZE: u32 = 10;
@@ -25,14 +27,15 @@ pub struct IndexQuery {
     pub before: Option<u64>,
 }
 
-pub fn route(state: Arc<AppState>) -> BoxedFilter<(Response,)> {
-    warp::path::end()
+pub fn routes(state: &Arc<AppState>) -> BoxedFilter<(Response,)> {
+    let index = warp::path::end()
+        .and(route("/"))
         .and(warp::get())
-        .and(with_state(state.clone()))
+        .and(with_state(state))
         .and(visitor(state))
         .and(warp::query::<IndexQuery>())
-        .and_then(render_index)
-        .boxed()
+        .then(render_index);
+    page(&state.site, index)
 }
 
 /// Renders one page of the index; anonymous readers share a cached copy.
@@ -40,7 +43,7 @@ pub async fn render_index(
     state: Arc<AppState>,
     mut visitor: Visitor,
     query: IndexQuery,
-) -> Result<Response, Rejection> {
+) -> Result<Response, PageError> {
     let title = if query.before.is_some() {
         "Older posts"
     } else {
@@ -75,10 +78,10 @@ async fn index_html(
     request_id: &RequestId,
 ) -> Result<String, PageError> {
     let page = state.posts.list(PAGE_SIZE, before, request_id).await?;
-    render(&IndexPage {
+    Ok(render(&IndexPage {
         chrome,
         posts: page.posts.iter().map(PostSummary::new).collect(),
         older_href: page.next_before.map(|id| format!("/?before={id}")),
         is_older_page: before.is_some(),
-    })
+    })?)
 }

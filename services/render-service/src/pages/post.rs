@@ -3,24 +3,28 @@
 use std::sync::Arc;
 
 use http::StatusCode;
+use posts_api::Post;
+use service_runtime::metrics::route;
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
-use warp::{Filter, Rejection};
+use warp::Filter;
 
-use super::{visitor, with_state, AppState, Visitor};
 use crate::error::PageError;
 use crate::page_cache::{CachedPage, PageKey};
-use crate::posts_client::Post;
+use crate::state::{with_state, AppState};
 use crate::templates::{render, Chrome, PostPage, PostView};
+use crate::web::respond::page;
+use crate::web::visitor::{visitor, Visitor};
 
-pub fn route(state: Arc<AppState>) -> BoxedFilter<(Response,)> {
+pub fn routes(state: &Arc<AppState>) -> BoxedFilter<(Response,)> {
     // A non-numeric or out-of-range id does not match: the 404 page.
-    warp::path!("posts" / u64)
+    let post = warp::path!("posts" / u64)
+        .and(route("/posts/{id}"))
         .and(warp::get())
-        .and(with_state(state.clone()))
+        .and(with_state(state))
         .and(visitor(state))
-        .and_then(render_post)
-        .boxed()
+        .then(render_post);
+    page(&state.site, post)
 }
 
 /// Renders a post; an unknown id is the 404 page. Anonymous readers share a cached copy.
@@ -28,7 +32,7 @@ pub async fn render_post(
     id: u64,
     state: Arc<AppState>,
     mut visitor: Visitor,
-) -> Result<Response, Rejection> {
+) -> Result<Response, PageError> {
     if visitor.sees_shared_pages() {
         let render = async {
             let post = state.posts.get(id, &visitor.request_id).await?;
@@ -51,8 +55,8 @@ pub async fn render_post(
 }
 
 fn post_html(chrome: Chrome, post: &Post) -> Result<String, PageError> {
-    render(&PostPage {
+    Ok(render(&PostPage {
         chrome,
         post: PostView::new(post),
-    })
+    })?)
 }

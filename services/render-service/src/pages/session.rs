@@ -9,43 +9,56 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use bytes::Bytes;
 use http::StatusCode;
 use serde::Deserialize;
+use service_runtime::metrics::route;
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
-use warp::{Filter, Rejection};
+use warp::Filter;
 
-use super::{form_body, parse_form, visitor, with_state, AppState, Visitor};
-use crate::auth::Auth;
 use crate::error::PageError;
+use crate::state::{with_state, AppState};
 use crate::templates::{render, LoginPage};
+use crate::web::forms::{csrf_form, CsrfScope};
+use crate::web::guards::admin_or_redirect;
+use crate::web::respond::page;
+use crate::web::visitor::visitor;
+use crate::web::{Admin, Visitor};
 
 /// The flash after logging in.
 pub const LOGGED_IN_FLASH: &str = "You were logged in";
 /// The flash after logging out.
 pub const LOGGED_OUT_FLASH: &str = "You were logged out";
 
-pub fn routes(state: Arc<AppState>) -> BoxedFilter<(Response,)> {
+pub fn routes(state: &Arc<AppState>) -> BoxedFilter<(Response,)> {
     let show = warp::path!("login")
+        .and(route("/login"))
         .and(warp::get())
-        .and(with_state(state.clone()))
-        .and(visitor(state.clone()))
-        .and(warp::query::<LoginQuery>())
-        .and_then(show_login);
-    let login = warp::path!("login")
-        .and(warp::post())
-        .and(with_state(state.clone()))
-        .and(visitor(state.clone()))
-        .and(form_body())
-        .and_then(submit_login);
-    let logout = warp::path!("logout")
-        .and(warp::post())
-        .and(with_state(state.clone()))
+        .and(with_state(state))
         .and(visitor(state))
-        .and(form_body())
-        .and_then(submit_logout);
-    show.or(login).unify().or(logout).unify().boxed()
+        .and(warp::query::<LoginQuery>())
+        .then(show_login);
+    let login = warp::path!("login")
+        .and(route("/login"))
+        .and(warp::post())
+        .and(with_state(state))
+        .and(visitor(state))
+        .and(csrf_form(state, CsrfScope::LoginForm))
+        .then(submit_login);
+    let logout = warp::path!("logout")
+        .and(route("/logout"))
+        .and(warp::post())
+        .and(with_state(state))
+        // Nobody to log out: back to the blog.
+        .and(admin_or_redirect(state, "/"))
+        .and(csrf_form::<LogoutForm>(state, CsrfScope::Session))
+        .then(submit_logout);
+    page(&state.site, show)
+        .or(page(&state.site, login))
+        .unify()
+        .or(page(&state.site, logout))
+        .unify()
+        .boxed()
 }
 
 /// `?next=/edit/3`: where to go after logging in.
@@ -54,22 +67,18 @@ pub struct LoginQuery {
     pub next: Option<String>,
 }
 
-/// The fields of the login form.
+/// The fields of the login form (its CSRF token is checked by [`csrf_form`]).
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct LoginForm {
     pub username: String,
     pub password: String,
     pub next: String,
-    pub csrf_token: String,
 }
 
-/// The fields of the logout form.
+/// The logout form has nothing but its CSRF token.
 #[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct LogoutForm {
-    pub csrf_token: String,
-}
+pub struct LogoutForm {}
 
 /// `next` when it is a path on this site, else `/`: never an open redirect.
 pub fn safe_next(next: &str) -> &str {
@@ -93,7 +102,7 @@ fn login_page(
     username: String,
     next: &str,
     error: Option<String>,
-) -> Result<Response, Rejection> {
+) -> Result<Response, PageError> {
     // Reuse the browser's login nonce if it has one, else start one.
     let nonce = match visitor.login_nonce.clone() {
         Some(nonce) => nonce,
@@ -120,7 +129,7 @@ pub async fn show_login(
     state: Arc<AppState>,
     visitor: Visitor,
     query: LoginQuery,
-) -> Result<Response, Rejection> {
+) -> Result<Response, PageError> {
     let next = query.next.unwrap_or_default();
     if visitor.is_admin() {
         let location = safe_next(&next).to_owned();
@@ -129,19 +138,12 @@ pub async fn show_login(
     login_page(&state, visitor, StatusCode::OK, String::new(), &next, None)
 }
 
-/// `POST /login`: checks the CSRF token, then the credentials.
+/// `POST /login`: checks the credentials (the CSRF token was checked by the route).
 pub async fn submit_login(
     state: Arc<AppState>,
     mut visitor: Visitor,
-    body: Bytes,
-) -> Result<Response, Rejection> {
-    let form: LoginForm = parse_form(&body)?;
-    let token_ok = visitor.login_nonce.as_deref().is_some_and(|nonce| {
-        Auth::csrf_matches(&state.auth.login_csrf_token(nonce), &form.csrf_token)
-    });
-    if !token_ok {
-        return Err(PageError::Forbidden.into());
-    }
+    form: LoginForm,
+) -> Result<Response, PageError> {
     if !state.auth.check_credentials(&form.username, &form.password) {
         tracing::info!("failed login attempt");
         let error = "That user name and password do not match. Please try again.".to_owned();
@@ -165,14 +167,10 @@ pub async fn submit_login(
 /// the admin out).
 pub async fn submit_logout(
     state: Arc<AppState>,
-    mut visitor: Visitor,
-    body: Bytes,
-) -> Result<Response, Rejection> {
-    if !visitor.is_admin() {
-        return Ok(visitor.redirect("/"));
-    }
-    let form: LogoutForm = parse_form(&body)?;
-    visitor.check_csrf(&state.auth, &form.csrf_token)?;
+    admin: Admin,
+    _form: LogoutForm,
+) -> Result<Response, PageError> {
+    let mut visitor = admin.into_visitor();
     tracing::info!("admin logged out");
     visitor.set_cookie(state.auth.end_session_cookie());
     Ok(visitor.redirect_with_flash(&state.auth, "/", LOGGED_OUT_FLASH))

@@ -244,12 +244,12 @@ impl Blog {
     }
 
     /// Replaces a post in posts-service at `version`.
-    pub async fn update_via_api(&self, id: u64, version: u64, title: &str, body: &str) -> Value {
+    pub async fn update_via_api(&self, id: u64, version: u32, title: &str, body: &str) -> Value {
         let response = self
             .api
             .put(format!("{}/v1/posts/{id}", self.api_url))
             .bearer_auth(API_TOKEN)
-            .header("if-match", format!("\"{version}\""))
+            .header("if-match", posts_api::etag::of(version))
             .json(&json!({ "title": title, "body": body }))
             .send()
             .await

@@ -1,0 +1,20 @@
+//! [`AppState`]: what every handler is given.
+
+use prometheus::Registry;
+
+use crate::db_metrics::DbMetrics;
+use crate::routes::request::ApiToken;
+use crate::store::PostStore;
+
+/// What handlers share. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// The posts.
+    pub store: PostStore,
+    /// The token writes must carry.
+    pub api_token: ApiToken,
+    /// Everything `/metrics` reports.
+    pub registry: Registry,
+    /// Pool figures to refresh before reporting.
+    pub db_metrics: DbMetrics,
+}

@@ -1,0 +1,12 @@
+//! The pages, one module each. A page module has a `routes(&state)` function (its paths,
+//! methods, metrics labels and guards, like a row of the SPEC's page table) and its
+//! handlers, which return `Result<Response, PageError>`.
+
+pub mod assets;
+pub mod delete;
+pub mod editor;
+pub mod feed;
+pub mod health;
+pub mod index;
+pub mod post;
+pub mod session;

@@ -1,0 +1,62 @@
+//! Who may use a page: the [`admin`] filter and the [`Admin`] it yields.
+//!
+//! Placed after a route's path and method, [`admin`] lets the request through only with
+//! a current admin session; anyone else gets the login redirect (a
+//! [`Refusal::LoginRequired`] that [`crate::web::respond::recover`] answers). Handlers
+//! that change anything take an `Admin` argument, and only this module can make one.
+
+use std::sync::Arc;
+
+use warp::filters::path::FullPath;
+use warp::{Filter, Rejection};
+
+use crate::state::AppState;
+use crate::web::respond::Refusal;
+use crate::web::visitor::{visitor, Visitor};
+
+/// The admin, proven by a current session.
+#[derive(Debug)]
+pub struct Admin(Visitor);
+
+impl Admin {
+    /// The admin as a visitor, to build the response with.
+    pub fn into_visitor(self) -> Visitor {
+        self.0
+    }
+}
+
+/// Yields the [`Admin`], or answers with a redirect to the login form, which comes back
+/// to this page after logging in.
+pub fn admin(state: &Arc<AppState>) -> impl Filter<Extract = (Admin,), Error = Rejection> + Clone {
+    warp::path::full()
+        .and(visitor(state))
+        .and_then(|path: FullPath, visitor: Visitor| async move {
+            let next = path.as_str().to_owned();
+            admin_or(visitor, || login_location(&next))
+        })
+}
+
+/// Yields the [`Admin`], or answers anyone else with a redirect to `location`.
+pub fn admin_or_redirect(
+    state: &Arc<AppState>,
+    location: &'static str,
+) -> impl Filter<Extract = (Admin,), Error = Rejection> + Clone {
+    visitor(state)
+        .and_then(move |visitor: Visitor| async move { admin_or(visitor, || location.to_owned()) })
+}
+
+fn admin_or(visitor: Visitor, location: impl FnOnce() -> String) -> Result<Admin, Rejection> {
+    if visitor.is_admin() {
+        Ok(Admin(visitor))
+    } else {
+        Err(warp::reject::custom(Refusal::LoginRequired {
+            location: location(),
+        }))
+    }
+}
+
+/// The login form, coming back to `next` afterwards.
+pub fn login_location(next: &str) -> String {
+    let query = serde_urlencoded::to_string([("next", next)]).unwrap_or_default();
+    format!("/login?{query}")
+}

@@ -1,0 +1,163 @@
+//! [`Visitor`]: who is asking (the admin's session or not, a flash message waiting, the
+//! request id), and what their response must tell the browser (cookies, redirects).
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use http::{header, HeaderValue, StatusCode};
+use service_runtime::request_id::{self, RequestId};
+use warp::reply::Response;
+use warp::{Filter, Reply};
+
+use crate::auth::{self, Auth, Session};
+use crate::page_cache::{CachedPage, Served};
+use crate::state::{with_state, AppState};
+use crate::templates::Chrome;
+
+/// Who is asking, and what the response must tell their browser.
+#[derive(Debug)]
+pub struct Visitor {
+    pub request_id: RequestId,
+    /// The admin's session, when the cookie is genuine and current.
+    pub session: Option<Session>,
+    /// The login form's nonce cookie, if the browser sent one.
+    pub login_nonce: Option<String>,
+    flash: Option<String>,
+    has_flash_cookie: bool,
+    set_cookies: Vec<String>,
+}
+
+/// Reads the visitor from the request's cookies.
+pub fn visitor(
+    state: &Arc<AppState>,
+) -> impl Filter<Extract = (Visitor,), Error = Infallible> + Clone {
+    with_state(state)
+        .and(request_id::filter())
+        .and(warp::cookie::optional::<String>(auth::SESSION_COOKIE))
+        .and(warp::cookie::optional::<String>(auth::FLASH_COOKIE))
+        .and(warp::cookie::optional::<String>(auth::LOGIN_COOKIE))
+        .map(
+            |state: Arc<AppState>,
+             request_id: RequestId,
+             session: Option<String>,
+             flash: Option<String>,
+             login_nonce: Option<String>| {
+                Visitor {
+                    request_id,
+                    session: session
+                        .and_then(|value| state.auth.verify_session(&value, SystemTime::now())),
+                    login_nonce: login_nonce.filter(|nonce| auth::is_nonce(nonce)),
+                    has_flash_cookie: flash.is_some(),
+                    flash: flash.and_then(|value| state.auth.read_flash(&value)),
+                    set_cookies: Vec::new(),
+                }
+            },
+        )
+}
+
+impl Visitor {
+    /// Whether the admin is logged in.
+    pub fn is_admin(&self) -> bool {
+        self.session.is_some()
+    }
+
+    /// The frame of a page for this visitor. Takes the flash message, so it is shown once.
+    pub fn chrome(&mut self, state: &AppState, page_title: impl Into<String>) -> Chrome {
+        let flash = self.flash.take();
+        if self.has_flash_cookie {
+            self.has_flash_cookie = false;
+            self.set_cookies.push(state.auth.clear_flash_cookie());
+        }
+        Chrome {
+            blog_title: state.site.blog_title.clone(),
+            page_title: page_title.into(),
+            stylesheet: state.site.stylesheet,
+            admin: self.is_admin(),
+            csrf_token: self.csrf_token(&state.auth),
+            flash,
+        }
+    }
+
+    /// Whether this visitor sees the pages every anonymous reader sees (no session, no
+    /// flash message waiting), so a shared cached page may be served.
+    pub fn sees_shared_pages(&self) -> bool {
+        self.session.is_none() && !self.has_flash_cookie
+    }
+
+    /// The frame of a page as every anonymous reader sees it.
+    pub fn shared_chrome(state: &AppState, page_title: impl Into<String>) -> Chrome {
+        Chrome {
+            blog_title: state.site.blog_title.clone(),
+            page_title: page_title.into(),
+            stylesheet: state.site.stylesheet,
+            admin: false,
+            csrf_token: String::new(),
+            flash: None,
+        }
+    }
+
+    /// A shared page, marked with where it came from (`X-Cache: hit|miss|stale`).
+    pub fn shared_page(self, page: &CachedPage, served: Served) -> Response {
+        let mut response = Response::new(page.html.clone().into());
+        *response.status_mut() = page.status;
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        );
+        headers.insert("x-cache", HeaderValue::from_static(served.as_str()));
+        self.with_cookies(response)
+    }
+
+    /// The session's CSRF token (empty without a session).
+    pub fn csrf_token(&self, auth: &Auth) -> String {
+        self.session
+            .as_ref()
+            .map(|session| auth.session_csrf_token(session))
+            .unwrap_or_default()
+    }
+
+    /// Queues a `Set-Cookie` for the response.
+    pub fn set_cookie(&mut self, set_cookie: String) {
+        self.set_cookies.push(set_cookie);
+    }
+
+    /// An HTML page with the queued cookies.
+    pub fn page(self, status: StatusCode, html: String) -> Response {
+        let response = warp::reply::with_status(warp::reply::html(html), status).into_response();
+        self.with_cookies(response)
+    }
+
+    /// A `303 See Other` to a local path, with the queued cookies.
+    pub fn redirect(self, location: &str) -> Response {
+        self.with_cookies(see_other(location))
+    }
+
+    /// A redirect to `location` that shows `message` there.
+    pub fn redirect_with_flash(mut self, auth: &Auth, location: &str, message: &str) -> Response {
+        self.set_cookies.push(auth.flash_cookie(message));
+        self.redirect(location)
+    }
+
+    fn with_cookies(self, mut response: Response) -> Response {
+        for cookie in self.set_cookies {
+            match HeaderValue::from_str(&cookie) {
+                Ok(value) => {
+                    response.headers_mut().append(header::SET_COOKIE, value);
+                }
+                Err(_) => tracing::error!("a Set-Cookie value is not a valid header"),
+            }
+        }
+        response
+    }
+}
+
+/// `303 See Other` to `location` (a local path we built).
+pub fn see_other(location: &str) -> Response {
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    let location =
+        HeaderValue::from_str(location).unwrap_or_else(|_| HeaderValue::from_static("/"));
+    response.headers_mut().insert(header::LOCATION, location);
+    response
+}
