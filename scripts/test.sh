@@ -4,18 +4,24 @@
 #   1. builds, when missing, the container images the tests start (offline, from
 #      Debian packages: deploy/build-images.sh; quick when they exist);
 #   2. installs any other test dependency a fresh machine lacks;
-#   3. checks formatting and lints;
-#   4. runs every test of the workspace (unit tests, and integration tests against
-#      throwaway MariaDB containers);
-#   5. checks the Kubernetes manifests without a cluster (tests/k8s/check.sh);
-#   6. runs the deployed blog end to end through docker compose (tests/e2e/run.sh).
+#   3. checks formatting;
+#   4. then runs three lanes side by side, each into its own log, shown whole when the
+#      lane ends:
+#      - rust:   cargo clippy, then every test of the workspace (unit tests, and
+#                integration tests against throwaway MariaDB containers);
+#      - checks: the Kubernetes manifests without a cluster (tests/k8s/check.sh);
+#      - e2e:    the deployed blog end to end through docker compose (tests/e2e/run.sh).
+#      The lanes share nothing but the machine: the e2e lane's image build and the rust
+#      lane's compilation overlap, which is most of a cold run's time.
 #
-# Extra arguments go to `cargo test` (e.g. `scripts/test.sh -p posts-service`); steps
-# 5 and 6 run only without them (that is, always in CI).
+# Extra arguments go to `cargo test` (e.g. `scripts/test.sh -p posts-service`), and then
+# only the rust lane runs. Every suite prints libtest-style lines; the run ends with one
+# line summing them all, and exits non-zero when any lane failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
+started=$(date +%s)
 
 step "container images"
 deploy/build-images.sh
@@ -29,28 +35,66 @@ done
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
-step "cargo clippy"
-cargo clippy --workspace --all-targets -- -D warnings
+logs=$(mktemp -d)
+trap 'rm -rf "$logs"' EXIT
 
-step "cargo test"
-log=$(mktemp)
-trap 'rm -f "$log"' EXIT
-cargo test --workspace "$@" 2>&1 | tee "$log"
+rust_lane() {
+  step "cargo clippy"
+  cargo clippy --workspace --all-targets -- -D warnings
+  step "cargo test"
+  cargo test --workspace "$@"
+}
 
-if (( $# == 0 )); then
+checks_lane() {
   step "Kubernetes manifests: tests/k8s/check.sh"
-  tests/k8s/check.sh 2>&1 | tee -a "$log"
+  tests/k8s/check.sh
+}
 
+e2e_lane() {
   step "docker compose end to end: tests/e2e/run.sh"
-  tests/e2e/run.sh 2>&1 | tee -a "$log"
-fi
+  tests/e2e/run.sh
+}
 
-# One closing line for the whole run: the sum of every test binary's results.
-awk '/^test result:/ {
+# Runs lane NAME in the background; its output goes to $logs/NAME.log, its exit status
+# to $logs/NAME.rc.
+start_lane() {
+  local name=$1
+  shift
+  # The inner subshell stops at the lane's first failing command (set -e); the outer one
+  # records how it ended.
+  ( set +e; ( set -e; "$@" ) >"$logs/$name.log" 2>&1; echo $? >"$logs/$name.rc" ) &
+}
+
+if (( $# > 0 )); then
+  lanes=(rust)
+  start_lane rust rust_lane "$@"
+else
+  lanes=(rust checks e2e)
+  start_lane rust rust_lane
+  start_lane checks checks_lane
+  start_lane e2e e2e_lane
+fi
+wait
+
+failed_lanes=()
+for name in "${lanes[@]}"; do
+  rc=$(cat "$logs/$name.rc" 2>/dev/null || echo 1)
+  printf '\n######## lane %s (exit %s) ########\n' "$name" "$rc"
+  cat "$logs/$name.log"
+  [ "$rc" = 0 ] || failed_lanes+=("$name")
+done
+
+# One closing line for the whole run: the sum of every suite's results.
+cat "$logs"/*.log | awk '/^test result:/ {
        for (i = 1; i <= NF; i++) {
          if ($(i+1) ~ /^passed/) passed += $i
          if ($(i+1) ~ /^failed/) failed += $i
          if ($(i+1) ~ /^ignored/) ignored += $i
        }
      }
-     END { printf "\ntests: %d passed, %d failed, %d skipped\n", passed, failed, ignored }' "$log"
+     END { printf "\ntests: %d passed, %d failed, %d skipped\n", passed, failed, ignored }'
+echo "test command took $(( $(date +%s) - started )) s"
+if (( ${#failed_lanes[@]} > 0 )); then
+  echo "FAILED lanes: ${failed_lanes[*]}"
+  exit 1
+fi
