@@ -81,7 +81,17 @@ impl MariaDb {
 
     /// The URL of the server itself, without a database.
     pub fn server_url(&self) -> String {
-        format!("mysql://root@127.0.0.1:{}", self.host_port)
+        self.url("")
+    }
+
+    /// The URL of `database` on this server. `prefer_socket=false`: otherwise
+    /// mysql_async, seeing 127.0.0.1, reconnects over the local Unix socket when there is
+    /// one, which on a machine with its own MariaDB is *another server*.
+    fn url(&self, database: &str) -> String {
+        format!(
+            "mysql://root@127.0.0.1:{}/{database}?prefer_socket=false",
+            self.host_port
+        )
     }
 
     /// Creates a new empty database and returns its URL.
@@ -96,7 +106,7 @@ impl MariaDb {
         .await
         .expect("cannot create a test database");
         let _ = conn.disconnect().await;
-        format!("{}/{name}", self.server_url())
+        self.url(&name)
     }
 
     /// Stops the container (the server is gone; connections are refused).
