@@ -8,10 +8,13 @@
 #   4. runs every test of the workspace (unit tests, and integration tests against
 #      throwaway MariaDB containers);
 #   5. checks the Kubernetes manifests without a cluster (tests/k8s/check.sh);
-#   6. runs the deployed blog end to end through docker compose (tests/e2e/run.sh).
+#   6. checks the Prometheus configuration and unit-tests the alert rules with promtool
+#      (tests/prometheus/run.sh);
+#   7. runs the deployed blog end to end through docker compose (tests/e2e/run.sh),
+#      backup, restore and monitoring included.
 #
 # Extra arguments go to `cargo test` (e.g. `scripts/test.sh -p posts-service`); steps
-# 5 and 6 run only without them (that is, always in CI).
+# 5 to 7 run only without them (that is, always in CI).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,6 +43,9 @@ cargo test --workspace "$@" 2>&1 | tee "$log"
 if (( $# == 0 )); then
   step "Kubernetes manifests: tests/k8s/check.sh"
   tests/k8s/check.sh 2>&1 | tee -a "$log"
+
+  step "Prometheus alert rules: tests/prometheus/run.sh"
+  tests/prometheus/run.sh 2>&1 | tee -a "$log"
 
   step "docker compose end to end: tests/e2e/run.sh"
   tests/e2e/run.sh 2>&1 | tee -a "$log"
