@@ -868,6 +868,12 @@ def check_compose(report, path: Path, facts, drain, targets, root):
             problems.append(f"deploy/prometheus/prometheus.yml: job {name} scrapes {jobs.get(name)}, its metrics listener is {wanted}")
         if not set(prom.get("networks", [])) & set(services.get(name, {}).get("networks", [])):
             problems.append(f"docker-compose.yml: prometheus shares no network with {name}")
+    # the bridge to the public ports goes once the services serve METRICS_ADDR
+    for job in scrape["scrape_configs"]:
+        bridged = any(r.get("target_label") == "__address__" for r in job.get("relabel_configs", []))
+        if bridged and job["job_name"] in facts and "METRICS_ADDR" in facts[job["job_name"]].vars:
+            problems.append(f"deploy/prometheus/prometheus.yml: {job['job_name']} reads METRICS_ADDR now: "
+                            "delete the METRICS-PORT BRIDGE relabel rule of its job")
     if scrape.get("rule_files") != ["alerts.yml"]:
         problems.append("deploy/prometheus/prometheus.yml: rule_files should be [alerts.yml]")
     report.check("compose::prometheus_scrapes_both_metrics_listeners", problems)
