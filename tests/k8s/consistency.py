@@ -745,7 +745,7 @@ def check_monitoring(report, overlay, by_kind, services, metrics_port, pod_label
     for rule in rules:
         if rule["spec"].get("groups") != prometheus_rule_groups(root):
             problems.append(f"{overlay}: PrometheusRule {rule['metadata']['name']} differs from {ALERTS}: "
-                            "run tests/k8s/consistency.py --root . --write-prometheusrule")
+                            "run .venv-k8s/bin/python tests/k8s/consistency.py --root . --write-prometheusrule")
     if len(rules) != 1:
         problems.append(f"{overlay}: {len(rules)} PrometheusRules, not one")
     report.check(f"{overlay}::monitoring_scrapes_both_metrics_ports_with_the_tested_rules", problems)
