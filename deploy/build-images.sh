@@ -12,6 +12,9 @@
 #                             libc6-dev + THIS HOST's Rust toolchain, repackaged (the
 #                             toolchain cannot be downloaded here); X.Y is the
 #                             Dockerfile's `ARG RUST_VERSION`
+#   prom/prometheus:vX.Y.Z    docker build deploy/images/prometheus (Debian's prometheus,
+#                             with promtool): `docker compose --profile monitoring` and
+#                             tests/prometheus/run.sh
 #
 # Usage: deploy/build-images.sh [--force] [--verbose] [IMAGE...]
 #   IMAGE      build only these tags (default: all); missing base images are
@@ -35,12 +38,15 @@ SUITE=bookworm
 # The Rust version the top-level Dockerfile builds with (`ARG RUST_VERSION=X.Y`).
 RUST_VERSION=$(sed -n 's/^ARG RUST_VERSION=\([0-9.]*\).*/\1/p' "$HERE/../Dockerfile" 2>/dev/null | head -n 1 || true)
 RUST_VERSION=${RUST_VERSION:-1.95}
+# Debian bookworm's prometheus package; docker-compose.yml names the same tag.
+PROMETHEUS_VERSION=2.42.0
 
 # tag | build function | tags it builds FROM (space separated, may be empty)
 IMAGES=(
   "debian:bookworm-slim|build_debian_slim|"
   "mariadb:10.11|build_mariadb|debian:bookworm-slim"
   "rust:$RUST_VERSION-slim-bookworm|build_rust|debian:bookworm-slim"
+  "prom/prometheus:v$PROMETHEUS_VERSION|build_prometheus|debian:bookworm-slim"
 )
 
 # The engine may have BuildKit on or off by default; the legacy builder is
@@ -226,6 +232,15 @@ build_mariadb() {
   local tag=$1
   step "docker build -t $tag deploy/images/mariadb" \
     docker build --pull=false -t "$tag" "$IMAGES_DIR/mariadb"
+}
+
+# prom/prometheus:vX.Y.Z — Debian's prometheus (and promtool), laid out like the
+# public image (see deploy/images/prometheus/).
+build_prometheus() {
+  local tag=$1
+  step "docker build -t $tag deploy/images/prometheus" \
+    docker build --pull=false --build-arg "PROMETHEUS_VERSION=$PROMETHEUS_VERSION" \
+      -t "$tag" "$IMAGES_DIR/prometheus"
 }
 
 # rust:X.Y-slim-bookworm — what the public image of that tag is (Debian's gcc,

@@ -9,8 +9,10 @@
 #      lane ends:
 #      - rust:   cargo clippy, then every test of the workspace (unit tests, and
 #                integration tests against throwaway MariaDB containers);
-#      - checks: the Kubernetes manifests without a cluster (tests/k8s/check.sh);
-#      - e2e:    the deployed blog end to end through docker compose (tests/e2e/run.sh).
+#      - checks: the Kubernetes manifests without a cluster (tests/k8s/check.sh), and
+#                the Prometheus configuration and alert rules (tests/prometheus/run.sh);
+#      - e2e:    the deployed blog end to end through docker compose (tests/e2e/run.sh),
+#                backup, restore and monitoring included.
 #      The lanes share nothing but the machine: the e2e lane's image build and the rust
 #      lane's compilation overlap, which is most of a cold run's time.
 #
@@ -48,6 +50,8 @@ rust_lane() {
 checks_lane() {
   step "Kubernetes manifests: tests/k8s/check.sh"
   tests/k8s/check.sh
+  step "Prometheus alert rules: tests/prometheus/run.sh"
+  tests/prometheus/run.sh
 }
 
 e2e_lane() {

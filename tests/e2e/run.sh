@@ -6,9 +6,14 @@
 # port, wait for the health checks, then use the blog as a person would (curl with a
 # cookie jar, CSRF tokens read from the forms): log in, add posts, see them on the index
 # and their pages, edit one, delete another; `restart`, then `down` + `up` keeping the
-# volume, checking the data each time; finally `down -v`. Whatever happens, the EXIT
-# trap removes the project's containers, networks and volume; leftovers of an earlier
-# run that was killed are removed first.
+# volume, checking the data each time. Then operations (README, "Operating it"): posts
+# with Unicode and 60 KB bodies plus 20,000 seeded by SQL, a backup (`--profile ops run
+# --rm backup`) while a reader keeps loading pages (measured: requests, errors, latency),
+# `down -v`, `up`, restore, and every row back byte for byte with its id and version;
+# Prometheus (`--profile monitoring`) up with every scrape target up and the alert rules
+# loaded; finally `down -v`. Whatever happens, the EXIT trap removes the project's
+# containers, networks and volumes; leftovers of an earlier run that was killed are
+# removed first.
 #
 # Prints one line per case, libtest style ("test e2e::NAME ... ok"), and a closing
 # "test result:" line that scripts/test.sh adds to its summary.
@@ -45,11 +50,14 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/blog-e2e.XXXXXX")
 ENV_FILE="$WORK/e2e.env"
 JAR="$WORK/cookies"
 compose() { "${COMPOSE_BIN[@]}" -p "$PROJECT" --env-file "$ENV_FILE" -f "$ROOT/docker-compose.yml" "$@"; }
+# every service, those under profiles too (for `down`)
+compose_all() { compose --profile ops --profile monitoring "$@"; }
 
 # Variables in the caller's environment would override the env file.
 unset MARIADB_ROOT_PASSWORD MARIADB_USER MARIADB_PASSWORD API_TOKEN ADMIN_USER \
   ADMIN_PASSWORD SESSION_SECRET BLOG_TITLE BLOG_PORT BLOG_BIND COOKIE_SECURE RUST_LOG \
-  LOG_FORMAT COMPOSE_PROJECT_NAME COMPOSE_FILE COMPOSE_PROFILES
+  LOG_FORMAT COMPOSE_PROJECT_NAME COMPOSE_FILE COMPOSE_PROFILES BACKUP_DIR BACKUP_KEEP \
+  PROMETHEUS_PORT
 
 random_hex() { od -An -tx1 -N"$1" /dev/urandom | tr -d ' \n'; }
 free_port() {
@@ -57,13 +65,18 @@ free_port() {
 }
 
 ADMIN_PASSWORD="e2e-$(random_hex 12)"
+DB_PASSWORD=$(random_hex 16)
 PORT=$(free_port)
 BASE="http://127.0.0.1:$PORT"
+PROMETHEUS_PORT=$(free_port)
+BACKUPS="$WORK/backups"
+BACKUP_KEEP=3
+mkdir -p "$BACKUPS"
 RUN_ID=$(random_hex 4)
 cat >"$ENV_FILE" <<EOF
 MARIADB_ROOT_PASSWORD=$(random_hex 16)
 MARIADB_USER=blog
-MARIADB_PASSWORD=$(random_hex 16)
+MARIADB_PASSWORD=$DB_PASSWORD
 API_TOKEN=$(random_hex 16)
 ADMIN_USER=e2e-admin
 ADMIN_PASSWORD=$ADMIN_PASSWORD
@@ -72,6 +85,9 @@ BLOG_TITLE=E2E Blog
 BLOG_BIND=127.0.0.1
 BLOG_PORT=$PORT
 LOG_FORMAT=text
+BACKUP_DIR=$BACKUPS
+BACKUP_KEEP=$BACKUP_KEEP
+PROMETHEUS_PORT=$PROMETHEUS_PORT
 EOF
 
 # --------------------------------------------------------------- reporting --
@@ -88,7 +104,7 @@ show_diagnostics() {
   log "---- compose ps ----"
   compose ps 2>&1 || true
   log "---- last log lines ----"
-  compose logs --no-color --tail 40 2>&1 || true
+  compose_all logs --no-color --tail 40 2>&1 || true
   if [[ -s $WORK/body ]]; then
     log "---- last response body (first 40 lines) ----"
     head -n 40 "$WORK/body" || true
@@ -97,7 +113,7 @@ show_diagnostics() {
 
 remove_project() {
   "${COMPOSE_BIN[@]}" -p "$1" --env-file "$ENV_FILE" -f "$ROOT/docker-compose.yml" \
-    down -v --remove-orphans -t 10 >/dev/null 2>&1 || true
+    --profile ops --profile monitoring down -v --remove-orphans -t 10 >/dev/null 2>&1 || true
 }
 
 on_exit() {
@@ -108,8 +124,9 @@ on_exit() {
     FAILED=$((FAILED + 1))
     show_diagnostics
   fi
+  [[ -z ${LOAD_PID:-} ]] || kill "$LOAD_PID" 2>/dev/null || true
   if [[ -n ${E2E_KEEP_LOGS:-} ]]; then
-    mkdir -p "$E2E_KEEP_LOGS" && compose logs --no-color >"$E2E_KEEP_LOGS/$PROJECT.log" 2>&1 || true
+    mkdir -p "$E2E_KEEP_LOGS" && compose_all logs --no-color >"$E2E_KEEP_LOGS/$PROJECT.log" 2>&1 || true
   fi
   remove_project "$PROJECT"
   local left
@@ -200,7 +217,7 @@ done
 ok
 
 begin compose_down_v_from_nothing
-compose down -v --remove-orphans >/dev/null 2>&1 || fail "compose down -v"
+compose_all down -v --remove-orphans >/dev/null 2>&1 || fail "compose down -v"
 ok
 
 begin compose_up_build
@@ -347,7 +364,7 @@ ok
 
 begin data_survives_compose_down_and_up
 t0=$(now_ms)
-compose down >"$WORK/down.log" 2>&1 || { cat "$WORK/down.log" >&2; fail "compose down"; }
+compose_all down >"$WORK/down.log" 2>&1 || { cat "$WORK/down.log" >&2; fail "compose down"; }
 [[ -z $(docker ps -aq --filter "label=com.docker.compose.project=$PROJECT") ]] ||
   fail "containers left after compose down"
 compose up -d >"$WORK/up2.log" 2>&1 || { tail -n 40 "$WORK/up2.log" >&2; fail "compose up -d"; }
@@ -356,8 +373,235 @@ log "down + up: healthy again after $(secs "$t0")"
 data_is_still_there
 ok
 
+# ------------------------------------------------------------- operations --
+
+# sql ARGS...: the mariadb client in the mariadb container, as the blog's own user.
+sql() { compose exec -T mariadb mariadb --user=blog --password="$DB_PASSWORD" --batch -N blog "$@"; }
+
+# snapshot NAME: every table's checksum, and every post's id, version, timestamps, byte
+# lengths and SHA-256 of title and body, into $WORK/NAME.
+snapshot() {
+  local tables
+  tables=$(sql -e "SELECT GROUP_CONCAT(table_name ORDER BY table_name) FROM information_schema.tables WHERE table_schema = DATABASE()")
+  {
+    sql -e "CHECKSUM TABLE $tables EXTENDED"
+    sql -e "SELECT id, version, created_at, updated_at, LENGTH(title), LENGTH(body),
+                   SHA2(title, 256), SHA2(body, 256) FROM posts ORDER BY id"
+  } >"$WORK/$1" || fail "cannot read the database for a snapshot"
+}
+
+# the app-made posts' pages as an anonymous reader gets them, into $WORK/NAME.pages
+save_pages() {
+  local id
+  : >"$WORK/$1.pages"
+  for id in "${OPS_IDS[@]}"; do
+    curl -sS --max-time 20 "$BASE/posts/$id" >>"$WORK/$1.pages" || fail "GET /posts/$id"
+  done
+}
+
+# add_post_from_file TITLE FILE: as add_post, the body read from FILE as it is.
+add_post_from_file() {
+  get /add
+  expect_status 200 "GET /add"
+  post /add "csrf_token=$(form_value csrf_token)" "title=$1" "body@$2"
+  expect_status 303 "POST /add"
+  [[ $LOCATION =~ ^/posts/([0-9]+)$ ]] || fail "POST /add redirected to '$LOCATION'"
+  POST_ID=${BASH_REMATCH[1]}
+}
+
+# login: a fresh session (whatever the cookie jar held).
+login() {
+  rm -f "$JAR"
+  get /login
+  expect_status 200 "GET /login"
+  post /login "csrf_token=$(form_value csrf_token)" "next=/" "username=e2e-admin" "password=$ADMIN_PASSWORD"
+  expect_redirect / "POST /login"
+}
+
+begin admin_adds_unicode_posts_with_60_kb_bodies
+login
+python3 - "$WORK" <<'PY'
+import sys
+work = sys.argv[1]
+# 60,000 bytes mixing 1- to 4-byte characters, Markdown, tabs and CRLF line ends
+unit = ("Grüße, naïve café — ½ ∑ → ✓ 日本語のテキスト العربية עברית "
+        "e\u0301 \U0001F469\u200D\U0001F4BB \U0001F389\t**bold** <b>&amp;</b> \"q\" 'q' \\ \r\n")
+body = (unit * (60000 // len(unit.encode()) + 1)).encode()[:60000]
+while True:  # cut at a character boundary
+    try:
+        body.decode(); break
+    except UnicodeDecodeError:
+        body = body[:-1]
+open(f"{work}/body-mixed", "wb").write(body)
+# 60,000 bytes of 4-byte emoji
+open(f"{work}/body-emoji", "wb").write(("\U0001F600\U0001F680\U0001F30D\U0001F9EA" * 3750).encode())
+open(f"{work}/body-short", "wb").write("Tab\there, a quote \" and ' and \\ ; DROP TABLE posts; --\n</textarea><script>x</script>\n".encode())
+PY
+(( $(stat -c %s "$WORK/body-mixed") > 59000 && $(stat -c %s "$WORK/body-emoji") == 60000 )) ||
+  fail "the generated bodies are not 60 KB"
+OPS_IDS=()
+add_post_from_file "Ünïcödé ✓ 日本語 العربية 🎉 $RUN_ID" "$WORK/body-mixed"
+OPS_IDS+=("$POST_ID")
+add_post_from_file "😀🚀🌍🧪 emoji only $RUN_ID" "$WORK/body-emoji"
+OPS_IDS+=("$POST_ID")
+add_post_from_file "Quotes \" ' \\ and <tags> $RUN_ID" "$WORK/body-short"
+OPS_IDS+=("$POST_ID")
+# two edits: version 3 must come back as 3
+for round in 1 2; do
+  get "/edit/$POST_ID"
+  expect_status 200 "GET /edit/$POST_ID"
+  post "/edit/$POST_ID" "csrf_token=$(form_value csrf_token)" "version=$(form_value version)" \
+    "title=Quotes \" ' \\ and <tags> $RUN_ID, edit $round" "body@$WORK/body-short"
+  expect_redirect "/posts/$POST_ID" "POST /edit/$POST_ID"
+done
+# stored as sent, but for line ends: the form's CRLF is kept as LF
+stored_size() { tr -d '\r' <"$1" | wc -c; }
+rows=$(sql -e "SELECT CONCAT(id, ':', version, ':', LENGTH(body)) FROM posts WHERE id IN ($(IFS=,; echo "${OPS_IDS[*]}")) ORDER BY id" | tr '\n' ' ')
+[[ $rows == "${OPS_IDS[0]}:1:$(stored_size "$WORK/body-mixed") ${OPS_IDS[1]}:1:60000 ${OPS_IDS[2]}:3:$(stored_size "$WORK/body-short") " ]] ||
+  fail "the posts were not stored as sent: $rows (id:version:bytes)"
+ok
+
+begin bulk_posts_seeded_by_sql
+# 20,000 more posts (~2 KB each), so that the backup takes long enough to measure
+# serving during it; versions 1..5 and spread-out timestamps
+sql -e "INSERT INTO posts (title, body, created_at, updated_at, version)
+        SELECT CONCAT('Seeded post ', seq, ' ✓'),
+               CONCAT(REPEAT('Lorem ipsum dolor sit amet, ünïcödé 日本 ', 40), seq),
+               '2026-01-01 00:00:00' + INTERVAL seq MINUTE,
+               '2026-01-01 00:00:00' + INTERVAL (seq * 2) MINUTE,
+               1 + seq % 5
+        FROM seq_1_to_20000" || fail "seeding posts by SQL"
+count=$(sql -e "SELECT COUNT(*) FROM posts")
+(( count >= 20003 )) || fail "only $count posts after seeding"
+log "$count posts in the database"
+ok
+
+begin backup_runs_while_the_blog_keeps_serving
+snapshot before
+save_pages before
+# old backups the run must prune (it keeps the newest BACKUP_KEEP)
+for old in 20000101T000000Z 20000102T000000Z 20000103T000000Z; do
+  printf 'old' | gzip >"$BACKUPS/blog-$old.sql.gz"
+done
+# a reader loads pages (the index, a 60 KB post, uncached older pages, the feed) for as
+# long as the backup runs; bounded in count and time
+rm -f "$WORK/stop" "$WORK/load.log"
+(
+  i=0 deadline=$(( $(date +%s) + 180 ))
+  while [[ ! -e $WORK/stop ]] && (( i < 20000 && $(date +%s) < deadline )); do
+    case $(( i % 4 )) in
+      0) path=/ ;;
+      1) path="/posts/${OPS_IDS[0]}" ;;
+      2) path="/?before=$(( RANDOM % 20000 + 100 ))" ;;
+      3) path=/feed.xml ;;
+    esac
+    curl -s -o /dev/null -w '%{http_code} %{time_total}\n' --max-time 10 "$BASE$path" >>"$WORK/load.log" || true
+    i=$(( i + 1 ))
+  done
+) &
+LOAD_PID=$!
+sleep 1
+t0=$(now_ms)
+compose --profile ops run --rm -T backup >"$WORK/backup.out" 2>"$WORK/backup.log" ||
+  { cat "$WORK/backup.log" >&2; fail "docker compose --profile ops run --rm backup"; }
+backup_time=$(secs "$t0")
+sleep 1
+touch "$WORK/stop"
+wait "$LOAD_PID" || true
+LOAD_PID=""
+sed 's/^/    /' "$WORK/backup.log"
+requests=$(grep -c . "$WORK/load.log" || true)
+errors=$(awk '$1 != "200"' "$WORK/load.log" | grep -c . || true)
+awk '{ print $2 }' "$WORK/load.log" | sort -g >"$WORK/latency"
+p50=$(sed -n "$(( requests / 2 + 1 ))p" "$WORK/latency")
+p99=$(sed -n "$(( requests * 99 / 100 + 1 ))p" "$WORK/latency")
+max=$(tail -n 1 "$WORK/latency")
+log "backup took $backup_time (compose run included); meanwhile $requests page loads, $errors not 200, latency p50 ${p50}s p99 ${p99}s max ${max}s"
+(( requests >= 20 )) || fail "only $requests page loads during the backup: nothing was measured"
+(( errors == 0 )) || fail "$errors page loads failed during the backup: $(awk '$1 != "200"' "$WORK/load.log" | sort | uniq -c | head -n 5)"
+awk -v m="$max" 'BEGIN { exit !(m < 2.0) }' || fail "a page load took ${max}s during the backup"
+BACKUP_FILE=$(basename "$(tail -n 1 "$WORK/backup.out" | tr -d '\r')")
+[[ $BACKUP_FILE =~ ^blog-[0-9]{8}T[0-9]{6}Z\.sql\.gz$ ]] || fail "unexpected backup name '$BACKUP_FILE'"
+[[ -s $BACKUPS/$BACKUP_FILE ]] || fail "no $BACKUP_FILE in the backup directory"
+gzip -t "$BACKUPS/$BACKUP_FILE" || fail "$BACKUP_FILE is not a valid gzip file"
+kept=$(cd "$BACKUPS" && ls blog-*.sql.gz | tr '\n' ' ')
+[[ $kept == "blog-20000102T000000Z.sql.gz blog-20000103T000000Z.sql.gz $BACKUP_FILE " ]] ||
+  fail "expected the newest $BACKUP_KEEP backups to remain, found: $kept"
+log "$BACKUP_FILE: $(stat -c %s "$BACKUPS/$BACKUP_FILE") bytes"
+ok
+
+begin restore_after_down_v_brings_back_every_post_byte_for_byte
+compose_all down -v >"$WORK/down.log" 2>&1 || { cat "$WORK/down.log" >&2; fail "compose down -v"; }
+[[ -z $(docker volume ls -q --filter "label=com.docker.compose.project=$PROJECT") ]] ||
+  fail "the database volume survived down -v"
+compose up -d >"$WORK/up3.log" 2>&1 || { tail -n 40 "$WORK/up3.log" >&2; fail "compose up -d"; }
+wait_healthy 180
+get /
+expect_status 200 "GET / on the new, empty database"
+expect_no_body "$TITLE1_EDITED" "the index of the new, empty database"
+t0=$(now_ms)
+compose --profile ops run --rm -T restore "$BACKUP_FILE" >"$WORK/restore.out" 2>"$WORK/restore.log" ||
+  { cat "$WORK/restore.log" >&2; fail "docker compose --profile ops run --rm restore $BACKUP_FILE"; }
+sed 's/^/    /' "$WORK/restore.log"
+log "restore took $(secs "$t0") (compose run included)"
+snapshot after
+if ! cmp -s "$WORK/before" "$WORK/after"; then
+  diff "$WORK/before" "$WORK/after" | head -n 10 >&2
+  fail "the restored database differs from the one backed up"
+fi
+log "$(grep -c . "$WORK/after") snapshot lines identical (table checksums; id, version, timestamps, SHA-256 of every title and body)"
+sleep 1.2 # the page cache's bound: pages rendered before the restore are gone
+save_pages after
+cmp -s "$WORK/before.pages" "$WORK/after.pages" || fail "the restored posts' pages differ from before"
+get "/posts/$ID1"
+expect_status 200 "GET /posts/$ID1 after the restore"
+expect_body "$TITLE1_EDITED" "GET /posts/$ID1 after the restore"
+get "/posts/$ID2"
+expect_status 404 "GET /posts/$ID2 (deleted before the backup) after the restore"
+ok
+
+begin ids_are_not_reused_after_a_restore
+login
+add_post "After the restore $RUN_ID" "A new post gets a new id."
+max_before=$(awk '$1 ~ /^[0-9]+$/ { id = $1 } END { print id }' "$WORK/before")
+(( POST_ID > max_before && POST_ID > ID2 )) || fail "the new post got id $POST_ID, not above $max_before"
+ok
+
+begin restore_refuses_a_database_that_holds_posts
+if compose --profile ops run --rm -T restore "$BACKUP_FILE" >"$WORK/restore2.out" 2>"$WORK/restore2.log"; then
+  fail "a restore over existing posts ran without --force"
+fi
+grep -q "add --force" "$WORK/restore2.log" || { cat "$WORK/restore2.log" >&2; fail "the refusal does not say how to go on"; }
+get "/posts/$POST_ID"
+expect_status 200 "the post made after the restore is still there"
+ok
+
+begin prometheus_scrapes_every_target
+compose --profile monitoring up -d prometheus >"$WORK/prom.log" 2>&1 ||
+  { cat "$WORK/prom.log" >&2; fail "docker compose --profile monitoring up -d prometheus"; }
+PROM="http://127.0.0.1:$PROMETHEUS_PORT"
+deadline=$(( $(date +%s) + 90 ))
+while :; do
+  targets=$(curl -fsS --max-time 3 "$PROM/api/v1/targets" 2>/dev/null |
+    python3 -c 'import json, sys
+for t in json.load(sys.stdin)["data"]["activeTargets"]:
+    print(t["labels"]["job"], t["health"], t.get("lastError", ""))' 2>/dev/null | sort || true)
+  if [[ $(awk '$2 == "up"' <<<"$targets" | cut -d' ' -f1 | tr '\n' ' ') == "posts-service prometheus render-service " ]]; then
+    break
+  fi
+  (( $(date +%s) < deadline )) || fail "not every target is up within 90 s: $(tr '\n' ';' <<<"$targets")"
+  sleep 2
+done
+log "targets up: $(tr '\n' ';' <<<"$targets")"
+rules=$(curl -fsS --max-time 3 "$PROM/api/v1/rules?type=alert" |
+  python3 -c 'import json, sys; print(sum(len(g["rules"]) for g in json.load(sys.stdin)["data"]["groups"]))')
+expected=$(grep -c '^ *- alert:' "$ROOT/deploy/prometheus/alerts.yml")
+[[ $rules == "$expected" ]] || fail "Prometheus loaded $rules alert rules, alerts.yml has $expected"
+log "$rules alert rules loaded"
+ok
+
 begin compose_down_v_removes_everything
-compose down -v --remove-orphans >"$WORK/down.log" 2>&1 || { cat "$WORK/down.log" >&2; fail "compose down -v"; }
+compose_all down -v --remove-orphans >"$WORK/down.log" 2>&1 || { cat "$WORK/down.log" >&2; fail "compose down -v"; }
 [[ -z $(docker ps -aq --filter "label=com.docker.compose.project=$PROJECT") ]] ||
   fail "containers left after down -v"
 [[ -z $(docker volume ls -q --filter "label=com.docker.compose.project=$PROJECT") ]] ||

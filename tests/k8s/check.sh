@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # tests/k8s/check.sh — the Kubernetes manifests, checked without a cluster.
 #
-#   1. every overlay under k8s/overlays/ builds (`kubectl kustomize`);
+#   1. every overlay under k8s/overlays/ builds (`kubectl kustomize`), alone and with
+#      every optional component of k8s/components/ added (as an operator would add
+#      them to its `components:`), and so does the restore Job of k8s/ops/;
 #   2. every object validates against the Kubernetes API's schemas, offline and strict
 #      (kubernetes-validate), for the oldest and the newest Kubernetes version we target;
 #   3. the policy scanner checkov passes on the built overlays (settings and global skips
 #      with their reasons: checkov.yaml; per-object skips are annotations);
-#   4. consistency.py holds the overlays and docker-compose.yml to the services' code
-#      (variables, ports, probe paths, drain time, image targets), and is shown to fail
-#      on a manifest with deliberate mistakes.
+#   4. consistency.py holds the overlays, the restore Job and docker-compose.yml to the
+#      services' code and to the operational promises (variables, ports, probe paths,
+#      drain time, image targets, HPAs and PDBs, the MariaDB connection budget,
+#      ServiceAccounts, labels, the password in one Secret, backups, monitoring), and is
+#      shown to fail on manifests with deliberate mistakes.
 #
 # The tools are pinned (requirements.txt, constraints.txt) and installed into
 # .venv-k8s/ (gitignored) on first use, or again when those files change.
@@ -33,7 +37,10 @@ log() { printf '[k8s] %s\n' "$*"; }
 STARTED=$(now_ms)
 PASSED=0 FAILED=0
 OUT=$(mktemp -d "${TMPDIR:-/tmp}/blog-k8s.XXXXXX")
-trap 'rm -rf "$OUT"' EXIT
+# overlays with the components added are built beside the real ones (same relative
+# paths); dot-directories, never committed (.gitignore)
+VARIANTS=()
+trap 'rm -rf "$OUT" "${VARIANTS[@]}"' EXIT
 
 # case NAME CMD...: runs CMD with its output in a log, shown only if it fails.
 case_() {
@@ -70,13 +77,31 @@ log "$(kubectl version --client 2>/dev/null | tr '\n' ' '); kubernetes-validate 
 
 # ----------------------------------------------------------------- checks --
 
+# with_components OVERLAY: a copy of OVERLAY's directory whose kustomization also lists
+# every component; prints its path.
+with_components() {
+  local variant="k8s/overlays/.check-$1" c
+  rm -rf "$variant"
+  cp -r "k8s/overlays/$1" "$variant"
+  VARIANTS+=("$ROOT/$variant")
+  grep -q '^components:' "$variant/kustomization.yaml" && { echo "$1 already lists components" >&2; return 1; }
+  {
+    echo "components:"
+    for c in k8s/components/*/; do echo "  - ../../components/$(basename "$c")"; done
+  } >>"$variant/kustomization.yaml"
+  echo "$variant"
+}
+
 overlays=()
 for dir in k8s/overlays/*/; do
   name=$(basename "$dir")
-  overlays+=("$name")
+  overlays+=("$name" "$name+components")
   case_ "kustomize_builds::$name" kubectl kustomize "$dir" -o "$OUT/$name.yaml"
+  variant=$(with_components "$name")
+  case_ "kustomize_builds::$name+components" kubectl kustomize "$variant" -o "$OUT/$name+components.yaml"
 done
-(( ${#overlays[@]} >= 2 )) || { log "expected at least the dev and prod overlays"; FAILED=$((FAILED + 1)); }
+(( ${#overlays[@]} >= 4 )) || { log "expected at least the dev and prod overlays"; FAILED=$((FAILED + 1)); }
+ops_jobs=(k8s/ops/*.yaml)
 
 for name in "${overlays[@]}"; do
   [[ -s $OUT/$name.yaml ]] || continue
@@ -87,12 +112,21 @@ for name in "${overlays[@]}"; do
   case_ "checkov_passes::$name" \
     checkov --config-file "$HERE/checkov.yaml" -f "$OUT/$name.yaml"
 done
+for job in "${ops_jobs[@]}"; do
+  for version in "${KUBE_VERSIONS[@]}"; do
+    case_ "schemas_validate::$(basename "$job" .yaml)::$version" \
+      kubernetes-validate --strict --quiet --kubernetes-version "$version" "$job"
+  done
+  case_ "checkov_passes::$(basename "$job" .yaml)" checkov --config-file "$HERE/checkov.yaml" -f "$job"
+done
 
 built=()
 for name in "${overlays[@]}"; do [[ -s $OUT/$name.yaml ]] && built+=("$name=$OUT/$name.yaml"); done
 consistency_log="$OUT/consistency.log"
 rc=0
-python "$HERE/consistency.py" --root "$ROOT" --compose "$ROOT/docker-compose.yml" "${built[@]}" \
+ops_args=()
+for job in "${ops_jobs[@]}"; do ops_args+=(--ops "$job"); done
+python "$HERE/consistency.py" --root "$ROOT" --compose "$ROOT/docker-compose.yml" "${ops_args[@]}" "${built[@]}" \
   >"$consistency_log" 2>&1 || rc=$?
 grep -v '^\[consistency\] [0-9]* passed' "$consistency_log" | sed 's/^test consistency::/test k8s::consistency::/'
 PASSED=$((PASSED + $(grep -c '^test consistency::.* ok$' "$consistency_log" || true)))
@@ -103,21 +137,32 @@ fi
 
 # The checker must not pass everything: feed it mistakes it has to find.
 mutant_is_caught() {
-  local mutant="$OUT/mutant.yaml" mistake=$1
+  local mutant="$OUT/mutant.yaml" mistake=$1 base="$OUT/dev+components.yaml"
   case $mistake in
-    unknown-variable) sed 's/name: DATABASE_URL$/name: DATABASE_ADDRESS/' "$OUT/dev.yaml" ;;
-    unserved-probe-path) sed 's|path: /healthz|path: /health|' "$OUT/dev.yaml" ;;
-    wrong-container-port) sed 's/containerPort: 8081/containerPort: 9090/' "$OUT/dev.yaml" ;;
-    liveness-on-readyz) awk '/livenessProbe:/ { live = 1 } live && /path:/ { sub("/healthz", "/readyz"); live = 0 } 1' "$OUT/dev.yaml" ;;
+    unknown-variable) sed 's/name: DATABASE_PASSWORD$/name: DATABASE_SECRET/' "$base" ;;
+    unserved-probe-path) sed 's|path: /healthz|path: /health|' "$base" ;;
+    wrong-container-port) sed 's/containerPort: 8081/containerPort: 9090/' "$base" ;;
+    liveness-on-readyz) awk '/livenessProbe:/ { live = 1 } live && /path:/ { sub("/healthz", "/readyz"); live = 0 } 1' "$base" ;;
+    replicas-beside-an-hpa) sed 's/^  revisionHistoryLimit: 5$/  replicas: 2\n&/' "$base" ;;
+    pools-over-the-connection-budget) sed 's/DB_POOL_MAX: "10"/DB_POOL_MAX: "14"/' "$base" ;;
+    password-in-the-database-url) sed 's|mysql://blog@mariadb|mysql://blog:dev-only-db-password@mariadb|' "$base" ;;
+    pdb-min-available) sed 's/^  maxUnavailable: 1$/  minAvailable: 1/' "$base" ;;
+    default-service-account) sed '/serviceAccountName: render-service/d' "$base" ;;
+    backup-without-network-policy) sed 's/name: allow-backup-egress-to-mariadb/name: x/; /name: x/,/^---/ s/app.kubernetes.io\/name: mariadb-backup/app.kubernetes.io\/name: nobody/' "$base" ;;
+    stale-alert-rules) sed 's/for: 2m$/for: 20m/' "$base" ;;
+    migration-job-and-migrate-on-start) sed 's/MIGRATE_ON_START: "false"/MIGRATE_ON_START: "true"/' "$base" ;;
   esac >"$mutant"
-  ! cmp -s "$mutant" "$OUT/dev.yaml" || { echo "the mutation $mistake changed nothing"; return 1; }
-  if python "$HERE/consistency.py" --root "$ROOT" --compose "$ROOT/docker-compose.yml" "dev=$mutant"; then
+  ! cmp -s "$mutant" "$base" || { echo "the mutation $mistake changed nothing"; return 1; }
+  if python "$HERE/consistency.py" --root "$ROOT" --compose "$ROOT/docker-compose.yml" "dev+components=$mutant"; then
     echo "consistency.py accepted a manifest with the mistake: $mistake"
     return 1
   fi
 }
-if [[ -s $OUT/dev.yaml ]]; then
-  for mistake in unknown-variable unserved-probe-path wrong-container-port liveness-on-readyz; do
+if [[ -s $OUT/dev+components.yaml ]]; then
+  for mistake in unknown-variable unserved-probe-path wrong-container-port liveness-on-readyz \
+    replicas-beside-an-hpa pools-over-the-connection-budget password-in-the-database-url \
+    pdb-min-available default-service-account backup-without-network-policy stale-alert-rules \
+    migration-job-and-migrate-on-start; do
     case_ "consistency_catches::$mistake" mutant_is_caught "$mistake"
   done
 fi

@@ -11,15 +11,26 @@ Reads what the services accept from their source (not from a copy kept here):
 - the paths served: the route templates of `fn route_template` in `src/routes/mod.rs`;
 - the shutdown drain: `DRAIN_TIMEOUT` in crates/service-runtime/src/server.rs;
 - the image targets: the `FROM … AS <service>` stages of the Dockerfile;
+- the versions: each service's Cargo.toml;
+- what the backup script reads (deploy/backup/mariadb-backup.sh), the Prometheus scrape
+  configuration and alert rules (deploy/prometheus/);
 
 then checks every built Kubernetes overlay (YAML streams given on the command line)
 and docker-compose.yml: each variable set is one the service reads, each required one
-is set, container ports are the port the service listens on, probes ask paths it serves
-(liveness `/healthz`, readiness `/readyz`), Services, Ingress and NetworkPolicies point
-at those ports, termination grace covers preStop plus the drain, and the images are the
-Dockerfile's targets.
+is set, container ports are the ports the service listens on, probes ask paths it serves
+(liveness `/healthz`, readiness `/readyz`), Services, Ingress, HTTPRoute,
+ServiceMonitors and NetworkPolicies point at those ports, termination grace covers
+preStop plus the drain, and the images are the Dockerfile's targets. And the operational
+promises: HPAs own the replica counts (with `behavior`), PDBs allow one disruption and
+evict unhealthy pods, MariaDB is pinned, tuned to its pod and has room for every pool at
+the HPAs' maxima plus surge, each workload has its own ServiceAccount, every object
+carries the recommended labels, the database password is in one Secret, the backup
+CronJob and restore Job run the repository's script under the restricted Pod Security
+Standard with NetworkPolicies that let them reach MariaDB, and the optional components'
+copies (backup script, alert rules) equal their sources.
 
-Usage: consistency.py --root REPO --compose docker-compose.yml NAME=built.yaml...
+Usage: consistency.py --root REPO --compose docker-compose.yml [--ops JOB.yaml...] NAME=built.yaml...
+       consistency.py --root REPO --write-prometheusrule
 Prints one line per check, libtest style, and exits non-zero if any failed.
 """
 
@@ -33,6 +44,21 @@ from urllib.parse import urlparse
 import yaml
 
 SERVICES = ("posts-service", "render-service")
+
+# Variables SPEC.md gives every deployment ahead of the code that reads them: allowed in
+# the manifests while a service does not read them yet (a note says so).
+SPEC_AHEAD = {"METRICS_ADDR"}
+
+# MariaDB connections kept free of the services' pools: health checks, the backup and
+# migration Jobs (2 at most), an operator's client.
+CONNECTION_RESERVE = 10
+
+RECOMMENDED = ("app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/version",
+               "app.kubernetes.io/component", "app.kubernetes.io/part-of", "app.kubernetes.io/managed-by")
+
+BACKUP_SCRIPT = "deploy/backup/mariadb-backup.sh"
+ALERTS = "deploy/prometheus/alerts.yml"
+PROMETHEUS_RULE = "k8s/components/monitoring/prometheusrule.yaml"
 
 
 # ------------------------------------------------------------ the code --
@@ -51,6 +77,12 @@ class ServiceFacts:
         )
         self.default_port = default_port(config_rs)
         self.paths = route_templates((src / "routes" / "mod.rs").read_text())
+        self.pool_max_default = int(m.group(1)) if (m := re.search(
+            r"fn default_db_pool_max\(\)[^{]*\{\s*(\d+)", config_rs)) else None
+        cargo = (root / "services" / name / "Cargo.toml").read_text()
+        self.version = re.search(r'^version\s*=\s*"([^"]+)"', cargo, re.M).group(1)
+        # what the manifests may set: what it reads, and what SPEC gives it ahead of the code
+        self.allowed = self.vars | SPEC_AHEAD
 
 
 def struct_vars(source: str, struct: str):
@@ -139,11 +171,99 @@ def env_problems(where, service, names, allowed, required):
     return problems
 
 
-def check_overlay(report, overlay, docs, facts, drain, targets):
+def pod_spec_of(workload):
+    """(template, pod spec) of a Deployment, StatefulSet, Job or CronJob."""
+    spec = workload["spec"]
+    if workload["kind"] == "CronJob":
+        spec = spec["jobTemplate"]["spec"]
+    return spec["template"], spec["template"]["spec"]
+
+
+def labels_match(selector, labels):
+    return all(labels.get(k) == v for k, v in (selector or {}).items())
+
+
+def selects(policy_selector, labels):
+    """Whether a NetworkPolicy podSelector (matchLabels, matchExpressions In) selects labels."""
+    if not labels_match(policy_selector.get("matchLabels"), labels):
+        return False
+    for expr in policy_selector.get("matchExpressions", []):
+        if expr["operator"] == "In" and labels.get(expr["key"]) not in expr["values"]:
+            return False
+    return True
+
+
+def allows(policies, client, server, port):
+    """Whether the NetworkPolicies let pods labelled `client` reach `server` on `port`
+    (an egress rule on the client's side and an ingress rule on the server's)."""
+    def rule_ok(rule_peers, rule_ports, peer_labels):
+        peers_ok = any("podSelector" in p and "namespaceSelector" not in p and selects(p["podSelector"], peer_labels)
+                       for p in rule_peers)
+        return peers_ok and any(p.get("port") == port for p in rule_ports)
+    egress = any(selects(p["spec"]["podSelector"], client) and rule_ok(r.get("to", []), r.get("ports", []), server)
+                 for p in policies for r in p["spec"].get("egress", []))
+    ingress = any(selects(p["spec"]["podSelector"], server) and rule_ok(r.get("from", []), r.get("ports", []), client)
+                  for p in policies for r in p["spec"].get("ingress", []))
+    return egress and ingress
+
+
+def memory_bytes(quantity: str) -> int:
+    units = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "K": 10**3, "M": 10**6, "G": 10**9}
+    match = re.fullmatch(r"(\d+)([KMG]i?)?", str(quantity))
+    return int(match.group(1)) * units.get(match.group(2), 1)
+
+
+def cnf_settings(text: str):
+    """The [mariadbd] settings of a my.cnf, sizes in bytes."""
+    settings, section = {}, None
+    for line in text.splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line.startswith("["):
+            section = line.strip("[]")
+        elif "=" in line and section in ("mariadbd", "mysqld", "server"):
+            key, value = (x.strip() for x in line.split("=", 1))
+            sized = re.fullmatch(r"(\d+)([KMG])", value)
+            settings[key] = int(sized.group(1)) * 1024 ** " KMG".index(sized.group(2)) if sized else value
+    return settings
+
+
+def surge_pods(deployment, replicas):
+    surge = deployment["spec"].get("strategy", {}).get("rollingUpdate", {}).get("maxSurge", "25%")
+    if isinstance(surge, str) and surge.endswith("%"):
+        return -(-replicas * int(surge[:-1]) // 100)
+    return int(surge)
+
+
+def restricted_problems(where, pod):
+    """What the restricted Pod Security Standard would refuse in this pod."""
+    problems = []
+    pod_sc = pod.get("securityContext", {})
+    for container in pod.get("containers", []) + pod.get("initContainers", []):
+        sc = container.get("securityContext", {})
+        name = f"{where}/{container['name']}"
+        if not (sc.get("runAsNonRoot") or pod_sc.get("runAsNonRoot")):
+            problems.append(f"{name}: runAsNonRoot is not set")
+        if sc.get("allowPrivilegeEscalation") is not False:
+            problems.append(f"{name}: allowPrivilegeEscalation is not false")
+        if "ALL" not in sc.get("capabilities", {}).get("drop", []):
+            problems.append(f"{name}: capabilities do not drop ALL")
+        seccomp = sc.get("seccompProfile", pod_sc.get("seccompProfile", {})).get("type")
+        if seccomp not in ("RuntimeDefault", "Localhost"):
+            problems.append(f"{name}: no RuntimeDefault seccomp profile")
+        if not sc.get("readOnlyRootFilesystem"):
+            problems.append(f"{name}: the root file system is writable")
+    for volume in pod.get("volumes", []):
+        if "hostPath" in volume:
+            problems.append(f"{where}: hostPath volume {volume['name']}")
+    return problems
+
+
+def check_overlay(report, overlay, docs, facts, drain, targets, root):
     by_kind = {}
     for doc in docs:
         by_kind.setdefault(doc["kind"], []).append(doc)
     config_maps = {d["metadata"]["name"]: d.get("data", {}) for d in by_kind.get("ConfigMap", [])}
+    config_by_base = {re.sub(r"-[a-z0-9]{10}$", "", name): data for name, data in config_maps.items()}
     secrets = {
         d["metadata"]["name"]: {
             **{k: base64.b64decode(v).decode() for k, v in (d.get("data") or {}).items()},
@@ -152,17 +272,17 @@ def check_overlay(report, overlay, docs, facts, drain, targets):
         for d in by_kind.get("Secret", [])
     }
     services = {d["metadata"]["name"]: d for d in by_kind.get("Service", [])}
+    policies = by_kind.get("NetworkPolicy", [])
     workloads = [d for kind in ("Deployment", "StatefulSet", "Job", "CronJob") for d in by_kind.get(kind, [])]
     listen_port = {}  # service -> port its pods listen on
+    metrics_port = {}  # service -> port of its metrics listener (METRICS_ADDR)
     pod_labels = {}   # service -> pod template labels
+    service_env = {}  # service -> its environment (values where known)
+    migrate_jobs = []
 
     seen = set()
     for workload in workloads:
-        spec = workload["spec"]
-        if workload["kind"] == "CronJob":
-            spec = spec["jobTemplate"]["spec"]
-        template = spec["template"]
-        pod = template["spec"]
+        template, pod = pod_spec_of(workload)
         for container in pod.get("containers", []) + pod.get("initContainers", []):
             service = service_of_image(container.get("image", ""))
             if not service:
@@ -171,7 +291,7 @@ def check_overlay(report, overlay, docs, facts, drain, targets):
             seen.add(service)
             where = f"{overlay}: {workload['kind']}/{workload['metadata']['name']}/{container['name']}"
             is_migrate = (container.get("args") or container.get("command") or [None])[0] == "migrate"
-            allowed, required = (f.migrate_vars, f.migrate_required) if is_migrate else (f.vars, f.required)
+            allowed, required = (f.migrate_vars, f.migrate_required) if is_migrate else (f.allowed, f.required)
             problems = []
 
             # environment: explicit entries and whole ConfigMaps/Secrets
@@ -184,8 +304,14 @@ def check_overlay(report, overlay, docs, facts, drain, targets):
                         problems.append(f"{where}: {entry['name']} refers to key {ref['key']} missing from Secret {ref['name']}")
                     else:
                         env[entry["name"]] = secrets[ref["name"]][ref["key"]]
-                if ref and ref["name"] not in secrets and overlay == "dev":
+                if ref and ref["name"] not in secrets and overlay.startswith("dev"):
                     problems.append(f"{where}: Secret {ref['name']} is not in the dev overlay")
+                cm_ref = entry.get("valueFrom", {}).get("configMapKeyRef")
+                if cm_ref:
+                    if cm_ref["key"] not in config_maps.get(cm_ref["name"], {}):
+                        problems.append(f"{where}: {entry['name']} refers to key {cm_ref['key']} missing from ConfigMap {cm_ref['name']}")
+                    else:
+                        env[entry["name"]] = config_maps[cm_ref["name"]][cm_ref["key"]]
             for source in container.get("envFrom", []):
                 if "configMapRef" in source:
                     name = source["configMapRef"]["name"]
@@ -201,7 +327,9 @@ def check_overlay(report, overlay, docs, facts, drain, targets):
             problems += env_problems(where, service, set(env), allowed, required)
             report.check(f"{overlay}::{service}::{'migrate::' if is_migrate else ''}environment", problems)
             if is_migrate:
+                migrate_jobs.append((workload, env))
                 continue
+            service_env[service] = env
 
             # ports and probes
             problems = []
@@ -209,8 +337,11 @@ def check_overlay(report, overlay, docs, facts, drain, targets):
             listen_port[service] = port
             pod_labels[service] = template["metadata"].get("labels", {})
             named = {p.get("name"): p["containerPort"] for p in container.get("ports", [])}
-            if list(named.values()) != [port]:
-                problems.append(f"{where}: container ports {sorted(named.values())}, but the service listens on {port}")
+            expected_ports = {"http": port}
+            if env.get("METRICS_ADDR"):
+                metrics_port[service] = expected_ports["metrics"] = port_of(env["METRICS_ADDR"])
+            if named != expected_ports:
+                problems.append(f"{where}: container ports {named}, but the service listens on {expected_ports}")
             expected = {"startupProbe": "/healthz", "livenessProbe": "/healthz", "readinessProbe": "/readyz"}
             for probe, want in expected.items():
                 get = container.get(probe, {}).get("httpGet")
@@ -243,6 +374,9 @@ def check_overlay(report, overlay, docs, facts, drain, targets):
 
     report.check(f"{overlay}::both_services_deployed",
                  [f"{overlay}: no container runs {s}" for s in SERVICES if s not in seen])
+    for service in SERVICES:
+        if service in service_env and "METRICS_ADDR" not in facts[service].vars:
+            print(f"[consistency] note: {overlay} sets METRICS_ADDR for {service}, which does not read it yet (SPEC.md)")
 
     # Services, Ingress, NetworkPolicies and the URLs between the services
     problems = []
@@ -256,8 +390,9 @@ def check_overlay(report, overlay, docs, facts, drain, targets):
             problems.append(f"{overlay}: Service {service} does not select the {service} pods")
         for p in svc["spec"]["ports"]:
             target = p.get("targetPort", p["port"])
-            if target not in ("http", port):
-                problems.append(f"{overlay}: Service {service} targets port {target}, pods listen on {port} (named http)")
+            wanted = {"http": port, "metrics": metrics_port.get(service)}.get(p.get("name"))
+            if target not in (p.get("name"), wanted) or wanted is None:
+                problems.append(f"{overlay}: Service {service} port {p.get('name')} targets {target}, pods listen on {port} (http) and {metrics_port.get(service)} (metrics)")
     for ingress in by_kind.get("Ingress", []):
         for rule in ingress["spec"].get("rules", []):
             for path in rule.get("http", {}).get("paths", []):
@@ -270,12 +405,16 @@ def check_overlay(report, overlay, docs, facts, drain, targets):
                 wanted = backend["port"].get("name", backend["port"].get("number"))
                 if wanted not in names:
                     problems.append(f"{overlay}: Ingress backend port {wanted} is not a port of Service {backend['name']}")
-    for policy in by_kind.get("NetworkPolicy", []):
+    for route in by_kind.get("HTTPRoute", []):
+        problems += httproute_problems(overlay, route, services, listen_port)
+    if by_kind.get("HTTPRoute") and by_kind.get("Ingress"):
+        problems.append(f"{overlay}: both an Ingress and an HTTPRoute route the blog; the gateway-api component removes the Ingress")
+    for policy in policies:
         selected = policy["spec"]["podSelector"].get("matchLabels", {}).get("app.kubernetes.io/name")
         if selected in listen_port:
             for rule in policy["spec"].get("ingress", []):
                 for p in rule.get("ports", []):
-                    if p.get("port") != listen_port[selected]:
+                    if p.get("port") not in (listen_port[selected], metrics_port.get(selected)):
                         problems.append(f"{overlay}: NetworkPolicy {policy['metadata']['name']} opens {p.get('port')}, {selected} listens on {listen_port[selected]}")
         for rule in policy["spec"].get("egress", []):
             target = (rule.get("to") or [{}])[0].get("podSelector", {}).get("matchLabels", {}).get("app.kubernetes.io/name")
@@ -283,25 +422,356 @@ def check_overlay(report, overlay, docs, facts, drain, targets):
                 for p in rule.get("ports", []):
                     if p.get("port") != listen_port[target]:
                         problems.append(f"{overlay}: NetworkPolicy {policy['metadata']['name']} allows {target}:{p.get('port')}, it listens on {listen_port[target]}")
-    report.check(f"{overlay}::services_ingress_and_network_policies_use_the_listen_ports", problems)
+    if "render-service" in pod_labels and "posts-service" in pod_labels and not allows(
+            policies, pod_labels["render-service"], pod_labels["posts-service"], listen_port["posts-service"]):
+        problems.append(f"{overlay}: the NetworkPolicies do not let render-service reach posts-service:{listen_port['posts-service']}")
+    report.check(f"{overlay}::services_routes_and_network_policies_use_the_listen_ports", problems)
 
+    statefulsets = {d["metadata"]["name"]: d for d in by_kind.get("StatefulSet", [])}
+    mariadb = statefulsets.get("mariadb")
+    mariadb_labels = pod_spec_of(mariadb)[0]["metadata"]["labels"] if mariadb else {}
+    mariadb_env = {}
+    if mariadb:
+        container = pod_spec_of(mariadb)[1]["containers"][0]
+        for source in container.get("envFrom", []):
+            mariadb_env.update(config_maps.get(source.get("configMapRef", {}).get("name"), {}))
+        mariadb_env.update({e["name"]: e.get("value") for e in container.get("env", [])})
+
+    # the database URL, and the password in one place: the Secret MariaDB reads
     problems = []
-    render_env = {}
-    for name, data in config_maps.items():
-        if name.startswith("render-service-config"):
-            render_env = data
+    render_env = service_env.get("render-service", {})
     url = urlparse(render_env.get("POSTS_SERVICE_URL", ""))
     if url.hostname != "posts-service" or url.port != listen_port.get("posts-service"):
         problems.append(f"{overlay}: POSTS_SERVICE_URL {render_env.get('POSTS_SERVICE_URL')} is not the posts-service Service on port {listen_port.get('posts-service')}")
-    db_urls = [v.get("database-url") for k, v in secrets.items() if k.startswith("posts-service-credentials")]
-    for db_url in filter(None, db_urls):
-        parsed = urlparse(db_url)
-        if parsed.hostname != "mariadb" or (parsed.port or 3306) not in {p["port"] for p in services.get("mariadb", {}).get("spec", {}).get("ports", [])}:
-            problems.append(f"{overlay}: DATABASE_URL host/port is not the mariadb Service")
-        passwords = [v.get("password") for k, v in secrets.items() if k.startswith("mariadb-credentials")]
-        if passwords and parsed.password not in passwords:
-            problems.append(f"{overlay}: the password in DATABASE_URL is not MariaDB's")
-    report.check(f"{overlay}::urls_between_the_services_match", problems)
+    password_ref = mariadb_password_ref(mariadb)
+    for env, where in [(service_env.get("posts-service", {}), "posts-service")] + [
+            (e, f"Job/{w['metadata']['name']}") for w, e in migrate_jobs]:
+        db = urlparse(env.get("DATABASE_URL") or "")
+        if db.hostname != "mariadb" or (db.port or 3306) not in {p["port"] for p in services.get("mariadb", {}).get("spec", {}).get("ports", [])}:
+            problems.append(f"{overlay}: {where}'s DATABASE_URL host/port is not the mariadb Service")
+        if db.password:
+            problems.append(f"{overlay}: {where}'s DATABASE_URL carries a password; it belongs in Secret {password_ref[0] if password_ref else 'mariadb-credentials'} only")
+        if db.username != mariadb_env.get("MARIADB_USER") or db.path.lstrip("/") != mariadb_env.get("MARIADB_DATABASE"):
+            problems.append(f"{overlay}: {where}'s DATABASE_URL user/database are not MariaDB's MARIADB_USER/MARIADB_DATABASE")
+    workload_password_refs = {}
+    for workload in workloads:
+        for container in pod_spec_of(workload)[1].get("containers", []):
+            for entry in container.get("env", []):
+                ref = entry.get("valueFrom", {}).get("secretKeyRef")
+                if entry["name"] == "DATABASE_PASSWORD" and ref:
+                    workload_password_refs[workload["metadata"]["name"]] = (ref["name"], ref["key"])
+    for name in ["posts-service"] + [w["metadata"]["name"] for w, _ in migrate_jobs]:
+        if workload_password_refs.get(name) != password_ref:
+            problems.append(f"{overlay}: {name} does not read DATABASE_PASSWORD from {password_ref}, the Secret key MariaDB reads")
+    if password_ref and password_ref[0] in secrets:
+        password = secrets[password_ref[0]].get(password_ref[1])
+        for name, data in list(secrets.items()) + list(config_maps.items()):
+            for key, value in data.items():
+                if (name, key) != password_ref and password and password in str(value):
+                    problems.append(f"{overlay}: the database password is also in {name}/{key}: keep it in {password_ref[0]} only")
+    report.check(f"{overlay}::urls_between_the_services_match_and_the_password_is_in_one_place", problems)
+
+    problems = []
+    for migrate, _ in migrate_jobs:
+        if config_by_base.get("posts-service-config", {}).get("MIGRATE_ON_START") != "false":
+            problems.append(f"{overlay}: Job/{migrate['metadata']['name']} migrates, so posts-service needs MIGRATE_ON_START=false")
+        if not allows(policies, pod_spec_of(migrate)[0]["metadata"]["labels"], mariadb_labels, 3306):
+            problems.append(f"{overlay}: the NetworkPolicies do not let Job/{migrate['metadata']['name']} reach mariadb:3306")
+    if not migrate_jobs and config_by_base.get("posts-service-config", {}).get("MIGRATE_ON_START", "true") != "true":
+        problems.append(f"{overlay}: MIGRATE_ON_START is off and no migration Job runs: nothing migrates")
+    report.check(f"{overlay}::exactly_one_way_to_migrate", problems)
+
+    check_operations(report, overlay, by_kind, facts, listen_port, mariadb, mariadb_labels, config_by_base, policies, root)
+    check_monitoring(report, overlay, by_kind, services, metrics_port, pod_labels, policies, root)
+
+
+def mariadb_password_ref(mariadb):
+    """(Secret, key) of the blog user's password as MariaDB reads it (MARIADB_PASSWORD_FILE)."""
+    if not mariadb:
+        return None
+    template, pod = pod_spec_of(mariadb)
+    container = pod["containers"][0]
+    path = next((e.get("value") for e in container.get("env", []) if e["name"] == "MARIADB_PASSWORD_FILE"), None)
+    if not path:
+        return None
+    for mount in container.get("volumeMounts", []):
+        if path.startswith(mount["mountPath"].rstrip("/") + "/"):
+            volume = next((v for v in pod.get("volumes", []) if v["name"] == mount["name"]), {})
+            if "secret" in volume:
+                return (volume["secret"]["secretName"], path[len(mount["mountPath"].rstrip("/")) + 1:])
+    return None
+
+
+def httproute_problems(overlay, route, services, listen_port):
+    problems = []
+    name = f"{overlay}: HTTPRoute {route['metadata']['name']}"
+    allowed = {"parentRefs", "hostnames", "rules"}
+    if set(route["spec"]) - allowed:
+        problems.append(f"{name}: unknown fields {sorted(set(route['spec']) - allowed)}")
+    if not route["spec"].get("parentRefs"):
+        problems.append(f"{name}: no parentRefs (it attaches to no Gateway)")
+    for parent in route["spec"].get("parentRefs", []):
+        if set(parent) - {"group", "kind", "name", "namespace", "sectionName", "port"}:
+            problems.append(f"{name}: parentRef has unknown fields {sorted(parent)}")
+    for rule in route["spec"].get("rules", []):
+        if set(rule) - {"matches", "backendRefs", "filters", "timeouts"}:
+            problems.append(f"{name}: rule has unknown fields {sorted(rule)}")
+        for backend in rule.get("backendRefs", []):
+            svc = services.get(backend.get("name"))
+            if backend.get("name") != "render-service" or not svc:
+                problems.append(f"{name}: sends traffic to {backend.get('name')}, not render-service")
+            elif backend.get("port") not in {p["port"] for p in svc["spec"]["ports"] if p.get("name") == "http"}:
+                problems.append(f"{name}: backend port {backend.get('port')} is not render-service's http port")
+    return problems
+
+
+def script_variables(root: Path):
+    """The variables deploy/backup/mariadb-backup.sh reads."""
+    return set(re.findall(r"\$\{((?:MARIADB|BACKUP)_[A-Z_]+)", (root / BACKUP_SCRIPT).read_text()))
+
+
+def backup_pod_problems(where, pod, config_maps, secrets_ref, script_vars, backup_cm):
+    """A backup or restore pod: the repository's script, the one password, nothing else."""
+    problems = []
+    container = pod["containers"][0]
+    env = {e["name"]: e for e in container.get("env", [])}
+    unknown = set(env) - script_vars
+    if unknown:
+        problems.append(f"{where}: sets {sorted(unknown)}, which mariadb-backup.sh does not read")
+    command = container.get("command", []) + container.get("args", [])
+    mounts = {m["mountPath"]: m for m in container.get("volumeMounts", [])}
+    volumes = {v["name"]: v for v in pod.get("volumes", [])}
+    script_mount = next((m for path, m in mounts.items() if any(c.startswith(path + "/") and c.endswith("mariadb-backup.sh") for c in command)), None)
+    if not script_mount or volumes.get(script_mount["name"], {}).get("configMap", {}).get("name") != backup_cm:
+        problems.append(f"{where}: does not run mariadb-backup.sh from ConfigMap {backup_cm}")
+    password_file = env.get("MARIADB_PASSWORD_FILE", {}).get("value", "")
+    password_mount = next((m for path, m in mounts.items() if password_file.startswith(path + "/")), None)
+    secret = volumes.get(password_mount["name"], {}).get("secret", {}) if password_mount else {}
+    items = {i["path"]: i["key"] for i in secret.get("items", [])}
+    key = items.get(password_file.rsplit("/", 1)[-1], password_file.rsplit("/", 1)[-1])
+    if (secret.get("secretName"), key) != secrets_ref:
+        problems.append(f"{where}: MARIADB_PASSWORD_FILE is not the Secret key MariaDB reads ({secrets_ref})")
+    if "MARIADB_PASSWORD" in env:
+        problems.append(f"{where}: the password belongs in a file (MARIADB_PASSWORD_FILE), not the environment")
+    for name in ("MARIADB_USER", "MARIADB_DATABASE"):
+        entry = env.get(name, {})
+        value = entry.get("value")
+        ref = entry.get("valueFrom", {}).get("configMapKeyRef")
+        if ref:
+            value = config_maps.get(re.sub(r"-[a-z0-9]{10}$", "", ref["name"]), {}).get(ref["key"])
+        if value != config_maps.get("mariadb-config", {}).get(name):
+            problems.append(f"{where}: {name} is {value!r}, MariaDB's is {config_maps.get('mariadb-config', {}).get(name)!r}")
+    if pod.get("serviceAccountName") != "mariadb-backup" or pod.get("automountServiceAccountToken") is not False:
+        problems.append(f"{where}: should run as ServiceAccount mariadb-backup without a token")
+    return problems + restricted_problems(where, pod)
+
+
+def check_operations(report, overlay, by_kind, facts, listen_port, mariadb, mariadb_labels, config_by_base, policies, root):
+    # HPAs own the replica counts; PDBs allow one disruption
+    problems = []
+    deployments = {d["metadata"]["name"]: d for d in by_kind.get("Deployment", [])}
+    hpas = {h["spec"]["scaleTargetRef"]["name"]: h for h in by_kind.get("HorizontalPodAutoscaler", [])}
+    for name, deployment in deployments.items():
+        hpa = hpas.get(name)
+        if not hpa:
+            problems.append(f"{overlay}: Deployment {name} has no HorizontalPodAutoscaler")
+            continue
+        if "replicas" in deployment["spec"]:
+            problems.append(f"{overlay}: Deployment {name} sets replicas, which its HPA decides (an apply would reset it)")
+        behavior = hpa["spec"].get("behavior", {})
+        if not behavior.get("scaleUp") or not behavior.get("scaleDown"):
+            problems.append(f"{overlay}: HPA {name} has no scaleUp and scaleDown behavior")
+        labels = pod_spec_of(deployment)[0]["metadata"]["labels"]
+        pdbs = [p for p in by_kind.get("PodDisruptionBudget", []) if labels_match(p["spec"]["selector"].get("matchLabels"), labels)]
+        if len(pdbs) != 1:
+            problems.append(f"{overlay}: Deployment {name} has {len(pdbs)} PodDisruptionBudgets, not one")
+        for pdb in pdbs:
+            if pdb["spec"].get("maxUnavailable") != 1 or "minAvailable" in pdb["spec"]:
+                problems.append(f"{overlay}: PDB {pdb['metadata']['name']} should be maxUnavailable: 1")
+            if pdb["spec"].get("unhealthyPodEvictionPolicy") != "AlwaysAllow":
+                problems.append(f"{overlay}: PDB {pdb['metadata']['name']} should have unhealthyPodEvictionPolicy: AlwaysAllow")
+    report.check(f"{overlay}::hpas_own_replicas_and_pdbs_allow_one_disruption", problems)
+
+    # MariaDB: pinned, tuned to its pod, with room for every pool at the HPAs' maxima
+    problems = []
+    if not mariadb:
+        report.check(f"{overlay}::mariadb_is_pinned_tuned_and_has_room_for_every_pool", [f"{overlay}: no StatefulSet mariadb"])
+        return
+    template, pod = pod_spec_of(mariadb)
+    container = pod["containers"][0]
+    image = container["image"]
+    if container.get("imagePullPolicy") != "IfNotPresent":
+        problems.append(f"{overlay}: MariaDB's imagePullPolicy is {container.get('imagePullPolicy')}, not IfNotPresent")
+    tag = image.split("@")[0].rsplit(":", 1)[-1] if ":" in image.split("@")[0].rsplit("/", 1)[-1] else ""
+    if not tag.startswith("10.11"):
+        problems.append(f"{overlay}: MariaDB image {image} is not 10.11")
+    if overlay.startswith("prod") and "@sha256:" not in image and not re.fullmatch(r"10\.11\.\d+", tag):
+        problems.append(f"{overlay}: MariaDB image {image} is a moving tag: pin an exact version or a digest")
+    cnf_volume = next((v for v in pod.get("volumes", []) if v.get("configMap", {}).get("name", "").startswith("mariadb-server-config")), None)
+    mount = next((m for m in container.get("volumeMounts", []) if cnf_volume and m["name"] == cnf_volume["name"]), None)
+    if not mount or not mount["mountPath"].startswith("/etc/mysql/conf.d/"):
+        problems.append(f"{overlay}: ConfigMap mariadb-server-config is not mounted into /etc/mysql/conf.d/")
+    cnf = cnf_settings(config_by_base.get("mariadb-server-config", {}).get(mount.get("subPath", "mariadb.cnf") if mount else "mariadb.cnf", ""))
+    limit = memory_bytes(container.get("resources", {}).get("limits", {}).get("memory", "0"))
+    pool = cnf.get("innodb_buffer_pool_size", 128 * 2**20)
+    if not (0.4 * limit <= pool <= 0.75 * limit):
+        problems.append(f"{overlay}: innodb_buffer_pool_size {pool} is not 40-75 % of MariaDB's memory limit {limit}")
+    max_connections = int(cnf.get("max_connections", 151))
+    pool_max = int(config_by_base.get("posts-service-config", {}).get("DB_POOL_MAX", facts["posts-service"].pool_max_default))
+    budget, terms = 0, []
+    for name, deployment in deployments.items():
+        if service_of_image(pod_spec_of(deployment)[1]["containers"][0]["image"]) != "posts-service":
+            continue
+        most = hpas[name]["spec"]["maxReplicas"] if name in hpas else deployment["spec"].get("replicas", 1)
+        surge = surge_pods(deployment, most)
+        budget += (most + surge) * pool_max
+        terms.append(f"({most} + {surge}) x {pool_max}")
+    print(f"[consistency] {overlay}: connection budget {' + '.join(terms)} = {budget}, "
+          f"+ reserve {CONNECTION_RESERVE}, of max_connections {max_connections}")
+    if budget > max_connections - CONNECTION_RESERVE:
+        problems.append(f"{overlay}: the pools can open {budget} connections at the HPAs' maxima plus surge; "
+                        f"max_connections {max_connections} less the reserve {CONNECTION_RESERVE} leaves {max_connections - CONNECTION_RESERVE}")
+    report.check(f"{overlay}::mariadb_is_pinned_tuned_and_has_room_for_every_pool", problems)
+
+    # a ServiceAccount per workload, without tokens; the restricted standard everywhere
+    problems = []
+    accounts = {a["metadata"]["name"]: a for a in by_kind.get("ServiceAccount", [])}
+    used = {}
+    for workload in (d for kind in ("Deployment", "StatefulSet", "Job", "CronJob") for d in by_kind.get(kind, [])):
+        where = f"{overlay}: {workload['kind']}/{workload['metadata']['name']}"
+        pod = pod_spec_of(workload)[1]
+        account = pod.get("serviceAccountName", "default")
+        if account in used:
+            problems.append(f"{where}: shares ServiceAccount {account} with {used[account]}")
+        used[account] = workload["metadata"]["name"]
+        if account not in accounts:
+            problems.append(f"{where}: runs as ServiceAccount {account}, which the overlay does not create")
+        elif accounts[account].get("automountServiceAccountToken") is not False or pod.get("automountServiceAccountToken") is not False:
+            problems.append(f"{where}: mounts a ServiceAccount token")
+        problems += restricted_problems(where, pod)
+    report.check(f"{overlay}::a_service_account_per_workload_and_restricted_pods", problems)
+
+    # the recommended labels
+    problems = []
+    for doc in (d for docs in by_kind.values() for d in docs):
+        where = f"{overlay}: {doc['kind']}/{doc['metadata']['name']}"
+        labels = doc["metadata"].get("labels", {})
+        wanted = ("app.kubernetes.io/part-of", "app.kubernetes.io/managed-by", "app.kubernetes.io/instance")
+        if doc["kind"] not in ("ConfigMap", "Secret", "NetworkPolicy", "Namespace"):
+            wanted += ("app.kubernetes.io/name", "app.kubernetes.io/component")
+        if doc["kind"] in ("Deployment", "StatefulSet", "CronJob", "Job"):
+            wanted += ("app.kubernetes.io/version",)
+            template_labels = pod_spec_of(doc)[0]["metadata"].get("labels", {})
+            missing = [k for k in RECOMMENDED if k not in template_labels]
+            if missing:
+                problems.append(f"{where}: its pods lack {missing}")
+            service = service_of_image(pod_spec_of(doc)[1]["containers"][0]["image"])
+            if service and labels.get("app.kubernetes.io/version") != facts[service].version:
+                problems.append(f"{where}: version label {labels.get('app.kubernetes.io/version')}, {service}'s Cargo.toml says {facts[service].version}")
+        missing = [k for k in wanted if k not in labels]
+        if missing:
+            problems.append(f"{where}: lacks {missing}")
+    report.check(f"{overlay}::every_object_has_the_recommended_labels", problems)
+
+    # the backup CronJob
+    problems = []
+    cronjobs = [c for c in by_kind.get("CronJob", []) if c["metadata"]["name"] == "mariadb-backup"]
+    config_maps = {name: data for name, data in config_by_base.items()}
+    if len(cronjobs) != 1:
+        problems.append(f"{overlay}: no CronJob mariadb-backup")
+    for cronjob in cronjobs:
+        where = f"{overlay}: CronJob/mariadb-backup"
+        template, pod = pod_spec_of(cronjob)
+        problems += backup_pod_problems(where, pod, config_maps, mariadb_password_ref(mariadb), script_variables(root), "mariadb-backup-script")
+        if cronjob["spec"].get("concurrencyPolicy") != "Forbid":
+            problems.append(f"{where}: two backups could run at once (concurrencyPolicy is not Forbid)")
+        container = pod["containers"][0]
+        keep = next((e.get("value") for e in container.get("env", []) if e["name"] == "BACKUP_KEEP"), None)
+        if not (keep or "").isdigit() or int(keep) < 1:
+            problems.append(f"{where}: BACKUP_KEEP {keep!r} is not a number of backups to keep")
+        backup_dir = next((e.get("value") for e in container.get("env", []) if e["name"] == "BACKUP_DIR"), "/backups")
+        mount = next((m for m in container.get("volumeMounts", []) if m["mountPath"] == backup_dir), None)
+        claim = next((v.get("persistentVolumeClaim", {}).get("claimName") for v in pod.get("volumes", []) if mount and v["name"] == mount["name"]), None)
+        claims = {c["metadata"]["name"] for c in by_kind.get("PersistentVolumeClaim", [])}
+        if claim not in claims:
+            problems.append(f"{where}: BACKUP_DIR {backup_dir} is not on a PersistentVolumeClaim of the overlay")
+        for other in (d for kind in ("Deployment", "StatefulSet") for d in by_kind.get(kind, [])):
+            if any(v.get("persistentVolumeClaim", {}).get("claimName") == claim for v in pod_spec_of(other)[1].get("volumes", [])):
+                problems.append(f"{where}: its volume {claim} is also mounted by {other['metadata']['name']}")
+        if not allows(policies, template["metadata"]["labels"], mariadb_labels, 3306):
+            problems.append(f"{where}: the NetworkPolicies do not let it reach mariadb:3306")
+    script = config_by_base.get("mariadb-backup-script", {}).get("mariadb-backup.sh")
+    if script != (root / BACKUP_SCRIPT).read_text():
+        problems.append(f"{overlay}: ConfigMap mariadb-backup-script differs from {BACKUP_SCRIPT}: cp {BACKUP_SCRIPT} k8s/base/")
+    report.check(f"{overlay}::backup_cronjob_runs_the_script_safely_and_reaches_mariadb", problems)
+
+
+def prometheus_rule_groups(root: Path):
+    return yaml.safe_load((root / ALERTS).read_text())["groups"]
+
+
+def check_monitoring(report, overlay, by_kind, services, metrics_port, pod_labels, policies, root):
+    monitors = by_kind.get("ServiceMonitor", [])
+    rules = by_kind.get("PrometheusRule", [])
+    if not monitors and not rules:
+        return
+    problems = []
+    monitored = set()
+    for monitor in monitors:
+        where = f"{overlay}: ServiceMonitor {monitor['metadata']['name']}"
+        selector = monitor["spec"]["selector"].get("matchLabels", {})
+        matched = [s for s in services.values() if labels_match(selector, s["metadata"].get("labels", {}))]
+        if len(matched) != 1:
+            problems.append(f"{where}: selects {len(matched)} Services, not one")
+            continue
+        svc = matched[0]
+        name = svc["metadata"]["name"]
+        monitored.add(name)
+        for endpoint in monitor["spec"].get("endpoints", []):
+            port = next((p for p in svc["spec"]["ports"] if p.get("name") == endpoint.get("port")), None)
+            if not port or port["port"] != metrics_port.get(name):
+                problems.append(f"{where}: port {endpoint.get('port')} is not {name}'s metrics port {metrics_port.get(name)}")
+            if endpoint.get("path", "/metrics") != "/metrics":
+                problems.append(f"{where}: scrapes {endpoint.get('path')}, not /metrics")
+            allowed = any(selects(p["spec"]["podSelector"], pod_labels.get(name, {})) and any(
+                "namespaceSelector" in peer for peer in rule.get("from", [])) and any(
+                x.get("port") == metrics_port.get(name) for x in rule.get("ports", []))
+                for p in policies for rule in p["spec"].get("ingress", []))
+            if not allowed:
+                problems.append(f"{where}: no NetworkPolicy lets Prometheus reach {name}:{metrics_port.get(name)}")
+    for service in SERVICES:
+        if service not in monitored:
+            problems.append(f"{overlay}: no ServiceMonitor scrapes {service}")
+    for rule in rules:
+        if rule["spec"].get("groups") != prometheus_rule_groups(root):
+            problems.append(f"{overlay}: PrometheusRule {rule['metadata']['name']} differs from {ALERTS}: "
+                            "run .venv-k8s/bin/python tests/k8s/consistency.py --root . --write-prometheusrule")
+    if len(rules) != 1:
+        problems.append(f"{overlay}: {len(rules)} PrometheusRules, not one")
+    report.check(f"{overlay}::monitoring_scrapes_both_metrics_ports_with_the_tested_rules", problems)
+
+
+def check_ops_job(report, path: Path, docs, facts_docs, root):
+    """A standalone Job of k8s/ops/ against the base it runs beside (dev's build)."""
+    by_kind = {}
+    for doc in facts_docs:
+        by_kind.setdefault(doc["kind"], []).append(doc)
+    config_maps = {re.sub(r"-[a-z0-9]{10}$", "", d["metadata"]["name"]): d.get("data", {}) for d in by_kind.get("ConfigMap", [])}
+    mariadb = next((d for d in by_kind.get("StatefulSet", []) if d["metadata"]["name"] == "mariadb"), None)
+    mariadb_labels = pod_spec_of(mariadb)[0]["metadata"]["labels"] if mariadb else {}
+    for job in docs:
+        where = f"{path.name}: {job['kind']}/{job['metadata'].get('name') or job['metadata'].get('generateName')}"
+        template, pod = pod_spec_of(job)
+        problems = backup_pod_problems(where, pod, config_maps, mariadb_password_ref(mariadb), script_variables(root), "mariadb-backup-script")
+        claims = {c["metadata"]["name"] for c in by_kind.get("PersistentVolumeClaim", [])}
+        for volume in pod.get("volumes", []):
+            claim = volume.get("persistentVolumeClaim", {}).get("claimName")
+            if claim and claim not in claims:
+                problems.append(f"{where}: mounts PVC {claim}, which the manifests do not create")
+        if not allows(by_kind.get("NetworkPolicy", []), template["metadata"]["labels"], mariadb_labels, 3306):
+            problems.append(f"{where}: the NetworkPolicies do not let it reach mariadb:3306")
+        report.check(f"ops::{path.stem}::runs_the_script_safely_and_reaches_mariadb", problems)
+
 
 
 def interpolated_default(value):
@@ -309,9 +779,17 @@ def interpolated_default(value):
     return re.sub(r"\$\{[A-Z0-9_]+:?-([^}]*)\}", r"\1", str(value))
 
 
-def check_compose(report, path: Path, facts, drain, targets):
+def compose_env(svc):
+    env = svc.get("environment", {})
+    if isinstance(env, list):
+        env = dict(item.split("=", 1) if "=" in item else (item, None) for item in env)
+    return env
+
+
+def check_compose(report, path: Path, facts, drain, targets, root):
     compose = yaml.safe_load(path.read_text())
     services = compose["services"]
+    metrics_port = {}
     for name in SERVICES:
         f = facts[name]
         svc = services.get(name)
@@ -319,10 +797,8 @@ def check_compose(report, path: Path, facts, drain, targets):
             report.check(f"compose::{name}::present", [f"docker-compose.yml has no service {name}"])
             continue
         where = f"docker-compose.yml: {name}"
-        env = svc.get("environment", {})
-        if isinstance(env, list):
-            env = dict(item.split("=", 1) if "=" in item else (item, None) for item in env)
-        problems = env_problems(where, name, set(env), f.vars, f.required)
+        env = compose_env(svc)
+        problems = env_problems(where, name, set(env), f.allowed, f.required)
         if svc.get("env_file"):
             problems.append(f"{where}: env_file hides which variables are set; list them in environment")
         report.check(f"compose::{name}::environment", problems)
@@ -333,9 +809,15 @@ def check_compose(report, path: Path, facts, drain, targets):
             target = int(str(interpolated_default(mapping)).rsplit(":", 1)[-1].split("/")[0]) if not isinstance(mapping, dict) else mapping["target"]
             if target != port:
                 problems.append(f"{where}: publishes container port {target}, the service listens on {port}")
-        for exposed in svc.get("expose", []):
-            if int(str(exposed).split("/")[0]) != port:
-                problems.append(f"{where}: exposes {exposed}, the service listens on {port}")
+        listening = {port}
+        if "METRICS_ADDR" in env:
+            metrics_port[name] = port_of(interpolated_default(env["METRICS_ADDR"]))
+            listening.add(metrics_port[name])
+        exposed = {int(str(e).split("/")[0]) for e in svc.get("expose", [])}
+        if exposed - listening:
+            problems.append(f"{where}: exposes {sorted(exposed - listening)}, the service listens on {sorted(listening)}")
+        if name in metrics_port and metrics_port[name] not in exposed:
+            problems.append(f"{where}: does not expose its metrics port {metrics_port[name]}")
         test = svc.get("healthcheck", {}).get("test", [])
         if test[:1] != ["CMD"] or test[1:3] != [f"/{name}", "healthcheck"]:
             problems.append(f"{where}: the health check should run [\"CMD\", \"/{name}\", \"healthcheck\"], not {test}")
@@ -365,13 +847,93 @@ def check_compose(report, path: Path, facts, drain, targets):
         problems.append("docker-compose.yml: POSTS_API_TOKEN and API_TOKEN differ")
     report.check("compose::urls_between_the_services_match", problems)
 
+    # Prometheus (profile monitoring) scrapes the metrics ports with the repository's files
+    problems = []
+    prom = services.get("prometheus", {})
+    if "monitoring" not in prom.get("profiles", []):
+        problems.append("docker-compose.yml: no service prometheus under profile monitoring")
+    version = re.search(r"^PROMETHEUS_VERSION=(\S+)", (root / "deploy/build-images.sh").read_text(), re.M)
+    if not version or prom.get("image") != f"prom/prometheus:v{version.group(1)}":
+        problems.append(f"docker-compose.yml: prometheus runs {prom.get('image')}, deploy/build-images.sh builds prom/prometheus:v{version.group(1) if version else '?'}")
+    if not any(str(v).startswith("./deploy/prometheus:/etc/prometheus") for v in prom.get("volumes", [])):
+        problems.append("docker-compose.yml: prometheus does not mount ./deploy/prometheus at /etc/prometheus")
+    for mapping in prom.get("ports", []):
+        if not str(mapping).startswith("127.0.0.1:"):
+            problems.append(f"docker-compose.yml: prometheus publishes {mapping} beyond 127.0.0.1")
+    scrape = yaml.safe_load((root / "deploy/prometheus/prometheus.yml").read_text())
+    jobs = {j["job_name"]: [t for c in j.get("static_configs", []) for t in c["targets"]] for j in scrape["scrape_configs"]}
+    for name in SERVICES:
+        wanted = [f"{name}:{metrics_port.get(name)}"]
+        if jobs.get(name) != wanted:
+            problems.append(f"deploy/prometheus/prometheus.yml: job {name} scrapes {jobs.get(name)}, its metrics listener is {wanted}")
+        if not set(prom.get("networks", [])) & set(services.get(name, {}).get("networks", [])):
+            problems.append(f"docker-compose.yml: prometheus shares no network with {name}")
+    # the bridge to the public ports goes once the services serve METRICS_ADDR
+    for job in scrape["scrape_configs"]:
+        bridged = any(r.get("target_label") == "__address__" for r in job.get("relabel_configs", []))
+        if bridged and job["job_name"] in facts and "METRICS_ADDR" in facts[job["job_name"]].vars:
+            problems.append(f"deploy/prometheus/prometheus.yml: {job['job_name']} reads METRICS_ADDR now: "
+                            "delete the METRICS-PORT BRIDGE relabel rule of its job")
+    if scrape.get("rule_files") != ["alerts.yml"]:
+        problems.append("deploy/prometheus/prometheus.yml: rule_files should be [alerts.yml]")
+    report.check("compose::prometheus_scrapes_both_metrics_listeners", problems)
+
+    # backup and restore (profile ops): the script, MariaDB's own credentials
+    problems = []
+    mariadb_env = compose_env(services.get("mariadb", {}))
+    script_vars = script_variables(root)
+    for name, command in (("backup", "backup"), ("restore", "restore")):
+        svc = services.get(name, {})
+        where = f"docker-compose.yml: {name}"
+        if "ops" not in svc.get("profiles", []):
+            problems.append(f"{where}: missing, or not under profile ops")
+            continue
+        env = compose_env(svc)
+        if set(env) - script_vars:
+            problems.append(f"{where}: sets {sorted(set(env) - script_vars)}, which mariadb-backup.sh does not read")
+        for var in ("MARIADB_USER", "MARIADB_PASSWORD"):
+            if interpolated_default(env.get(var)) != interpolated_default(mariadb_env.get(var)):
+                problems.append(f"{where}: {var} is not mariadb's")
+        if env.get("MARIADB_DATABASE") != mariadb_env.get("MARIADB_DATABASE"):
+            problems.append(f"{where}: MARIADB_DATABASE is not mariadb's")
+        mounts = {str(v).split(":")[1]: str(v).split(":")[0] for v in svc.get("volumes", [])}
+        entry = svc.get("entrypoint", [])
+        if entry[:1] != ["/usr/local/bin/mariadb-backup.sh"] or mounts.get(entry[0]) != f"./{BACKUP_SCRIPT}" or entry[1:2] != [command]:
+            problems.append(f"{where}: should run ./{BACKUP_SCRIPT} {command} (entrypoint {entry})")
+        if "database" not in svc.get("networks", []):
+            problems.append(f"{where}: not on the database network")
+    report.check("compose::backup_and_restore_run_the_script_with_mariadbs_credentials", problems)
+
+
+def write_prometheus_rule(root: Path):
+    """Rewrites the monitoring component's PrometheusRule from deploy/prometheus/alerts.yml."""
+    class Dumper(yaml.SafeDumper):
+        pass
+    Dumper.add_representer(str, lambda d, v: d.represent_scalar(
+        "tag:yaml.org,2002:str", v, style="|" if "\n" in v else None))
+    target = root / PROMETHEUS_RULE
+    header = "".join(line for line in target.read_text().splitlines(True) if line.startswith("#"))
+    doc = yaml.safe_load(target.read_text())
+    doc["spec"] = {"groups": prometheus_rule_groups(root)}
+    target.write_text(header + yaml.dump(doc, Dumper=Dumper, sort_keys=False, allow_unicode=True, width=4096))
+    print(f"wrote {PROMETHEUS_RULE}")
+
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--root", type=Path, required=True)
-    parser.add_argument("--compose", type=Path, required=True)
-    parser.add_argument("overlays", nargs="+", help="NAME=built-manifests.yaml")
+    parser.add_argument("--compose", type=Path)
+    parser.add_argument("--ops", type=Path, action="append", default=[],
+                        help="a standalone Job of k8s/ops/, checked against the dev overlay")
+    parser.add_argument("--write-prometheusrule", action="store_true",
+                        help=f"rewrite {PROMETHEUS_RULE} from {ALERTS} and exit")
+    parser.add_argument("overlays", nargs="*", help="NAME=built-manifests.yaml")
     args = parser.parse_args()
+    if args.write_prometheusrule:
+        write_prometheus_rule(args.root)
+        return 0
+    if not args.compose or not args.overlays:
+        parser.error("--compose and at least one overlay are required")
 
     facts = {name: ServiceFacts(args.root, name) for name in SERVICES}
     drain = drain_seconds(args.root)
@@ -381,11 +943,15 @@ def main():
               f"listens on {f.default_port} by default; serves {sorted(f.paths)}")
 
     report = Report()
+    built = {}
     for item in args.overlays:
         name, path = item.split("=", 1)
-        docs = [d for d in yaml.safe_load_all(Path(path).read_text()) if d]
-        check_overlay(report, name, docs, facts, drain, targets)
-    check_compose(report, args.compose, facts, drain, targets)
+        built[name] = [d for d in yaml.safe_load_all(Path(path).read_text()) if d]
+        check_overlay(report, name, built[name], facts, drain, targets, args.root)
+    for path in args.ops:
+        docs = [d for d in yaml.safe_load_all(path.read_text()) if d]
+        check_ops_job(report, path, docs, built.get("dev", next(iter(built.values()))), args.root)
+    check_compose(report, args.compose, facts, drain, targets, args.root)
     print(f"[consistency] {report.passed} passed, {report.failed} failed")
     return 1 if report.failed else 0
 

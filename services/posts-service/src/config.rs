@@ -1,5 +1,6 @@
 //! posts-service configuration, read once from the environment at start.
 
+use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -8,11 +9,16 @@ use service_runtime::config::{self, ConfigError};
 use service_runtime::telemetry::LogFormat;
 
 /// Everything the service can be told. Field names are the variables' names in lower
-/// case; the README's configuration table lists them with their defaults.
-#[derive(Debug, Clone, Deserialize)]
+/// case; the README's configuration table lists them with their defaults. Its `Debug`
+/// output hides the secrets.
+#[derive(Clone, Deserialize)]
 pub struct Config {
-    /// `mysql://user:password@host:3306/blog`.
+    /// `mysql://user:password@host:3306/blog`; after [`Config::from_env`], with
+    /// `DATABASE_PASSWORD` in it when that is set.
     pub database_url: String,
+    /// The database password, when it is kept apart from the URL (in Kubernetes, the
+    /// one Secret MariaDB reads too): replaces the password of `DATABASE_URL`.
+    pub database_password: Option<String>,
     /// The bearer token that writes must carry.
     pub api_token: String,
     /// Where to listen.
@@ -70,6 +76,7 @@ impl Config {
     pub fn new(database_url: impl Into<String>, api_token: impl Into<String>) -> Config {
         Config {
             database_url: database_url.into(),
+            database_password: None,
             api_token: api_token.into(),
             listen_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             rust_log: default_rust_log(),
@@ -86,7 +93,7 @@ impl Config {
         Duration::from_millis(self.db_timeout_ms)
     }
 
-    fn validated(self) -> Result<Config, ConfigError> {
+    fn validated(mut self) -> Result<Config, ConfigError> {
         if self.api_token.trim().is_empty() {
             return Err(ConfigError::invalid("API_TOKEN", "must not be empty"));
         }
@@ -99,16 +106,81 @@ impl Config {
         if self.db_timeout_ms == 0 {
             return Err(ConfigError::invalid("DB_TIMEOUT_MS", "must be at least 1"));
         }
+        self.database_url = with_password(&self.database_url, self.database_password.as_deref())?;
         crate::db::parse_database_url(&self.database_url)?;
         Ok(self)
     }
 }
 
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("database_url", &redacted_url(&self.database_url))
+            .field(
+                "database_password",
+                &self.database_password.as_ref().map(|_| REDACTED),
+            )
+            .field("api_token", &REDACTED)
+            .field("listen_addr", &self.listen_addr)
+            .field("rust_log", &self.rust_log)
+            .field("log_format", &self.log_format)
+            .field("db_pool_min", &self.db_pool_min)
+            .field("db_pool_max", &self.db_pool_max)
+            .field("db_timeout_ms", &self.db_timeout_ms)
+            .field("migrate_on_start", &self.migrate_on_start)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What `Debug` shows instead of a secret.
+const REDACTED: &str = "<redacted>";
+
+/// `url` with its password replaced by `password` (percent-encoded as a URL needs),
+/// or `url` as it is when there is no `password`. Errors never quote either.
+fn with_password(url: &str, password: Option<&str>) -> Result<String, ConfigError> {
+    let Some(password) = password else {
+        return Ok(url.to_owned());
+    };
+    if password.is_empty() {
+        return Err(ConfigError::invalid(
+            "DATABASE_PASSWORD",
+            "must not be empty when set",
+        ));
+    }
+    let mut parsed = url::Url::parse(url).map_err(|_| {
+        ConfigError::invalid(
+            "DATABASE_URL",
+            "is not a valid mysql://user@host:port/database URL",
+        )
+    })?;
+    parsed.set_password(Some(password)).map_err(|()| {
+        ConfigError::invalid(
+            "DATABASE_URL",
+            "must name a user and host for DATABASE_PASSWORD to apply to",
+        )
+    })?;
+    Ok(parsed.into())
+}
+
+/// `url` with any password replaced by [`REDACTED`], for `Debug`.
+fn redacted_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some(REDACTED));
+            parsed.into()
+        }
+        Ok(parsed) => parsed.into(),
+        Err(_) => REDACTED.to_owned(),
+    }
+}
+
 /// What `posts-service migrate` needs: only the database.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 pub struct MigrateConfig {
     /// As [`Config::database_url`].
     pub database_url: String,
+    /// As [`Config::database_password`].
+    pub database_password: Option<String>,
     /// As [`Config::rust_log`].
     #[serde(default = "default_rust_log")]
     pub rust_log: String,
@@ -120,9 +192,27 @@ pub struct MigrateConfig {
 impl MigrateConfig {
     /// Reads and checks the process environment.
     pub fn from_env() -> Result<MigrateConfig, ConfigError> {
-        let config = config::from_env::<MigrateConfig>()?;
-        crate::db::parse_database_url(&config.database_url)?;
-        Ok(config)
+        config::from_env::<MigrateConfig>()?.validated()
+    }
+
+    fn validated(mut self) -> Result<MigrateConfig, ConfigError> {
+        self.database_url = with_password(&self.database_url, self.database_password.as_deref())?;
+        crate::db::parse_database_url(&self.database_url)?;
+        Ok(self)
+    }
+}
+
+impl fmt::Debug for MigrateConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MigrateConfig")
+            .field("database_url", &redacted_url(&self.database_url))
+            .field(
+                "database_password",
+                &self.database_password.as_ref().map(|_| REDACTED),
+            )
+            .field("rust_log", &self.rust_log)
+            .field("log_format", &self.log_format)
+            .finish()
     }
 }
 
@@ -166,6 +256,79 @@ mod tests {
         let message = err.to_string();
         assert!(message.contains("DATABASE_URL"), "{message}");
         assert!(!message.contains("hunter2"), "{message}");
+    }
+
+    #[test]
+    fn database_password_replaces_the_urls_password() {
+        let password = "p@ss/wörd:%?#";
+        let config = load(&[
+            ("DATABASE_URL", "mysql://blog:old@db:3306/blog"),
+            ("DATABASE_PASSWORD", password),
+            ("API_TOKEN", "t"),
+        ])
+        .unwrap();
+        let opts = crate::db::parse_database_url(&config.database_url).unwrap();
+        assert_eq!(opts.pass(), Some(password));
+        assert_eq!(opts.user(), Some("blog"));
+        assert_eq!(opts.ip_or_hostname(), "db");
+        assert_eq!(opts.db_name(), Some("blog"));
+    }
+
+    #[test]
+    fn database_url_alone_keeps_its_password() {
+        let config = load(&[
+            ("DATABASE_URL", "mysql://blog:secret@db:3306/blog"),
+            ("API_TOKEN", "t"),
+        ])
+        .unwrap();
+        let opts = crate::db::parse_database_url(&config.database_url).unwrap();
+        assert_eq!(opts.pass(), Some("secret"));
+    }
+
+    #[test]
+    fn empty_database_password_is_named() {
+        let err = load(&[
+            ("DATABASE_URL", "mysql://blog@db/blog"),
+            ("DATABASE_PASSWORD", ""),
+            ("API_TOKEN", "t"),
+        ])
+        .unwrap_err();
+        assert!(err.to_string().contains("DATABASE_PASSWORD"), "{err}");
+    }
+
+    #[test]
+    fn debug_output_hides_every_secret() {
+        let config = load(&[
+            ("DATABASE_URL", "mysql://blog:url-secret@db:3306/blog"),
+            ("API_TOKEN", "token-secret"),
+        ])
+        .unwrap();
+        let with_password = load(&[
+            ("DATABASE_URL", "mysql://blog@db:3306/blog"),
+            ("DATABASE_PASSWORD", "password-secret"),
+            ("API_TOKEN", "token-secret"),
+        ])
+        .unwrap();
+        let migrate = config::from_iter::<MigrateConfig, _>([
+            ("DATABASE_URL".to_owned(), "mysql://blog@db/blog".to_owned()),
+            ("DATABASE_PASSWORD".to_owned(), "password-secret".to_owned()),
+        ])
+        .unwrap()
+        .validated()
+        .unwrap();
+        for shown in [
+            format!("{config:?}"),
+            format!("{with_password:?}"),
+            format!("{migrate:?}"),
+        ] {
+            for secret in ["url-secret", "token-secret", "password-secret"] {
+                assert!(!shown.contains(secret), "{shown}");
+            }
+            assert!(
+                shown.contains("db:3306") || shown.contains("@db/"),
+                "{shown}"
+            );
+        }
     }
 
     #[test]
