@@ -220,6 +220,22 @@ begin compose_down_v_from_nothing
 compose_all down -v --remove-orphans >/dev/null 2>&1 || fail "compose down -v"
 ok
 
+begin dev_only_secrets_are_refused_beyond_loopback
+# With the committed placeholders (no env file) and the blog published beyond this
+# machine, the preflight refuses; on loopback, or with real secrets, it passes.
+dev_only_compose() { "${COMPOSE_BIN[@]}" -p "$PROJECT-preflight" --env-file /dev/null -f "$ROOT/docker-compose.yml" "$@"; }
+if BLOG_BIND=0.0.0.0 dev_only_compose run --rm preflight >"$WORK/preflight.log" 2>&1; then
+  fail "the preflight let the DEV-ONLY secrets be published on 0.0.0.0"
+fi
+grep -q "refusing to publish the blog on 0.0.0.0" "$WORK/preflight.log" \
+  || fail "the preflight did not say why: $(tail -n 3 "$WORK/preflight.log")"
+BLOG_BIND=127.0.0.1 dev_only_compose run --rm preflight >>"$WORK/preflight.log" 2>&1 \
+  || fail "the preflight refused a blog on 127.0.0.1"
+compose run --rm -e BLOG_BIND=0.0.0.0 preflight >>"$WORK/preflight.log" 2>&1 \
+  || fail "the preflight refused real secrets on 0.0.0.0"
+dev_only_compose down -v --remove-orphans >/dev/null 2>&1 || true
+ok
+
 begin compose_up_build
 t0=$(now_ms)
 compose up --build -d >"$WORK/up.log" 2>&1 || { tail -n 60 "$WORK/up.log" >&2; fail "compose up --build -d"; }

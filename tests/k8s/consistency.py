@@ -8,7 +8,8 @@ Reads what the services accept from their source (not from a copy kept here):
   `#[serde(default…)]` that is not an `Option` is required), and `MigrateConfig` for
   `posts-service migrate`;
 - the default port: `fn default_listen_addr` in the same file;
-- the paths served: the route templates of `fn route_template` in `src/routes/mod.rs`;
+- the paths served: the templates each route names with `route("…", Method::…)` in the
+  service's `src/` (the same names its metrics use);
 - the shutdown drain: `DRAIN_TIMEOUT` in crates/service-runtime/src/server.rs;
 - the image targets: the `FROM … AS <service>` stages of the Dockerfile;
 - the versions: each service's Cargo.toml;
@@ -46,8 +47,8 @@ import yaml
 SERVICES = ("posts-service", "render-service")
 
 # Variables SPEC.md gives every deployment ahead of the code that reads them: allowed in
-# the manifests while a service does not read them yet (a note says so).
-SPEC_AHEAD = {"METRICS_ADDR"}
+# the manifests while a service does not read them yet (a note says so). None now.
+SPEC_AHEAD: set = set()
 
 # MariaDB connections kept free of the services' pools: health checks, the backup and
 # migration Jobs (2 at most), an operator's client.
@@ -76,7 +77,7 @@ class ServiceFacts:
             if "struct MigrateConfig" in config_rs else (set(), set())
         )
         self.default_port = default_port(config_rs)
-        self.paths = route_templates((src / "routes" / "mod.rs").read_text())
+        self.paths = route_templates(src)
         self.pool_max_default = int(m.group(1)) if (m := re.search(
             r"fn default_db_pool_max\(\)[^{]*\{\s*(\d+)", config_rs)) else None
         cargo = (root / "services" / name / "Cargo.toml").read_text()
@@ -117,11 +118,15 @@ def default_port(source: str) -> int:
     return int(match.group(1))
 
 
-def route_templates(source: str):
-    match = re.search(r"fn route_template\(.*?\n\}", source, re.S)
-    if not match:
-        raise SystemExit("cannot find `fn route_template` in routes/mod.rs")
-    return set(re.findall(r'=>\s*"(/[^"]*)"', match.group(0)))
+def route_templates(src: Path):
+    """The templates the routes name for themselves: `route("/readyz", Method::GET)`."""
+    paths = set()
+    for file in src.rglob("*.rs"):
+        code = re.sub(r"^\s*//.*$", "", file.read_text(), flags=re.M)  # not doc examples
+        paths |= set(re.findall(r'\broute\(\s*"(/[^"]*)"\s*,\s*Method::', code))
+    if not paths:
+        raise SystemExit(f"cannot find any `route(\"…\", Method::…)` under {src}")
+    return paths
 
 
 def drain_seconds(root: Path) -> int:
@@ -868,12 +873,10 @@ def check_compose(report, path: Path, facts, drain, targets, root):
             problems.append(f"deploy/prometheus/prometheus.yml: job {name} scrapes {jobs.get(name)}, its metrics listener is {wanted}")
         if not set(prom.get("networks", [])) & set(services.get(name, {}).get("networks", [])):
             problems.append(f"docker-compose.yml: prometheus shares no network with {name}")
-    # the bridge to the public ports goes once the services serve METRICS_ADDR
+    # nothing rewrites the targets: the metrics listeners are scraped where they are
     for job in scrape["scrape_configs"]:
-        bridged = any(r.get("target_label") == "__address__" for r in job.get("relabel_configs", []))
-        if bridged and job["job_name"] in facts and "METRICS_ADDR" in facts[job["job_name"]].vars:
-            problems.append(f"deploy/prometheus/prometheus.yml: {job['job_name']} reads METRICS_ADDR now: "
-                            "delete the METRICS-PORT BRIDGE relabel rule of its job")
+        if any(r.get("target_label") == "__address__" for r in job.get("relabel_configs", [])):
+            problems.append(f"deploy/prometheus/prometheus.yml: {job['job_name']} rewrites its target address")
     if scrape.get("rule_files") != ["alerts.yml"]:
         problems.append("deploy/prometheus/prometheus.yml: rule_files should be [alerts.yml]")
     report.check("compose::prometheus_scrapes_both_metrics_listeners", problems)

@@ -1,5 +1,10 @@
 //! What a valid post is: the title and body limits and their validation.
 //!
+//! Text is text: a title holds no control characters and keeps a visible character
+//! after trimming; a body holds none but tab, line feed and carriage return. Neither
+//! holds the noncharacters U+FFFE and U+FFFF. So every page and the Atom feed (XML 1.0)
+//! stay well-formed, whatever was pasted.
+//!
 //! posts-service enforces these; render-service's form checks them first so that most
 //! mistakes need no round trip, and words them for people. Both call [`PostInput::validate`].
 
@@ -27,6 +32,8 @@ pub enum Violation {
     TitleMissing,
     /// Nothing left after trimming.
     TitleEmpty,
+    /// A control character (or a noncharacter) in the title.
+    TitleControl,
     /// Over [`TITLE_MAX_CHARS`]; `chars` is how many it has.
     TitleTooLong {
         /// Characters after trimming.
@@ -34,6 +41,9 @@ pub enum Violation {
     },
     /// No `body` at all.
     BodyMissing,
+    /// A control character other than tab, line feed and carriage return (or a
+    /// noncharacter) in the body.
+    BodyControl,
     /// Over [`BODY_MAX_BYTES`]; `bytes` is how many it has.
     BodyTooLong {
         /// Bytes of UTF-8.
@@ -45,10 +55,13 @@ impl Violation {
     /// The field the rule is about: `title` or `body`.
     pub fn field(self) -> &'static str {
         match self {
-            Violation::TitleMissing | Violation::TitleEmpty | Violation::TitleTooLong { .. } => {
-                "title"
+            Violation::TitleMissing
+            | Violation::TitleEmpty
+            | Violation::TitleControl
+            | Violation::TitleTooLong { .. } => "title",
+            Violation::BodyMissing | Violation::BodyControl | Violation::BodyTooLong { .. } => {
+                "body"
             }
-            Violation::BodyMissing | Violation::BodyTooLong { .. } => "body",
         }
     }
 
@@ -56,7 +69,13 @@ impl Violation {
     pub fn message(self) -> String {
         match self {
             Violation::TitleMissing => "title is required".to_owned(),
-            Violation::TitleEmpty => "title must not be empty".to_owned(),
+            Violation::TitleEmpty => {
+                "title must not be empty (it needs a visible character)".to_owned()
+            }
+            Violation::TitleControl => "title must not contain control characters".to_owned(),
+            Violation::BodyControl => {
+                "body must not contain control characters other than tab and line breaks".to_owned()
+            }
             Violation::TitleTooLong { chars } => {
                 format!("title must be at most {TITLE_MAX_CHARS} characters (it has {chars})")
             }
@@ -84,7 +103,12 @@ impl PostInput {
         let title = self.title.as_deref().map(str::trim);
         match title {
             None => violations.push(Violation::TitleMissing),
-            Some("") => violations.push(Violation::TitleEmpty),
+            Some(title) if title.chars().any(|c| c.is_control() || is_noncharacter(c)) => {
+                violations.push(Violation::TitleControl)
+            }
+            Some(title) if title.chars().all(is_invisible) => {
+                violations.push(Violation::TitleEmpty)
+            }
             Some(title) => {
                 let chars = title.chars().count();
                 if chars > TITLE_MAX_CHARS {
@@ -97,6 +121,9 @@ impl PostInput {
             Some(body) if body.len() > BODY_MAX_BYTES => {
                 violations.push(Violation::BodyTooLong { bytes: body.len() })
             }
+            Some(body) if body.chars().any(is_forbidden_in_body) => {
+                violations.push(Violation::BodyControl)
+            }
             Some(_) => {}
         }
         if violations.is_empty() {
@@ -108,6 +135,32 @@ impl PostInput {
             Err(violations)
         }
     }
+}
+
+/// U+FFFE and U+FFFF: not characters, and not allowed in XML.
+fn is_noncharacter(c: char) -> bool {
+    matches!(c, '\u{FFFE}' | '\u{FFFF}')
+}
+
+fn is_forbidden_in_body(c: char) -> bool {
+    (c.is_control() && !matches!(c, '\t' | '\n' | '\r')) || is_noncharacter(c)
+}
+
+/// White space, and the characters that take no room: zero-width spaces and joiners,
+/// the word joiner and invisible operators, the byte order mark, the soft hyphen, the
+/// combining grapheme joiner, and the directional marks.
+fn is_invisible(c: char) -> bool {
+    c.is_whitespace()
+        || matches!(
+            c,
+            '\u{00AD}'
+                | '\u{034F}'
+                | '\u{180E}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{202A}'..='\u{202E}'
+                | '\u{2060}'..='\u{2064}'
+                | '\u{FEFF}'
+        )
 }
 
 #[cfg(test)]
@@ -146,6 +199,42 @@ mod tests {
             .validate()
             .unwrap_err();
         assert_eq!(fields(&errors), ["body"]);
+    }
+
+    #[test]
+    fn control_characters_are_refused_where_they_break_text() {
+        for title in [
+            "bell\u{7}",
+            "vertical\u{B}tab",
+            "line\nbreak",
+            "nul\u{0}",
+            "\u{FFFF}x",
+        ] {
+            let errors = PostInput::new(title, "b").validate().unwrap_err();
+            assert_eq!(errors, [Violation::TitleControl], "{title:?}");
+        }
+        for body in ["bell\u{7}", "form\u{C}feed", "\u{FFFE}"] {
+            let errors = PostInput::new("t", body).validate().unwrap_err();
+            assert_eq!(errors, [Violation::BodyControl], "{body:?}");
+        }
+        assert!(PostInput::new("Tabs\tin a title? No", "a\tb\r\nc\n")
+            .validate()
+            .is_err());
+        assert!(PostInput::new("fine", "a\tb\r\nc\n").validate().is_ok());
+    }
+
+    #[test]
+    fn a_title_needs_a_visible_character() {
+        for title in [
+            "\u{200B}",
+            " \u{200B}\u{FEFF} ",
+            "\u{00AD}",
+            "\u{2060}\u{200D}",
+        ] {
+            let errors = PostInput::new(title, "b").validate().unwrap_err();
+            assert_eq!(errors, [Violation::TitleEmpty], "{title:?}");
+        }
+        assert!(PostInput::new("a\u{200B}b", "").validate().is_ok());
     }
 
     #[test]

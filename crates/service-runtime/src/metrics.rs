@@ -5,14 +5,15 @@
 //! and latency histogram in it; services add their own figures (database pool, upstream
 //! calls) to the same registry.
 //!
-//! Route labels come from the router itself: each route names its template with
-//! [`route`] right after its path filter, and the server loop reads the name back from
+//! Route labels come from the router itself: each route names its template and method
+//! with [`route`] right after its path filter, and the server loop reads them back from
 //! the request ([`RouteSlot`]). A request no route matched is counted as `unmatched`, and
 //! a method outside the standard set as `OTHER`, so no label grows with what clients send.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use http::Method;
 use warp::Filter;
 
 use prometheus::{
@@ -66,36 +67,83 @@ impl HttpMetrics {
 /// The label of a request that no route matched.
 pub const UNMATCHED: &str = "unmatched";
 
-/// Where the route that matched a request writes its template, for the server loop to
-/// read once the response is ready. The loop puts one in every request's extensions.
+/// Where the routes that match a request's path write their template and method, for
+/// the server loop to read once the response is ready: the template labels the
+/// request's metrics, and the methods are the `Allow` header of a 405. The loop puts
+/// one in every request's extensions.
 #[derive(Clone, Debug, Default)]
-pub struct RouteSlot(Arc<OnceLock<&'static str>>);
+pub struct RouteSlot(Arc<Mutex<Matched>>);
+
+#[derive(Debug, Default)]
+struct Matched {
+    template: Option<&'static str>,
+    methods: Vec<Method>,
+}
 
 impl RouteSlot {
-    /// The template the matched route wrote, or [`UNMATCHED`].
+    /// The template of the first route whose path matched, or [`UNMATCHED`].
     pub fn template(&self) -> &'static str {
-        self.0.get().copied().unwrap_or(UNMATCHED)
+        self.lock().template.unwrap_or(UNMATCHED)
+    }
+
+    /// The methods of every route whose path matched (with `HEAD` wherever `GET` is), as
+    /// an `Allow` header value; empty when no path matched.
+    pub fn allow(&self) -> String {
+        let matched = self.lock();
+        let mut methods: Vec<&str> = matched.methods.iter().map(Method::as_str).collect();
+        if matched.methods.contains(&Method::GET) {
+            methods.push("HEAD");
+        }
+        methods.dedup();
+        methods.join(", ")
+    }
+
+    fn record(&self, template: &'static str, method: Method) {
+        let mut matched = self.lock();
+        matched.template.get_or_insert(template);
+        if !matched.methods.contains(&method) {
+            matched.methods.push(method);
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Matched> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
-/// Names the route for metrics and logs: place it right after the route's path filter,
-/// as `warp::path!("posts" / u64).and(route("/posts/{id}"))`. The first route whose path
-/// matches names the request; it never rejects.
+/// A route's template and method: place it right after the route's path filter, as
+/// `warp::path!("posts" / u64).and(route("/posts/{id}", Method::GET))`. It names the
+/// request for metrics and logs (the first route whose path matches names it), adds the
+/// method to the `Allow` list of the path, and then lets only that method through
+/// (`HEAD` counts as `GET`: the server answers it as a `GET` without the body).
 pub fn route(
     template: &'static str,
-) -> impl Filter<Extract = (), Error = std::convert::Infallible> + Clone {
-    warp::ext::optional::<RouteSlot>()
+    method: Method,
+) -> impl Filter<Extract = (), Error = warp::Rejection> + Clone {
+    let recorded = method.clone();
+    let record = warp::ext::optional::<RouteSlot>()
         .map(move |slot: Option<RouteSlot>| {
             if let Some(slot) = slot {
-                let _ = slot.0.set(template);
+                slot.record(template, recorded.clone());
             }
         })
-        .untuple_one()
+        .untuple_one();
+    let only = match method {
+        Method::GET => warp::get().boxed(),
+        Method::POST => warp::post().boxed(),
+        Method::PUT => warp::put().boxed(),
+        Method::DELETE => warp::delete().boxed(),
+        Method::PATCH => warp::patch().boxed(),
+        Method::OPTIONS => warp::options().boxed(),
+        _ => warp::head().boxed(),
+    };
+    record.and(only)
 }
 
 /// The method as a metrics label: the standard methods by name, anything else `OTHER`.
-pub fn method_label(method: &http::Method) -> &'static str {
-    use http::Method;
+pub fn method_label(method: &Method) -> &'static str {
     match *method {
         Method::GET => "GET",
         Method::HEAD => "HEAD",
@@ -128,16 +176,19 @@ mod tests {
 
     #[test]
     fn unknown_methods_share_one_label() {
-        assert_eq!(method_label(&http::Method::GET), "GET");
-        let made_up = http::Method::from_bytes(b"BREW").unwrap();
+        assert_eq!(method_label(&Method::GET), "GET");
+        let made_up = Method::from_bytes(b"BREW").unwrap();
         assert_eq!(method_label(&made_up), "OTHER");
     }
 
     #[tokio::test]
     async fn the_matched_route_names_the_request() {
         let routes = warp::path!("posts" / u64)
-            .and(route("/posts/{id}"))
-            .map(|_id: u64| "post");
+            .and(route("/posts/{id}", Method::GET))
+            .map(|_id: u64| "post")
+            .or(warp::path!("posts" / u64)
+                .and(route("/posts/{id}", Method::DELETE))
+                .map(|_id: u64| "deleted"));
         let slot = RouteSlot::default();
         let response = warp::test::request()
             .path("/posts/+5")
@@ -146,6 +197,17 @@ mod tests {
             .await;
         assert_eq!(response.status(), 200);
         assert_eq!(slot.template(), "/posts/{id}");
+
+        let wrong_method = RouteSlot::default();
+        let response = warp::test::request()
+            .method("PUT")
+            .path("/posts/5")
+            .extension(wrong_method.clone())
+            .reply(&routes)
+            .await;
+        assert_eq!(response.status(), 405);
+        assert_eq!(wrong_method.template(), "/posts/{id}");
+        assert_eq!(wrong_method.allow(), "GET, DELETE, HEAD");
 
         let unmatched = RouteSlot::default();
         warp::test::request()

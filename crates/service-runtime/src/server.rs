@@ -4,17 +4,30 @@
 //! tests; a taken port is the caller's error, not a panic here) and runs the warp
 //! filter for each request inside a `request` span that carries the request id, so every
 //! log line of that request names it. It adds `X-Request-Id` to every response, records
-//! [`HttpMetrics`] under the template of the route that matched ([`RouteSlot`]), and on shutdown stops accepting, lets
-//! in-flight requests finish (up to a drain timeout), then returns.
+//! [`HttpMetrics`] under the template of the route that matched ([`RouteSlot`]), and on
+//! shutdown stops accepting, lets in-flight requests finish (up to a drain timeout),
+//! then returns.
+//!
+//! It is also the HTTP edge ([`Limits`], `SPEC.md` "Both services"): request headers must
+//! arrive within 10 s and a whole body within 30 s, open connections are capped, `HEAD`
+//! is answered wherever `GET` is, and a 405 names the allowed methods. Handlers can read
+//! the client's address as a [`PeerAddr`] extension.
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use hyper::body::Incoming;
+use http::{HeaderValue, Method, StatusCode};
+use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio::time::Sleep;
 use tower_service::Service;
 use tracing::Instrument;
 use warp::reply::Reply;
@@ -26,10 +39,54 @@ use crate::request_id::{self, RequestId};
 /// How long in-flight requests may take to finish once shutdown begins.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// A slow client may take this long to send its request headers.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// What the edge allows one client.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Open connections this process accepts; more wait in the kernel's backlog.
+    pub max_connections: usize,
+    /// A client must send its request headers within this time.
+    pub header_read_timeout: Duration,
+    /// A client must send a whole request body within this time from its headers.
+    pub body_read_timeout: Duration,
+}
 
-/// Serves `routes` on `listener` until `shutdown` resolves, then drains.
+/// The default `MAX_CONNECTIONS`.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The address of the client at the other end of the connection (a proxy's, behind
+/// one), in every request's extensions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerAddr(pub SocketAddr);
+
+/// Why a request body stopped: it did not arrive within [`Limits::body_read_timeout`].
+#[derive(Debug, thiserror::Error)]
+#[error("the request body did not arrive in time")]
+pub struct BodyTimeout;
+
+/// Whether `error` (or one of its sources) is a [`BodyTimeout`].
+pub fn is_body_timeout(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(error);
+    while let Some(error) = current {
+        if error.is::<BodyTimeout>() {
+            return true;
+        }
+        current = error.source();
+    }
+    false
+}
+
+/// Serves `routes` on `listener` with the default [`Limits`] until `shutdown` resolves,
+/// then drains.
 pub async fn serve<F>(
     listener: TcpListener,
     routes: F,
@@ -39,12 +96,36 @@ pub async fn serve<F>(
     F: Filter<Error = warp::Rejection> + Clone + Send + Sync + 'static,
     F::Extract: Reply,
 {
+    serve_with_limits(listener, routes, metrics, Limits::default(), shutdown).await
+}
+
+/// [`serve`] with the given limits.
+pub async fn serve_with_limits<F>(
+    listener: TcpListener,
+    routes: F,
+    metrics: HttpMetrics,
+    limits: Limits,
+    shutdown: impl Future<Output = ()> + Send,
+) where
+    F: Filter<Error = warp::Rejection> + Clone + Send + Sync + 'static,
+    F::Extract: Reply,
+{
     let service = warp::service(routes);
     let graceful = GracefulShutdown::new();
+    let connections = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let mut shutdown = std::pin::pin!(shutdown);
 
     loop {
-        let (stream, _peer) = tokio::select! {
+        // At the cap, stop accepting until a connection closes: the rest wait in the
+        // kernel's backlog instead of costing memory here.
+        let permit = tokio::select! {
+            permit = connections.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break,
+            },
+            () = &mut shutdown => break,
+        };
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(pair) => pair,
                 Err(err) => {
@@ -60,17 +141,24 @@ pub async fn serve<F>(
         let service = service.clone();
         let metrics = metrics.clone();
         let handler = hyper::service::service_fn(move |request| {
-            handle(service.clone(), metrics.clone(), request)
+            handle(
+                service.clone(),
+                metrics.clone(),
+                PeerAddr(peer),
+                limits.body_read_timeout,
+                request,
+            )
         });
         let connection = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
-            .header_read_timeout(HEADER_READ_TIMEOUT)
+            .header_read_timeout(limits.header_read_timeout)
             .serve_connection(TokioIo::new(stream), handler);
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
             if let Err(err) = connection.await {
                 tracing::debug!(error = %err, "connection ended with an error");
             }
+            drop(permit);
         });
     }
 
@@ -85,17 +173,30 @@ pub async fn serve<F>(
 async fn handle<S>(
     mut service: S,
     metrics: HttpMetrics,
-    mut request: http::Request<Incoming>,
+    peer: PeerAddr,
+    body_read_timeout: Duration,
+    request: http::Request<Incoming>,
 ) -> Result<warp::reply::Response, Infallible>
 where
-    S: Service<http::Request<Incoming>, Response = warp::reply::Response, Error = Infallible>,
+    S: Service<
+        http::Request<DeadlineBody<Incoming>>,
+        Response = warp::reply::Response,
+        Error = Infallible,
+    >,
 {
     let started = Instant::now();
+    let mut request = request.map(|body| DeadlineBody::new(body, body_read_timeout));
     let request_id = RequestId::from_headers(request.headers());
     request.extensions_mut().insert(request_id.clone());
+    request.extensions_mut().insert(peer);
     let route_slot = RouteSlot::default();
     request.extensions_mut().insert(route_slot.clone());
     let method = metrics::method_label(request.method());
+    // HEAD is GET without the body: hyper remembers the request was HEAD and sends no
+    // body, whatever the routes answer.
+    if request.method() == Method::HEAD {
+        *request.method_mut() = Method::GET;
+    }
     let path = request.uri().path().to_owned();
     let span = tracing::info_span!(
         "request",
@@ -107,10 +208,14 @@ where
     let mut response = service.call(request).instrument(span.clone()).await?;
     let route = route_slot.template();
     span.record("route", route);
+    let headers = response.headers_mut();
+    headers.insert(request_id::HEADER, request_id.header_value());
+    if response.status() == StatusCode::METHOD_NOT_ALLOWED {
+        if let Ok(allow) = HeaderValue::from_str(&route_slot.allow()) {
+            response.headers_mut().insert(http::header::ALLOW, allow);
+        }
+    }
 
-    response
-        .headers_mut()
-        .insert(request_id::HEADER, request_id.header_value());
     let status = response.status().as_u16();
     let elapsed = started.elapsed();
     metrics.observe(method, route, status, elapsed);
@@ -123,4 +228,55 @@ where
         )
     });
     Ok(response)
+}
+
+pin_project_lite::pin_project! {
+    /// A request body that fails with [`BodyTimeout`] once its deadline passes, however
+    /// slowly or steadily its bytes arrive.
+    pub struct DeadlineBody<B> {
+        #[pin]
+        body: B,
+        #[pin]
+        deadline: Sleep,
+    }
+}
+
+impl<B> DeadlineBody<B> {
+    fn new(body: B, within: Duration) -> Self {
+        DeadlineBody {
+            body,
+            deadline: tokio::time::sleep(within),
+        }
+    }
+}
+
+impl<B> Body for DeadlineBody<B>
+where
+    B: Body,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    type Data = B::Data;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let this = self.project();
+        if let Poll::Ready(frame) = this.body.poll_frame(cx) {
+            return Poll::Ready(frame.map(|result| result.map_err(Into::into)));
+        }
+        match this.deadline.poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Some(Err(Box::new(BodyTimeout)))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
 }

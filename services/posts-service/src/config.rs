@@ -24,6 +24,12 @@ pub struct Config {
     /// Where to listen.
     #[serde(default = "default_listen_addr")]
     pub listen_addr: SocketAddr,
+    /// `METRICS_ADDR`: where `/metrics` is served, apart from the public listener.
+    #[serde(default = "default_metrics_addr")]
+    pub metrics_addr: SocketAddr,
+    /// `MAX_CONNECTIONS`: open connections the public listener accepts.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
     /// Log filter, `tracing` syntax.
     #[serde(default = "default_rust_log")]
     pub rust_log: String,
@@ -48,6 +54,12 @@ pub struct Config {
 
 fn default_listen_addr() -> SocketAddr {
     SocketAddr::from(([0, 0, 0, 0], 8081))
+}
+fn default_metrics_addr() -> SocketAddr {
+    SocketAddr::from(([0, 0, 0, 0], 9081))
+}
+fn default_max_connections() -> usize {
+    service_runtime::server::DEFAULT_MAX_CONNECTIONS
 }
 fn default_rust_log() -> String {
     "info".to_owned()
@@ -79,6 +91,8 @@ impl Config {
             database_password: None,
             api_token: api_token.into(),
             listen_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            metrics_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            max_connections: default_max_connections(),
             rust_log: default_rust_log(),
             log_format: LogFormat::default(),
             db_pool_min: default_db_pool_min(),
@@ -94,6 +108,12 @@ impl Config {
     }
 
     fn validated(mut self) -> Result<Config, ConfigError> {
+        if self.max_connections == 0 {
+            return Err(ConfigError::invalid(
+                "MAX_CONNECTIONS",
+                "must be at least 1",
+            ));
+        }
         if self.api_token.trim().is_empty() {
             return Err(ConfigError::invalid("API_TOKEN", "must not be empty"));
         }
@@ -122,6 +142,8 @@ impl fmt::Debug for Config {
             )
             .field("api_token", &REDACTED)
             .field("listen_addr", &self.listen_addr)
+            .field("metrics_addr", &self.metrics_addr)
+            .field("max_connections", &self.max_connections)
             .field("rust_log", &self.rust_log)
             .field("log_format", &self.log_format)
             .field("db_pool_min", &self.db_pool_min)

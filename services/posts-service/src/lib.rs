@@ -22,7 +22,9 @@
 //! the `posts-api` crate's, shared with render-service's client and the tests.
 //! - [`db`]: the pool's settings and the migrations embedded from `migrations/`, applied
 //!   under a database lock (`posts-service migrate` runs them alone).
-//! - [`db_metrics`]: database and pool figures for `/metrics`.
+//! - [`db_metrics`]: database and pool figures for `/metrics`, which is served on its own
+//!   listener (`METRICS_ADDR`).
+//! - [`readiness`]: `/readyz`'s database check, asked at most once a second.
 //! - [`error`]: [`error::ApiError`], the one place failures (storage errors included)
 //!   become problem+json.
 
@@ -30,6 +32,7 @@ pub mod config;
 pub mod db;
 pub mod db_metrics;
 pub mod error;
+pub mod readiness;
 pub mod routes;
 pub mod startup;
 pub mod state;

@@ -2,11 +2,12 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use prometheus::Registry;
 use service_runtime::config::ConfigError;
 use service_runtime::metrics::HttpMetrics;
-use service_runtime::server;
+use service_runtime::server::{self, Limits};
 use tokio::net::TcpListener;
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
@@ -14,6 +15,7 @@ use warp::reply::Response;
 use crate::config::Config;
 use crate::db::{self, MigrationError, PoolSettings};
 use crate::db_metrics::DbMetrics;
+use crate::readiness::Readiness;
 use crate::routes::{self, request::ApiToken};
 use crate::state::AppState;
 use crate::store::PostStore;
@@ -43,7 +45,10 @@ pub enum StartupError {
 /// A bound, migrated, ready-to-run posts-service.
 pub struct Application {
     listener: TcpListener,
+    metrics_listener: TcpListener,
+    limits: Limits,
     routes: BoxedFilter<(Response,)>,
+    metrics_routes: BoxedFilter<(Response,)>,
     http_metrics: HttpMetrics,
     pool: mysql_async::Pool,
 }
@@ -62,12 +67,8 @@ impl Application {
         if config.migrate_on_start {
             db::migrate(&pool).await?;
         }
-        let listener = TcpListener::bind(config.listen_addr)
-            .await
-            .map_err(|source| StartupError::Bind {
-                addr: config.listen_addr,
-                source,
-            })?;
+        let listener = bind(config.listen_addr).await?;
+        let metrics_listener = bind(config.metrics_addr).await?;
 
         let registry = Registry::new();
         let http_metrics = HttpMetrics::register(&registry)?;
@@ -77,9 +78,16 @@ impl Application {
             api_token: ApiToken::new(&config.api_token),
             registry,
             db_metrics,
+            readiness: Arc::new(Readiness::new(pool.clone())),
         };
         Ok(Application {
             listener,
+            metrics_listener,
+            limits: Limits {
+                max_connections: config.max_connections,
+                ..Limits::default()
+            },
+            metrics_routes: routes::metrics_routes(state.clone()),
             routes: routes::routes(state),
             http_metrics,
             pool,
@@ -93,14 +101,45 @@ impl Application {
             .expect("a bound TCP listener has a local address")
     }
 
+    /// Where `/metrics` is served (the real port when configured with port 0).
+    pub fn metrics_addr(&self) -> SocketAddr {
+        self.metrics_listener
+            .local_addr()
+            .expect("a bound TCP listener has a local address")
+    }
+
     /// Serves until `shutdown` resolves, drains in-flight requests, then closes the
     /// database pool.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) {
-        tracing::info!(addr = %self.local_addr(), "posts-service listening");
-        server::serve(self.listener, self.routes, self.http_metrics, shutdown).await;
+        tracing::info!(
+            addr = %self.local_addr(),
+            metrics_addr = %self.metrics_addr(),
+            "posts-service listening"
+        );
+        let metrics = tokio::spawn(server::serve(
+            self.metrics_listener,
+            self.metrics_routes,
+            self.http_metrics.clone(),
+            std::future::pending(),
+        ));
+        server::serve_with_limits(
+            self.listener,
+            self.routes,
+            self.http_metrics,
+            self.limits,
+            shutdown,
+        )
+        .await;
+        metrics.abort();
         if let Err(err) = self.pool.disconnect().await {
             tracing::warn!(error = %err, "database pool did not close cleanly");
         }
         tracing::info!("posts-service stopped");
     }
+}
+
+async fn bind(addr: SocketAddr) -> Result<TcpListener, StartupError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartupError::Bind { addr, source })
 }

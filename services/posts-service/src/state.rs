@@ -1,8 +1,11 @@
 //! [`AppState`]: what every handler is given.
 
+use std::sync::Arc;
+
 use prometheus::Registry;
 
 use crate::db_metrics::DbMetrics;
+use crate::readiness::Readiness;
 use crate::routes::request::ApiToken;
 use crate::store::PostStore;
 
@@ -17,4 +20,6 @@ pub struct AppState {
     pub registry: Registry,
     /// Pool figures to refresh before reporting.
     pub db_metrics: DbMetrics,
+    /// Whether the database is usable, cached briefly.
+    pub readiness: Arc<Readiness>,
 }

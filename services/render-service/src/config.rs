@@ -19,6 +19,12 @@ pub struct Config {
     /// `LISTEN_ADDR`: where to accept connections.
     #[serde(default = "default_listen_addr")]
     pub listen_addr: SocketAddr,
+    /// `METRICS_ADDR`: where `/metrics` is served, apart from the public listener.
+    #[serde(default = "default_metrics_addr")]
+    pub metrics_addr: SocketAddr,
+    /// `MAX_CONNECTIONS`: open connections the public listener accepts.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
     /// `RUST_LOG`: the log filter.
     #[serde(default = "default_rust_log")]
     pub rust_log: String,
@@ -98,6 +104,8 @@ impl Config {
     ) -> Config {
         Config {
             listen_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            metrics_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            max_connections: default_max_connections(),
             rust_log: default_rust_log(),
             log_format: LogFormat::default(),
             posts_service_url: posts_service_url.into(),
@@ -120,6 +128,12 @@ impl Config {
 
     /// Checks what the types alone cannot. Messages name the variable, never a secret.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.max_connections == 0 {
+            return Err(ConfigError::invalid(
+                "MAX_CONNECTIONS",
+                "must be at least 1",
+            ));
+        }
         let secret_len = self.session_secret.expose().len();
         if secret_len < MIN_SESSION_SECRET_BYTES {
             return Err(ConfigError::invalid(
@@ -240,6 +254,12 @@ impl std::fmt::Debug for Secret {
 
 fn default_listen_addr() -> SocketAddr {
     SocketAddr::from(([0, 0, 0, 0], 8080))
+}
+fn default_metrics_addr() -> SocketAddr {
+    SocketAddr::from(([0, 0, 0, 0], 9080))
+}
+fn default_max_connections() -> usize {
+    service_runtime::server::DEFAULT_MAX_CONNECTIONS
 }
 
 fn default_rust_log() -> String {

@@ -34,10 +34,11 @@
 //!
 //! # Adding an admin page
 //!
-//! 1. A module in `pages/` with `routes(state)`: the path, `route("/your/{id}")` for
-//!    metrics, the method, `admin(state)` (and `csrf_form(state, CsrfScope::Session)`
-//!    for a POST), then `.then(handler)`, wrapped in `web::respond::page`. The handler
-//!    takes an [`web::Admin`] (and the form) and returns `Result<Response, PageError>`.
+//! 1. A module in `pages/` with `routes(state)`: the path, then
+//!    `route("/your/{id}", Method::GET)` (its metrics label and method), then
+//!    `admin(state)` (and `csrf_form(state, CsrfScope::Session)` for a POST), then
+//!    `.then(handler)`, wrapped in `web::respond::page`. The handler takes an
+//!    [`web::Admin`] (and the form) and returns `Result<Response, PageError>`.
 //! 2. Its template type in [`templates`] and its markup in `templates/`.
 //! 3. One line in [`routes::routes`]: `.or(your_page::routes(&state)).unify()`.
 

@@ -13,6 +13,15 @@ use crate::site::with_security_headers;
 use crate::state::AppState;
 use crate::web::respond;
 
+/// `/metrics`, for the metrics listener alone.
+pub fn metrics_routes(state: &Arc<AppState>) -> BoxedFilter<(Response,)> {
+    let site = state.site.clone();
+    health::metrics_routes(state)
+        .recover(move |rejection| respond::recover(site.clone(), rejection))
+        .unify()
+        .boxed()
+}
+
 /// Every page of the blog, with error pages and security headers.
 pub fn routes(state: Arc<AppState>) -> BoxedFilter<(Response,)> {
     let site = state.site.clone();
@@ -96,7 +105,7 @@ mod tests {
             ("GET", "/feed.xml", "/feed.xml"),
             ("GET", "/static/style.0123abcd.css", "/static/{file}"),
             ("GET", "/healthz", "/healthz"),
-            ("GET", "/metrics", "/metrics"),
+            ("GET", "/metrics", "unmatched"),
             ("GET", "/posts/abc", "unmatched"),
             ("GET", "/posts/1/2", "unmatched"),
             ("GET", "/wp-admin.php", "unmatched"),

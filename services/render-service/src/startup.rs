@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use prometheus::Registry;
 use service_runtime::metrics::HttpMetrics;
-use service_runtime::server;
+use service_runtime::server::{self, Limits};
 use tokio::net::TcpListener;
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
@@ -45,7 +45,11 @@ pub enum StartupError {
 pub struct Application {
     listener: TcpListener,
     local_addr: SocketAddr,
+    metrics_listener: TcpListener,
+    metrics_addr: SocketAddr,
+    limits: Limits,
     routes: BoxedFilter<(Response,)>,
+    metrics_routes: BoxedFilter<(Response,)>,
     metrics: HttpMetrics,
 }
 
@@ -53,16 +57,8 @@ impl Application {
     /// Checks the configuration, binds the listener and builds everything the pages use.
     pub async fn build(config: Config) -> Result<Application, StartupError> {
         config.validate()?;
-        let listener = TcpListener::bind(config.listen_addr)
-            .await
-            .map_err(|source| StartupError::Bind {
-                addr: config.listen_addr,
-                source,
-            })?;
-        let local_addr = listener.local_addr().map_err(|source| StartupError::Bind {
-            addr: config.listen_addr,
-            source,
-        })?;
+        let (listener, local_addr) = bind(config.listen_addr).await?;
+        let (metrics_listener, metrics_addr) = bind(config.metrics_addr).await?;
 
         let registry = Registry::new();
         let metrics = HttpMetrics::register(&registry)?;
@@ -88,6 +84,13 @@ impl Application {
         Ok(Application {
             listener,
             local_addr,
+            metrics_listener,
+            metrics_addr,
+            limits: Limits {
+                max_connections: config.max_connections,
+                ..Limits::default()
+            },
+            metrics_routes: routes::metrics_routes(&state),
             routes: routes::routes(state),
             metrics,
         })
@@ -98,8 +101,34 @@ impl Application {
         self.local_addr
     }
 
+    /// Where `/metrics` is served (the real port when the configuration said 0).
+    pub fn metrics_addr(&self) -> SocketAddr {
+        self.metrics_addr
+    }
+
     /// Serves until `shutdown` resolves, then lets in-flight requests finish.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) {
-        server::serve(self.listener, self.routes, self.metrics, shutdown).await;
+        let metrics = tokio::spawn(server::serve(
+            self.metrics_listener,
+            self.metrics_routes,
+            self.metrics.clone(),
+            std::future::pending(),
+        ));
+        server::serve_with_limits(
+            self.listener,
+            self.routes,
+            self.metrics,
+            self.limits,
+            shutdown,
+        )
+        .await;
+        metrics.abort();
     }
+}
+
+async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), StartupError> {
+    let bind_error = |source| StartupError::Bind { addr, source };
+    let listener = TcpListener::bind(addr).await.map_err(bind_error)?;
+    let local_addr = listener.local_addr().map_err(bind_error)?;
+    Ok((listener, local_addr))
 }

@@ -6,23 +6,20 @@ use warp::reply::Response;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// How long readiness waits for the database.
-const READINESS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
-
 /// `GET /healthz`: the process is alive.
 pub async fn healthz() -> Result<Response, ApiError> {
     Ok(status_json("ok"))
 }
 
-/// `GET /readyz`: the database answers and its schema is the one this binary expects.
+/// `GET /readyz`: the database answers and its schema is the one this binary expects
+/// (asked at most once a second: [`crate::readiness`]).
 pub async fn readyz(state: AppState) -> Result<Response, ApiError> {
-    let check = crate::db::schema_is_current(state.store.pool());
-    match tokio::time::timeout(READINESS_TIMEOUT, check).await {
-        Ok(Ok(true)) => Ok(status_json("ready")),
-        Ok(Ok(false)) => Err(ApiError::Unavailable("schema is behind this binary".into())),
-        Ok(Err(err)) => Err(ApiError::Unavailable(err.to_string())),
-        Err(_) => Err(ApiError::Unavailable("readiness check timed out".into())),
-    }
+    state
+        .readiness
+        .check()
+        .await
+        .map(|()| status_json("ready"))
+        .map_err(ApiError::Unavailable)
 }
 
 /// `GET /metrics`: Prometheus text format.

@@ -12,6 +12,7 @@ pub mod request;
 
 use std::convert::Infallible;
 
+use http::Method;
 use service_runtime::metrics::route;
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
@@ -23,50 +24,38 @@ use crate::state::AppState;
 /// All routes of the service.
 pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
     let list = warp::path!("v1" / "posts")
-        .and(route("/v1/posts"))
-        .and(warp::get())
+        .and(route("/v1/posts", Method::GET))
         .and(raw_query())
         .and(with_state(&state))
         .then(posts::list);
     let get = warp::path!("v1" / "posts" / String)
-        .and(route("/v1/posts/{id}"))
-        .and(warp::get())
+        .and(route("/v1/posts/{id}", Method::GET))
         .and(with_state(&state))
         .then(posts::get);
     let create = warp::path!("v1" / "posts")
-        .and(route("/v1/posts"))
-        .and(warp::post())
+        .and(route("/v1/posts", Method::POST))
         .and(warp::header::headers_cloned())
         .and(request::body())
         .and(with_state(&state))
         .then(posts::create);
     let update = warp::path!("v1" / "posts" / String)
-        .and(route("/v1/posts/{id}"))
-        .and(warp::put())
+        .and(route("/v1/posts/{id}", Method::PUT))
         .and(warp::header::headers_cloned())
         .and(request::body())
         .and(with_state(&state))
         .then(posts::update);
     let delete = warp::path!("v1" / "posts" / String)
-        .and(route("/v1/posts/{id}"))
-        .and(warp::delete())
+        .and(route("/v1/posts/{id}", Method::DELETE))
         .and(warp::header::headers_cloned())
         .and(with_state(&state))
         .then(posts::delete);
     let healthz = warp::path!("healthz")
-        .and(route("/healthz"))
-        .and(warp::get())
+        .and(route("/healthz", Method::GET))
         .then(health::healthz);
     let readyz = warp::path!("readyz")
-        .and(route("/readyz"))
-        .and(warp::get())
+        .and(route("/readyz", Method::GET))
         .and(with_state(&state))
         .then(health::readyz);
-    let metrics = warp::path!("metrics")
-        .and(route("/metrics"))
-        .and(warp::get())
-        .and(with_state(&state))
-        .then(health::metrics);
 
     answer(list)
         .or(answer(get))
@@ -81,11 +70,18 @@ pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
         .unify()
         .or(answer(readyz))
         .unify()
-        .or(answer(metrics))
-        .unify()
         .recover(error::recover)
         .unify()
         .boxed()
+}
+
+/// `GET /metrics`, served on its own listener (`METRICS_ADDR`), never the public one.
+pub fn metrics_routes(state: AppState) -> BoxedFilter<(Response,)> {
+    let metrics = warp::path!("metrics")
+        .and(route("/metrics", Method::GET))
+        .and(with_state(&state))
+        .then(health::metrics);
+    answer(metrics).recover(error::recover).unify().boxed()
 }
 
 /// Turns a handler's `Result` into the response, errors included.
@@ -125,6 +121,7 @@ mod tests {
         let registry = Registry::new();
         let db_metrics = DbMetrics::register(&registry, 1).unwrap();
         let state = AppState {
+            readiness: std::sync::Arc::new(crate::readiness::Readiness::new(pool.clone())),
             store: PostStore::new(
                 pool,
                 std::time::Duration::from_millis(50),
@@ -151,7 +148,7 @@ mod tests {
             ("DELETE", "/v1/posts/42", "/v1/posts/{id}"),
             ("PUT", "/v1/posts/abc", "/v1/posts/{id}"),
             ("GET", "/healthz", "/healthz"),
-            ("GET", "/metrics", "/metrics"),
+            ("GET", "/metrics", "unmatched"),
             // warp serves the list with a trailing slash too, and counts it as such.
             ("GET", "/v1/posts/", "/v1/posts"),
             ("GET", "/wp-admin/setup.php", "unmatched"),

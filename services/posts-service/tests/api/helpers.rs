@@ -15,6 +15,8 @@ pub const TOKEN: &str = "test-token-for-writes";
 pub struct TestApp {
     /// Where it listens.
     pub addr: SocketAddr,
+    /// Where `/metrics` is served.
+    pub metrics_addr: SocketAddr,
     /// A plain client (no token attached by default).
     pub client: Client,
     stop: Option<oneshot::Sender<()>>,
@@ -34,12 +36,14 @@ impl TestApp {
             .await
             .expect("posts-service failed to start");
         let addr = app.local_addr();
+        let metrics_addr = app.metrics_addr();
         let (stop, stopped) = oneshot::channel::<()>();
         let server = tokio::spawn(app.run_until_stopped(async {
             let _ = stopped.await;
         }));
         TestApp {
             addr,
+            metrics_addr,
             client: Client::builder()
                 .timeout(std::time::Duration::from_secs(10))
                 .build()
@@ -69,6 +73,11 @@ impl TestApp {
         self.server
             .as_ref()
             .is_none_or(|server| server.is_finished())
+    }
+
+    /// The metrics listener's `/metrics`.
+    pub fn metrics_url(&self) -> String {
+        format!("http://{}/metrics", self.metrics_addr)
     }
 
     /// `http://127.0.0.1:port{path}`.

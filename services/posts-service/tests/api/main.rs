@@ -35,6 +35,7 @@ fn main() -> std::process::ExitCode {
         validation::non_json_content_type_is_415,
         validation::body_over_256_kib_is_413,
         validation::invalid_input_changes_nothing,
+        validation::text_with_control_characters_or_nothing_visible_is_422,
         pagination::listing_is_newest_first_with_default_limit,
         pagination::walking_pages_returns_every_post_once,
         pagination::limit_out_of_range_is_400,

@@ -69,7 +69,7 @@ pub async fn metrics_use_route_templates(db: Db) {
     app.get(987_654).await;
     let text = app
         .client
-        .get(app.url("/metrics"))
+        .get(app.metrics_url())
         .send()
         .await
         .unwrap()
@@ -89,6 +89,9 @@ pub async fn metrics_use_route_templates(db: Db) {
     assert!(text.contains(r#"db_operations_total{operation="get",outcome="ok"}"#));
     assert!(!text.contains("987654"), "raw ids never appear in metrics");
     assert!(!text.contains(&format!("/v1/posts/{id}\"")));
+    // Only on the metrics listener: the public port does not serve them.
+    let public = app.client.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(public.status(), StatusCode::NOT_FOUND);
     app.stop().await;
 }
 

@@ -208,3 +208,39 @@ pub async fn invalid_input_changes_nothing(db: Db) {
     assert_eq!(posts[0]["version"], 1);
     app.stop().await;
 }
+
+pub async fn text_with_control_characters_or_nothing_visible_is_422(db: Db) {
+    let app = TestApp::spawn(&db).await;
+    for (title, body, field) in [
+        ("bell \u{7}", "b", "title"),
+        ("vertical\u{B}tab", "b", "title"),
+        ("\u{200B}", "b", "title"),
+        (" \u{FEFF}\u{200D} ", "b", "title"),
+        ("fine", "form\u{C}feed", "body"),
+        ("fine", "nul\u{0}", "body"),
+    ] {
+        let problem = assert_problem(
+            app.create(title, body).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+        assert_eq!(problem["errors"][0]["field"], field, "{title:?} {body:?}");
+    }
+    let kept = app.create_ok("Tabs\u{200B}stay", "a\tb\r\nc\n").await;
+    assert_eq!(kept["body"], "a\tb\r\nc\n");
+    // Strong comparison: "01" is not version 1's tag "1".
+    let id = id_of(&kept);
+    let response = app.update(id, Some("\"01\""), "t", "b").await;
+    assert_eq!(response.status(), StatusCode::PRECONDITION_FAILED);
+    let list: Value = app.list("").await.json().await.unwrap();
+    assert_eq!(
+        list["posts"].as_array().unwrap().len(),
+        1,
+        "nothing else was stored"
+    );
+    assert_eq!(
+        list["posts"][0]["version"], 1,
+        "the stale update changed nothing"
+    );
+    app.stop().await;
+}

@@ -6,7 +6,7 @@
 
 use std::sync::LazyLock;
 
-use http::{header, HeaderValue, StatusCode};
+use http::{header, HeaderValue, Method, StatusCode};
 use service_runtime::metrics::route;
 use sha2::{Digest, Sha256};
 use warp::filters::BoxedFilter;
@@ -40,8 +40,7 @@ pub fn stylesheet_href() -> &'static str {
 
 pub fn routes() -> BoxedFilter<(Response,)> {
     warp::path!("static" / String)
-        .and(route("/static/{file}"))
-        .and(warp::get())
+        .and(route("/static/{file}", Method::GET))
         .and(warp::header::optional::<String>("if-none-match"))
         .and_then(|file: String, if_none_match: Option<String>| async move {
             serve(&file, if_none_match.as_deref()).ok_or_else(warp::reject::not_found)

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use http::StatusCode;
+use http::{Method, StatusCode};
 use posts_api::Post;
 use serde::Deserialize;
 use service_runtime::metrics::route;
@@ -26,14 +26,12 @@ pub const DELETED_FLASH: &str = "Entry was deleted";
 
 pub fn routes(state: &Arc<AppState>) -> BoxedFilter<(Response,)> {
     let confirm = warp::path!("delete" / u64)
-        .and(route("/delete/{id}"))
-        .and(warp::get())
+        .and(route("/delete/{id}", Method::GET))
         .and(with_state(state))
         .and(admin(state))
         .then(show_confirmation);
     let delete = warp::path!("delete" / u64)
-        .and(route("/delete/{id}"))
-        .and(warp::post())
+        .and(route("/delete/{id}", Method::POST))
         .and(with_state(state))
         .and(admin(state))
         .and(csrf_form(state, CsrfScope::Session))

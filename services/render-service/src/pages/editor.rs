@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use http::StatusCode;
+use http::{Method, StatusCode};
 use posts_api::{FieldError, PostInput, Violation, BODY_MAX_BYTES, TITLE_MAX_CHARS};
 use serde::Deserialize;
 use service_runtime::metrics::route;
@@ -33,27 +33,23 @@ pub const UPDATED_FLASH: &str = "Entry was successfully updated";
 
 pub fn routes(state: &Arc<AppState>) -> BoxedFilter<(Response,)> {
     let show_add = warp::path!("add")
-        .and(route("/add"))
-        .and(warp::get())
+        .and(route("/add", Method::GET))
         .and(with_state(state))
         .and(admin(state))
         .then(show_add_form);
     let submit_add = warp::path!("add")
-        .and(route("/add"))
-        .and(warp::post())
+        .and(route("/add", Method::POST))
         .and(with_state(state))
         .and(admin(state))
         .and(csrf_form(state, CsrfScope::Session))
         .then(submit_add_form);
     let show_edit = warp::path!("edit" / u64)
-        .and(route("/edit/{id}"))
-        .and(warp::get())
+        .and(route("/edit/{id}", Method::GET))
         .and(with_state(state))
         .and(admin(state))
         .then(show_edit_form);
     let submit_edit = warp::path!("edit" / u64)
-        .and(route("/edit/{id}"))
-        .and(warp::post())
+        .and(route("/edit/{id}", Method::POST))
         .and(with_state(state))
         .and(admin(state))
         .and(csrf_form(state, CsrfScope::Session))
@@ -125,7 +121,13 @@ fn in_words(violation: Violation) -> String {
         Violation::TitleTooLong { chars } => format!(
             "The title can have at most {TITLE_MAX_CHARS} characters; this one has {chars}."
         ),
+        Violation::TitleControl => {
+            "The title cannot contain control characters (such as a pasted tab or bell).".to_owned()
+        }
         Violation::BodyMissing => "Please write the post.".to_owned(),
+        Violation::BodyControl => "The text cannot contain control characters other than \
+                                   tabs and line breaks."
+            .to_owned(),
         Violation::BodyTooLong { bytes } => format!(
             "The text can be at most {} bytes long; this one has {bytes} bytes.",
             thousands(BODY_MAX_BYTES)

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use http::{header, HeaderValue, StatusCode};
+use http::{header, HeaderValue, Method, StatusCode};
 use service_runtime::metrics::route;
 use service_runtime::request_id::{self, RequestId};
 use time::format_description::well_known::Rfc3339;
@@ -31,8 +31,7 @@ pub const CONTENT_TYPE: &str = "application/atom+xml; charset=utf-8";
 
 pub fn routes(state: &Arc<AppState>) -> BoxedFilter<(Response,)> {
     let feed = warp::path!("feed.xml")
-        .and(route("/feed.xml"))
-        .and(warp::get())
+        .and(route("/feed.xml", Method::GET))
         .and(with_state(state))
         .and(request_id::filter())
         .and(warp::header::optional::<String>("host"))
@@ -113,6 +112,83 @@ mod tests {
             public_url: public_url.map(str::to_owned),
             https,
         }
+    }
+
+    /// Deterministic pseudo-random text from characters that are trouble in XML and HTML;
+    /// one in thirty-two is one that validation must refuse.
+    fn tricky_text(seed: &mut u64, len: usize) -> String {
+        const TRICKY: &[char] = &[
+            '<',
+            '>',
+            '&',
+            '"',
+            '\'',
+            ']',
+            '\u{85}',
+            '\u{A0}',
+            '\u{AD}',
+            '\u{200B}',
+            '\u{2028}',
+            '\u{FEFF}',
+            '\u{FFFD}',
+            '\u{1F600}',
+            '\t',
+            '\n',
+            '\r',
+            'a',
+            ' ',
+        ];
+        const REFUSED: &[char] = &[
+            '\u{0}', '\u{7}', '\u{B}', '\u{C}', '\u{1B}', '\u{7F}', '\u{FFFE}', '\u{FFFF}',
+        ];
+        let mut next = || {
+            *seed ^= *seed << 13;
+            *seed ^= *seed >> 7;
+            *seed ^= *seed << 17;
+            *seed
+        };
+        (0..len)
+            .map(|_| {
+                let (pick, from) = (next(), if next() % 32 == 0 { REFUSED } else { TRICKY });
+                from[(pick % from.len() as u64) as usize]
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_feed_of_any_accepted_input_is_well_formed_xml() {
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut accepted = 0;
+        for _ in 0..5_000 {
+            // Tabs and line breaks belong in bodies; in titles they are refused like the
+            // other control characters, so they are rare there.
+            let title = tricky_text(&mut seed, 10).replace(['\t', '\n', '\r'], " ");
+            let input = posts_api::PostInput::new(title, tricky_text(&mut seed, 16));
+            let Ok(content) = input.validate() else {
+                continue;
+            };
+            accepted += 1;
+            let xml = render(&FeedDocument {
+                blog_title: "Blog".into(),
+                base_url: "http://localhost".into(),
+                updated: "2026-11-25T00:00:00Z".into(),
+                entries: vec![FeedEntry {
+                    title: content.title.clone(),
+                    url: "http://localhost/posts/1".into(),
+                    published: "2026-11-25T00:00:00Z".into(),
+                    updated: "2026-11-25T00:00:00Z".into(),
+                    content_html: markdown::to_html(&content.body),
+                }],
+            })
+            .unwrap();
+            if let Err(err) = roxmltree::Document::parse(&xml) {
+                panic!(
+                    "{err} for title {:?}, body {:?}",
+                    content.title, content.body
+                );
+            }
+        }
+        assert!(accepted > 100, "only {accepted} inputs were accepted");
     }
 
     #[test]

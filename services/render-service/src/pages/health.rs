@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use http::{header, HeaderValue, StatusCode};
+use http::{header, HeaderValue, Method, StatusCode};
 use service_runtime::metrics::route;
 use service_runtime::request_id::{self, RequestId};
 use warp::filters::BoxedFilter;
@@ -18,18 +18,20 @@ use crate::state::{with_state, AppState};
 
 pub fn routes(state: &Arc<AppState>) -> BoxedFilter<(Response,)> {
     let healthz = warp::path!("healthz")
-        .and(route("/healthz"))
-        .and(warp::get())
+        .and(route("/healthz", Method::GET))
         .map(|| text(StatusCode::OK, "ok".to_owned(), "text/plain; charset=utf-8"));
     let readyz = warp::path!("readyz")
-        .and(route("/readyz"))
-        .and(warp::get())
+        .and(route("/readyz", Method::GET))
         .and(with_state(state))
         .and(request_id::filter())
         .then(readiness);
-    let metrics = warp::path!("metrics")
-        .and(route("/metrics"))
-        .and(warp::get())
+    healthz.or(readyz).unify().boxed()
+}
+
+/// `GET /metrics`, served on its own listener (`METRICS_ADDR`), never the public one.
+pub fn metrics_routes(state: &Arc<AppState>) -> BoxedFilter<(Response,)> {
+    warp::path!("metrics")
+        .and(route("/metrics", Method::GET))
         .and(with_state(state))
         .map(|state: Arc<AppState>| {
             text(
@@ -37,8 +39,8 @@ pub fn routes(state: &Arc<AppState>) -> BoxedFilter<(Response,)> {
                 service_runtime::metrics::encode(&state.registry),
                 service_runtime::metrics::CONTENT_TYPE,
             )
-        });
-    healthz.or(readyz).unify().or(metrics).unify().boxed()
+        })
+        .boxed()
 }
 
 /// 200 when posts-service is ready, else 503.

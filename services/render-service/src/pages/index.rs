@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use http::StatusCode;
+use http::{Method, StatusCode};
 use serde::Deserialize;
 use service_runtime::metrics::route;
 use service_runtime::request_id::RequestId;
@@ -29,8 +29,7 @@ pub struct IndexQuery {
 
 pub fn routes(state: &Arc<AppState>) -> BoxedFilter<(Response,)> {
     let index = warp::path::end()
-        .and(route("/"))
-        .and(warp::get())
+        .and(route("/", Method::GET))
         .and(with_state(state))
         .and(visitor(state))
         .and(warp::query::<IndexQuery>())

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use http::StatusCode;
+use http::{Method, StatusCode};
 use posts_api::Post;
 use service_runtime::metrics::route;
 use warp::filters::BoxedFilter;
@@ -19,8 +19,7 @@ use crate::web::visitor::{visitor, Visitor};
 pub fn routes(state: &Arc<AppState>) -> BoxedFilter<(Response,)> {
     // A non-numeric or out-of-range id does not match: the 404 page.
     let post = warp::path!("posts" / u64)
-        .and(route("/posts/{id}"))
-        .and(warp::get())
+        .and(route("/posts/{id}", Method::GET))
         .and(with_state(state))
         .and(visitor(state))
         .then(render_post);

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use http::StatusCode;
+use http::{Method, StatusCode};
 use serde::Deserialize;
 use service_runtime::metrics::route;
 use warp::filters::BoxedFilter;
@@ -32,22 +32,19 @@ pub const LOGGED_OUT_FLASH: &str = "You were logged out";
 
 pub fn routes(state: &Arc<AppState>) -> BoxedFilter<(Response,)> {
     let show = warp::path!("login")
-        .and(route("/login"))
-        .and(warp::get())
+        .and(route("/login", Method::GET))
         .and(with_state(state))
         .and(visitor(state))
         .and(warp::query::<LoginQuery>())
         .then(show_login);
     let login = warp::path!("login")
-        .and(route("/login"))
-        .and(warp::post())
+        .and(route("/login", Method::POST))
         .and(with_state(state))
         .and(visitor(state))
         .and(csrf_form(state, CsrfScope::LoginForm))
         .then(submit_login);
     let logout = warp::path!("logout")
-        .and(route("/logout"))
-        .and(warp::post())
+        .and(route("/logout", Method::POST))
         .and(with_state(state))
         // Nobody to log out: back to the blog.
         .and(admin_or_redirect(state, "/"))

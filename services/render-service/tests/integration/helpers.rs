@@ -22,6 +22,8 @@ pub struct Blog {
     pub url: String,
     /// posts-service's base URL.
     pub api_url: String,
+    /// render-service's `/metrics`, on its own listener.
+    pub metrics_url: String,
     /// A browser-like client with a cookie jar; redirects are not followed.
     pub browser: Browser,
     /// A plain client for posts-service's API.
@@ -70,12 +72,21 @@ pub fn render_config(posts_url: &str) -> render_service::Config {
 
 /// Starts render-service with `config`; returns its base URL.
 pub async fn spawn_render_service(config: render_service::Config) -> (String, JoinHandle<()>) {
+    let (url, _metrics_url, task) = spawn_render_service_with_metrics(config).await;
+    (url, task)
+}
+
+/// Starts render-service with `config`; returns its base URL and its `/metrics` URL.
+pub async fn spawn_render_service_with_metrics(
+    config: render_service::Config,
+) -> (String, String, JoinHandle<()>) {
     let app = render_service::Application::build(config)
         .await
         .expect("render-service starts");
     let url = format!("http://{}", app.local_addr());
+    let metrics_url = format!("http://{}/metrics", app.metrics_addr());
     let task = tokio::spawn(app.run_until_stopped(std::future::pending()));
-    (url, task)
+    (url, metrics_url, task)
 }
 
 /// Both services, wired together.
@@ -89,9 +100,10 @@ pub async fn spawn_blog_with(db: &Db, adjust: impl FnOnce(&mut render_service::C
     let api_url = format!("http://{posts_addr}");
     let mut config = render_config(&api_url);
     adjust(&mut config);
-    let (url, render_task) = spawn_render_service(config).await;
+    let (url, metrics_url, render_task) = spawn_render_service_with_metrics(config).await;
     Blog {
         url: url.clone(),
+        metrics_url,
         api_url,
         browser: Browser {
             url,

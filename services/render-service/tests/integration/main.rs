@@ -25,6 +25,7 @@ fn main() -> ExitCode {
         cache::outage_serves_the_last_good_page,
         cache::pages_with_a_flash_or_a_session_are_never_shared,
         pages::index_without_posts_shows_a_friendly_empty_state,
+        pages::head_works_wherever_get_does_and_405_names_allow,
         pages::index_lists_the_newest_posts_with_title_date_and_excerpt,
         pages::older_posts_pages_through_every_post_once_newest_first,
         pages::post_page_renders_markdown,

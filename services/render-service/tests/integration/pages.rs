@@ -163,3 +163,42 @@ pub async fn stylesheet_is_served_with_a_content_hash_and_long_cache(db: Db) {
     let (status, _) = blog.page("/static/other.css").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+pub async fn head_works_wherever_get_does_and_405_names_allow(db: Db) {
+    let blog = spawn_blog(&db).await;
+    let post = blog.create_via_api("Headed", "body").await;
+    let id = post["id"].as_u64().unwrap();
+    for path in [
+        "/".to_owned(),
+        format!("/posts/{id}"),
+        "/feed.xml".to_owned(),
+    ] {
+        let head = blog
+            .api
+            .head(format!("{}{path}", blog.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(head.status(), StatusCode::OK, "HEAD {path}");
+        assert!(
+            head.bytes().await.unwrap().is_empty(),
+            "HEAD {path} has no body"
+        );
+    }
+    let delete = blog
+        .api
+        .delete(format!("{}/", blog.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(delete.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(delete.headers()["allow"], "GET, HEAD");
+    let put = blog
+        .api
+        .put(format!("{}/edit/{id}", blog.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(put.headers()["allow"], "GET, POST, HEAD");
+}

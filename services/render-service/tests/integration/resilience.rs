@@ -8,6 +8,7 @@ use tokio::net::TcpListener;
 
 use crate::helpers::{
     browser, closed_port, render_config, spawn_posts_service, spawn_render_service,
+    spawn_render_service_with_metrics,
 };
 
 /// How long a page may take when posts-service does not answer: the configured
@@ -84,7 +85,7 @@ pub async fn slow_posts_service_is_a_503_page_within_the_timeout(_db: Db) {
     let mut config = render_config(&format!("http://{addr}"));
     config.posts_request_timeout_ms = 800;
     config.posts_ready_timeout_ms = 300;
-    let (url, task) = spawn_render_service(config).await;
+    let (url, metrics_url, task) = spawn_render_service_with_metrics(config).await;
     let client = browser();
 
     let started = Instant::now();
@@ -104,7 +105,7 @@ pub async fn slow_posts_service_is_a_503_page_within_the_timeout(_db: Db) {
     assert_quick(started, Duration::from_secs(2));
 
     let metrics = client
-        .get(format!("{url}/metrics"))
+        .get(&metrics_url)
         .send()
         .await
         .unwrap()

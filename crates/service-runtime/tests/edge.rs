@@ -1,0 +1,230 @@
+//! The HTTP edge of `serve`, as a client meets it: route labels that stay bounded,
+//! `HEAD` and `Allow`, a whole-body deadline, idle connections that cost nothing, and
+//! the peer address handed to the routes.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use http::Method;
+use prometheus::Registry;
+use service_runtime::metrics::{encode, route, HttpMetrics};
+use service_runtime::server::{serve_with_limits, Limits, PeerAddr};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use warp::Filter;
+
+/// A server with a few routes: `GET|DELETE /things/{id}`, `POST /things` (reads the
+/// body), `GET /peer` (the client's address). Returns its address and its registry.
+async fn spawn(limits: Limits) -> (SocketAddr, Registry) {
+    let thing = warp::path!("things" / u64)
+        .and(route("/things/{id}", Method::GET))
+        .map(|id: u64| format!("thing {id}"));
+    let delete = warp::path!("things" / u64)
+        .and(route("/things/{id}", Method::DELETE))
+        .map(|_: u64| "deleted".to_owned());
+    let create = warp::path!("things")
+        .and(route("/things", Method::POST))
+        .and(warp::body::bytes())
+        .map(|body: bytes::Bytes| format!("{} bytes", body.len()));
+    let peer = warp::path!("peer")
+        .and(route("/peer", Method::GET))
+        .and(warp::ext::get::<PeerAddr>())
+        .map(|peer: PeerAddr| peer.0.ip().to_string());
+    let routes = thing.or(delete).unify().or(create).unify().or(peer).unify();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let registry = Registry::new();
+    let metrics = HttpMetrics::register(&registry).unwrap();
+    tokio::spawn(serve_with_limits(
+        listener,
+        routes,
+        metrics,
+        limits,
+        std::future::pending(),
+    ));
+    (addr, registry)
+}
+
+/// The metrics' series, without their values.
+fn series(text: &str) -> Vec<String> {
+    let mut series: Vec<String> = text
+        .lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| line.rsplit_once(' ').map(|(name, _)| name.to_owned()))
+        .collect();
+    series.sort();
+    series
+}
+
+#[tokio::test]
+async fn made_up_methods_leave_the_metrics_the_same_size() {
+    let (addr, registry) = spawn(Limits::default()).await;
+    let client = reqwest::Client::new();
+    let send_made_up_methods = |batch: u32| {
+        let client = client.clone();
+        async move {
+            for i in 0..1_000u32 {
+                let method = Method::from_bytes(format!("X{batch}Q{i}").as_bytes()).unwrap();
+                let path = format!("/things/{i}");
+                let _ = client
+                    .request(method, format!("http://{addr}{path}"))
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        }
+    };
+    send_made_up_methods(1).await;
+    let after_first = encode(&registry);
+    send_made_up_methods(2).await;
+    let after_second = encode(&registry);
+    println!(
+        "metrics output after 1,000 and 2,000 made-up methods: {} and {} bytes",
+        after_first.len(),
+        after_second.len()
+    );
+    assert_eq!(series(&after_first), series(&after_second));
+    assert!(after_second.contains(r#"method="OTHER""#), "{after_second}");
+    assert!(
+        !after_second.contains("X2Q"),
+        "a made-up method became a label"
+    );
+    assert!(
+        !after_second.contains("/things/7"),
+        "a raw path became a label"
+    );
+}
+
+#[tokio::test]
+async fn head_is_get_without_the_body_and_405_names_the_allowed_methods() {
+    let (addr, registry) = spawn(Limits::default()).await;
+    let client = reqwest::Client::new();
+    let head = client
+        .head(format!("http://{addr}/things/3"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.status(), 200);
+    assert_eq!(
+        head.headers()["content-length"],
+        "thing 3".len().to_string()
+    );
+    assert!(head.bytes().await.unwrap().is_empty());
+
+    let put = client
+        .put(format!("http://{addr}/things/3"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 405);
+    assert_eq!(put.headers()["allow"], "GET, DELETE, HEAD");
+    let text = encode(&registry);
+    assert!(
+        text.contains(r#"http_requests_total{method="PUT",route="/things/{id}",status="405"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"http_requests_total{method="HEAD",route="/things/{id}",status="200"} 1"#),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn routes_see_the_peer_address() {
+    let (addr, _) = spawn(Limits::default()).await;
+    let body = reqwest::get(format!("http://{addr}/peer"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(body, "127.0.0.1");
+}
+
+/// Sends a request whose body trickles in one byte every `every`, and returns how long
+/// the server took to answer or close the connection.
+async fn trickle_body(addr: SocketAddr, every: Duration) -> Duration {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(b"POST /things HTTP/1.1\r\nhost: x\r\ncontent-length: 1000\r\n\r\n")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let (mut reader, mut writer) = stream.into_split();
+    let writing = tokio::spawn(async move {
+        loop {
+            if writer.write_all(b"a").await.is_err() {
+                return;
+            }
+            tokio::time::sleep(every).await;
+        }
+    });
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(120), reader.read_to_end(&mut answer)).await;
+    writing.abort();
+    started.elapsed()
+}
+
+#[tokio::test]
+async fn a_body_sent_one_byte_every_five_seconds_is_cut_off_at_the_body_deadline() {
+    let (addr, _) = spawn(Limits::default()).await;
+    let cut_off_after = trickle_body(addr, Duration::from_secs(5)).await;
+    println!("a body trickling one byte every 5 s was cut off after {cut_off_after:.1?}");
+    assert!(
+        cut_off_after >= Duration::from_secs(29) && cut_off_after <= Duration::from_secs(33),
+        "cut off after {cut_off_after:?}, the body deadline is 30 s"
+    );
+}
+
+#[tokio::test]
+async fn five_thousand_idle_connections_leave_a_request_answered_at_once() {
+    let limits = Limits {
+        // Room for the idle ones and the reader: what the cap holds back is another test.
+        max_connections: 6_000,
+        ..Limits::default()
+    };
+    let (addr, _) = spawn(limits).await;
+    let mut idle = Vec::new();
+    for _ in 0..5_000 {
+        idle.push(TcpStream::connect(addr).await.unwrap());
+    }
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    let response = client
+        .get(format!("http://{addr}/things/1"))
+        .send()
+        .await
+        .unwrap();
+    let took = started.elapsed();
+    println!("with 5,000 idle connections a request took {took:.1?}");
+    assert_eq!(response.status(), 200);
+    assert!(took < Duration::from_millis(100), "took {took:?}");
+    drop(idle);
+}
+
+#[tokio::test]
+async fn connections_over_the_cap_wait_until_one_closes() {
+    let limits = Limits {
+        max_connections: 2,
+        header_read_timeout: Duration::from_secs(1),
+        ..Limits::default()
+    };
+    let (addr, _) = spawn(limits).await;
+    let first = TcpStream::connect(addr).await.unwrap();
+    let second = TcpStream::connect(addr).await.unwrap();
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    let response = client
+        .get(format!("http://{addr}/things/1"))
+        .send()
+        .await
+        .unwrap();
+    let waited = started.elapsed();
+    // The two idle connections hold the cap until the header timeout closes them.
+    assert_eq!(response.status(), 200);
+    assert!(
+        waited >= Duration::from_millis(800),
+        "served after {waited:?} although the cap was full"
+    );
+    drop((first, second));
+}
