@@ -3,12 +3,14 @@
 //! [`serve`] accepts connections on a listener the caller has already bound (port 0 in
 //! tests; a taken port is the caller's error, not a panic here) and runs the warp
 //! filter for each request inside a `request` span that carries the request id, so every
-//! log line of that request names it. It adds `X-Request-Id` to every response, records
+//! log line of that request names it, and puts the peer's address in its extensions
+//! ([`PeerAddr`]). It adds `X-Request-Id` to every response, records
 //! [`HttpMetrics`] under the template of the route that matched ([`RouteSlot`]), and on shutdown stops accepting, lets
 //! in-flight requests finish (up to a drain timeout), then returns.
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use hyper::body::Incoming;
@@ -22,6 +24,11 @@ use warp::Filter;
 
 use crate::metrics::{self, HttpMetrics, RouteSlot};
 use crate::request_id::{self, RequestId};
+
+/// The address of the TCP peer a request came from, in the request's extensions (read
+/// it with `warp::ext::get::<PeerAddr>()`). Behind a proxy this is the proxy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerAddr(pub SocketAddr);
 
 /// How long in-flight requests may take to finish once shutdown begins.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(20);
@@ -44,7 +51,7 @@ pub async fn serve<F>(
     let mut shutdown = std::pin::pin!(shutdown);
 
     loop {
-        let (stream, _peer) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(pair) => pair,
                 Err(err) => {
@@ -59,8 +66,9 @@ pub async fn serve<F>(
         let _ = stream.set_nodelay(true);
         let service = service.clone();
         let metrics = metrics.clone();
+        let peer = PeerAddr(peer);
         let handler = hyper::service::service_fn(move |request| {
-            handle(service.clone(), metrics.clone(), request)
+            handle(service.clone(), metrics.clone(), peer, request)
         });
         let connection = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
@@ -85,6 +93,7 @@ pub async fn serve<F>(
 async fn handle<S>(
     mut service: S,
     metrics: HttpMetrics,
+    peer: PeerAddr,
     mut request: http::Request<Incoming>,
 ) -> Result<warp::reply::Response, Infallible>
 where
@@ -93,6 +102,7 @@ where
     let started = Instant::now();
     let request_id = RequestId::from_headers(request.headers());
     request.extensions_mut().insert(request_id.clone());
+    request.extensions_mut().insert(peer);
     let route_slot = RouteSlot::default();
     request.extensions_mut().insert(route_slot.clone());
     let method = metrics::method_label(request.method());

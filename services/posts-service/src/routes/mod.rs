@@ -7,6 +7,7 @@
 //! into problem+json by [`crate::error::recover`].
 
 pub mod health;
+pub mod internal;
 pub mod posts;
 pub mod request;
 
@@ -53,6 +54,39 @@ pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
         .and(warp::header::headers_cloned())
         .and(with_state(&state))
         .then(posts::delete);
+    let create_session = warp::path!("internal" / "v1" / "sessions")
+        .and(route("/internal/v1/sessions"))
+        .and(warp::post())
+        .and(warp::header::headers_cloned())
+        .and(request::body())
+        .and(with_state(&state))
+        .then(internal::create_session);
+    let touch_session = warp::path!("internal" / "v1" / "sessions" / String)
+        .and(route("/internal/v1/sessions/{key}"))
+        .and(warp::get())
+        .and(warp::header::headers_cloned())
+        .and(with_state(&state))
+        .then(internal::touch_session);
+    let delete_session = warp::path!("internal" / "v1" / "sessions" / String)
+        .and(route("/internal/v1/sessions/{key}"))
+        .and(warp::delete())
+        .and(warp::header::headers_cloned())
+        .and(with_state(&state))
+        .then(internal::delete_session);
+    let record_login_failure = warp::path!("internal" / "v1" / "login-failures")
+        .and(route("/internal/v1/login-failures"))
+        .and(warp::post())
+        .and(warp::header::headers_cloned())
+        .and(request::body())
+        .and(with_state(&state))
+        .then(internal::record_login_failure);
+    let login_failures = warp::path!("internal" / "v1" / "login-failures")
+        .and(route("/internal/v1/login-failures"))
+        .and(warp::get())
+        .and(raw_query())
+        .and(warp::header::headers_cloned())
+        .and(with_state(&state))
+        .then(internal::login_failures);
     let healthz = warp::path!("healthz")
         .and(route("/healthz"))
         .and(warp::get())
@@ -76,6 +110,16 @@ pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
         .or(answer(update))
         .unify()
         .or(answer(delete))
+        .unify()
+        .or(answer(create_session))
+        .unify()
+        .or(answer(touch_session))
+        .unify()
+        .or(answer(delete_session))
+        .unify()
+        .or(answer(record_login_failure))
+        .unify()
+        .or(answer(login_failures))
         .unify()
         .or(answer(healthz))
         .unify()
@@ -117,6 +161,7 @@ mod tests {
 
     use crate::db_metrics::DbMetrics;
     use crate::routes::request::ApiToken;
+    use crate::session_store::SessionStore;
     use crate::store::PostStore;
 
     async fn label(method: &str, path: &str) -> &'static str {
@@ -126,6 +171,11 @@ mod tests {
         let db_metrics = DbMetrics::register(&registry, 1).unwrap();
         let state = AppState {
             store: PostStore::new(
+                pool.clone(),
+                std::time::Duration::from_millis(50),
+                db_metrics.clone(),
+            ),
+            sessions: SessionStore::new(
                 pool,
                 std::time::Duration::from_millis(50),
                 db_metrics.clone(),
@@ -152,6 +202,16 @@ mod tests {
             ("PUT", "/v1/posts/abc", "/v1/posts/{id}"),
             ("GET", "/healthz", "/healthz"),
             ("GET", "/metrics", "/metrics"),
+            (
+                "GET",
+                "/internal/v1/sessions/abc",
+                "/internal/v1/sessions/{key}",
+            ),
+            (
+                "POST",
+                "/internal/v1/login-failures",
+                "/internal/v1/login-failures",
+            ),
             // warp serves the list with a trailing slash too, and counts it as such.
             ("GET", "/v1/posts/", "/v1/posts"),
             ("GET", "/wp-admin/setup.php", "unmatched"),

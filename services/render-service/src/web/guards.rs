@@ -2,7 +2,8 @@
 //!
 //! Placed after a route's path and method, [`admin`] lets the request through only with
 //! a current admin session; anyone else gets the login redirect (a
-//! [`Refusal::LoginRequired`] that [`crate::web::respond::recover`] answers). Handlers
+//! [`Refusal::LoginRequired`] that [`crate::web::respond::recover`] answers), except
+//! when posts-service cannot say whether the session is current: then the 503 page. Handlers
 //! that change anything take an `Admin` argument, and only this module can make one.
 
 use std::sync::Arc;
@@ -12,7 +13,7 @@ use warp::{Filter, Rejection};
 
 use crate::state::AppState;
 use crate::web::respond::Refusal;
-use crate::web::visitor::{visitor, Visitor};
+use crate::web::visitor::{visitor, SessionCheck, Visitor};
 
 /// The admin, proven by a current session.
 #[derive(Debug)]
@@ -45,13 +46,18 @@ pub fn admin_or_redirect(
         .and_then(move |visitor: Visitor| async move { admin_or(visitor, || location.to_owned()) })
 }
 
-fn admin_or(visitor: Visitor, location: impl FnOnce() -> String) -> Result<Admin, Rejection> {
+fn admin_or(mut visitor: Visitor, location: impl FnOnce() -> String) -> Result<Admin, Rejection> {
     if visitor.is_admin() {
-        Ok(Admin(visitor))
-    } else {
-        Err(warp::reject::custom(Refusal::LoginRequired {
+        return Ok(Admin(visitor));
+    }
+    match std::mem::take(&mut visitor.session_check) {
+        // Maybe the admin, but nobody can tell now: the 503 page, not the login form.
+        SessionCheck::Unverifiable(cause) => {
+            Err(warp::reject::custom(Refusal::SessionUnverifiable(cause)))
+        }
+        _ => Err(warp::reject::custom(Refusal::LoginRequired {
             location: location(),
-        }))
+        })),
     }
 }
 
