@@ -17,6 +17,8 @@
 //!   address (or many) never locks the admin out from another; each attacking address
 //!   gets at most one more guess an hour once the account bound is reached.
 //!
+//! Both count a client by [`throttle_key`]: its IPv4 address, or its IPv6 /64.
+//!
 //! The client address is the TCP peer, unless the peer is a proxy listed in
 //! `TRUSTED_PROXIES`: then it is the right-most `X-Forwarded-For` entry that is not
 //! itself a trusted proxy (entries to its left could have been written by anyone).
@@ -174,6 +176,19 @@ pub fn refusal(counts: &LoginFailures) -> Option<Refusal> {
     None
 }
 
+/// What throttling counts a client as: its IPv4 address, or its IPv6 /64 (one host
+/// usually holds a whole /64, so counting single IPv6 addresses would give it 2^64
+/// budgets, and the limiter as many entries).
+pub fn throttle_key(client: IpAddr) -> IpAddr {
+    match client {
+        IpAddr::V6(v6) => {
+            let bits = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(bits.into())
+        }
+        v4 => v4,
+    }
+}
+
 /// `::ffff:192.0.2.1` is `192.0.2.1`: one client, one key.
 fn canonical(address: IpAddr) -> IpAddr {
     match address {
@@ -236,6 +251,15 @@ mod tests {
             proxy.client_address(peer("::ffff:10.1.2.3"), Some("::ffff:1.2.3.4")),
             ip("1.2.3.4")
         );
+    }
+
+    #[test]
+    fn ipv6_clients_are_counted_by_their_64() {
+        assert_eq!(
+            throttle_key(ip("2001:db8:1:2:aaaa::1")),
+            ip("2001:db8:1:2::")
+        );
+        assert_eq!(throttle_key(ip("192.0.2.7")), ip("192.0.2.7"));
     }
 
     #[test]

@@ -156,11 +156,12 @@ pub async fn submit_login(
     form: LoginForm,
 ) -> Result<Response, PageError> {
     let limiter = &state.login_limiter;
+    let key = login_limit::throttle_key(client);
     // This replica's own bound first: a flood from one address never reaches posts-service.
-    if let Err(refusal) = limiter.check_address(client) {
+    if let Err(refusal) = limiter.check_address(key) {
         return too_many_attempts(&state, visitor, client, refusal, form);
     }
-    let client_text = client.to_string();
+    let client_text = key.to_string();
     let counts = state
         .posts
         .login_failures(&client_text, &visitor.request_id)

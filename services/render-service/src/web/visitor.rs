@@ -16,7 +16,7 @@ use service_runtime::request_id::{self, RequestId};
 use warp::reply::Response;
 use warp::{Filter, Reply};
 
-use crate::auth::{self, Auth, Session};
+use crate::auth::{self, Auth, Session, SessionId};
 use crate::page_cache::{CachedPage, Served};
 use crate::posts_client::UpstreamError;
 use crate::state::{with_state, AppState};
@@ -46,7 +46,7 @@ pub enum SessionCheck {
     /// A current session.
     Current,
     /// A genuine cookie whose session posts-service could not look up.
-    Unverifiable(UpstreamError),
+    Unverifiable { id: SessionId, cause: UpstreamError },
 }
 
 /// Reads the visitor from the request's cookies, looking the session up.
@@ -71,7 +71,7 @@ pub fn visitor(
                         Some(id) => match state.posts.touch_session(&id.key(), &request_id).await {
                             Ok(Some(_)) => (Some(Session::new(id)), SessionCheck::Current),
                             Ok(None) => (None, SessionCheck::None),
-                            Err(err) => (None, SessionCheck::Unverifiable(err)),
+                            Err(cause) => (None, SessionCheck::Unverifiable { id, cause }),
                         },
                     };
                 Visitor {
@@ -141,12 +141,16 @@ impl Visitor {
         self.with_cookies(response)
     }
 
-    /// The session's CSRF token (empty without a session).
+    /// The session's CSRF token (empty without a session). A session that could not be
+    /// checked keeps its token, so a form shown again while posts-service is away can
+    /// be sent again once it is back.
     pub fn csrf_token(&self, auth: &Auth) -> String {
-        self.session
-            .as_ref()
-            .map(|session| auth.session_csrf_token(session.id()))
-            .unwrap_or_default()
+        let id = match (&self.session, &self.session_check) {
+            (Some(session), _) => Some(session.id()),
+            (None, SessionCheck::Unverifiable { id, .. }) => Some(id),
+            (None, _) => None,
+        };
+        id.map(|id| auth.session_csrf_token(id)).unwrap_or_default()
     }
 
     /// Queues a `Set-Cookie` for the response.
