@@ -254,6 +254,23 @@ mod tests {
     }
 
     #[test]
+    fn refusals_are_counted_by_scope() {
+        let registry = Registry::new();
+        let limiter = LoginLimiter::new(Vec::new(), &registry).unwrap();
+        limiter.count_refusal(Scope::Account);
+        limiter.count_refusal(Scope::Account);
+        let text = service_runtime::metrics::encode(&registry);
+        assert!(
+            text.contains(r#"render_login_refusals_total{scope="account"} 2"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"render_login_refusals_total{scope="address"} 0"#),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn ipv6_clients_are_counted_by_their_64() {
         assert_eq!(
             throttle_key(ip("2001:db8:1:2:aaaa::1")),
