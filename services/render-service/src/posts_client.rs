@@ -3,8 +3,8 @@
 //! One pooled `reqwest` client with a connect timeout and a whole-request timeout, so a
 //! slow or dead posts-service turns into [`UpstreamError::Unavailable`] within a known
 //! time instead of a hanging page. Every call forwards the page's `X-Request-Id`, writes
-//! and the internal session calls carry the API token, and each call is counted and timed by operation and outcome in
-//! the service's Prometheus registry.
+//! and the internal session calls carry the API token, and each call is counted and
+//! timed by operation and outcome in the service's Prometheus registry.
 //!
 //! This type is the seam for a cache of posts: pages only see its methods.
 
