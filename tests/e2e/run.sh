@@ -223,7 +223,8 @@ ok
 begin dev_only_secrets_are_refused_beyond_loopback
 # With the committed placeholders (no env file) and the blog published beyond this
 # machine, the preflight refuses; on loopback, or with real secrets, it passes.
-dev_only_compose() { "${COMPOSE_BIN[@]}" -p "$PROJECT-preflight" --env-file /dev/null -f "$ROOT/docker-compose.yml" "$@"; }
+: >"$WORK/empty.env"  # not the repository's .env, if a developer made one
+dev_only_compose() { "${COMPOSE_BIN[@]}" -p "$PROJECT-preflight" --env-file "$WORK/empty.env" -f "$ROOT/docker-compose.yml" "$@"; }
 if BLOG_BIND=0.0.0.0 dev_only_compose run --rm preflight >"$WORK/preflight.log" 2>&1; then
   fail "the preflight let the DEV-ONLY secrets be published on 0.0.0.0"
 fi

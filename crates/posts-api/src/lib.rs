@@ -12,11 +12,13 @@
 //!   admin form can never disagree about what a valid post is.
 //! - [`problem`]: the RFC 9457 problem document every error is, with its field errors.
 //! - [`etag`]: how a post's version is written as an entity tag and read back.
+//! - [`session`]: the internal API's admin sessions and failed-login counts.
 
 pub mod etag;
 pub mod post;
 pub mod problem;
 pub mod rules;
+pub mod session;
 
 pub use post::{Post, PostInput, PostsPage};
 pub use problem::{FieldError, Problem};

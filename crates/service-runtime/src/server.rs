@@ -36,6 +36,11 @@ use warp::Filter;
 use crate::metrics::{self, HttpMetrics, RouteSlot};
 use crate::request_id::{self, RequestId};
 
+/// The address of the TCP peer a request came from, in the request's extensions (read
+/// it with `warp::ext::get::<PeerAddr>()`). Behind a proxy this is the proxy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerAddr(pub SocketAddr);
+
 /// How long in-flight requests may take to finish once shutdown begins.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -62,11 +67,6 @@ impl Default for Limits {
         }
     }
 }
-
-/// The address of the client at the other end of the connection (a proxy's, behind
-/// one), in every request's extensions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PeerAddr(pub SocketAddr);
 
 /// Why a request body stopped: it did not arrive within [`Limits::body_read_timeout`].
 #[derive(Debug, thiserror::Error)]
@@ -140,11 +140,12 @@ pub async fn serve_with_limits<F>(
         let _ = stream.set_nodelay(true);
         let service = service.clone();
         let metrics = metrics.clone();
+        let peer = PeerAddr(peer);
         let handler = hyper::service::service_fn(move |request| {
             handle(
                 service.clone(),
                 metrics.clone(),
-                PeerAddr(peer),
+                peer,
                 limits.body_read_timeout,
                 request,
             )

@@ -11,12 +11,16 @@
 //!   migrations; `run_until_stopped` serves until shutdown. Tests start it on port 0.
 //! - [`routes`]: one filter per API row ([`routes::routes`]), each naming its metrics
 //!   label; the handlers in [`routes::posts`], request parsing in [`routes::request`],
-//!   health and metrics in [`routes::health`]. A new endpoint is a handler there and one
+//!   health and metrics in [`routes::health`], sessions and failed logins in
+//!   [`routes::internal`]. A new endpoint is a handler there and one
 //!   line in `routes::routes`.
 //! - [`state`]: [`state::AppState`], what every handler is given.
 //! - [`store`]: [`store::PostStore`], every SQL statement, each under a timeout, with the
 //!   version check done inside the `UPDATE`/`DELETE` itself. It answers in storage terms
 //!   ([`store::StoreError`]), never HTTP.
+//! - [`session_store`]: [`session_store::SessionStore`], the admin's sessions (by the
+//!   SHA-256 of their id) and the failed-login counts, for the internal API in
+//!   [`routes::internal`] that every render-service replica shares.
 //!
 //! The API's data types (`Post`, the input and its rules, problem documents, ETags) are
 //! the `posts-api` crate's, shared with render-service's client and the tests.
@@ -34,6 +38,7 @@ pub mod db_metrics;
 pub mod error;
 pub mod readiness;
 pub mod routes;
+pub mod session_store;
 pub mod startup;
 pub mod state;
 pub mod store;

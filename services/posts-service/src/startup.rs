@@ -17,6 +17,7 @@ use crate::db::{self, MigrationError, PoolSettings};
 use crate::db_metrics::DbMetrics;
 use crate::readiness::Readiness;
 use crate::routes::{self, request::ApiToken};
+use crate::session_store::SessionStore;
 use crate::state::AppState;
 use crate::store::PostStore;
 
@@ -75,6 +76,7 @@ impl Application {
         let db_metrics = DbMetrics::register(&registry, config.db_pool_max)?;
         let state = AppState {
             store: PostStore::new(pool.clone(), config.db_timeout(), db_metrics.clone()),
+            sessions: SessionStore::new(pool.clone(), config.db_timeout(), db_metrics.clone()),
             api_token: ApiToken::new(&config.api_token),
             registry,
             db_metrics,

@@ -7,6 +7,7 @@ use prometheus::Registry;
 use crate::db_metrics::DbMetrics;
 use crate::readiness::Readiness;
 use crate::routes::request::ApiToken;
+use crate::session_store::SessionStore;
 use crate::store::PostStore;
 
 /// What handlers share. Cheap to clone.
@@ -14,6 +15,8 @@ use crate::store::PostStore;
 pub struct AppState {
     /// The posts.
     pub store: PostStore,
+    /// The admin's sessions and failed logins.
+    pub sessions: SessionStore,
     /// The token writes must carry.
     pub api_token: ApiToken,
     /// Everything `/metrics` reports.

@@ -244,23 +244,32 @@ impl PostStore {
         operation: &'static str,
         work: impl Future<Output = Result<T, mysql_async::Error>>,
     ) -> Result<T, StoreError> {
-        let started = Instant::now();
-        let outcome = match tokio::time::timeout(self.timeout, work).await {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(err)) => Err(StoreError::from(err)),
-            Err(_) => Err(StoreError::Unavailable(format!(
-                "{operation} took longer than {:?}",
-                self.timeout
-            ))),
-        };
-        let label = match &outcome {
-            Ok(_) => "ok",
-            Err(StoreError::Unavailable(_)) => "unavailable",
-            Err(_) => "error",
-        };
-        self.metrics.observe(operation, label, started.elapsed());
-        outcome
+        bounded(self.timeout, &self.metrics, operation, work).await
     }
+}
+
+/// Runs one database operation under `timeout`, recording its outcome in `metrics`.
+pub(crate) async fn bounded<T>(
+    timeout: Duration,
+    metrics: &DbMetrics,
+    operation: &'static str,
+    work: impl Future<Output = Result<T, mysql_async::Error>>,
+) -> Result<T, StoreError> {
+    let started = Instant::now();
+    let outcome = match tokio::time::timeout(timeout, work).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(err)) => Err(StoreError::from(err)),
+        Err(_) => Err(StoreError::Unavailable(format!(
+            "{operation} took longer than {timeout:?}"
+        ))),
+    };
+    let label = match &outcome {
+        Ok(_) => "ok",
+        Err(StoreError::Unavailable(_)) => "unavailable",
+        Err(_) => "error",
+    };
+    metrics.observe(operation, label, started.elapsed());
+    outcome
 }
 
 fn post_from_row(row: Row) -> Result<Post, StoreError> {

@@ -1,23 +1,24 @@
-//! The one admin: login check, session cookies, CSRF tokens and flash messages.
+//! The one admin: login check, session cookies, CSRF tokens and flash messages, keyed
+//! by `SESSION_SECRET` with HMAC-SHA256.
 //!
-//! Everything here is stateless and keyed by `SESSION_SECRET` with HMAC-SHA256, so any
-//! replica can verify what another issued and nothing is stored server-side:
-//!
-//! - A **session** cookie is `<expires>.<nonce>.<mac>`; the MAC also covers the admin's
-//!   user name and a digest of the password, so changing `ADMIN_USER`, `ADMIN_PASSWORD`
-//!   (or the secret) ends every session. Logging out
-//!   removes the cookie; a copied cookie stays valid until it expires
-//!   (`SESSION_LIFETIME_SECS`).
-//! - A **CSRF token** is the MAC of the session's nonce, so it is different for every
-//!   login and useless to anyone without the secret. Before login, the login form's
-//!   token is bound the same way to a random nonce in a short-lived cookie.
+//! - A **session** lives on the server (posts-service's internal API, in MariaDB), so
+//!   logging out ends it at once on every replica. Its id is 256 random bits, new at
+//!   every login; the cookie carries `<id>.<mac>`, the MAC also covering the admin's
+//!   user name and a digest of the password, so a made-up cookie is refused without a
+//!   lookup and changing `ADMIN_USER`, `ADMIN_PASSWORD` (or the secret) ends every
+//!   session. posts-service only ever sees the SHA-256 of the id ([`SessionId::key`]).
+//! - A **CSRF token** is the MAC of the session id, so it is different for every login
+//!   and needs no lookup to check. Before login, the login form's token is bound the
+//!   same way to a random nonce in a short-lived cookie.
 //! - A **flash** message ("New entry was successfully posted") rides a signed cookie
 //!   across the redirect and is removed by the page that shows it.
+//! - With `COOKIE_SECURE=true` every cookie is `Secure` and named with the `__Host-`
+//!   prefix (so `Path=/` and no `Domain`: no sibling host can set or shadow it).
 //!
 //! Every MAC input is a domain tag plus length-prefixed fields, so no value made for one
 //! purpose verifies as another.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -35,6 +36,28 @@ pub const SESSION_COOKIE: &str = "blog_session";
 pub const FLASH_COOKIE: &str = "blog_flash";
 /// Cookie binding the login form's CSRF token to this browser before there is a session.
 pub const LOGIN_COOKIE: &str = "blog_login";
+/// The cookies' names with `COOKIE_SECURE=true`.
+const SECURE_COOKIES: CookieNames = CookieNames {
+    session: "__Host-blog_session",
+    flash: "__Host-blog_flash",
+    login: "__Host-blog_login",
+};
+const PLAIN_COOKIES: CookieNames = CookieNames {
+    session: SESSION_COOKIE,
+    flash: FLASH_COOKIE,
+    login: LOGIN_COOKIE,
+};
+
+/// The names of the three cookies, which depend on `COOKIE_SECURE`.
+#[derive(Debug, Clone, Copy)]
+pub struct CookieNames {
+    pub session: &'static str,
+    pub flash: &'static str,
+    pub login: &'static str,
+}
+
+/// A session id in the cookie: 32 bytes in unpadded base64url.
+const SESSION_ID_CHARS: usize = 43;
 
 /// How long a login form stays usable.
 const LOGIN_FORM_LIFETIME: Duration = Duration::from_secs(60 * 60);
@@ -49,14 +72,49 @@ pub struct Auth {
     admin_user_digest: [u8; 32],
     admin_password_digest: [u8; 32],
     session_lifetime: Duration,
+    session_idle: Duration,
     cookie_secure: bool,
+    names: CookieNames,
 }
 
-/// A verified admin session.
+/// A session id from a cookie whose MAC is ours. Whether the session is still current
+/// only posts-service can tell.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SessionId(String);
+
+impl SessionId {
+    /// The session's key at posts-service: SHA-256 of the id, in hex.
+    pub fn key(&self) -> String {
+        Sha256::digest(self.0.as_bytes())
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect()
+    }
+}
+
+impl std::fmt::Debug for SessionId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The id opens the session: never in a log line.
+        f.write_str("SessionId(***)")
+    }
+}
+
+/// A current admin session (its id checked here, its expiry by posts-service).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
-    nonce: String,
-    expires: u64,
+    id: SessionId,
+}
+
+impl Session {
+    /// The session with this verified id.
+    pub fn new(id: SessionId) -> Session {
+        Session { id }
+    }
+
+    /// Its id.
+    pub fn id(&self) -> &SessionId {
+        &self.id
+    }
 }
 
 impl Auth {
@@ -71,8 +129,29 @@ impl Auth {
             admin_user_digest: Sha256::digest(config.admin_user.as_bytes()).into(),
             admin_password_digest: Sha256::digest(config.admin_password.expose().as_bytes()).into(),
             session_lifetime: config.session_lifetime(),
+            session_idle: config.session_idle(),
             cookie_secure: config.cookie_secure,
+            names: if config.cookie_secure {
+                SECURE_COOKIES
+            } else {
+                PLAIN_COOKIES
+            },
         }
+    }
+
+    /// The cookies' names (`__Host-` prefixed with `COOKIE_SECURE=true`).
+    pub fn cookie_names(&self) -> CookieNames {
+        self.names
+    }
+
+    /// How long a session lasts at most.
+    pub fn session_lifetime(&self) -> Duration {
+        self.session_lifetime
+    }
+
+    /// How long a session lasts without a request.
+    pub fn session_idle(&self) -> Duration {
+        self.session_idle
     }
 
     /// Whether `user` and `password` are the admin's. Both are compared, as fixed-length
@@ -86,75 +165,62 @@ impl Auth {
         (user_ok & password_ok).into()
     }
 
-    /// A new session starting now, and the `Set-Cookie` value that stores it.
-    pub fn start_session(&self, now: SystemTime) -> (Session, String) {
-        let session = Session {
-            nonce: random_nonce(),
-            expires: unix_seconds(now).saturating_add(self.session_lifetime.as_secs()),
-        };
-        let mac = self.sign(&[
+    /// A new session id (256 random bits) and the `Set-Cookie` value that stores it.
+    /// The session exists once posts-service has stored its key.
+    pub fn new_session_id(&self) -> Result<(SessionId, String), getrandom::Error> {
+        let mut bytes = [0u8; 32];
+        getrandom::fill(&mut bytes)?;
+        let id = encode(&bytes);
+        let mac = self.sign(&self.session_fields(&id));
+        let value = format!("{id}.{}", encode(&mac));
+        let cookie = self.cookie(self.names.session, &value, self.session_lifetime);
+        Ok((SessionId(id), cookie))
+    }
+
+    /// The session id a cookie value carries, if we made it for this admin.
+    pub fn session_id_of(&self, value: &str) -> Option<SessionId> {
+        let (id, mac) = value.split_once('.')?;
+        (id.len() == SESSION_ID_CHARS && self.verify(&self.session_fields(id), mac))
+            .then(|| SessionId(id.to_owned()))
+    }
+
+    fn session_fields<'a>(&'a self, id: &'a str) -> [&'a [u8]; 4] {
+        [
             b"session",
             self.admin_user.as_bytes(),
             // Changing ADMIN_PASSWORD ends every session made with the old one.
             &self.admin_password_digest,
-            session.expires.to_string().as_bytes(),
-            session.nonce.as_bytes(),
-        ]);
-        let value = format!("{}.{}.{}", session.expires, session.nonce, encode(&mac));
-        let cookie = self.cookie(SESSION_COOKIE, &value, self.session_lifetime);
-        (session, cookie)
-    }
-
-    /// The session a cookie value proves, if it is genuine and not expired.
-    pub fn verify_session(&self, value: &str, now: SystemTime) -> Option<Session> {
-        let mut parts = value.split('.');
-        let (expires, nonce, mac) = (parts.next()?, parts.next()?, parts.next()?);
-        if parts.next().is_some() {
-            return None;
-        }
-        let expires_at: u64 = expires.parse().ok()?;
-        let genuine = self.verify(
-            &[
-                b"session",
-                self.admin_user.as_bytes(),
-                &self.admin_password_digest,
-                expires.as_bytes(),
-                nonce.as_bytes(),
-            ],
-            mac,
-        );
-        (genuine && unix_seconds(now) < expires_at).then(|| Session {
-            nonce: nonce.to_owned(),
-            expires: expires_at,
-        })
+            id.as_bytes(),
+        ]
     }
 
     /// The `Set-Cookie` value that ends the session in the browser.
     pub fn end_session_cookie(&self) -> String {
-        self.removal_cookie(SESSION_COOKIE)
+        self.removal_cookie(self.names.session)
     }
 
     /// The CSRF token every form of this session carries.
-    pub fn session_csrf_token(&self, session: &Session) -> String {
-        encode(&self.sign(&[b"csrf", b"session", session.nonce.as_bytes()]))
+    pub fn session_csrf_token(&self, session: &SessionId) -> String {
+        encode(&self.sign(&[b"csrf", b"session", session.0.as_bytes()]))
     }
 
-    /// The CSRF token of the session a cookie value proves, if it is current.
+    /// The CSRF token of the session a cookie value names. No lookup: the form's route
+    /// has the `admin` guard, which checks that the session is current.
     pub fn session_csrf_for(&self, session_cookie: &str) -> Option<String> {
-        self.verify_session(session_cookie, SystemTime::now())
-            .map(|session| self.session_csrf_token(&session))
+        self.session_id_of(session_cookie)
+            .map(|id| self.session_csrf_token(&id))
     }
 
     /// A fresh login-form nonce and its `Set-Cookie` value.
     pub fn start_login_form(&self) -> (String, String) {
         let nonce = random_nonce();
-        let cookie = self.cookie(LOGIN_COOKIE, &nonce, LOGIN_FORM_LIFETIME);
+        let cookie = self.cookie(self.names.login, &nonce, LOGIN_FORM_LIFETIME);
         (nonce, cookie)
     }
 
     /// The `Set-Cookie` value that removes the login-form nonce.
     pub fn end_login_form_cookie(&self) -> String {
-        self.removal_cookie(LOGIN_COOKIE)
+        self.removal_cookie(self.names.login)
     }
 
     /// The CSRF token of the login form bound to `nonce`.
@@ -172,7 +238,7 @@ impl Auth {
     pub fn flash_cookie(&self, message: &str) -> String {
         let mac = self.sign(&[b"flash", message.as_bytes()]);
         let value = format!("{}.{}", encode(message.as_bytes()), encode(&mac));
-        self.cookie(FLASH_COOKIE, &value, FLASH_LIFETIME)
+        self.cookie(self.names.flash, &value, FLASH_LIFETIME)
     }
 
     /// The message in a flash cookie, if we signed it.
@@ -185,7 +251,7 @@ impl Auth {
 
     /// The `Set-Cookie` value that removes a shown flash message.
     pub fn clear_flash_cookie(&self) -> String {
-        self.removal_cookie(FLASH_COOKIE)
+        self.removal_cookie(self.names.flash)
     }
 
     /// The keyed MAC over `fields`, each length-prefixed so no two lists collide.
@@ -222,13 +288,6 @@ impl Auth {
     }
 }
 
-impl Session {
-    /// When the session ends, in seconds since the Unix epoch.
-    pub fn expires(&self) -> u64 {
-        self.expires
-    }
-}
-
 /// Whether a login-form cookie value has the shape of our nonces.
 pub fn is_nonce(value: &str) -> bool {
     value.len() == 32 && value.bytes().all(|b| b.is_ascii_hexdigit())
@@ -241,12 +300,6 @@ fn random_nonce() -> String {
 
 fn encode(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
-}
-
-fn unix_seconds(time: SystemTime) -> u64 {
-    time.duration_since(UNIX_EPOCH)
-        .map(|elapsed| elapsed.as_secs())
-        .unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -277,35 +330,37 @@ mod tests {
     }
 
     #[test]
-    fn session_cookie_round_trips_until_it_expires() {
+    fn session_cookie_carries_a_new_256_bit_id_each_time() {
         let auth = auth();
-        let now = SystemTime::now();
-        let (session, set_cookie) = auth.start_session(now);
+        let (first, set_cookie) = auth.new_session_id().unwrap();
+        assert!(set_cookie.starts_with("blog_session="), "{set_cookie}");
         assert!(set_cookie.contains("HttpOnly"), "{set_cookie}");
         assert!(set_cookie.contains("SameSite=Lax"), "{set_cookie}");
         assert!(!set_cookie.contains("Secure"), "{set_cookie}");
         let value = cookie_value(&set_cookie);
-        assert_eq!(auth.verify_session(value, now), Some(session));
-        let later = now + Duration::from_secs(12 * 60 * 60 + 1);
-        assert_eq!(auth.verify_session(value, later), None);
+        assert_eq!(auth.session_id_of(value), Some(first.clone()));
+        let (second, _) = auth.new_session_id().unwrap();
+        assert_ne!(first, second);
+        assert_ne!(first.key(), second.key());
+        assert_eq!(first.key().len(), 64);
     }
 
     #[test]
     fn tampered_or_foreign_session_is_refused() {
         let auth = auth();
-        let now = SystemTime::now();
-        let (_, set_cookie) = auth.start_session(now);
+        let (_, set_cookie) = auth.new_session_id().unwrap();
         let value = cookie_value(&set_cookie);
-        let (expires, rest) = value.split_once('.').unwrap();
-        let extended = format!("{}.{rest}", expires.parse::<u64>().unwrap() + 1000);
-        assert_eq!(auth.verify_session(&extended, now), None);
-        assert_eq!(auth.verify_session("garbage", now), None);
-        assert_eq!(auth.verify_session("1.2.3.4", now), None);
+        let (id, mac) = value.split_once('.').unwrap();
+        let other_id = format!("{}A", &id[..id.len() - 1]);
+        let forged = format!("{other_id}.{mac}");
+        assert_eq!(auth.session_id_of(&forged), None);
+        assert_eq!(auth.session_id_of("garbage"), None);
+        assert_eq!(auth.session_id_of("1.2.3.4"), None);
 
         let other_secret = auth_with("another-secret-another-secret-xx", "admin");
-        assert_eq!(other_secret.verify_session(value, now), None);
+        assert_eq!(other_secret.session_id_of(value), None);
         let other_admin = auth_with("0123456789abcdef0123456789abcdef", "root");
-        assert_eq!(other_admin.verify_session(value, now), None);
+        assert_eq!(other_admin.session_id_of(value), None);
     }
 
     #[test]
@@ -318,10 +373,9 @@ mod tests {
             "old password",
             secret,
         ));
-        let now = SystemTime::now();
-        let (_, set_cookie) = before.start_session(now);
+        let (_, set_cookie) = before.new_session_id().unwrap();
         let value = cookie_value(&set_cookie);
-        assert!(before.verify_session(value, now).is_some());
+        assert!(before.session_id_of(value).is_some());
         let after = Auth::new(&Config::new(
             "http://p",
             "t",
@@ -329,33 +383,42 @@ mod tests {
             "new password",
             secret,
         ));
-        assert_eq!(after.verify_session(value, now), None);
+        assert_eq!(after.session_id_of(value), None);
     }
 
     #[test]
-    fn secure_flag_follows_the_configuration() {
+    fn secure_cookies_are_host_prefixed() {
         let mut config = Config::new("http://p", "t", "admin", "pw", "s".repeat(32));
         config.cookie_secure = true;
-        let (_, set_cookie) = Auth::new(&config).start_session(SystemTime::now());
+        let auth = Auth::new(&config);
+        let (_, set_cookie) = auth.new_session_id().unwrap();
+        assert!(
+            set_cookie.starts_with("__Host-blog_session="),
+            "{set_cookie}"
+        );
         assert!(set_cookie.ends_with("; Secure"), "{set_cookie}");
+        assert!(set_cookie.contains("; Path=/;"), "{set_cookie}");
+        assert!(!set_cookie.contains("Domain"), "{set_cookie}");
+        assert!(auth.flash_cookie("hi").starts_with("__Host-blog_flash="));
     }
 
     #[test]
     fn csrf_tokens_differ_per_session_and_purpose() {
         let auth = auth();
-        let (first, _) = auth.start_session(SystemTime::now());
-        let (second, _) = auth.start_session(SystemTime::now());
+        let (first, first_cookie) = auth.new_session_id().unwrap();
+        let (second, _) = auth.new_session_id().unwrap();
         let token = auth.session_csrf_token(&first);
         assert!(Auth::csrf_matches(&token, &auth.session_csrf_token(&first)));
+        assert_eq!(
+            auth.session_csrf_for(cookie_value(&first_cookie)),
+            Some(token.clone())
+        );
         assert!(!Auth::csrf_matches(
             &token,
             &auth.session_csrf_token(&second)
         ));
         assert!(!Auth::csrf_matches(&token, ""));
-        assert_ne!(
-            auth.login_csrf_token(&first.nonce),
-            auth.session_csrf_token(&first)
-        );
+        assert_ne!(auth.login_csrf_token(&first.0), token);
     }
 
     #[test]

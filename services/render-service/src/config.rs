@@ -3,12 +3,16 @@
 //! Read once in `main` with [`Config::from_env`] and passed down. Secrets are wrapped in
 //! [`Secret`] so that neither `Debug` output nor an error message can print them.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
+use ipnet::IpNet;
 use serde::Deserialize;
 use service_runtime::config::ConfigError;
 use service_runtime::telemetry::LogFormat;
+
+/// The longest `SESSION_IDLE_SECS` or `SESSION_LIFETIME_SECS` posts-service keeps.
+pub const MAX_SESSION_SECS: u64 = 7 * 24 * 60 * 60;
 
 /// The shortest `SESSION_SECRET` accepted: 256 bits, the HMAC-SHA256 key size.
 pub const MIN_SESSION_SECRET_BYTES: usize = 32;
@@ -53,9 +57,16 @@ pub struct Config {
     /// `COOKIE_SECURE`: mark cookies `Secure` (set `true` behind HTTPS).
     #[serde(default)]
     pub cookie_secure: bool,
-    /// `SESSION_LIFETIME_SECS`: how long a login lasts.
+    /// `SESSION_LIFETIME_SECS`: how long a login lasts at most.
     #[serde(default = "default_session_lifetime_secs")]
     pub session_lifetime_secs: u64,
+    /// `SESSION_IDLE_SECS`: how long a session lasts without a request.
+    #[serde(default = "default_session_idle_secs")]
+    pub session_idle_secs: u64,
+    /// `TRUSTED_PROXIES`: addresses or CIDRs (comma-separated) whose `X-Forwarded-For`
+    /// names the client; empty (the default) trusts no proxy, so the client is the peer.
+    #[serde(default)]
+    pub trusted_proxies: String,
     /// `BLOG_TITLE`: the name shown in the header, page titles and the feed.
     #[serde(default = "default_blog_title")]
     pub blog_title: String,
@@ -118,6 +129,8 @@ impl Config {
             posts_ready_timeout_ms: default_ready_timeout_ms(),
             cookie_secure: false,
             session_lifetime_secs: default_session_lifetime_secs(),
+            session_idle_secs: default_session_idle_secs(),
+            trusted_proxies: String::new(),
             blog_title: default_blog_title(),
             public_url: None,
             page_cache_ttl_ms: default_page_cache_ttl_ms(),
@@ -171,11 +184,25 @@ impl Config {
             ("POSTS_REQUEST_TIMEOUT_MS", self.posts_request_timeout_ms),
             ("POSTS_READY_TIMEOUT_MS", self.posts_ready_timeout_ms),
             ("SESSION_LIFETIME_SECS", self.session_lifetime_secs),
+            ("SESSION_IDLE_SECS", self.session_idle_secs),
         ] {
             if value == 0 {
                 return Err(ConfigError::invalid(name, "must be greater than 0"));
             }
         }
+        // posts-service keeps sessions of up to a week.
+        for (name, value) in [
+            ("SESSION_LIFETIME_SECS", self.session_lifetime_secs),
+            ("SESSION_IDLE_SECS", self.session_idle_secs),
+        ] {
+            if value > MAX_SESSION_SECS {
+                return Err(ConfigError::invalid(
+                    name,
+                    format_args!("must be at most {MAX_SESSION_SECS} (a week)"),
+                ));
+            }
+        }
+        self.trusted_proxies()?;
         Ok(())
     }
 
@@ -197,6 +224,31 @@ impl Config {
     /// `SESSION_LIFETIME_SECS` as a duration.
     pub fn session_lifetime(&self) -> Duration {
         Duration::from_secs(self.session_lifetime_secs)
+    }
+
+    /// `SESSION_IDLE_SECS` as a duration.
+    pub fn session_idle(&self) -> Duration {
+        Duration::from_secs(self.session_idle_secs)
+    }
+
+    /// `TRUSTED_PROXIES` as networks: each entry an address (one host) or a CIDR.
+    pub fn trusted_proxies(&self) -> Result<Vec<IpNet>, ConfigError> {
+        self.trusted_proxies
+            .split(',')
+            .map(str::trim)
+            .filter(|entry| !entry.is_empty())
+            .map(|entry| {
+                entry
+                    .parse::<IpNet>()
+                    .or_else(|_| entry.parse::<IpAddr>().map(IpNet::from))
+                    .map_err(|_| {
+                        ConfigError::invalid(
+                            "TRUSTED_PROXIES",
+                            format_args!("{entry:?} is neither an IP address nor a CIDR"),
+                        )
+                    })
+            })
+            .collect()
     }
 
     /// The `PAGE_CACHE_*` settings.
@@ -282,6 +334,10 @@ fn default_session_lifetime_secs() -> u64 {
     12 * 60 * 60
 }
 
+fn default_session_idle_secs() -> u64 {
+    30 * 60
+}
+
 fn default_page_cache_ttl_ms() -> u64 {
     1000
 }
@@ -334,6 +390,8 @@ mod tests {
         assert_eq!(config.ready_timeout(), Duration::from_secs(1));
         assert!(!config.cookie_secure);
         assert_eq!(config.session_lifetime(), Duration::from_secs(43_200));
+        assert_eq!(config.session_idle(), Duration::from_secs(1_800));
+        assert!(config.trusted_proxies().unwrap().is_empty());
         assert_eq!(config.blog_title, "Blog");
         assert_eq!(config.public_url, None);
     }
@@ -385,6 +443,18 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("POSTS_SERVICE_URL"), "{err}");
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses_or_cidrs() {
+        let vars = with(required(), "TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1,::1");
+        let proxies = Config::from_vars(vars).unwrap().trusted_proxies().unwrap();
+        assert_eq!(proxies.len(), 3);
+        assert!(proxies[1].contains(&"127.0.0.1".parse::<IpAddr>().unwrap()));
+        let err = Config::from_vars(with(required(), "TRUSTED_PROXIES", "10.0.0.0/33"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("TRUSTED_PROXIES"), "{err}");
     }
 
     #[test]

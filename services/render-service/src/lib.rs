@@ -14,8 +14,8 @@
 //!   the state; tests call the same `build` and talk to it over HTTP.
 //! - [`pages`]: one module per page (`index`, `post`, `editor`, `delete`, `session`,
 //!   `feed`, `health`, `assets`): its routes and its handlers.
-//! - [`web`]: what every page is built on: the [`web::Visitor`] (session, cookies,
-//!   redirects), the [`web::guards::admin`] filter that yields an [`web::Admin`], forms
+//! - [`web`]: what every page is built on: the [`web::Visitor`] (session, looked up at
+//!   posts-service; cookies, redirects), the client's address ([`web::client`]), the [`web::guards::admin`] filter that yields an [`web::Admin`], forms
 //!   with their CSRF check ([`web::forms::csrf_form`]), and how handler results and
 //!   rejections become responses ([`web::respond`]).
 //! - [`state`]: [`state::AppState`], what handlers share. [`site`]: the blog's identity
@@ -25,8 +25,11 @@
 //!   request-id forwarding and per-call metrics.
 //! - [`page_cache`]: rendered pages shared between anonymous readers for at most
 //!   `PAGE_CACHE_TTL_MS`, and the last good copy served during a posts-service outage.
-//! - [`auth`]: the admin's signed session cookie, CSRF tokens, flash messages and the
-//!   constant-time credential check, all keyed by `SESSION_SECRET`.
+//! - [`auth`]: the admin's session cookie (a random id whose session lives in
+//!   posts-service), CSRF tokens, flash messages and the constant-time credential
+//!   check, all keyed by `SESSION_SECRET`.
+//! - [`login_limit`]: login throttling per client address and for the admin account,
+//!   and who the client is (`TRUSTED_PROXIES`).
 //! - [`markdown`]: CommonMark to sanitized HTML, and plain-text excerpts.
 //! - [`templates`]: the askama page types; the markup lives in `templates/`.
 //! - [`error`]: [`PageError`], what can go wrong in a page, and its error page.
@@ -45,6 +48,7 @@
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod login_limit;
 pub mod markdown;
 pub mod page_cache;
 pub mod pages;

@@ -3,8 +3,8 @@
 //! One pooled `reqwest` client with a connect timeout and a whole-request timeout, so a
 //! slow or dead posts-service turns into [`UpstreamError::Unavailable`] within a known
 //! time instead of a hanging page. Every call forwards the page's `X-Request-Id`, writes
-//! carry the API token, and each call is counted and timed by operation and outcome in
-//! the service's Prometheus registry.
+//! and the internal session calls carry the API token, and each call is counted and
+//! timed by operation and outcome in the service's Prometheus registry.
 //!
 //! This type is the seam for a cache of posts: pages only see its methods.
 
@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use posts_api::session::{LoginFailure, LoginFailures, NewSession, SessionInfo};
 use posts_api::{etag, FieldError, Post, PostInput, PostsPage, Problem};
 use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
 use reqwest::{header, Method, RequestBuilder, StatusCode, Url};
@@ -20,7 +21,7 @@ use service_runtime::request_id::{self, RequestId};
 use crate::config::Config;
 
 /// Why a call to posts-service did not give what was asked for.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum UpstreamError {
     /// 404: there is no such post.
     #[error("no such post")]
@@ -192,6 +193,98 @@ impl PostsClient {
         self.call(OP, request, request_id, |status, _| match status {
             StatusCode::NO_CONTENT | StatusCode::OK => Ok(()),
             StatusCode::NOT_FOUND => Err(UpstreamError::NotFound),
+            _ => Err(unexpected_status(OP, status)),
+        })
+        .await
+    }
+
+    /// `POST /internal/v1/sessions`: stores a new admin session.
+    pub async fn create_session(
+        &self,
+        session: &NewSession,
+        request_id: &RequestId,
+    ) -> Result<SessionInfo, UpstreamError> {
+        const OP: &str = "create_session";
+        let request = self
+            .write(Method::POST, self.url(&["internal", "v1", "sessions"]))
+            .json(session);
+        self.call(OP, request, request_id, |status, body| match status {
+            StatusCode::CREATED => parse_json(OP, body),
+            _ => Err(unexpected_status(OP, status)),
+        })
+        .await
+    }
+
+    /// `GET /internal/v1/sessions/{key}`: the session if it is current (which slides
+    /// its idle expiry), `None` when it has ended or never was.
+    pub async fn touch_session(
+        &self,
+        key: &str,
+        request_id: &RequestId,
+    ) -> Result<Option<SessionInfo>, UpstreamError> {
+        const OP: &str = "touch_session";
+        let request = self.write(Method::GET, self.url(&["internal", "v1", "sessions", key]));
+        self.call(OP, request, request_id, |status, body| match status {
+            StatusCode::OK => parse_json(OP, body).map(Some),
+            StatusCode::NOT_FOUND => Ok(None),
+            _ => Err(unexpected_status(OP, status)),
+        })
+        .await
+    }
+
+    /// `DELETE /internal/v1/sessions/{key}`: ends the session (done when it had ended).
+    pub async fn delete_session(
+        &self,
+        key: &str,
+        request_id: &RequestId,
+    ) -> Result<(), UpstreamError> {
+        const OP: &str = "delete_session";
+        let request = self.write(
+            Method::DELETE,
+            self.url(&["internal", "v1", "sessions", key]),
+        );
+        self.call(OP, request, request_id, |status, _| match status {
+            StatusCode::NO_CONTENT | StatusCode::NOT_FOUND => Ok(()),
+            _ => Err(unexpected_status(OP, status)),
+        })
+        .await
+    }
+
+    /// `GET /internal/v1/login-failures?client=`: recent wrong passwords, counted
+    /// across every replica.
+    pub async fn login_failures(
+        &self,
+        client: &str,
+        request_id: &RequestId,
+    ) -> Result<LoginFailures, UpstreamError> {
+        const OP: &str = "login_failures";
+        let mut url = self.url(&["internal", "v1", "login-failures"]);
+        url.query_pairs_mut().append_pair("client", client);
+        let request = self.write(Method::GET, url);
+        self.call(OP, request, request_id, |status, body| match status {
+            StatusCode::OK => parse_json(OP, body),
+            _ => Err(unexpected_status(OP, status)),
+        })
+        .await
+    }
+
+    /// `POST /internal/v1/login-failures`: counts one wrong password from `client`.
+    pub async fn record_login_failure(
+        &self,
+        client: &str,
+        request_id: &RequestId,
+    ) -> Result<LoginFailures, UpstreamError> {
+        const OP: &str = "record_login_failure";
+        let request = self
+            .write(
+                Method::POST,
+                self.url(&["internal", "v1", "login-failures"]),
+            )
+            .json(&LoginFailure {
+                client: client.to_owned(),
+            });
+        self.call(OP, request, request_id, |status, body| match status {
+            StatusCode::OK => parse_json(OP, body),
             _ => Err(unexpected_status(OP, status)),
         })
         .await

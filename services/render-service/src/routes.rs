@@ -66,6 +66,9 @@ mod tests {
             posts: PostsClient::new(&config, &registry).unwrap(),
             pages: PageCache::new(config.page_cache(), &registry).unwrap(),
             auth: Auth::new(&config),
+            login_limiter: Arc::new(
+                crate::login_limit::LoginLimiter::new(Vec::new(), &registry).unwrap(),
+            ),
             site: Arc::new(Site {
                 blog_title: "Blog".into(),
                 stylesheet: "/static/style.css",

@@ -1,7 +1,8 @@
 //! [`Application`]: render-service as a value that `main` and the tests both build.
 //!
 //! `build` binds the listener (port 0 in tests; a taken port is an error, not a panic),
-//! creates the Prometheus registry, the [`PostsClient`] and the signing keys, and
+//! creates the Prometheus registry, the [`PostsClient`], the signing keys and the login
+//! limiter (pruned every minute by a task of its own), and
 //! composes the routes; `run_until_stopped` serves until the shutdown future resolves,
 //! then drains in-flight requests (`service_runtime::server::serve`).
 
@@ -18,6 +19,7 @@ use warp::reply::Response;
 
 use crate::auth::Auth;
 use crate::config::Config;
+use crate::login_limit::{LoginLimiter, PRUNE_INTERVAL};
 use crate::page_cache::PageCache;
 use crate::pages::assets;
 use crate::posts_client::{ClientError, PostsClient};
@@ -39,6 +41,21 @@ pub enum StartupError {
     PostsClient(#[from] ClientError),
     #[error("cannot register HTTP metrics: {0}")]
     Metrics(#[from] prometheus::Error),
+}
+
+/// Prunes the login limiter's per-address state until the limiter is dropped.
+fn spawn_pruning(limiter: std::sync::Weak<LoginLimiter>) {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(PRUNE_INTERVAL);
+        ticks.tick().await;
+        loop {
+            ticks.tick().await;
+            let Some(limiter) = limiter.upgrade() else {
+                return;
+            };
+            limiter.prune();
+        }
+    });
 }
 
 /// A bound, ready-to-run render-service.
@@ -73,10 +90,13 @@ impl Application {
             https: config.cookie_secure,
         };
         let pages = PageCache::new(config.page_cache(), &registry)?;
+        let login_limiter = Arc::new(LoginLimiter::new(config.trusted_proxies()?, &registry)?);
+        spawn_pruning(Arc::downgrade(&login_limiter));
         let state = Arc::new(AppState {
             posts,
             pages,
             auth: Auth::new(&config),
+            login_limiter,
             site: Arc::new(site),
             registry,
         });

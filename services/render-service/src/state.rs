@@ -7,6 +7,7 @@ use prometheus::Registry;
 use warp::Filter;
 
 use crate::auth::Auth;
+use crate::login_limit::LoginLimiter;
 use crate::page_cache::PageCache;
 use crate::posts_client::PostsClient;
 use crate::site::Site;
@@ -17,6 +18,8 @@ pub struct AppState {
     /// Rendered pages shared between anonymous readers.
     pub pages: PageCache,
     pub auth: Auth,
+    /// Login throttling and who the client is.
+    pub login_limiter: Arc<LoginLimiter>,
     pub site: Arc<Site>,
     pub registry: Registry,
 }

@@ -7,6 +7,7 @@
 //! into problem+json by [`crate::error::recover`].
 
 pub mod health;
+pub mod internal;
 pub mod posts;
 pub mod request;
 
@@ -49,6 +50,34 @@ pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
         .and(warp::header::headers_cloned())
         .and(with_state(&state))
         .then(posts::delete);
+    let create_session = warp::path!("internal" / "v1" / "sessions")
+        .and(route("/internal/v1/sessions", Method::POST))
+        .and(warp::header::headers_cloned())
+        .and(request::body())
+        .and(with_state(&state))
+        .then(internal::create_session);
+    let touch_session = warp::path!("internal" / "v1" / "sessions" / String)
+        .and(route("/internal/v1/sessions/{key}", Method::GET))
+        .and(warp::header::headers_cloned())
+        .and(with_state(&state))
+        .then(internal::touch_session);
+    let delete_session = warp::path!("internal" / "v1" / "sessions" / String)
+        .and(route("/internal/v1/sessions/{key}", Method::DELETE))
+        .and(warp::header::headers_cloned())
+        .and(with_state(&state))
+        .then(internal::delete_session);
+    let record_login_failure = warp::path!("internal" / "v1" / "login-failures")
+        .and(route("/internal/v1/login-failures", Method::POST))
+        .and(warp::header::headers_cloned())
+        .and(request::body())
+        .and(with_state(&state))
+        .then(internal::record_login_failure);
+    let login_failures = warp::path!("internal" / "v1" / "login-failures")
+        .and(route("/internal/v1/login-failures", Method::GET))
+        .and(raw_query())
+        .and(warp::header::headers_cloned())
+        .and(with_state(&state))
+        .then(internal::login_failures);
     let healthz = warp::path!("healthz")
         .and(route("/healthz", Method::GET))
         .then(health::healthz);
@@ -65,6 +94,16 @@ pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
         .or(answer(update))
         .unify()
         .or(answer(delete))
+        .unify()
+        .or(answer(create_session))
+        .unify()
+        .or(answer(touch_session))
+        .unify()
+        .or(answer(delete_session))
+        .unify()
+        .or(answer(record_login_failure))
+        .unify()
+        .or(answer(login_failures))
         .unify()
         .or(answer(healthz))
         .unify()
@@ -113,6 +152,7 @@ mod tests {
 
     use crate::db_metrics::DbMetrics;
     use crate::routes::request::ApiToken;
+    use crate::session_store::SessionStore;
     use crate::store::PostStore;
 
     async fn label(method: &str, path: &str) -> &'static str {
@@ -123,6 +163,11 @@ mod tests {
         let state = AppState {
             readiness: std::sync::Arc::new(crate::readiness::Readiness::new(pool.clone())),
             store: PostStore::new(
+                pool.clone(),
+                std::time::Duration::from_millis(50),
+                db_metrics.clone(),
+            ),
+            sessions: SessionStore::new(
                 pool,
                 std::time::Duration::from_millis(50),
                 db_metrics.clone(),
@@ -149,6 +194,16 @@ mod tests {
             ("PUT", "/v1/posts/abc", "/v1/posts/{id}"),
             ("GET", "/healthz", "/healthz"),
             ("GET", "/metrics", "unmatched"),
+            (
+                "GET",
+                "/internal/v1/sessions/abc",
+                "/internal/v1/sessions/{key}",
+            ),
+            (
+                "POST",
+                "/internal/v1/login-failures",
+                "/internal/v1/login-failures",
+            ),
             // warp serves the list with a trailing slash too, and counts it as such.
             ("GET", "/v1/posts/", "/v1/posts"),
             ("GET", "/wp-admin/setup.php", "unmatched"),

@@ -10,6 +10,7 @@ mod openapi;
 mod outage;
 mod pagination;
 mod process;
+mod sessions;
 mod validation;
 
 fn main() -> std::process::ExitCode {
@@ -47,6 +48,9 @@ fn main() -> std::process::ExitCode {
         outage::stopped_database_gives_fast_503_then_recovers,
         outage::frozen_database_gives_503_within_two_seconds,
         openapi::server_conforms_to_openapi_document,
+        sessions::sessions_slide_their_idle_expiry_and_end_at_logout,
+        sessions::sessions_end_when_idle_or_at_their_lifetime_and_are_purged,
+        sessions::login_failures_are_counted_per_client_and_for_the_account,
         process::missing_or_malformed_variable_exits_with_one_line_naming_it,
         process::migrate_command_applies_schema_and_exits,
         process::sigterm_finishes_cleanly_and_logs_carry_request_id,

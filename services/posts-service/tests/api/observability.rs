@@ -112,7 +112,13 @@ pub async fn migrations_are_idempotent_across_replicas(db: Db) {
         .query("SELECT version, name FROM refinery_schema_history ORDER BY version")
         .await
         .unwrap();
-    assert_eq!(applied, vec![(1, "create_posts".to_owned())]);
+    assert_eq!(
+        applied,
+        vec![
+            (1, "create_posts".to_owned()),
+            (2, "create_admin_sessions_and_login_failures".to_owned()),
+        ]
+    );
     let charset: Option<String> = conn
         .query_first(
             "SELECT CCSA.character_set_name FROM information_schema.TABLES T \

@@ -318,6 +318,131 @@ pub async fn server_conforms_to_openapi_document(db: Db) {
     )
     .await;
 
+    // The internal API: sessions and failed logins.
+    let sessions = "/internal/v1/sessions";
+    let session = "/internal/v1/sessions/{key}";
+    let key = "ab".repeat(32);
+    let new_session = json!({ "key": key, "idle_secs": 60, "lifetime_secs": 600 });
+    let session_path = format!("/internal/v1/sessions/{key}");
+    spec.exercise(
+        sessions,
+        "post",
+        with_token(send(&app, Method::POST, sessions)).json(&new_session),
+    )
+    .await;
+    spec.exercise(
+        sessions,
+        "post",
+        with_token(send(&app, Method::POST, sessions))
+            .json(&json!({ "key": "not-hex", "idle_secs": 60, "lifetime_secs": 600 })),
+    )
+    .await;
+    spec.exercise(
+        sessions,
+        "post",
+        send(&app, Method::POST, sessions).json(&new_session),
+    )
+    .await;
+    spec.exercise(
+        sessions,
+        "post",
+        with_token(send(&app, Method::POST, sessions)).body("key=x"),
+    )
+    .await;
+    spec.exercise(
+        sessions,
+        "post",
+        with_token(send(&dead, Method::POST, sessions)).json(&new_session),
+    )
+    .await;
+    spec.exercise(
+        session,
+        "get",
+        with_token(send(&app, Method::GET, &session_path)),
+    )
+    .await;
+    spec.exercise(session, "get", send(&app, Method::GET, &session_path))
+        .await;
+    spec.exercise(
+        session,
+        "get",
+        with_token(send(&dead, Method::GET, &session_path)),
+    )
+    .await;
+    spec.exercise(session, "delete", send(&app, Method::DELETE, &session_path))
+        .await;
+    spec.exercise(
+        session,
+        "delete",
+        with_token(send(&app, Method::DELETE, &session_path)),
+    )
+    .await;
+    // Ended: both reading and ending it again are 404.
+    spec.exercise(
+        session,
+        "get",
+        with_token(send(&app, Method::GET, &session_path)),
+    )
+    .await;
+    spec.exercise(
+        session,
+        "delete",
+        with_token(send(&app, Method::DELETE, &session_path)),
+    )
+    .await;
+    spec.exercise(
+        session,
+        "delete",
+        with_token(send(&dead, Method::DELETE, &session_path)),
+    )
+    .await;
+
+    let failures = "/internal/v1/login-failures";
+    let failure = json!({ "client": "203.0.113.7" });
+    spec.exercise(
+        failures,
+        "post",
+        with_token(send(&app, Method::POST, failures)).json(&failure),
+    )
+    .await;
+    spec.exercise(
+        failures,
+        "post",
+        with_token(send(&app, Method::POST, failures)).json(&json!({ "client": "" })),
+    )
+    .await;
+    spec.exercise(
+        failures,
+        "post",
+        send(&app, Method::POST, failures).json(&failure),
+    )
+    .await;
+    spec.exercise(
+        failures,
+        "post",
+        with_token(send(&app, Method::POST, failures)).body("client=x"),
+    )
+    .await;
+    spec.exercise(
+        failures,
+        "post",
+        with_token(send(&dead, Method::POST, failures)).json(&failure),
+    )
+    .await;
+    let count = "/internal/v1/login-failures?client=203.0.113.7";
+    spec.exercise(failures, "get", with_token(send(&app, Method::GET, count)))
+        .await;
+    spec.exercise(
+        failures,
+        "get",
+        with_token(send(&app, Method::GET, failures)),
+    )
+    .await;
+    spec.exercise(failures, "get", send(&app, Method::GET, count))
+        .await;
+    spec.exercise(failures, "get", with_token(send(&dead, Method::GET, count)))
+        .await;
+
     // Operations
     spec.exercise("/healthz", "get", send(&app, Method::GET, "/healthz"))
         .await;

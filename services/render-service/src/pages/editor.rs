@@ -22,7 +22,7 @@ use crate::posts_client::UpstreamError;
 use crate::state::{with_state, AppState};
 use crate::templates::{render, ConflictView, DateView, EditorPage, FieldErrors};
 use crate::web::forms::{csrf_form, form_version, CsrfScope};
-use crate::web::guards::admin;
+use crate::web::guards::{admin, admin_form, Unverified};
 use crate::web::respond::page;
 use crate::web::{Admin, Visitor};
 
@@ -40,7 +40,7 @@ pub fn routes(state: &Arc<AppState>) -> BoxedFilter<(Response,)> {
     let submit_add = warp::path!("add")
         .and(route("/add", Method::POST))
         .and(with_state(state))
-        .and(admin(state))
+        .and(admin_form(state))
         .and(csrf_form(state, CsrfScope::Session))
         .then(submit_add_form);
     let show_edit = warp::path!("edit" / u64)
@@ -51,7 +51,7 @@ pub fn routes(state: &Arc<AppState>) -> BoxedFilter<(Response,)> {
     let submit_edit = warp::path!("edit" / u64)
         .and(route("/edit/{id}", Method::POST))
         .and(with_state(state))
-        .and(admin(state))
+        .and(admin_form(state))
         .and(csrf_form(state, CsrfScope::Session))
         .then(submit_edit_form);
     page(&state.site, show_add)
@@ -235,11 +235,14 @@ pub async fn show_add_form(state: Arc<AppState>, admin: Admin) -> Result<Respons
 /// `POST /add`: saves a new post and shows it with a flash.
 pub async fn submit_add_form(
     state: Arc<AppState>,
-    admin: Admin,
+    admin: Result<Admin, Unverified>,
     form: PostForm,
 ) -> Result<Response, PageError> {
-    let visitor = admin.into_visitor();
     let editor = Editor::new_post(Draft::from_form(&form));
+    let visitor = match admin {
+        Ok(admin) => admin.into_visitor(),
+        Err(unverified) => return kept_for_later(&state, unverified, editor),
+    };
     let errors = editor.draft.validate();
     if !errors.is_empty() {
         return editor
@@ -285,12 +288,15 @@ pub async fn show_edit_form(
 pub async fn submit_edit_form(
     id: u64,
     state: Arc<AppState>,
-    admin: Admin,
+    admin: Result<Admin, Unverified>,
     form: PostForm,
 ) -> Result<Response, PageError> {
-    let visitor = admin.into_visitor();
     let version = form_version(&form.version)?;
     let editor = Editor::edit(id, version, Draft::from_form(&form));
+    let visitor = match admin {
+        Ok(admin) => admin.into_visitor(),
+        Err(unverified) => return kept_for_later(&state, unverified, editor),
+    };
     let errors = editor.draft.validate();
     if !errors.is_empty() {
         return editor
@@ -371,6 +377,20 @@ fn deleted_meanwhile() -> FieldErrors {
         ),
         ..FieldErrors::default()
     }
+}
+
+/// The form again, unsaved, when the session could not be checked (posts-service away).
+fn kept_for_later(
+    state: &AppState,
+    unverified: Unverified,
+    editor: Editor,
+) -> Result<Response, PageError> {
+    tracing::info!("answering 503: the session cannot be checked; the form is shown again");
+    editor.with_errors(unavailable_while_saving()).show(
+        state,
+        unverified.into_visitor(),
+        StatusCode::SERVICE_UNAVAILABLE,
+    )
 }
 
 /// The form-level error when the posts service cannot be reached while saving.

@@ -53,9 +53,10 @@ pub fn csrf_form<T>(
 where
     T: DeserializeOwned + Send + 'static,
 {
+    let names = state.auth.cookie_names();
     with_state(state)
-        .and(warp::cookie::optional::<String>(auth::SESSION_COOKIE))
-        .and(warp::cookie::optional::<String>(auth::LOGIN_COOKIE))
+        .and(warp::cookie::optional::<String>(names.session))
+        .and(warp::cookie::optional::<String>(names.login))
         .and(form_body())
         .and_then(
             move |state: Arc<AppState>,

@@ -6,6 +6,7 @@
 //! - [`guards`]: the [`guards::admin`] filter, which yields an [`Admin`] or answers with
 //!   the login redirect. A handler that changes anything takes an `Admin`, which only
 //!   that filter can make, so a handler without the check does not compile.
+//! - [`client`]: the client's address (the peer, or what a trusted proxy forwarded).
 //! - [`forms`]: request bodies of forms, and [`forms::csrf_form`], which yields a form
 //!   only when its CSRF token is genuine.
 //! - [`respond`]: [`respond::page`], which turns a handler's
@@ -13,6 +14,7 @@
 //!   answers the rejections of filters (no route, wrong method, login required, bad
 //!   CSRF token).
 
+pub mod client;
 pub mod forms;
 pub mod guards;
 pub mod respond;

@@ -16,6 +16,7 @@ use warp::reply::Response;
 use warp::{Filter, Rejection};
 
 use crate::error::PageError;
+use crate::posts_client::UpstreamError;
 use crate::site::Site;
 use crate::web::visitor::see_other;
 
@@ -28,6 +29,8 @@ pub enum Refusal {
     CsrfToken,
     /// A form body that is not `application/x-www-form-urlencoded` as expected.
     MalformedForm,
+    /// posts-service could not say whether the session is current.
+    SessionUnverifiable(UpstreamError),
 }
 
 impl warp::reject::Reject for Refusal {}
@@ -63,6 +66,7 @@ fn error_of(rejection: &Rejection) -> PageError {
     if let Some(refusal) = rejection.find::<Refusal>() {
         return match refusal {
             Refusal::CsrfToken => PageError::Forbidden,
+            Refusal::SessionUnverifiable(cause) => PageError::Upstream(cause.clone()),
             Refusal::MalformedForm | Refusal::LoginRequired { .. } => {
                 PageError::BadRequest("malformed form")
             }

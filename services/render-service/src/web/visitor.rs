@@ -1,17 +1,24 @@
 //! [`Visitor`]: who is asking (the admin's session or not, a flash message waiting, the
 //! request id), and what their response must tell the browser (cookies, redirects).
+//!
+//! A session cookie whose MAC is ours is looked up at posts-service on every request
+//! (which also slides its idle expiry), so a session ended on one replica is ended on
+//! all of them at once. No cache of sessions is kept for that reason. When
+//! posts-service cannot answer, the visitor is an anonymous reader whose session is
+//! [`SessionCheck::Unverifiable`]: reader pages still work (from the page cache), and
+//! the admin guard answers the 503 page instead of the login redirect.
 
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use http::{header, HeaderValue, StatusCode};
 use service_runtime::request_id::{self, RequestId};
 use warp::reply::Response;
 use warp::{Filter, Reply};
 
-use crate::auth::{self, Auth, Session};
+use crate::auth::{self, Auth, Session, SessionId};
 use crate::page_cache::{CachedPage, Served};
+use crate::posts_client::UpstreamError;
 use crate::state::{with_state, AppState};
 use crate::templates::Chrome;
 
@@ -21,6 +28,8 @@ pub struct Visitor {
     pub request_id: RequestId,
     /// The admin's session, when the cookie is genuine and current.
     pub session: Option<Session>,
+    /// What became of the session cookie, if one was sent.
+    pub session_check: SessionCheck,
     /// The login form's nonce cookie, if the browser sent one.
     pub login_nonce: Option<String>,
     flash: Option<String>,
@@ -28,25 +37,47 @@ pub struct Visitor {
     set_cookies: Vec<String>,
 }
 
-/// Reads the visitor from the request's cookies.
+/// What the session cookie turned out to be.
+#[derive(Debug, Default)]
+pub enum SessionCheck {
+    /// No cookie, a cookie we did not make, or a session that has ended.
+    #[default]
+    None,
+    /// A current session.
+    Current,
+    /// A genuine cookie whose session posts-service could not look up.
+    Unverifiable { id: SessionId, cause: UpstreamError },
+}
+
+/// Reads the visitor from the request's cookies, looking the session up.
 pub fn visitor(
     state: &Arc<AppState>,
 ) -> impl Filter<Extract = (Visitor,), Error = Infallible> + Clone {
+    let names = state.auth.cookie_names();
     with_state(state)
         .and(request_id::filter())
-        .and(warp::cookie::optional::<String>(auth::SESSION_COOKIE))
-        .and(warp::cookie::optional::<String>(auth::FLASH_COOKIE))
-        .and(warp::cookie::optional::<String>(auth::LOGIN_COOKIE))
-        .map(
+        .and(warp::cookie::optional::<String>(names.session))
+        .and(warp::cookie::optional::<String>(names.flash))
+        .and(warp::cookie::optional::<String>(names.login))
+        .then(
             |state: Arc<AppState>,
              request_id: RequestId,
              session: Option<String>,
              flash: Option<String>,
-             login_nonce: Option<String>| {
+             login_nonce: Option<String>| async move {
+                let (session, session_check) =
+                    match session.and_then(|value| state.auth.session_id_of(&value)) {
+                        None => (None, SessionCheck::None),
+                        Some(id) => match state.posts.touch_session(&id.key(), &request_id).await {
+                            Ok(Some(_)) => (Some(Session::new(id)), SessionCheck::Current),
+                            Ok(None) => (None, SessionCheck::None),
+                            Err(cause) => (None, SessionCheck::Unverifiable { id, cause }),
+                        },
+                    };
                 Visitor {
                     request_id,
-                    session: session
-                        .and_then(|value| state.auth.verify_session(&value, SystemTime::now())),
+                    session,
+                    session_check,
                     login_nonce: login_nonce.filter(|nonce| auth::is_nonce(nonce)),
                     has_flash_cookie: flash.is_some(),
                     flash: flash.and_then(|value| state.auth.read_flash(&value)),
@@ -110,12 +141,16 @@ impl Visitor {
         self.with_cookies(response)
     }
 
-    /// The session's CSRF token (empty without a session).
+    /// The session's CSRF token (empty without a session). A session that could not be
+    /// checked keeps its token, so a form shown again while posts-service is away can
+    /// be sent again once it is back.
     pub fn csrf_token(&self, auth: &Auth) -> String {
-        self.session
-            .as_ref()
-            .map(|session| auth.session_csrf_token(session))
-            .unwrap_or_default()
+        let id = match (&self.session, &self.session_check) {
+            (Some(session), _) => Some(session.id()),
+            (None, SessionCheck::Unverifiable { id, .. }) => Some(id),
+            (None, _) => None,
+        };
+        id.map(|id| auth.session_csrf_token(id)).unwrap_or_default()
     }
 
     /// Queues a `Set-Cookie` for the response.

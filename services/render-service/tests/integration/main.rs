@@ -14,6 +14,7 @@ mod observability;
 mod pages;
 mod resilience;
 mod security;
+mod sessions;
 
 use std::process::ExitCode;
 
@@ -53,6 +54,13 @@ fn main() -> ExitCode {
         security::session_cookie_is_http_only_and_same_site_lax,
         security::xss_in_titles_and_markdown_does_not_survive,
         security::every_response_carries_the_security_headers,
+        sessions::copied_session_cookie_is_refused_after_logout,
+        sessions::copied_session_cookie_is_refused_after_idle_time,
+        sessions::every_login_gets_a_new_session_id,
+        sessions::secure_cookies_are_host_prefixed,
+        sessions::login_flood_from_one_address_is_429_while_the_admin_logs_in_from_another,
+        sessions::account_bound_holds_across_two_replicas,
+        sessions::admin_pages_are_503_while_sessions_cannot_be_checked,
         resilience::posts_service_unreachable_is_a_503_page,
         resilience::stopped_posts_service_is_a_503_page_and_not_ready,
         resilience::slow_posts_service_is_a_503_page_within_the_timeout,
