@@ -1,8 +1,9 @@
 //! The HTTP surface: one filter per route, composed so that it reads like the API table.
 //!
 //! Path and method are matched by warp; everything after that (auth, body, headers) is
-//! read by the handler, which answers with a response or an [`ApiError`]. The only
-//! rejections left are "no such route" and "wrong method", turned into problem+json by
+//! read by the handler, which answers with a response or an [`ApiError`]. A known path
+//! asked with a method it does not take is a 405 naming the `Allow`ed ones; the only
+//! rejection left is "no such route", turned into problem+json by
 //! [`crate::error::recover`].
 
 pub mod health;
@@ -73,6 +74,18 @@ pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
         .and(warp::get())
         .and(with_state(&state))
         .then(health::metrics);
+    // Tried last: a known path whose method matched none of the routes above.
+    let wrong_method = warp::path!("v1" / "posts")
+        .map(|| method_not_allowed("GET, POST"))
+        .or(warp::path!("v1" / "posts" / String).map(|_| method_not_allowed("GET, PUT, DELETE")))
+        .unify()
+        .or(warp::path!("healthz")
+            .or(warp::path!("readyz"))
+            .unify()
+            .or(warp::path!("metrics"))
+            .unify()
+            .map(|| method_not_allowed("GET")))
+        .unify();
 
     answer(list)
         .or(answer(get))
@@ -88,6 +101,8 @@ pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
         .or(answer(readyz))
         .unify()
         .or(answer(metrics))
+        .unify()
+        .or(wrong_method)
         .unify()
         .recover(error::recover)
         .unify()
@@ -105,6 +120,15 @@ pub fn route_template(path: &str) -> &'static str {
         ["metrics"] => "/metrics",
         _ => "unmatched",
     }
+}
+
+/// A 405 with the `Allow` header RFC 9110 requires on it.
+fn method_not_allowed(allow: &'static str) -> Response {
+    let mut response = ApiError::MethodNotAllowed.into_response();
+    response
+        .headers_mut()
+        .insert(http::header::ALLOW, http::HeaderValue::from_static(allow));
+    response
 }
 
 /// Turns a handler's `Result` into the response, errors included.
