@@ -7,11 +7,14 @@
 #   3. checks formatting and lints;
 #   4. runs every test of the workspace (unit tests, and integration tests against
 #      throwaway MariaDB containers);
-#   5. checks the Kubernetes manifests without a cluster (tests/k8s/check.sh);
-#   6. runs the deployed blog end to end through docker compose (tests/e2e/run.sh).
+#   5. runs the security checks beside cargo test (tests/security/run.sh: cargo deny
+#      against the advisory snapshot, schemathesis fuzzing posts-service, slowhttptest
+#      against both services, no secret or SQL in any log line or error body);
+#   6. checks the Kubernetes manifests without a cluster (tests/k8s/check.sh);
+#   7. runs the deployed blog end to end through docker compose (tests/e2e/run.sh).
 #
 # Extra arguments go to `cargo test` (e.g. `scripts/test.sh -p posts-service`); steps
-# 5 and 6 run only without them (that is, always in CI).
+# 5 to 7 run only without them (that is, always in CI).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -38,6 +41,9 @@ trap 'rm -f "$log"' EXIT
 cargo test --workspace "$@" 2>&1 | tee "$log"
 
 if (( $# == 0 )); then
+  step "security checks: tests/security/run.sh"
+  tests/security/run.sh 2>&1 | tee -a "$log"
+
   step "Kubernetes manifests: tests/k8s/check.sh"
   tests/k8s/check.sh 2>&1 | tee -a "$log"
 
