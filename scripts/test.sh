@@ -8,9 +8,13 @@
 #   4. then runs three lanes side by side, each into its own log, shown whole when the
 #      lane ends:
 #      - rust:   cargo clippy, then every test of the workspace (unit tests, and
-#                integration tests against throwaway MariaDB containers);
-#      - checks: the Kubernetes manifests without a cluster (tests/k8s/check.sh), and
-#                the Prometheus configuration and alert rules (tests/prometheus/run.sh);
+#                integration tests against throwaway MariaDB containers), then the
+#                security checks that use the binaries it built (tests/security/run.sh
+#                api slow secrets: schemathesis fuzzing posts-service, slowhttptest
+#                against both services, no secret or SQL in any log line or error body);
+#      - checks: the dependency audit against the advisory snapshot (tests/security/run.sh
+#                deps), the Kubernetes manifests without a cluster (tests/k8s/check.sh),
+#                and the Prometheus configuration and alert rules (tests/prometheus/run.sh);
 #      - e2e:    the deployed blog end to end through docker compose (tests/e2e/run.sh),
 #                backup, restore and monitoring included.
 #      The lanes share nothing but the machine: the e2e lane's image build and the rust
@@ -45,9 +49,15 @@ rust_lane() {
   cargo clippy --workspace --all-targets -- -D warnings
   step "cargo test"
   cargo test --workspace "$@"
+  if (( $# == 0 )); then
+    step "security checks: tests/security/run.sh api slow secrets"
+    tests/security/run.sh api slow secrets
+  fi
 }
 
 checks_lane() {
+  step "dependency audit: tests/security/run.sh deps"
+  tests/security/run.sh deps
   step "Kubernetes manifests: tests/k8s/check.sh"
   tests/k8s/check.sh
   step "Prometheus alert rules: tests/prometheus/run.sh"

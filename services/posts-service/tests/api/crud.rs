@@ -231,19 +231,29 @@ pub async fn unknown_route_is_404_and_wrong_method_is_405(db: Db) {
     let app = TestApp::spawn(&db).await;
     let response = app.client.get(app.url("/v2/things")).send().await.unwrap();
     assert_problem(response, StatusCode::NOT_FOUND).await;
-    let response = app
-        .client
-        .patch(app.url("/v1/posts/1"))
-        .send()
-        .await
-        .unwrap();
-    assert_problem(response, StatusCode::METHOD_NOT_ALLOWED).await;
-    let response = app
-        .client
-        .delete(app.url("/v1/posts"))
-        .send()
-        .await
-        .unwrap();
-    assert_problem(response, StatusCode::METHOD_NOT_ALLOWED).await;
+    for (method, path, allow) in [
+        (reqwest::Method::PATCH, "/v1/posts/1", "GET, PUT, DELETE"),
+        (
+            reqwest::Method::OPTIONS,
+            "/v1/posts/abc",
+            "GET, PUT, DELETE",
+        ),
+        (reqwest::Method::DELETE, "/v1/posts", "GET, POST"),
+        (reqwest::Method::PUT, "/healthz", "GET"),
+    ] {
+        let response = app
+            .client
+            .request(method.clone(), app.url(path))
+            .send()
+            .await
+            .unwrap();
+        let allowed = response.headers().get("allow").cloned();
+        assert_problem(response, StatusCode::METHOD_NOT_ALLOWED).await;
+        assert_eq!(
+            allowed.as_ref().and_then(|v| v.to_str().ok()),
+            Some(allow),
+            "{method} {path}"
+        );
+    }
     app.stop().await;
 }

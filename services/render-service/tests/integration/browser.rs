@@ -90,54 +90,80 @@ fn screenshot_dir() -> PathBuf {
     dir
 }
 
+/// A headless Chromium session with its own chromedriver and profile, ended by
+/// [`Chromium::close`] (the xss tests use it too).
+pub struct Chromium {
+    /// The WebDriver session.
+    pub client: Client,
+    driver: ChromeDriver,
+    profile: PathBuf,
+}
+
+impl Chromium {
+    /// Starts chromedriver and a headless Chromium session; `capabilities` are added to
+    /// the session's (for example `unhandledPromptBehavior`).
+    pub async fn start(capabilities: serde_json::Map<String, serde_json::Value>) -> Chromium {
+        let driver = ChromeDriver::start();
+        let profile = std::env::temp_dir().join(format!(
+            "render-service-chromium-{}",
+            uuid::Uuid::new_v4().simple()
+        ));
+        std::fs::create_dir_all(&profile).expect("create a Chromium profile dir");
+
+        let mut options = json!({
+            "args": [
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--hide-scrollbars",
+                "--window-size=1280,1000",
+                format!("--user-data-dir={}", profile.display()),
+            ]
+        });
+        if let Some(binary) = chromium_binary() {
+            options["binary"] = json!(binary);
+        }
+        let mut all = capabilities;
+        all.insert("browserName".to_owned(), json!("chrome"));
+        all.insert("goog:chromeOptions".to_owned(), options);
+        let client = ClientBuilder::new(HttpConnector::new())
+            .capabilities(all)
+            .connect(&driver.url())
+            .await
+            .unwrap_or_else(|err| panic!("cannot start a Chromium session ({err}): {DEPS_HINT}"));
+        Chromium {
+            client,
+            driver,
+            profile,
+        }
+    }
+
+    /// Ends the session, chromedriver and the profile.
+    pub async fn close(self) {
+        let _ = self.client.close().await;
+        drop(self.driver);
+        let _ = std::fs::remove_dir_all(&self.profile);
+    }
+}
+
 pub async fn browser_adds_edits_and_deletes_a_post(db: Db) {
     let blog = spawn_blog(&db).await;
-    let driver = ChromeDriver::start();
-    let profile = std::env::temp_dir().join(format!(
-        "render-service-chromium-{}",
-        uuid::Uuid::new_v4().simple()
-    ));
-    std::fs::create_dir_all(&profile).expect("create a Chromium profile dir");
-
-    let mut options = json!({
-        "args": [
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            "--hide-scrollbars",
-            "--window-size=1280,1000",
-            format!("--user-data-dir={}", profile.display()),
-        ]
-    });
-    if let Some(binary) = chromium_binary() {
-        options["binary"] = json!(binary);
-    }
-    let mut capabilities = serde_json::Map::new();
-    capabilities.insert("browserName".to_owned(), json!("chrome"));
-    capabilities.insert("goog:chromeOptions".to_owned(), options);
-    let client = ClientBuilder::new(HttpConnector::new())
-        .capabilities(capabilities)
-        .connect(&driver.url())
-        .await
-        .unwrap_or_else(|err| panic!("cannot start a Chromium session ({err}): {DEPS_HINT}"));
-
-    let outcome = std::panic::AssertUnwindSafe(drive(&client, &blog))
+    let chromium = Chromium::start(serde_json::Map::new()).await;
+    let outcome = std::panic::AssertUnwindSafe(drive(&chromium.client, &blog))
         .catch_unwind()
         .await;
-    let _ = client.close().await;
-    drop(driver);
-    let _ = std::fs::remove_dir_all(&profile);
+    chromium.close().await;
     if let Err(panic) = outcome {
         std::panic::resume_unwind(panic);
     }
 }
 
-async fn find(client: &Client, css: &str) -> Element {
+pub(crate) async fn find(client: &Client, css: &str) -> Element {
     client
         .wait()
         .at_most(Duration::from_secs(10))
@@ -150,13 +176,13 @@ async fn text_of(client: &Client, css: &str) -> String {
     find(client, css).await.text().await.expect("element text")
 }
 
-async fn fill(client: &Client, css: &str, text: &str) {
+pub(crate) async fn fill(client: &Client, css: &str, text: &str) {
     let field = find(client, css).await;
     field.clear().await.expect("clear a field");
     field.send_keys(text).await.expect("type into a field");
 }
 
-async fn click(client: &Client, css: &str) {
+pub(crate) async fn click(client: &Client, css: &str) {
     find(client, css).await.click().await.expect("click");
 }
 
@@ -170,7 +196,7 @@ async fn path(client: &Client) -> String {
 }
 
 /// Waits until the browser shows a page at `predicate`-matching path.
-async fn wait_for_path(client: &Client, predicate: impl Fn(&str) -> bool) -> String {
+pub(crate) async fn wait_for_path(client: &Client, predicate: impl Fn(&str) -> bool) -> String {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let current = path(client).await;

@@ -1,6 +1,6 @@
 //! render-service's integration tests: the real posts-service on a fresh MariaDB
 //! database and the real render-service, both on random ports, driven over HTTP (and,
-//! in `browser`, by headless Chromium). One MariaDB container serves the whole binary.
+//! in `browser` and `xss`, by headless Chromium). One MariaDB container serves the whole binary.
 //!
 //! Run with `cargo test -p render-service --test integration`; the browser case needs
 //! `tests/browser-deps.sh` (Chromium and chromedriver) first.
@@ -15,6 +15,7 @@ mod pages;
 mod resilience;
 mod security;
 mod sessions;
+mod xss;
 
 use std::process::ExitCode;
 
@@ -71,5 +72,7 @@ fn main() -> ExitCode {
         feed::atom_feed_has_the_20_newest_posts,
         feed::atom_feed_escapes_and_sanitizes_content,
         browser::browser_adds_edits_and_deletes_a_post,
+        xss::xss_corpus_runs_nowhere_with_csp,
+        xss::xss_corpus_runs_nowhere_without_csp,
     ])
 }
