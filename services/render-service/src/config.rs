@@ -83,9 +83,9 @@ pub struct Config {
     /// during a posts-service outage.
     #[serde(default = "default_page_cache_stale_secs")]
     pub page_cache_stale_secs: u64,
-    /// `PAGE_CACHE_CAPACITY`: most pages kept.
-    #[serde(default = "default_page_cache_capacity")]
-    pub page_cache_capacity: u64,
+    /// `PAGE_CACHE_BYTES`: the page cache's memory budget, in bytes of pages.
+    #[serde(default = "default_page_cache_bytes")]
+    pub page_cache_bytes: u64,
 }
 
 impl Config {
@@ -135,7 +135,7 @@ impl Config {
             public_url: None,
             page_cache_ttl_ms: default_page_cache_ttl_ms(),
             page_cache_stale_secs: default_page_cache_stale_secs(),
-            page_cache_capacity: default_page_cache_capacity(),
+            page_cache_bytes: default_page_cache_bytes(),
         }
     }
 
@@ -256,7 +256,7 @@ impl Config {
         CacheSettings {
             ttl: Duration::from_millis(self.page_cache_ttl_ms),
             stale_ttl: Duration::from_secs(self.page_cache_stale_secs),
-            capacity: self.page_cache_capacity,
+            bytes: self.page_cache_bytes,
         }
     }
 }
@@ -268,8 +268,8 @@ pub struct CacheSettings {
     pub ttl: Duration,
     /// How long the last good copy is kept for outages.
     pub stale_ttl: Duration,
-    /// Most pages kept (each of the two tiers).
-    pub capacity: u64,
+    /// The memory budget, in bytes of pages, of both tiers together.
+    pub bytes: u64,
 }
 
 fn check_url(variable: &str, value: &str, schemes: &[&str]) -> Result<(), ConfigError> {
@@ -346,8 +346,8 @@ fn default_page_cache_stale_secs() -> u64 {
     60 * 60
 }
 
-fn default_page_cache_capacity() -> u64 {
-    10_000
+fn default_page_cache_bytes() -> u64 {
+    64 * 1024 * 1024
 }
 
 fn default_blog_title() -> String {

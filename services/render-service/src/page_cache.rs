@@ -94,13 +94,17 @@ impl PageCache {
             &["result"],
         )?;
         registry.register(Box::new(served.clone()))?;
+        // Each tier gets half the budget, weighed in bytes, so both together stay in it.
+        let tier_bytes = (settings.bytes / 2).max(1);
         Ok(PageCache {
             fresh: Cache::builder()
-                .max_capacity(settings.capacity)
+                .max_capacity(tier_bytes)
+                .weigher(weight)
                 .time_to_live(settings.ttl.max(Duration::from_millis(1)))
                 .build(),
             last_good: Cache::builder()
-                .max_capacity(settings.capacity)
+                .max_capacity(tier_bytes)
+                .weigher(weight)
                 .time_to_live(settings.stale_ttl.max(Duration::from_millis(1)))
                 .build(),
             enabled: !settings.ttl.is_zero(),
@@ -163,6 +167,11 @@ impl PageCache {
     }
 }
 
+/// What a page costs the budget: its HTML, plus the entry's own bookkeeping.
+fn weight(_key: &PageKey, page: &Arc<CachedPage>) -> u32 {
+    u32::try_from(page.html.len() + 128).unwrap_or(u32::MAX)
+}
+
 /// Readers that waited for someone else's failed render share its error; give each an
 /// error of its own, keeping what decides the page (not found, or upstream trouble).
 fn unshare(error: Arc<PageError>) -> PageError {
@@ -185,7 +194,7 @@ mod tests {
             CacheSettings {
                 ttl: Duration::from_millis(ttl_ms),
                 stale_ttl: Duration::from_secs(60),
-                capacity: 100,
+                bytes: 1024 * 1024,
             },
             &Registry::new(),
         )
@@ -294,5 +303,40 @@ mod tests {
             .await
             .unwrap();
         assert_eq!((&again.html[..], served), (&b"b"[..], Served::Rendered));
+    }
+
+    #[tokio::test]
+    async fn the_cache_stays_within_its_byte_budget() {
+        let budget = 100 * 1024;
+        let cache = PageCache::new(
+            CacheSettings {
+                ttl: Duration::from_secs(60),
+                stale_ttl: Duration::from_secs(60),
+                bytes: budget,
+            },
+            &Registry::new(),
+        )
+        .unwrap();
+        // 200 pages of 10 KB: twenty times the budget.
+        for id in 0..200 {
+            let render = async {
+                Ok(CachedPage {
+                    status: StatusCode::OK,
+                    html: Bytes::from(vec![b'x'; 10 * 1024]),
+                })
+            };
+            cache
+                .get_or_render(PageKey::Post { id }, render)
+                .await
+                .unwrap();
+        }
+        cache.fresh.run_pending_tasks().await;
+        cache.last_good.run_pending_tasks().await;
+        let bytes_of = |tier: &Cache<PageKey, Arc<CachedPage>>| -> u64 {
+            tier.iter().map(|(_, page)| page.html.len() as u64).sum()
+        };
+        let held = bytes_of(&cache.fresh) + bytes_of(&cache.last_good);
+        assert!(held <= budget, "{held} bytes held, budget {budget}");
+        assert!(cache.fresh.entry_count() > 0, "the cache still caches");
     }
 }
