@@ -48,7 +48,7 @@ rust_lane() {
   step "cargo clippy"
   cargo clippy --workspace --all-targets -- -D warnings
   step "cargo test"
-  cargo test --workspace "$@"
+  cargo test --workspace --no-fail-fast "$@"
   if (( $# == 0 )); then
     step "security checks: tests/security/run.sh api slow secrets"
     tests/security/run.sh api slow secrets
