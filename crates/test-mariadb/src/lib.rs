@@ -58,7 +58,10 @@ impl MariaDb {
     async fn start_with(
         request: testcontainers_modules::testcontainers::ContainerRequest<Mariadb>,
     ) -> MariaDb {
+        // Every test of a binary shares this server, each with a service or two whose
+        // pools stay open while it runs: the default 151 connections are not enough.
         let container = request
+            .with_cmd(["--max-connections=1000"])
             .with_label(LABEL, "true")
             .with_startup_timeout(Duration::from_secs(120))
             .start()
