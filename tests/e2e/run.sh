@@ -183,7 +183,8 @@ form_value() {
 wait_healthy() {
   local deadline=$(( $(date +%s) + $1 )) ids states
   while :; do
-    ids=$(compose ps -q 2>/dev/null || true)
+    # The long-running services; the one-shot preflight has exited by then.
+    ids=$(compose ps -q mariadb posts-service render-service 2>/dev/null || true)
     states=""
     [[ -z $ids ]] || states=$(docker inspect -f '{{.Name}}={{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}' $ids 2>/dev/null || true)
     if [[ $(wc -w <<<"$states") -eq 3 ]] && ! grep -qv '=healthy$' <<<"$states" &&
