@@ -233,7 +233,11 @@ pub async fn unknown_route_is_404_and_wrong_method_is_405(db: Db) {
     assert_problem(response, StatusCode::NOT_FOUND).await;
     for (method, path, allow) in [
         // HEAD is answered wherever GET is, so it is allowed there too.
-        (reqwest::Method::PATCH, "/v1/posts/1", "GET, PUT, DELETE, HEAD"),
+        (
+            reqwest::Method::PATCH,
+            "/v1/posts/1",
+            "GET, PUT, DELETE, HEAD",
+        ),
         (
             reqwest::Method::OPTIONS,
             "/v1/posts/abc",
