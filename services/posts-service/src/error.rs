@@ -36,6 +36,9 @@ pub enum ApiError {
     /// The body was understood but breaks the rules.
     #[error("validation failed")]
     Validation(Vec<Violation>),
+    /// The thing to create exists already.
+    #[error("conflict: {0}")]
+    Conflict(String),
     /// A `PUT` without `If-Match`.
     #[error("precondition required")]
     PreconditionRequired,
@@ -61,6 +64,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             ApiError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -88,6 +92,7 @@ impl ApiError {
                 .map(|violation| violation.message())
                 .collect::<Vec<_>>()
                 .join("; "),
+            ApiError::Conflict(reason) => reason.clone(),
             ApiError::PreconditionRequired => {
                 "Updates need an `If-Match` header with the post's current ETag.".to_owned()
             }

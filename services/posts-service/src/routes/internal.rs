@@ -38,7 +38,7 @@ pub async fn create_session(
         .sessions
         .create(key, new.idle_secs, new.lifetime_secs)
         .await?
-        .ok_or_else(|| ApiError::BadRequest("A session with this key exists.".into()))?;
+        .ok_or_else(|| ApiError::Conflict("A session with this key exists.".into()))?;
     tracing::info!("admin session created");
     Ok(json(StatusCode::CREATED, &info))
 }

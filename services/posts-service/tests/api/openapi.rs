@@ -339,6 +339,12 @@ pub async fn server_conforms_to_openapi_document(db: Db) {
     spec.exercise(
         sessions,
         "post",
+        with_token(send(&app, Method::POST, sessions)).json(&new_session),
+    )
+    .await;
+    spec.exercise(
+        sessions,
+        "post",
         with_token(send(&app, Method::POST, sessions))
             .json(&json!({ "key": "not-hex", "idle_secs": 60, "lifetime_secs": 600 })),
     )

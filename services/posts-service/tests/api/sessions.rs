@@ -60,7 +60,7 @@ pub async fn sessions_slide_their_idle_expiry_and_end_at_logout(db: Db) {
     );
     assert_eq!(
         create(&app, &key(1), 60, 60).await.status(),
-        StatusCode::BAD_REQUEST
+        StatusCode::CONFLICT
     );
     let anonymous = app
         .client
