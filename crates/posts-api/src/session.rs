@@ -23,8 +23,10 @@ pub struct NewSession {
     /// The session's key: SHA-256 of its id, 64 lower-case hex digits.
     pub key: String,
     /// Seconds without a request after which the session ends.
+    #[serde(deserialize_with = "whole_seconds")]
     pub idle_secs: u32,
     /// Seconds after creation at which the session ends, however active.
+    #[serde(deserialize_with = "whole_seconds")]
     pub lifetime_secs: u32,
 }
 
@@ -79,5 +81,37 @@ mod tests {
     fn unknown_fields_are_refused() {
         let err = serde_json::from_str::<LoginFailure>(r#"{"client":"x","password":"p"}"#);
         assert!(err.is_err());
+    }
+}
+
+/// A JSON integer, also when written with a zero fraction (`60.0`): JSON, and the
+/// OpenAPI document's `integer`, do not tell them apart.
+fn whole_seconds<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
+    let number = f64::deserialize(deserializer)?;
+    if number.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&number) {
+        Ok(number as u32)
+    } else {
+        Err(serde::de::Error::custom(
+            "expected a whole number of seconds",
+        ))
+    }
+}
+
+#[cfg(test)]
+mod whole_seconds_tests {
+    use super::*;
+
+    #[test]
+    fn seconds_may_carry_a_zero_fraction_but_nothing_else() {
+        let parse = |json: &str| serde_json::from_str::<NewSession>(json);
+        let key = "ab".repeat(32);
+        let ok = parse(&format!(
+            r#"{{"key":"{key}","idle_secs":60.0,"lifetime_secs":600}}"#
+        ));
+        assert_eq!(ok.unwrap().idle_secs, 60);
+        for bad in ["60.5", "-1", "4294967296"] {
+            let json = format!(r#"{{"key":"{key}","idle_secs":{bad},"lifetime_secs":600}}"#);
+            assert!(parse(&json).is_err(), "{bad}");
+        }
     }
 }
