@@ -4,12 +4,12 @@
 //! business.
 
 use bytes::Bytes;
-use http::header::HeaderValue;
 use http::{HeaderMap, StatusCode};
 use posts_api::session::{is_session_key, LoginFailure, NewSession, CLIENT_MAX_BYTES};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use warp::reply::Response;
 
+use super::reply::json;
 use super::request;
 use crate::error::ApiError;
 use crate::session_store::SessionKey;
@@ -126,21 +126,6 @@ fn parse_key(key: &str) -> Option<SessionKey> {
         *byte = u8::from_str_radix(pair, 16).ok()?;
     }
     Some(bytes)
-}
-
-fn json<T: Serialize>(status: StatusCode, value: &T) -> Response {
-    match serde_json::to_vec(value) {
-        Ok(body) => {
-            let mut response = Response::new(body.into());
-            *response.status_mut() = status;
-            response.headers_mut().insert(
-                http::header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            );
-            response
-        }
-        Err(err) => ApiError::Internal(format!("cannot serialise response: {err}")).into_response(),
-    }
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 pub mod health;
 pub mod internal;
 pub mod posts;
+pub mod reply;
 pub mod request;
 
 use std::convert::Infallible;

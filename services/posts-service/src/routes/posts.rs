@@ -5,9 +5,9 @@ use bytes::Bytes;
 use http::header::{HeaderValue, ETAG, LOCATION};
 use http::{HeaderMap, StatusCode};
 use posts_api::{etag, Post, PostInput};
-use serde::Serialize;
 use warp::reply::Response;
 
+use super::reply::json;
 use super::request::{self, IfMatch};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -110,19 +110,4 @@ fn post_response(status: StatusCode, post: &Post) -> Response {
         response.headers_mut().insert(ETAG, etag);
     }
     response
-}
-
-fn json<T: Serialize>(status: StatusCode, value: &T) -> Response {
-    match serde_json::to_vec(value) {
-        Ok(body) => {
-            let mut response = Response::new(body.into());
-            *response.status_mut() = status;
-            response.headers_mut().insert(
-                http::header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            );
-            response
-        }
-        Err(err) => ApiError::Internal(format!("cannot serialise response: {err}")).into_response(),
-    }
 }
