@@ -76,6 +76,7 @@ mod tests {
                 https: false,
             }),
             registry,
+            readiness: crate::state::Readiness::ready(),
         };
         routes(Arc::new(state))
     }
