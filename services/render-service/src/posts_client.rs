@@ -639,4 +639,55 @@ mod tests {
             "{metrics}"
         );
     }
+
+    #[tokio::test]
+    async fn a_failing_posts_service_opens_the_circuit_and_calls_fail_at_once() {
+        let port = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            listener.local_addr().unwrap().port()
+        };
+        let registry = Registry::new();
+        let mut config = Config::new(
+            format!("http://127.0.0.1:{port}"),
+            "token",
+            "admin",
+            "pw",
+            "s".repeat(32),
+        );
+        config.posts_circuit_failures = 2;
+        config.posts_circuit_open_ms = 60_000;
+        let client = PostsClient::new(&config, &registry).unwrap();
+        let request_id = RequestId::generate();
+        for _ in 0..2 {
+            assert!(client.get(1, &request_id).await.is_err());
+        }
+        assert_eq!(client.circuit_state(), CircuitState::Open);
+        let started = Instant::now();
+        let err = client.list(10, None, &request_id).await.unwrap_err();
+        assert!(started.elapsed() < Duration::from_millis(20));
+        assert!(matches!(err, UpstreamError::Unavailable { .. }), "{err:?}");
+        let metrics = service_runtime::metrics::encode(&registry);
+        assert!(
+            metrics.contains(r#"operation="list_posts",outcome="circuit_open""#),
+            "{metrics}"
+        );
+        assert!(metrics.contains("render_circuit_state 1"), "{metrics}");
+    }
+
+    #[test]
+    fn only_failures_of_posts_service_count_against_it() {
+        for outcome in ["timeout", "unreachable", "transport_error", "server_error"] {
+            assert!(counts_against_posts_service(outcome), "{outcome}");
+        }
+        for outcome in [
+            "ok",
+            "not_found",
+            "stale",
+            "invalid",
+            "client_error",
+            "conflict",
+        ] {
+            assert!(!counts_against_posts_service(outcome), "{outcome}");
+        }
+    }
 }
