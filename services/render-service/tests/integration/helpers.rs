@@ -58,7 +58,30 @@ pub async fn spawn_posts_service(db: &Db) -> (SocketAddr, JoinHandle<()>) {
         .expect("posts-service starts");
     let addr = app.local_addr();
     let task = tokio::spawn(app.run_until_stopped(std::future::pending()));
+    wait_until_ready(addr).await;
     (addr, task)
+}
+
+/// Waits for posts-service's `/readyz` (it may start before its database is migrated).
+async fn wait_until_ready(addr: SocketAddr) {
+    let client = reqwest::Client::new();
+    let started = std::time::Instant::now();
+    loop {
+        let ready = client
+            .get(format!("http://{addr}/readyz"))
+            .timeout(Duration::from_secs(2))
+            .send()
+            .await
+            .is_ok_and(|response| response.status() == StatusCode::OK);
+        if ready {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "posts-service never became ready"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// The configuration tests run render-service with, in front of `posts_url`.
