@@ -104,7 +104,7 @@ impl PostsClient {
             .connect_timeout(config.connect_timeout())
             .timeout(config.request_timeout())
             .pool_idle_timeout(Duration::from_secs(60))
-            .pool_max_idle_per_host(32)
+            .pool_max_idle_per_host(256)
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
             .user_agent(concat!("render-service/", env!("CARGO_PKG_VERSION")))
