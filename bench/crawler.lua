@@ -1,38 +1,71 @@
 -- wrk script for the crawler run: every post page exactly once, in a random order.
--- WRK_IDS names a file with one post id per line (already shuffled); thread i of n takes
--- lines i, i+n, i+2n, ... and stops once it has had an answer for each of them. wrk then
--- reports the throughput over the time until the last thread stopped.
-local counter = 0
+--
+-- WRK_IDS names a file with one post id per line (already shuffled); thread i of
+-- WRK_THREADS takes lines i, i+n, i+2n, ... and stops once it has had an answer for each
+-- of them, then creates the file WRK_DONE_DIR/i. wrk itself only ends when its duration
+-- is over or it gets SIGINT, so bench/run.sh sends SIGINT once every thread is done;
+-- `done` prints the crawl's own count and time (first request to last answer):
+--   crawl_pages=N crawl_seconds=S crawl_rps=R
+local ffi = require("ffi")
+ffi.cdef[[
+  typedef struct { long tv_sec; long tv_usec; } crawl_timeval;
+  int gettimeofday(crawl_timeval *tv, void *tz);
+]]
+local function now()
+  local tv = ffi.new("crawl_timeval")
+  ffi.C.gettimeofday(tv, nil)
+  return tonumber(tv.tv_sec) + tonumber(tv.tv_usec) / 1e6
+end
+
+local threads = {}
 
 function setup(thread)
-  thread:set("index", counter)
-  counter = counter + 1
+  thread:set("index", #threads)
+  table.insert(threads, thread)
 end
 
 function init(args)
+  local count = tonumber(os.getenv("WRK_THREADS"))
   ids = {}
   local line_number = 0
   for line in io.lines(os.getenv("WRK_IDS")) do
-    if line_number % tonumber(os.getenv("WRK_THREADS")) == index then
+    if line_number % count == index then
       ids[#ids + 1] = line
     end
     line_number = line_number + 1
   end
   next_id = 1
   answered = 0
+  started = now()
+  finished = 0
 end
 
 function request()
   -- Past the end (a connection asks while the last answers are on their way): ask again
-  -- for the first page; those answers are not counted, the thread stops first.
+  -- for the first page; the thread stops before that answer can count.
   local id = ids[next_id] or ids[1]
   next_id = next_id + 1
   return wrk.format("GET", "/posts/" .. id)
 end
 
 function response(status, headers, body)
+  if answered == #ids then return end -- an answer that came with the last one
   answered = answered + 1
-  if answered >= #ids then
+  if answered == #ids then
+    finished = now()
+    local marker = io.open(os.getenv("WRK_DONE_DIR") .. "/" .. index, "w")
+    marker:close()
     wrk.thread:stop()
   end
+end
+
+function done(summary, latency, requests)
+  local first, last, pages = math.huge, 0, 0
+  for _, thread in ipairs(threads) do
+    first = math.min(first, thread:get("started"))
+    last = math.max(last, thread:get("finished"))
+    pages = pages + thread:get("answered")
+  end
+  local seconds = last - first
+  io.write(string.format("crawl_pages=%d crawl_seconds=%.3f crawl_rps=%.0f\n", pages, seconds, pages / seconds))
 end
