@@ -11,6 +11,8 @@ use serde::Deserialize;
 use service_runtime::config::ConfigError;
 use service_runtime::telemetry::LogFormat;
 
+use crate::circuit::BreakerSettings;
+
 /// The longest `SESSION_IDLE_SECS` or `SESSION_LIFETIME_SECS` posts-service keeps.
 pub const MAX_SESSION_SECS: u64 = 7 * 24 * 60 * 60;
 
@@ -51,9 +53,13 @@ pub struct Config {
     /// `POSTS_REQUEST_TIMEOUT_MS`: how long one call to posts-service may take in all.
     #[serde(default = "default_request_timeout_ms")]
     pub posts_request_timeout_ms: u64,
-    /// `POSTS_READY_TIMEOUT_MS`: how long `/readyz` waits for posts-service's `/readyz`.
-    #[serde(default = "default_ready_timeout_ms")]
-    pub posts_ready_timeout_ms: u64,
+    /// `POSTS_CIRCUIT_FAILURES`: consecutive failed calls (timeouts, connection errors,
+    /// 5xx) after which the circuit breaker opens and calls fail at once.
+    #[serde(default = "default_circuit_failures")]
+    pub posts_circuit_failures: u32,
+    /// `POSTS_CIRCUIT_OPEN_MS`: how long the circuit stays open before one trial call.
+    #[serde(default = "default_circuit_open_ms")]
+    pub posts_circuit_open_ms: u64,
     /// `COOKIE_SECURE`: mark cookies `Secure` (set `true` behind HTTPS).
     #[serde(default)]
     pub cookie_secure: bool,
@@ -86,6 +92,11 @@ pub struct Config {
     /// `PAGE_CACHE_BYTES`: the page cache's memory budget, in bytes of pages.
     #[serde(default = "default_page_cache_bytes")]
     pub page_cache_bytes: u64,
+    /// `PAGE_CACHE_STALE_AFTER_MS`: how long a reader of a page that has a last good
+    /// copy waits for a slow posts-service before getting that copy (the render goes on
+    /// and refreshes the cache when it ends).
+    #[serde(default = "default_page_cache_stale_after_ms")]
+    pub page_cache_stale_after_ms: u64,
 }
 
 impl Config {
@@ -126,7 +137,8 @@ impl Config {
             session_secret: Secret(session_secret.into()),
             posts_connect_timeout_ms: default_connect_timeout_ms(),
             posts_request_timeout_ms: default_request_timeout_ms(),
-            posts_ready_timeout_ms: default_ready_timeout_ms(),
+            posts_circuit_failures: default_circuit_failures(),
+            posts_circuit_open_ms: default_circuit_open_ms(),
             cookie_secure: false,
             session_lifetime_secs: default_session_lifetime_secs(),
             session_idle_secs: default_session_idle_secs(),
@@ -136,6 +148,7 @@ impl Config {
             page_cache_ttl_ms: default_page_cache_ttl_ms(),
             page_cache_stale_secs: default_page_cache_stale_secs(),
             page_cache_bytes: default_page_cache_bytes(),
+            page_cache_stale_after_ms: default_page_cache_stale_after_ms(),
         }
     }
 
@@ -182,7 +195,11 @@ impl Config {
         for (name, value) in [
             ("POSTS_CONNECT_TIMEOUT_MS", self.posts_connect_timeout_ms),
             ("POSTS_REQUEST_TIMEOUT_MS", self.posts_request_timeout_ms),
-            ("POSTS_READY_TIMEOUT_MS", self.posts_ready_timeout_ms),
+            (
+                "POSTS_CIRCUIT_FAILURES",
+                u64::from(self.posts_circuit_failures),
+            ),
+            ("POSTS_CIRCUIT_OPEN_MS", self.posts_circuit_open_ms),
             ("SESSION_LIFETIME_SECS", self.session_lifetime_secs),
             ("SESSION_IDLE_SECS", self.session_idle_secs),
         ] {
@@ -216,9 +233,12 @@ impl Config {
         Duration::from_millis(self.posts_request_timeout_ms)
     }
 
-    /// `POSTS_READY_TIMEOUT_MS` as a duration.
-    pub fn ready_timeout(&self) -> Duration {
-        Duration::from_millis(self.posts_ready_timeout_ms)
+    /// The circuit breaker's settings (`POSTS_CIRCUIT_*`).
+    pub fn circuit(&self) -> BreakerSettings {
+        BreakerSettings {
+            failures: self.posts_circuit_failures,
+            open_for: Duration::from_millis(self.posts_circuit_open_ms),
+        }
     }
 
     /// `SESSION_LIFETIME_SECS` as a duration.
@@ -257,6 +277,7 @@ impl Config {
             ttl: Duration::from_millis(self.page_cache_ttl_ms),
             stale_ttl: Duration::from_secs(self.page_cache_stale_secs),
             bytes: self.page_cache_bytes,
+            stale_after: Duration::from_millis(self.page_cache_stale_after_ms),
         }
     }
 }
@@ -270,6 +291,8 @@ pub struct CacheSettings {
     pub stale_ttl: Duration,
     /// The memory budget, in bytes of pages, of both tiers together.
     pub bytes: u64,
+    /// How long a reader of a page with a last good copy waits for a render.
+    pub stale_after: Duration,
 }
 
 fn check_url(variable: &str, value: &str, schemes: &[&str]) -> Result<(), ConfigError> {
@@ -326,7 +349,11 @@ fn default_request_timeout_ms() -> u64 {
     3_000
 }
 
-fn default_ready_timeout_ms() -> u64 {
+fn default_circuit_failures() -> u32 {
+    5
+}
+
+fn default_circuit_open_ms() -> u64 {
     1_000
 }
 
@@ -348,6 +375,10 @@ fn default_page_cache_stale_secs() -> u64 {
 
 fn default_page_cache_bytes() -> u64 {
     64 * 1024 * 1024
+}
+
+fn default_page_cache_stale_after_ms() -> u64 {
+    500
 }
 
 fn default_blog_title() -> String {
@@ -387,7 +418,9 @@ mod tests {
         assert_eq!(config.log_format, LogFormat::Json);
         assert_eq!(config.connect_timeout(), Duration::from_secs(1));
         assert_eq!(config.request_timeout(), Duration::from_secs(3));
-        assert_eq!(config.ready_timeout(), Duration::from_secs(1));
+        assert_eq!(config.circuit().failures, 5);
+        assert_eq!(config.circuit().open_for, Duration::from_secs(1));
+        assert_eq!(config.page_cache().stale_after, Duration::from_millis(500));
         assert!(!config.cookie_secure);
         assert_eq!(config.session_lifetime(), Duration::from_secs(43_200));
         assert_eq!(config.session_idle(), Duration::from_secs(1_800));

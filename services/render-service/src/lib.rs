@@ -22,9 +22,11 @@
 //!   and the security headers.
 //! - [`posts_client`]: [`PostsClient`], the only way to posts-service, over the
 //!   `posts-api` types: one pooled HTTP client with timeouts, the API token,
-//!   request-id forwarding and per-call metrics.
-//! - [`page_cache`]: rendered pages shared between anonymous readers for at most
-//!   `PAGE_CACHE_TTL_MS`, and the last good copy served during a posts-service outage.
+//!   request-id forwarding and per-call metrics. [`circuit`]: the circuit breaker every
+//!   call passes, so a failing posts-service costs nothing per page but a cache lookup.
+//! - [`page_cache`]: rendered pages (and the feed) shared between anonymous readers for
+//!   at most `PAGE_CACHE_TTL_MS`, unknown ids remembered as 404, and the last good copy
+//!   served during a posts-service outage or slowness.
 //! - [`auth`]: the admin's session cookie (a random id whose session lives in
 //!   posts-service), CSRF tokens, flash messages and the constant-time credential
 //!   check, all keyed by `SESSION_SECRET`.
@@ -46,6 +48,7 @@
 //! 3. One line in [`routes::routes`]: `.or(your_page::routes(&state)).unify()`.
 
 pub mod auth;
+pub mod circuit;
 pub mod config;
 pub mod error;
 pub mod login_limit;

@@ -6,7 +6,8 @@
 //! event handler, no `javascript:` (or other non-web) URL survives. Links get
 //! `rel="noopener noreferrer nofollow"`.
 
-use std::sync::LazyLock;
+use std::hash::{BuildHasher, RandomState};
+use std::sync::{Arc, LazyLock};
 
 use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
 
@@ -19,7 +20,21 @@ static SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
 });
 
 /// The post body as safe HTML.
+///
+/// Rendering and sanitising are most of what a page that misses the page cache costs,
+/// and a body changes only when its post is edited, so the result is kept in [`MEMO`]
+/// (keyed by the body itself, so an edited body is rendered afresh).
 pub fn to_html(markdown: &str) -> String {
+    let key = MEMO.key(markdown, 0);
+    if let Some(Rendered::Html(html)) = MEMO.cache.get(&key) {
+        return html.to_string();
+    }
+    let html = render_html(markdown);
+    MEMO.cache.insert(key, Rendered::Html(html.as_str().into()));
+    html
+}
+
+fn render_html(markdown: &str) -> String {
     let parser = Parser::new_ext(markdown, Options::empty());
     let mut unsafe_html = String::with_capacity(markdown.len() + markdown.len() / 2);
     pulldown_cmark::html::push_html(&mut unsafe_html, parser);
@@ -31,15 +46,36 @@ pub fn to_html(markdown: &str) -> String {
 /// `max_chars` characters, stopping at the first heading or code block after some text;
 /// an opening paragraph longer than that is cut at a word, with an ellipsis. The second
 /// value tells whether anything of the body was left out.
+///
+/// Only as much of the body is read as the teaser needs, and the result is kept in
+/// [`MEMO`] like [`to_html`]'s.
 pub fn excerpt(markdown: &str, max_chars: usize) -> (String, bool) {
-    let blocks = blocks(markdown);
+    let key = MEMO.key(markdown, max_chars + 1);
+    if let Some(Rendered::Excerpt(text, left_out)) = MEMO.cache.get(&key) {
+        return (text.to_string(), left_out);
+    }
+    let (text, left_out) = make_excerpt(markdown, max_chars);
+    MEMO.cache
+        .insert(key, Rendered::Excerpt(text.as_str().into(), left_out));
+    (text, left_out)
+}
+
+fn make_excerpt(markdown: &str, max_chars: usize) -> (String, bool) {
     let mut teaser = String::new();
-    let mut taken = 0;
-    for block in &blocks {
+    let mut teaser_chars = 0;
+    // Headings and code blocks passed before any prose; the first of them is the
+    // teaser when there is no prose at all.
+    let mut skipped = 0;
+    let mut first_skipped = None;
+    for block in Blocks::new(markdown).take(MAX_BLOCKS) {
         let length = block.text.chars().count();
         match block.kind {
-            BlockKind::Heading | BlockKind::Code if teaser.is_empty() => {}
-            BlockKind::Heading | BlockKind::Code => break,
+            BlockKind::Heading | BlockKind::Code if teaser.is_empty() => {
+                skipped += 1;
+                first_skipped.get_or_insert(block);
+            }
+            // A heading or code block after some text ends the teaser.
+            BlockKind::Heading | BlockKind::Code => return (teaser, true),
             BlockKind::Prose if teaser.is_empty() && length > max_chars => {
                 return (cut_at_word(&block.text, max_chars), true);
             }
@@ -49,29 +85,73 @@ pub fn excerpt(markdown: &str, max_chars: usize) -> (String, bool) {
                 } else {
                     length + 1
                 };
-                if teaser.chars().count() + needed > max_chars {
-                    break;
+                if teaser_chars + needed > max_chars {
+                    return (teaser, true);
                 }
                 if !teaser.is_empty() {
                     teaser.push(' ');
                 }
                 teaser.push_str(&block.text);
+                teaser_chars += needed;
             }
         }
-        taken += 1;
     }
-    let left_out = taken < blocks.len()
-        || blocks
-            .iter()
-            .any(|block| block.kind != BlockKind::Prose && !teaser.is_empty());
-    if teaser.is_empty() {
+    match first_skipped {
         // No prose at all (only headings or code): show the first thing there is.
-        return match blocks.first() {
-            Some(first) => (cut_at_word(&first.text, max_chars), blocks.len() > 1),
-            None => (String::new(), false),
-        };
+        Some(first) if teaser.is_empty() => (cut_at_word(&first.text, max_chars), skipped > 1),
+        _ => (teaser, skipped > 0),
     }
-    (teaser, left_out)
+}
+
+/// Rendered bodies and teasers, by body: what [`to_html`] and [`excerpt`] made before.
+///
+/// Bounded to [`MEMO_BYTES`] of text (least recently used first out), so a crawler
+/// walking every post cannot grow it. Keys are two independently seeded 64-bit hashes
+/// of the body plus its length; the seeds are random per process, so nobody can craft
+/// two bodies that share a key.
+static MEMO: LazyLock<Memo> = LazyLock::new(|| Memo {
+    cache: moka::sync::Cache::builder()
+        .max_capacity(MEMO_BYTES)
+        .weigher(|_, rendered: &Rendered| rendered.weight())
+        .build(),
+    seeds: (RandomState::new(), RandomState::new()),
+});
+
+/// The memo's budget, in bytes of rendered text (plus a fixed charge per entry).
+pub const MEMO_BYTES: u64 = 8 * 1024 * 1024;
+
+struct Memo {
+    cache: moka::sync::Cache<MemoKey, Rendered>,
+    seeds: (RandomState, RandomState),
+}
+
+/// Which body, and what was made of it: 0 for HTML, `max_chars + 1` for a teaser.
+type MemoKey = (u64, u64, usize, usize);
+
+impl Memo {
+    fn key(&self, markdown: &str, what: usize) -> MemoKey {
+        (
+            self.seeds.0.hash_one(markdown),
+            self.seeds.1.hash_one(markdown),
+            markdown.len(),
+            what,
+        )
+    }
+}
+
+#[derive(Clone)]
+enum Rendered {
+    Html(Arc<str>),
+    Excerpt(Arc<str>, bool),
+}
+
+impl Rendered {
+    fn weight(&self) -> u32 {
+        let text = match self {
+            Rendered::Html(text) | Rendered::Excerpt(text, _) => text.len(),
+        };
+        u32::try_from(text + 96).unwrap_or(u32::MAX)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,52 +171,68 @@ struct Block {
 /// Reads at most this many blocks: a teaser never needs more.
 const MAX_BLOCKS: usize = 64;
 
-fn blocks(markdown: &str) -> Vec<Block> {
-    let mut blocks = Vec::new();
-    let mut text = String::new();
-    let mut kind = BlockKind::Prose;
-    // Inside inline `<script>`/`<style>`: their content is code, not prose.
-    let mut hidden = false;
-    for event in Parser::new_ext(markdown, Options::empty()) {
-        match event {
-            Event::Start(tag) if text.trim().is_empty() => {
-                kind = match tag {
-                    Tag::Heading { .. } => BlockKind::Heading,
-                    Tag::CodeBlock(_) => BlockKind::Code,
-                    _ => kind,
-                };
-            }
-            Event::InlineHtml(tag) => {
-                let tag = tag.to_ascii_lowercase();
-                if tag.starts_with("<script") || tag.starts_with("<style") {
-                    hidden = true;
-                } else if tag.starts_with("</script") || tag.starts_with("</style") {
-                    hidden = false;
-                }
-            }
-            Event::Text(_) | Event::Code(_) if hidden => {}
-            Event::Text(chunk) | Event::Code(chunk) => text.push_str(&chunk),
-            Event::SoftBreak | Event::HardBreak => text.push(' '),
-            Event::End(
-                TagEnd::Paragraph | TagEnd::Heading(_) | TagEnd::Item | TagEnd::CodeBlock,
-            ) => {
-                let collapsed = text.split_whitespace().collect::<Vec<_>>().join(" ");
-                text.clear();
-                if !collapsed.is_empty() {
-                    blocks.push(Block {
-                        kind,
-                        text: collapsed,
-                    });
-                    if blocks.len() >= MAX_BLOCKS {
-                        break;
-                    }
-                }
-                kind = BlockKind::Prose;
-            }
-            _ => {}
+/// The blocks of a body, in order, read from the Markdown only as far as asked for.
+struct Blocks<'a> {
+    events: Parser<'a>,
+    text: String,
+    kind: BlockKind,
+    /// Inside inline `<script>`/`<style>`: their content is code, not prose.
+    hidden: bool,
+}
+
+impl<'a> Blocks<'a> {
+    fn new(markdown: &'a str) -> Blocks<'a> {
+        Blocks {
+            events: Parser::new_ext(markdown, Options::empty()),
+            text: String::new(),
+            kind: BlockKind::Prose,
+            hidden: false,
         }
     }
-    blocks
+}
+
+impl Iterator for Blocks<'_> {
+    type Item = Block;
+
+    fn next(&mut self) -> Option<Block> {
+        for event in self.events.by_ref() {
+            match event {
+                Event::Start(tag) if self.text.trim().is_empty() => {
+                    self.kind = match tag {
+                        Tag::Heading { .. } => BlockKind::Heading,
+                        Tag::CodeBlock(_) => BlockKind::Code,
+                        _ => self.kind,
+                    };
+                }
+                Event::InlineHtml(tag) => {
+                    let tag = tag.to_ascii_lowercase();
+                    if tag.starts_with("<script") || tag.starts_with("<style") {
+                        self.hidden = true;
+                    } else if tag.starts_with("</script") || tag.starts_with("</style") {
+                        self.hidden = false;
+                    }
+                }
+                Event::Text(_) | Event::Code(_) if self.hidden => {}
+                Event::Text(chunk) | Event::Code(chunk) => self.text.push_str(&chunk),
+                Event::SoftBreak | Event::HardBreak => self.text.push(' '),
+                Event::End(
+                    TagEnd::Paragraph | TagEnd::Heading(_) | TagEnd::Item | TagEnd::CodeBlock,
+                ) => {
+                    let collapsed = self.text.split_whitespace().collect::<Vec<_>>().join(" ");
+                    self.text.clear();
+                    let kind = std::mem::replace(&mut self.kind, BlockKind::Prose);
+                    if !collapsed.is_empty() {
+                        return Some(Block {
+                            kind,
+                            text: collapsed,
+                        });
+                    }
+                }
+                _ => {}
+            }
+        }
+        None
+    }
 }
 
 /// `text` cut to at most `max_chars` characters at a word boundary, plus "…".
@@ -260,6 +356,37 @@ mod tests {
     fn excerpt_leaves_out_inline_scripts() {
         let (text, _) = excerpt("Hi <script>alert(1)</script> there", 100);
         assert_eq!(text, "Hi there");
+    }
+
+    #[test]
+    fn a_kept_rendering_is_the_rendering_and_an_edit_renders_again() {
+        let body = "Kept *once* <script>alert(1)</script>";
+        let first = to_html(body);
+        assert_eq!(first, render_html(body));
+        assert_eq!(to_html(body), first);
+        let edited = to_html("Kept *twice*");
+        assert!(edited.contains("<em>twice</em>"), "{edited}");
+        assert_eq!(excerpt(body, 200), make_excerpt(body, 200));
+        assert_eq!(excerpt(body, 200), excerpt(body, 200));
+        // The same body with another length is another teaser.
+        assert_eq!(excerpt("one two three", 8), ("one two…".to_owned(), true));
+        assert_eq!(
+            excerpt("one two three", 80),
+            ("one two three".to_owned(), false)
+        );
+    }
+
+    #[test]
+    fn the_memo_stays_within_its_budget() {
+        for n in 0..3000 {
+            to_html(&format!("{n} {}", "filler text ".repeat(400)));
+        }
+        MEMO.cache.run_pending_tasks();
+        assert!(MEMO.cache.weighted_size() <= MEMO_BYTES);
+        assert!(
+            MEMO.cache.entry_count() > 0,
+            "the memo still keeps renderings"
+        );
     }
 
     #[test]

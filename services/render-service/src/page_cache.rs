@@ -1,29 +1,46 @@
-//! Rendered pages for readers, kept briefly, so a popular page costs one call to
-//! posts-service per second instead of one per view.
+//! Rendered pages (and the feed) for readers, kept briefly, so a popular page costs one
+//! call to posts-service per second instead of one per view.
 //!
-//! The cache keeps three promises (tested in `tests/integration/cache.rs`):
+//! The cache keeps these promises (SPEC, "Page cache promises"; tested here and in
+//! `tests/integration/cache.rs`):
 //!
 //! - **The admin sees their own write on the very next page.** Pages are shared only
-//!   between anonymous readers without a flash message; the admin's pages are always
-//!   rendered from posts-service, on every replica. A write through this replica also
-//!   empties its cache.
+//!   between anonymous readers without a (genuine) flash message; the admin's pages are
+//!   always rendered from posts-service, on every replica. A write through this replica
+//!   also empties its cache.
 //! - **No reader sees an edited or deleted post's old version for longer than the
-//!   bound** (`PAGE_CACHE_TTL_MS`, default 1 s): a page is served from the cache only
-//!   that long after it was rendered. Concurrent readers of an expired page wait for
-//!   one render rather than each calling posts-service.
-//! - **An outage serves the last good page rather than an error.** Every rendered page
-//!   is also kept as the "last good" copy (for `PAGE_CACHE_STALE_SECS`, default an
-//!   hour); when posts-service is unavailable, a reader gets that copy. Only then may a
-//!   page be older than the bound. A page never rendered before is the 503 page.
+//!   bound** (`PAGE_CACHE_TTL_MS`, default 1 s) while posts-service answers: a page is
+//!   served from the cache only that long after it was rendered. Concurrent readers of
+//!   an expired page wait for one render rather than each calling posts-service.
+//! - **Unknown ids are remembered as 404** for the same bound, so a flood of
+//!   `/posts/<random>` or of one unknown id does not reach posts-service once per request.
+//! - **It is bounded in bytes** (`PAGE_CACHE_BYTES`, half for fresh pages and 404s, half
+//!   for last good copies), whatever the number of keys a client makes up.
+//! - **An outage or a slow posts-service serves the last good page rather than an
+//!   error.** Every rendered page is also kept as the "last good" copy (for
+//!   `PAGE_CACHE_STALE_SECS`, default an hour). When posts-service is unavailable (at
+//!   once while the circuit breaker is open) or has not answered within
+//!   `PAGE_CACHE_STALE_AFTER_MS`, a reader gets that copy (`X-Cache: stale`); the slow
+//!   render goes on in the background and refreshes the cache when it ends. A page
+//!   never rendered before is the 503 page. When posts-service says a post is gone
+//!   (404), its last good copy is dropped: a deleted post never comes back from it.
+//!
+//! Each page carries its validators: a strong `ETag` (a hash of its bytes) and a
+//! `Last-Modified` that moves only when those bytes change, so readers can revalidate
+//! with a conditional `GET` and get a `304`.
 
+use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use http::StatusCode;
 use moka::future::Cache;
 use prometheus::{IntCounterVec, Opts, Registry};
+use sha2::{Digest, Sha256};
+use tracing::Instrument;
 
+use crate::circuit::{CircuitBreaker, CircuitState};
 use crate::config::CacheSettings;
 use crate::error::PageError;
 use crate::posts_client::UpstreamError;
@@ -41,15 +58,48 @@ pub enum PageKey {
         /// The post's id.
         id: u64,
     },
+    /// `/feed.xml`.
+    Feed,
 }
 
-/// A page as rendered for any anonymous reader.
+/// A page as rendered for any anonymous reader, with its validators.
 #[derive(Debug)]
 pub struct CachedPage {
     /// The page's status.
     pub status: StatusCode,
-    /// The HTML.
+    /// The HTML (or XML, for the feed).
     pub html: Bytes,
+    /// A strong entity tag of `html`, quoted: `"…"`.
+    pub etag: String,
+    /// When these bytes were first rendered by this process (whole seconds).
+    pub last_modified: SystemTime,
+    rendered: Instant,
+}
+
+impl CachedPage {
+    /// A freshly rendered page.
+    pub fn new(status: StatusCode, html: impl Into<Bytes>) -> CachedPage {
+        let html = html.into();
+        let digest = Sha256::digest(&html);
+        let etag = format!("\"{}\"", hex(&digest[..12]));
+        CachedPage {
+            status,
+            html,
+            etag,
+            last_modified: whole_seconds(SystemTime::now()),
+            rendered: Instant::now(),
+        }
+    }
+
+    /// What stands for "posts-service says there is no such post".
+    fn not_found() -> CachedPage {
+        CachedPage::new(StatusCode::NOT_FOUND, Bytes::new())
+    }
+
+    /// How long ago it was rendered (the `Age` of a stale copy).
+    pub fn age(&self) -> Duration {
+        self.rendered.elapsed()
+    }
 }
 
 /// Where a served page came from, for the `X-Cache` header and metrics.
@@ -59,7 +109,7 @@ pub enum Served {
     Rendered,
     /// From the cache, within the bound.
     Fresh,
-    /// The last good copy, because posts-service is unavailable.
+    /// The last good copy, because posts-service is unavailable or slow.
     Stale,
 }
 
@@ -80,6 +130,8 @@ pub struct PageCache {
     fresh: Cache<PageKey, Arc<CachedPage>>,
     last_good: Cache<PageKey, Arc<CachedPage>>,
     enabled: bool,
+    stale_after: Duration,
+    circuit: Option<Arc<CircuitBreaker>>,
     served: IntCounterVec,
 }
 
@@ -108,56 +160,149 @@ impl PageCache {
                 .time_to_live(settings.stale_ttl.max(Duration::from_millis(1)))
                 .build(),
             enabled: !settings.ttl.is_zero(),
+            stale_after: settings.stale_after,
+            circuit: None,
             served,
         })
     }
 
+    /// The cache, serving last good copies without waiting at all while `circuit` is
+    /// not closed: then posts-service is known to be failing, and the one trial call
+    /// the breaker lets through must not delay a reader either.
+    pub fn watching(self, circuit: Arc<CircuitBreaker>) -> PageCache {
+        PageCache {
+            circuit: Some(circuit),
+            ..self
+        }
+    }
+
+    /// How long a reader with a last good copy waits for a render.
+    fn stale_budget(&self) -> Duration {
+        match &self.circuit {
+            Some(circuit) if circuit.state() != CircuitState::Closed => Duration::ZERO,
+            _ => self.stale_after,
+        }
+    }
+
     /// The page for `key`: from the cache within the bound, else rendered by `render`
     /// (once, however many readers ask at the same time), else — when posts-service is
-    /// unavailable — the last good copy.
+    /// unavailable, or slower than `PAGE_CACHE_STALE_AFTER_MS` — the last good copy.
+    /// An unknown post (`PageError::NotFound` from `render`) is remembered as such.
+    ///
+    /// `render` runs in a task of its own, so that a reader who got the stale copy
+    /// does not cancel it: its result refreshes the cache for the next reader.
     pub async fn get_or_render<F>(
         &self,
         key: PageKey,
         render: F,
     ) -> Result<(Arc<CachedPage>, Served), PageError>
     where
-        F: std::future::Future<Output = Result<CachedPage, PageError>>,
+        F: Future<Output = Result<CachedPage, PageError>> + Send + 'static,
     {
         if !self.enabled {
             let page = Arc::new(render.await?);
             return Ok((page, Served::Rendered));
         }
+        let (page, served) = self.lookup(key, render).await?;
+        self.served.with_label_values(&[served.as_str()]).inc();
+        if page.status == StatusCode::NOT_FOUND {
+            return Err(PageError::NotFound);
+        }
+        Ok((page, served))
+    }
+
+    async fn lookup<F>(
+        &self,
+        key: PageKey,
+        render: F,
+    ) -> Result<(Arc<CachedPage>, Served), PageError>
+    where
+        F: Future<Output = Result<CachedPage, PageError>> + Send + 'static,
+    {
+        if let Some(page) = self.fresh.get(&key).await {
+            return Ok((page, Served::Fresh));
+        }
+        let last_good = self.last_good.get(&key).await;
+        let cache = self.clone();
+        let mut rendering =
+            tokio::spawn(async move { cache.render_once(key, render).await }.in_current_span());
+        let joined = match &last_good {
+            Some(page) => match tokio::time::timeout(self.stale_budget(), &mut rendering).await {
+                Ok(joined) => joined,
+                Err(_) => {
+                    tracing::debug!(
+                        ?key,
+                        "no render within the stale budget: serving the last good page, the render goes on"
+                    );
+                    return Ok((page.clone(), Served::Stale));
+                }
+            },
+            None => rendering.await,
+        };
+        let outcome = joined
+            .unwrap_or_else(|err| Err(PageError::Internal(format!("page render failed: {err}"))));
+        match (outcome, last_good) {
+            (Err(PageError::Upstream(_)), Some(page)) => {
+                tracing::debug!(
+                    ?key,
+                    "posts-service unavailable: serving the last good page"
+                );
+                Ok((page, Served::Stale))
+            }
+            (outcome, _) => outcome,
+        }
+    }
+
+    /// Renders `key` once for every reader waiting for it, and keeps the result.
+    async fn render_once<F>(
+        &self,
+        key: PageKey,
+        render: F,
+    ) -> Result<(Arc<CachedPage>, Served), PageError>
+    where
+        F: Future<Output = Result<CachedPage, PageError>>,
+    {
         let mut rendered_here = false;
         let outcome = self
             .fresh
             .try_get_with(key, async {
                 rendered_here = true;
-                let page = Arc::new(render.await?);
-                self.last_good.insert(key, page.clone()).await;
-                Ok::<_, PageError>(page)
+                match render.await {
+                    Ok(page) => {
+                        let page = Arc::new(self.keep_last_modified(key, page).await);
+                        self.last_good.insert(key, page.clone()).await;
+                        Ok(page)
+                    }
+                    // Gone: remembered as such, and never served from an old copy.
+                    Err(PageError::NotFound) => {
+                        self.last_good.invalidate(&key).await;
+                        Ok(Arc::new(CachedPage::not_found()))
+                    }
+                    Err(error) => Err(error),
+                }
             })
             .await;
-        let result = match outcome {
+        match outcome {
             Ok(page) if rendered_here => Ok((page, Served::Rendered)),
             Ok(page) => Ok((page, Served::Fresh)),
-            Err(shared) => {
-                let error = unshare(shared);
-                match (&error, self.last_good.get(&key).await) {
-                    (PageError::Upstream(_), Some(page)) => {
-                        tracing::warn!(
-                            ?key,
-                            "posts-service unavailable, serving the last good page"
-                        );
-                        Ok((page, Served::Stale))
-                    }
-                    _ => Err(error),
-                }
-            }
-        };
-        if let Ok((_, served)) = &result {
-            self.served.with_label_values(&[served.as_str()]).inc();
+            Err(shared) => Err(unshare(shared)),
         }
-        result
+    }
+
+    /// `page`, with the `Last-Modified` of the copy it replaces when the bytes are the same.
+    async fn keep_last_modified(&self, key: PageKey, mut page: CachedPage) -> CachedPage {
+        if let Some(previous) = self.last_good.get(&key).await {
+            if previous.etag == page.etag {
+                page.last_modified = previous.last_modified;
+            }
+        }
+        page
+    }
+
+    /// Forgets one page, fresh and last good (the admin saw posts-service say it is gone).
+    pub async fn forget(&self, key: PageKey) {
+        self.fresh.invalidate(&key).await;
+        self.last_good.invalidate(&key).await;
     }
 
     /// Forgets every page: after a write through this replica, readers see it at once.
@@ -167,9 +312,11 @@ impl PageCache {
     }
 }
 
-/// What a page costs the budget: its HTML, plus the entry's own bookkeeping.
+/// What a page costs the budget: its bytes, plus the entry's own bookkeeping (key,
+/// entity tag, timestamps and the cache's per-entry overhead), so that even empty
+/// entries (remembered 404s) are bounded by the budget.
 fn weight(_key: &PageKey, page: &Arc<CachedPage>) -> u32 {
-    u32::try_from(page.html.len() + 128).unwrap_or(u32::MAX)
+    u32::try_from(page.html.len() + 192).unwrap_or(u32::MAX)
 }
 
 /// Readers that waited for someone else's failed render share its error; give each an
@@ -184,6 +331,18 @@ fn unshare(error: Arc<PageError>) -> PageError {
     })
 }
 
+fn whole_seconds(moment: SystemTime) -> SystemTime {
+    let secs = moment
+        .duration_since(UNIX_EPOCH)
+        .map(|since| since.as_secs())
+        .unwrap_or_default();
+    UNIX_EPOCH + Duration::from_secs(secs)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -195,6 +354,7 @@ mod tests {
                 ttl: Duration::from_millis(ttl_ms),
                 stale_ttl: Duration::from_secs(60),
                 bytes: 1024 * 1024,
+                stale_after: Duration::from_secs(5),
             },
             &Registry::new(),
         )
@@ -202,10 +362,7 @@ mod tests {
     }
 
     fn page(text: &'static str) -> CachedPage {
-        CachedPage {
-            status: StatusCode::OK,
-            html: Bytes::from_static(text.as_bytes()),
-        }
+        CachedPage::new(StatusCode::OK, Bytes::from_static(text.as_bytes()))
     }
 
     fn unavailable() -> PageError {
@@ -220,9 +377,10 @@ mod tests {
     #[tokio::test]
     async fn concurrent_readers_share_one_render() {
         let cache = cache(1000);
-        let renders = AtomicUsize::new(0);
+        let renders = Arc::new(AtomicUsize::new(0));
         let readers = (0..20).map(|_| {
-            cache.get_or_render(KEY, async {
+            let renders = renders.clone();
+            cache.get_or_render(KEY, async move {
                 renders.fetch_add(1, Ordering::SeqCst);
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 Ok(page("one"))
@@ -313,6 +471,7 @@ mod tests {
                 ttl: Duration::from_secs(60),
                 stale_ttl: Duration::from_secs(60),
                 bytes: budget,
+                stale_after: Duration::from_secs(5),
             },
             &Registry::new(),
         )
@@ -320,10 +479,10 @@ mod tests {
         // 200 pages of 10 KB: twenty times the budget.
         for id in 0..200 {
             let render = async {
-                Ok(CachedPage {
-                    status: StatusCode::OK,
-                    html: Bytes::from(vec![b'x'; 10 * 1024]),
-                })
+                Ok(CachedPage::new(
+                    StatusCode::OK,
+                    Bytes::from(vec![b'x'; 10 * 1024]),
+                ))
             };
             cache
                 .get_or_render(PageKey::Post { id }, render)
@@ -338,5 +497,132 @@ mod tests {
         let held = bytes_of(&cache.fresh) + bytes_of(&cache.last_good);
         assert!(held <= budget, "{held} bytes held, budget {budget}");
         assert!(cache.fresh.entry_count() > 0, "the cache still caches");
+    }
+
+    fn cache_with(ttl: Duration, stale_after: Duration, bytes: u64) -> PageCache {
+        PageCache::new(
+            CacheSettings {
+                ttl,
+                stale_ttl: Duration::from_secs(60),
+                bytes,
+                stale_after,
+            },
+            &Registry::new(),
+        )
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn unknown_ids_are_remembered_as_404_within_the_bound() {
+        let cache = cache(10_000);
+        let renders = Arc::new(AtomicUsize::new(0));
+        for _ in 0..100 {
+            let renders = renders.clone();
+            let result = cache
+                .get_or_render(KEY, async move {
+                    renders.fetch_add(1, Ordering::SeqCst);
+                    Err(PageError::NotFound)
+                })
+                .await;
+            assert!(matches!(result, Err(PageError::NotFound)));
+        }
+        assert_eq!(
+            renders.load(Ordering::SeqCst),
+            1,
+            "one call to posts-service"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_404_drops_the_last_good_copy() {
+        let cache = cache(50);
+        cache
+            .get_or_render(KEY, async { Ok(page("deleted elsewhere")) })
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(80)).await;
+        let gone = cache
+            .get_or_render(KEY, async { Err(PageError::NotFound) })
+            .await;
+        assert!(matches!(gone, Err(PageError::NotFound)));
+        tokio::time::sleep(Duration::from_millis(80)).await;
+        // Now posts-service is down: the old copy must not come back.
+        let outage = cache.get_or_render(KEY, async { Err(unavailable()) }).await;
+        assert!(matches!(outage, Err(PageError::Upstream(_))), "{outage:?}");
+    }
+
+    #[tokio::test]
+    async fn a_slow_render_serves_the_last_good_copy_within_the_budget_and_refreshes() {
+        let cache = cache_with(
+            Duration::from_millis(200),
+            Duration::from_millis(50),
+            1024 * 1024,
+        );
+        cache
+            .get_or_render(KEY, async { Ok(page("old")) })
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let started = Instant::now();
+        let (page_served, served) = cache
+            .get_or_render(KEY, async {
+                tokio::time::sleep(Duration::from_millis(150)).await;
+                Ok(page("new"))
+            })
+            .await
+            .unwrap();
+        let took = started.elapsed();
+        assert_eq!(
+            (&page_served.html[..], served),
+            (&b"old"[..], Served::Stale)
+        );
+        assert!(took < Duration::from_millis(140), "took {took:?}");
+        // The render went on without the reader and refreshed the cache.
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        let (later, served) = cache
+            .get_or_render(KEY, async { Ok(page("never asked")) })
+            .await
+            .unwrap();
+        assert_eq!((&later.html[..], served), (&b"new"[..], Served::Fresh));
+    }
+
+    #[tokio::test]
+    async fn made_up_ids_do_not_grow_the_cache_beyond_its_budget() {
+        let budget = 64 * 1024;
+        let cache = cache_with(Duration::from_secs(60), Duration::from_secs(5), budget);
+        for id in 0..5_000 {
+            let result = cache
+                .get_or_render(PageKey::Post { id }, async { Err(PageError::NotFound) })
+                .await;
+            assert!(matches!(result, Err(PageError::NotFound)));
+        }
+        cache.fresh.run_pending_tasks().await;
+        let held = cache.fresh.weighted_size();
+        assert!(held <= budget / 2, "{held} bytes held, budget {budget}");
+        assert!(cache.fresh.entry_count() > 0, "404s are still remembered");
+    }
+
+    #[tokio::test]
+    async fn validators_change_only_with_the_bytes() {
+        let cache = cache(30);
+        let (first, _) = cache
+            .get_or_render(KEY, async { Ok(page("same")) })
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        let (again, served) = cache
+            .get_or_render(KEY, async { Ok(page("same")) })
+            .await
+            .unwrap();
+        assert_eq!(served, Served::Rendered);
+        assert_eq!(again.etag, first.etag);
+        assert_eq!(again.last_modified, first.last_modified);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let (changed, _) = cache
+            .get_or_render(KEY, async { Ok(page("changed")) })
+            .await
+            .unwrap();
+        assert_ne!(changed.etag, first.etag);
+        assert!(changed.etag.starts_with('"') && changed.etag.ends_with('"'));
     }
 }

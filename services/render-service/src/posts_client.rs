@@ -6,6 +6,13 @@
 //! and the internal session calls carry the API token, and each call is counted and
 //! timed by operation and outcome in the service's Prometheus registry.
 //!
+//! Every call passes the [`CircuitBreaker`]: while posts-service keeps failing, calls
+//! fail at once (outcome `circuit_open`) instead of waiting for the timeout, so pages
+//! fall back to their last good copy without delay. A create carries an
+//! `Idempotency-Key` and is sent once more with the same key when the first attempt
+//! timed out or lost its connection: posts-service answers the first result again
+//! rather than making a second post.
+//!
 //! This type is the seam for a cache of posts: pages only see its methods.
 
 use std::sync::Arc;
@@ -18,7 +25,17 @@ use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
 use reqwest::{header, Method, RequestBuilder, StatusCode, Url};
 use service_runtime::request_id::{self, RequestId};
 
+use crate::circuit::{CircuitBreaker, CircuitState};
 use crate::config::Config;
+
+/// The header that makes a create safe to retry (SPEC: posts-service API).
+pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
+
+/// Attempts of a create whose answer was lost (a timeout or a broken connection).
+const CREATE_ATTEMPTS: u32 = 2;
+/// Pause between attempts of a create, and while posts-service says the same key is
+/// still being worked on (409).
+const CREATE_RETRY_PAUSE: Duration = Duration::from_millis(100);
 
 /// Why a call to posts-service did not give what was asked for.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -51,7 +68,8 @@ struct Inner {
     http: reqwest::Client,
     base: Url,
     bearer: String,
-    ready_timeout: Duration,
+    request_timeout: Duration,
+    breaker: Arc<CircuitBreaker>,
     metrics: UpstreamMetrics,
 }
 
@@ -86,7 +104,7 @@ impl PostsClient {
             .connect_timeout(config.connect_timeout())
             .timeout(config.request_timeout())
             .pool_idle_timeout(Duration::from_secs(60))
-            .pool_max_idle_per_host(32)
+            .pool_max_idle_per_host(256)
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
             .user_agent(concat!("render-service/", env!("CARGO_PKG_VERSION")))
@@ -96,7 +114,8 @@ impl PostsClient {
                 http,
                 base,
                 bearer: format!("Bearer {}", config.posts_api_token.expose()),
-                ready_timeout: config.ready_timeout(),
+                request_timeout: config.request_timeout(),
+                breaker: Arc::new(CircuitBreaker::new(config.circuit(), registry)?),
                 metrics: UpstreamMetrics::register(registry)?,
             }),
         })
@@ -138,21 +157,46 @@ impl PostsClient {
         .await
     }
 
-    /// `POST /v1/posts`: the new post.
+    /// `POST /v1/posts` with `Idempotency-Key: <idempotency_key>`: the new post. An
+    /// attempt whose answer was lost (timeout, broken connection) is made once more with
+    /// the same key, and a 409 (the same key still in progress) is asked again until the
+    /// request timeout: posts-service makes one post per key, so neither duplicates it.
     pub async fn create(
         &self,
         input: &PostInput,
+        idempotency_key: &str,
         request_id: &RequestId,
     ) -> Result<Post, UpstreamError> {
         const OP: &str = "create_post";
-        let request = self
-            .write(Method::POST, self.url(&["v1", "posts"]))
-            .json(input);
-        self.call(OP, request, request_id, |status, body| match status {
-            StatusCode::CREATED | StatusCode::OK => parse_json(OP, body),
-            _ => Err(unexpected_status(OP, status)),
-        })
-        .await
+        let deadline = Instant::now() + self.inner.request_timeout;
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let request = self
+                .write(Method::POST, self.url(&["v1", "posts"]))
+                .header(IDEMPOTENCY_KEY, idempotency_key)
+                .json(input);
+            let (result, outcome) = self
+                .call_with_outcome(OP, request, request_id, |status, body| match status {
+                    StatusCode::CREATED | StatusCode::OK => parse_json(OP, body),
+                    _ => Err(unexpected_status(OP, status)),
+                })
+                .await;
+            let again = match outcome {
+                "timeout" | "unreachable" | "transport_error" => attempts < CREATE_ATTEMPTS,
+                "conflict" => Instant::now() + CREATE_RETRY_PAUSE < deadline,
+                _ => false,
+            };
+            if !again {
+                return result;
+            }
+            tracing::info!(
+                outcome,
+                attempts,
+                "create_post: trying again with the same Idempotency-Key"
+            );
+            tokio::time::sleep(CREATE_RETRY_PAUSE).await;
+        }
     }
 
     /// `PUT /v1/posts/{id}` with `If-Match: "<version>"`: the updated post, or
@@ -290,20 +334,14 @@ impl PostsClient {
         .await
     }
 
-    /// Whether posts-service's `/readyz` answers 200 within the (short) readiness timeout.
-    pub async fn is_ready(&self, request_id: &RequestId) -> bool {
-        const OP: &str = "readiness";
-        let request = self
-            .inner
-            .http
-            .get(self.url(&["readyz"]))
-            .timeout(self.inner.ready_timeout);
-        self.call(OP, request, request_id, |status, _| match status {
-            StatusCode::OK => Ok(()),
-            _ => Err(unexpected_status(OP, status)),
-        })
-        .await
-        .is_ok()
+    /// The circuit breaker's state (what `render_circuit_state` shows).
+    pub fn circuit_state(&self) -> CircuitState {
+        self.inner.breaker.state()
+    }
+
+    /// The circuit breaker, for the page cache to see whether posts-service is failing.
+    pub fn circuit(&self) -> Arc<CircuitBreaker> {
+        self.inner.breaker.clone()
     }
 
     fn url(&self, segments: &[&str]) -> Url {
@@ -335,6 +373,32 @@ impl PostsClient {
         request_id: &RequestId,
         on_answer: impl FnOnce(StatusCode, &Bytes) -> Result<T, UpstreamError>,
     ) -> Result<T, UpstreamError> {
+        self.call_with_outcome(operation, request, request_id, on_answer)
+            .await
+            .0
+    }
+
+    /// [`PostsClient::call`], also telling the outcome (the metrics label). The call is
+    /// made only when the circuit breaker lets it; else it fails at once.
+    async fn call_with_outcome<T>(
+        &self,
+        operation: &'static str,
+        request: RequestBuilder,
+        request_id: &RequestId,
+        on_answer: impl FnOnce(StatusCode, &Bytes) -> Result<T, UpstreamError>,
+    ) -> (Result<T, UpstreamError>, Outcome) {
+        let Some(permit) = self.inner.breaker.admit() else {
+            const OUTCOME: Outcome = "circuit_open";
+            self.inner
+                .metrics
+                .observe(operation, OUTCOME, Duration::ZERO);
+            tracing::debug!(operation, "posts-service call not made: circuit open");
+            let cause = "the circuit breaker is open: posts-service kept failing".to_owned();
+            return (
+                Err(UpstreamError::Unavailable { operation, cause }),
+                OUTCOME,
+            );
+        };
         let started = Instant::now();
         let exchange = async {
             let response = request
@@ -374,14 +438,28 @@ impl PostsClient {
                 )
             }
         };
+        if counts_against_posts_service(outcome) {
+            permit.failed();
+        } else {
+            permit.succeeded();
+        }
         self.inner
             .metrics
             .observe(operation, outcome, started.elapsed());
         if let Err(UpstreamError::Unavailable { operation, cause }) = &result {
             tracing::warn!(operation, outcome, cause = %cause, "posts-service call failed");
         }
-        result
+        (result, outcome)
     }
+}
+
+/// Whether an outcome says posts-service is failing (for the circuit breaker): no
+/// answer in time, no connection, or a 5xx. Any other answer shows it working.
+fn counts_against_posts_service(outcome: Outcome) -> bool {
+    matches!(
+        outcome,
+        "timeout" | "unreachable" | "transport_error" | "server_error"
+    )
 }
 
 fn outcome_of<T>(status: StatusCode, result: &Result<T, UpstreamError>) -> Outcome {
@@ -391,6 +469,7 @@ fn outcome_of<T>(status: StatusCode, result: &Result<T, UpstreamError>) -> Outco
         Err(UpstreamError::Stale) => "stale",
         Err(UpstreamError::Invalid(_)) => "invalid",
         Err(UpstreamError::Unavailable { .. }) if status.is_server_error() => "server_error",
+        Err(UpstreamError::Unavailable { .. }) if status == StatusCode::CONFLICT => "conflict",
         Err(UpstreamError::Unavailable { .. }) if status.is_success() => "bad_response",
         Err(UpstreamError::Unavailable { .. }) => "client_error",
     }
@@ -559,5 +638,56 @@ mod tests {
             metrics.contains(r#"operation="get_post",outcome="unreachable""#),
             "{metrics}"
         );
+    }
+
+    #[tokio::test]
+    async fn a_failing_posts_service_opens_the_circuit_and_calls_fail_at_once() {
+        let port = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            listener.local_addr().unwrap().port()
+        };
+        let registry = Registry::new();
+        let mut config = Config::new(
+            format!("http://127.0.0.1:{port}"),
+            "token",
+            "admin",
+            "pw",
+            "s".repeat(32),
+        );
+        config.posts_circuit_failures = 2;
+        config.posts_circuit_open_ms = 60_000;
+        let client = PostsClient::new(&config, &registry).unwrap();
+        let request_id = RequestId::generate();
+        for _ in 0..2 {
+            assert!(client.get(1, &request_id).await.is_err());
+        }
+        assert_eq!(client.circuit_state(), CircuitState::Open);
+        let started = Instant::now();
+        let err = client.list(10, None, &request_id).await.unwrap_err();
+        assert!(started.elapsed() < Duration::from_millis(20));
+        assert!(matches!(err, UpstreamError::Unavailable { .. }), "{err:?}");
+        let metrics = service_runtime::metrics::encode(&registry);
+        assert!(
+            metrics.contains(r#"operation="list_posts",outcome="circuit_open""#),
+            "{metrics}"
+        );
+        assert!(metrics.contains("render_circuit_state 1"), "{metrics}");
+    }
+
+    #[test]
+    fn only_failures_of_posts_service_count_against_it() {
+        for outcome in ["timeout", "unreachable", "transport_error", "server_error"] {
+            assert!(counts_against_posts_service(outcome), "{outcome}");
+        }
+        for outcome in [
+            "ok",
+            "not_found",
+            "stale",
+            "invalid",
+            "client_error",
+            "conflict",
+        ] {
+            assert!(!counts_against_posts_service(outcome), "{outcome}");
+        }
     }
 }

@@ -59,6 +59,10 @@ mod tests {
     use crate::Config;
 
     fn blog() -> BoxedFilter<(Response,)> {
+        blog_with(crate::state::Readiness::ready())
+    }
+
+    fn blog_with(readiness: crate::state::Readiness) -> BoxedFilter<(Response,)> {
         // posts-service on a closed port: pages fail fast, which is all these tests need.
         let config = Config::new("http://127.0.0.1:9", "token", "admin", "pw", "s".repeat(32));
         let registry = Registry::new();
@@ -76,6 +80,7 @@ mod tests {
                 https: false,
             }),
             registry,
+            readiness,
         };
         routes(Arc::new(state))
     }
@@ -115,5 +120,17 @@ mod tests {
         ] {
             assert_eq!(label(method, path).await, template, "{method} {path}");
         }
+    }
+
+    #[tokio::test]
+    async fn readiness_is_render_services_own_and_ends_with_shutdown() {
+        // posts-service is on a closed port here: ready all the same.
+        let readiness = crate::state::Readiness::ready();
+        let blog = blog_with(readiness.clone());
+        let response = warp::test::request().path("/readyz").reply(&blog).await;
+        assert_eq!(response.status(), http::StatusCode::OK);
+        readiness.draining();
+        let response = warp::test::request().path("/readyz").reply(&blog).await;
+        assert_eq!(response.status(), http::StatusCode::SERVICE_UNAVAILABLE);
     }
 }

@@ -25,7 +25,7 @@ use crate::pages::assets;
 use crate::posts_client::{ClientError, PostsClient};
 use crate::routes;
 use crate::site::Site;
-use crate::state::AppState;
+use crate::state::{AppState, Readiness};
 
 /// Why render-service could not start.
 #[derive(Debug, thiserror::Error)]
@@ -68,6 +68,7 @@ pub struct Application {
     routes: BoxedFilter<(Response,)>,
     metrics_routes: BoxedFilter<(Response,)>,
     metrics: HttpMetrics,
+    readiness: Readiness,
 }
 
 impl Application {
@@ -89,9 +90,10 @@ impl Application {
                 .map(|url| url.trim_end_matches('/').to_owned()),
             https: config.cookie_secure,
         };
-        let pages = PageCache::new(config.page_cache(), &registry)?;
+        let pages = PageCache::new(config.page_cache(), &registry)?.watching(posts.circuit());
         let login_limiter = Arc::new(LoginLimiter::new(config.trusted_proxies()?, &registry)?);
         spawn_pruning(Arc::downgrade(&login_limiter));
+        let readiness = Readiness::ready();
         let state = Arc::new(AppState {
             posts,
             pages,
@@ -99,6 +101,7 @@ impl Application {
             login_limiter,
             site: Arc::new(site),
             registry,
+            readiness: readiness.clone(),
         });
 
         Ok(Application {
@@ -113,6 +116,7 @@ impl Application {
             metrics_routes: routes::metrics_routes(&state),
             routes: routes::routes(state),
             metrics,
+            readiness,
         })
     }
 
@@ -126,8 +130,14 @@ impl Application {
         self.metrics_addr
     }
 
-    /// Serves until `shutdown` resolves, then lets in-flight requests finish.
+    /// Serves until `shutdown` resolves, then lets in-flight requests finish (`/readyz`
+    /// answers 503 from then on).
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) {
+        let readiness = self.readiness.clone();
+        let shutdown = async move {
+            shutdown.await;
+            readiness.draining();
+        };
         let metrics = tokio::spawn(server::serve(
             self.metrics_listener,
             self.metrics_routes,

@@ -1,6 +1,7 @@
 //! [`AppState`]: what every page handler can use, built once by `startup`.
 
 use std::convert::Infallible;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use prometheus::Registry;
@@ -22,6 +23,31 @@ pub struct AppState {
     pub login_limiter: Arc<LoginLimiter>,
     pub site: Arc<Site>,
     pub registry: Registry,
+    /// Whether this process takes new work (`/readyz`).
+    pub readiness: Readiness,
+}
+
+/// render-service's own readiness: ready from start until shutdown begins. It does not
+/// follow posts-service (SPEC, "Both services"): during a posts-service outage the pods
+/// must stay in the Service, so readers get the last good copies of pages.
+#[derive(Debug, Clone)]
+pub struct Readiness(Arc<AtomicBool>);
+
+impl Readiness {
+    /// A process that is ready.
+    pub fn ready() -> Readiness {
+        Readiness(Arc::new(AtomicBool::new(true)))
+    }
+
+    /// Whether `/readyz` says 200.
+    pub fn is_ready(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    /// Shutdown has begun: not ready any more.
+    pub fn draining(&self) {
+        self.0.store(false, Ordering::Relaxed);
+    }
 }
 
 /// Injects the shared state.

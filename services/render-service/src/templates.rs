@@ -159,6 +159,8 @@ pub struct EditorPage {
     pub body: String,
     /// The version the form was loaded with (edits only).
     pub version: Option<u32>,
+    /// The idempotency key of a new post's form (sent as `Idempotency-Key`).
+    pub idempotency_key: Option<String>,
     pub errors: FieldErrors,
     pub conflict: Option<ConflictView>,
 }

@@ -6,9 +6,17 @@
 //! carries the version it was loaded with; when someone saved a newer one meanwhile
 //! (412), nothing is overwritten: the form comes back with the admin's text, a conflict
 //! notice and the saved version to compare.
+//!
+//! The add form carries an idempotency key (128 random bits, made when the empty form
+//! is shown and kept when it is shown again), sent to posts-service as
+//! `Idempotency-Key`: a double submit, a "save again" after a timeout, or the client's
+//! own retry of a create whose answer was lost makes one post, and every submission
+//! redirects to it.
 
 use std::sync::Arc;
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use http::{Method, StatusCode};
 use posts_api::{FieldError, PostInput, Violation, BODY_MAX_BYTES, TITLE_MAX_CHARS};
 use serde::Deserialize;
@@ -72,6 +80,31 @@ pub struct PostForm {
     pub body: String,
     /// The version an edit form was loaded with.
     pub version: String,
+    /// The add form's idempotency key.
+    pub idempotency_key: String,
+}
+
+/// A fresh idempotency key for an add form: 128 random bits, unpadded base64url.
+pub fn new_idempotency_key() -> Result<String, PageError> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes)
+        .map_err(|err| PageError::Internal(format!("no random idempotency key: {err}")))?;
+    Ok(URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// The key a submitted add form carries, when it has the shape of ours; a form without
+/// one (loaded before this version, or made up) gets a fresh key, so it still saves.
+fn submitted_idempotency_key(form: &PostForm) -> Result<String, PageError> {
+    let key = form.idempotency_key.trim();
+    let ours = key.len() == 22
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ours {
+        Ok(key.to_owned())
+    } else {
+        new_idempotency_key()
+    }
 }
 
 /// A submitted post, normalized the way it will be stored.
@@ -170,16 +203,19 @@ struct Editor {
     /// The post being edited; `None` for a new post.
     id: Option<u64>,
     version: Option<u32>,
+    /// A new post's idempotency key.
+    idempotency_key: Option<String>,
     draft: Draft,
     errors: FieldErrors,
     conflict: Option<ConflictView>,
 }
 
 impl Editor {
-    fn new_post(draft: Draft) -> Editor {
+    fn new_post(draft: Draft, idempotency_key: String) -> Editor {
         Editor {
             id: None,
             version: None,
+            idempotency_key: Some(idempotency_key),
             draft,
             errors: FieldErrors::default(),
             conflict: None,
@@ -190,7 +226,10 @@ impl Editor {
         Editor {
             id: Some(id),
             version: Some(version),
-            ..Editor::new_post(draft)
+            idempotency_key: None,
+            draft,
+            errors: FieldErrors::default(),
+            conflict: None,
         }
     }
 
@@ -220,6 +259,7 @@ impl Editor {
             title: self.draft.title,
             body: self.draft.body,
             version: self.version,
+            idempotency_key: self.idempotency_key,
             errors: self.errors,
             conflict: self.conflict,
         })?;
@@ -227,18 +267,23 @@ impl Editor {
     }
 }
 
-/// `GET /add`: an empty form.
+/// `GET /add`: an empty form, with a fresh idempotency key.
 pub async fn show_add_form(state: Arc<AppState>, admin: Admin) -> Result<Response, PageError> {
-    Editor::new_post(Draft::default()).show(&state, admin.into_visitor(), StatusCode::OK)
+    Editor::new_post(Draft::default(), new_idempotency_key()?).show(
+        &state,
+        admin.into_visitor(),
+        StatusCode::OK,
+    )
 }
 
-/// `POST /add`: saves a new post and shows it with a flash.
+/// `POST /add`: saves a new post (once per idempotency key) and shows it with a flash.
 pub async fn submit_add_form(
     state: Arc<AppState>,
     admin: Result<Admin, Unverified>,
     form: PostForm,
 ) -> Result<Response, PageError> {
-    let editor = Editor::new_post(Draft::from_form(&form));
+    let key = submitted_idempotency_key(&form)?;
+    let editor = Editor::new_post(Draft::from_form(&form), key.clone());
     let visitor = match admin {
         Ok(admin) => admin.into_visitor(),
         Err(unverified) => return kept_for_later(&state, unverified, editor),
@@ -251,7 +296,7 @@ pub async fn submit_add_form(
     }
     let error = match state
         .posts
-        .create(&editor.draft.input(), &visitor.request_id)
+        .create(&editor.draft.input(), &key, &visitor.request_id)
         .await
     {
         Ok(post) => return Ok(saved(&state, visitor, post.id, POSTED_FLASH)),
@@ -446,6 +491,23 @@ mod tests {
             errors.body.as_deref(),
             Some("The text can be at most 65,535 bytes long; this one has 65536 bytes.")
         );
+    }
+
+    #[test]
+    fn idempotency_keys_are_fresh_128_bit_and_kept_when_ours() {
+        let key = new_idempotency_key().unwrap();
+        assert_eq!(key.len(), 22);
+        assert_ne!(key, new_idempotency_key().unwrap());
+        let form = |key: &str| PostForm {
+            idempotency_key: key.into(),
+            ..PostForm::default()
+        };
+        assert_eq!(submitted_idempotency_key(&form(&key)).unwrap(), key);
+        for odd in ["", "short", "has spaces in it 123456", &"x".repeat(200)] {
+            let fresh = submitted_idempotency_key(&form(odd)).unwrap();
+            assert_eq!(fresh.len(), 22, "{odd:?}");
+            assert_ne!(fresh, odd);
+        }
     }
 
     #[test]

@@ -4,23 +4,32 @@
 //! request's `Host` (https when `COOKIE_SECURE` says the blog is served over HTTPS).
 //! Entry ids are those links, so set `PUBLIC_URL` in production: ids must not change
 //! when the blog is reached by another name.
+//!
+//! The feed is shared like a page (the page cache, `PAGE_CACHE_TTL_MS`; the last good
+//! copy during an outage) and conditional (`ETag`, `Last-Modified`, `304`). It is
+//! cached with a mark where the base URL goes, filled in per request, so that neither
+//! the Markdown of 20 bodies nor a call to posts-service is paid per request, whatever
+//! `Host` a client sends.
 
 use std::sync::Arc;
 
-use http::{header, HeaderValue, Method, StatusCode};
+use http::{Method, StatusCode};
 use service_runtime::metrics::route;
 use service_runtime::request_id::{self, RequestId};
+use sha2::{Digest, Sha256};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
-use warp::{Filter, Reply};
+use warp::Filter;
 
 use crate::error::PageError;
 use crate::markdown;
+use crate::page_cache::{CachedPage, PageKey};
 use crate::site::Site;
 use crate::state::{with_state, AppState};
 use crate::templates::{render, FeedDocument, FeedEntry};
+use crate::web::conditional::{self, conditional, Conditional, Shared};
 use crate::web::respond::page;
 
 /// Posts in the feed.
@@ -29,12 +38,18 @@ pub const FEED_SIZE: u32 = 20;
 /// The feed's media type.
 pub const CONTENT_TYPE: &str = "application/atom+xml; charset=utf-8";
 
+/// Where the base URL goes in the cached feed. Titles and bodies cannot hold control
+/// characters (posts-service refuses them), and escaping leaves this one alone, so the
+/// mark occurs nowhere else.
+const BASE_URL_MARK: &str = "\u{1}base-url\u{1}";
+
 pub fn routes(state: &Arc<AppState>) -> BoxedFilter<(Response,)> {
     let feed = warp::path!("feed.xml")
         .and(route("/feed.xml", Method::GET))
         .and(with_state(state))
         .and(request_id::filter())
         .and(warp::header::optional::<String>("host"))
+        .and(conditional())
         .then(render_feed);
     page(&state.site, feed)
 }
@@ -60,14 +75,52 @@ fn rfc3339(moment: OffsetDateTime) -> String {
     moment.format(&Rfc3339).unwrap_or_default()
 }
 
-/// Renders the feed.
+/// The feed: from the page cache (rendered when it is not there), with this request's
+/// base URL filled in, or a `304` when the reader has it.
 pub async fn render_feed(
     state: Arc<AppState>,
     request_id: RequestId,
     host: Option<String>,
+    conditional: Conditional,
 ) -> Result<Response, PageError> {
-    let page = state.posts.list(FEED_SIZE, None, &request_id).await?;
+    let render = {
+        let state = state.clone();
+        async move {
+            let xml = feed_xml(&state, &request_id).await?;
+            Ok(CachedPage::new(StatusCode::OK, xml))
+        }
+    };
+    let (page, served) = state.pages.get_or_render(PageKey::Feed, render).await?;
     let base_url = base_url(&state.site, host.as_deref());
+    let xml = std::str::from_utf8(&page.html)
+        .map_err(|_| PageError::Internal("the cached feed is not UTF-8".to_owned()))?
+        .replace(BASE_URL_MARK, &escape_xml(&base_url));
+    // The same cached feed under another base URL is another representation.
+    let base_digest = Sha256::digest(base_url.as_bytes());
+    let etag = format!(
+        "{}-{:02x}{:02x}{:02x}{:02x}\"",
+        page.etag.trim_end_matches('"'),
+        base_digest[0],
+        base_digest[1],
+        base_digest[2],
+        base_digest[3]
+    );
+    Ok(conditional::respond(
+        &conditional,
+        Shared {
+            body: xml.into(),
+            content_type: CONTENT_TYPE,
+            etag: &etag,
+            last_modified: page.last_modified,
+            served,
+            age: page.age(),
+        },
+    ))
+}
+
+/// The feed's XML, with [`BASE_URL_MARK`] where the base URL goes.
+async fn feed_xml(state: &AppState, request_id: &RequestId) -> Result<String, PageError> {
+    let page = state.posts.list(FEED_SIZE, None, request_id).await?;
     let updated = page
         .posts
         .iter()
@@ -79,26 +132,34 @@ pub async fn render_feed(
         .iter()
         .map(|post| FeedEntry {
             title: post.title.clone(),
-            url: format!("{base_url}/posts/{}", post.id),
+            url: format!("{BASE_URL_MARK}/posts/{}", post.id),
             published: rfc3339(post.created_at),
             updated: rfc3339(post.updated_at),
             content_html: markdown::to_html(&post.body),
         })
         .collect();
-    let xml = render(&FeedDocument {
+    Ok(render(&FeedDocument {
         blog_title: state.site.blog_title.clone(),
-        base_url,
+        base_url: BASE_URL_MARK.to_owned(),
         updated: rfc3339(updated),
         entries,
-    })?;
-    let mut response = warp::reply::with_status(xml, StatusCode::OK).into_response();
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
-    // No long-lived HTTP caching: a feed cached for minutes would show an edited or
-    // deleted post past the page cache's bound, and without PUBLIC_URL its links come
-    // from the request's Host. The default `no-store` applies.
-    Ok(response)
+    })?)
+}
+
+/// `text` for an XML attribute or element.
+fn escape_xml(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&apos;"),
+            c => escaped.push(c),
+        }
+    }
+    escaped
 }
 
 #[cfg(test)]

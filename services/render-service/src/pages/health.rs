@@ -1,15 +1,18 @@
 //! `GET /healthz`, `GET /readyz`, `GET /metrics`: what the orchestrator and Prometheus ask.
 //!
-//! `/healthz` is 200 while the process serves; `/readyz` is 200 only when posts-service's
-//! own `/readyz` answers 200 within `POSTS_READY_TIMEOUT_MS` (render-service can do
-//! nothing without it); `/metrics` is the service's registry: HTTP metrics by route
-//! template and the upstream call figures.
+//! `/healthz` is 200 while the process serves. `/readyz` is render-service's own state
+//! only: 200 from start until shutdown begins, then 503. It does **not** follow
+//! posts-service (SPEC, "Both services"): when posts-service fails, this process still
+//! serves the last good copies of pages (and a quick 503 page for the rest, thanks to
+//! the circuit breaker), which it could not do once taken out of the Service. It costs
+//! no call anywhere, so a flood of probes is free. `/metrics` is the service's registry:
+//! HTTP metrics by route template, the upstream call figures, the circuit state and
+//! the page cache.
 
 use std::sync::Arc;
 
 use http::{header, HeaderValue, Method, StatusCode};
 use service_runtime::metrics::route;
-use service_runtime::request_id::{self, RequestId};
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
 use warp::{Filter, Reply};
@@ -23,8 +26,7 @@ pub fn routes(state: &Arc<AppState>) -> BoxedFilter<(Response,)> {
     let readyz = warp::path!("readyz")
         .and(route("/readyz", Method::GET))
         .and(with_state(state))
-        .and(request_id::filter())
-        .then(readiness);
+        .map(|state: Arc<AppState>| readiness(&state));
     healthz.or(readyz).unify().boxed()
 }
 
@@ -43,9 +45,9 @@ pub fn metrics_routes(state: &Arc<AppState>) -> BoxedFilter<(Response,)> {
         .boxed()
 }
 
-/// 200 when posts-service is ready, else 503.
-pub async fn readiness(state: Arc<AppState>, request_id: RequestId) -> Response {
-    if state.posts.is_ready(&request_id).await {
+/// 200 while this process takes new work, 503 once shutdown has begun.
+pub fn readiness(state: &AppState) -> Response {
+    if state.readiness.is_ready() {
         text(
             StatusCode::OK,
             "ready".to_owned(),
@@ -54,7 +56,7 @@ pub async fn readiness(state: Arc<AppState>, request_id: RequestId) -> Response 
     } else {
         text(
             StatusCode::SERVICE_UNAVAILABLE,
-            "posts-service is not ready".to_owned(),
+            "shutting down".to_owned(),
             "text/plain; charset=utf-8",
         )
     }

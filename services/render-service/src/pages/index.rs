@@ -49,21 +49,21 @@ pub async fn render_index(
         "Latest posts"
     };
     if visitor.sees_shared_pages() {
-        let chrome = Visitor::shared_chrome(&state, title);
-        let render = index_html(&state, chrome, query.before, &visitor.request_id);
+        let render = {
+            let state = state.clone();
+            let request_id = visitor.request_id.clone();
+            let before = query.before;
+            async move {
+                let chrome = Visitor::shared_chrome(&state, title);
+                let html = index_html(&state, chrome, before, &request_id).await?;
+                Ok(CachedPage::new(StatusCode::OK, html))
+            }
+        };
         let key = PageKey::Index {
             before: query.before,
         };
-        let (page, served) = state
-            .pages
-            .get_or_render(key, async {
-                Ok(CachedPage {
-                    status: StatusCode::OK,
-                    html: render.await?.into(),
-                })
-            })
-            .await?;
-        return Ok(visitor.shared_page(&page, served));
+        let (page, served) = state.pages.get_or_render(key, render).await?;
+        return Ok(visitor.shared_page(&state, &page, served));
     }
     let chrome = visitor.chrome(&state, title);
     let html = index_html(&state, chrome, query.before, &visitor.request_id).await?;

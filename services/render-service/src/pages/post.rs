@@ -11,6 +11,7 @@ use warp::Filter;
 
 use crate::error::PageError;
 use crate::page_cache::{CachedPage, PageKey};
+use crate::posts_client::UpstreamError;
 use crate::state::{with_state, AppState};
 use crate::templates::{render, Chrome, PostPage, PostView};
 use crate::web::respond::page;
@@ -26,28 +27,37 @@ pub fn routes(state: &Arc<AppState>) -> BoxedFilter<(Response,)> {
     page(&state.site, post)
 }
 
-/// Renders a post; an unknown id is the 404 page. Anonymous readers share a cached copy.
+/// Renders a post; an unknown id is the 404 page. Anonymous readers share a cached copy
+/// (an unknown id too, as a remembered 404).
 pub async fn render_post(
     id: u64,
     state: Arc<AppState>,
     mut visitor: Visitor,
 ) -> Result<Response, PageError> {
+    let key = PageKey::Post { id };
     if visitor.sees_shared_pages() {
-        let render = async {
-            let post = state.posts.get(id, &visitor.request_id).await?;
-            let chrome = Visitor::shared_chrome(&state, post.title.clone());
-            Ok(CachedPage {
-                status: StatusCode::OK,
-                html: post_html(chrome, &post)?.into(),
-            })
+        let render = {
+            let state = state.clone();
+            let request_id = visitor.request_id.clone();
+            async move {
+                let post = state.posts.get(id, &request_id).await?;
+                let chrome = Visitor::shared_chrome(&state, post.title.clone());
+                Ok(CachedPage::new(StatusCode::OK, post_html(chrome, &post)?))
+            }
         };
-        let (page, served) = state
-            .pages
-            .get_or_render(PageKey::Post { id }, render)
-            .await?;
-        return Ok(visitor.shared_page(&page, served));
+        let (page, served) = state.pages.get_or_render(key, render).await?;
+        return Ok(visitor.shared_page(&state, &page, served));
     }
-    let post = state.posts.get(id, &visitor.request_id).await?;
+    let post = match state.posts.get(id, &visitor.request_id).await {
+        Ok(post) => post,
+        Err(error) => {
+            if matches!(error, UpstreamError::NotFound) {
+                // Gone: readers must not get it from an old copy either.
+                state.pages.forget(key).await;
+            }
+            return Err(error.into());
+        }
+    };
     let chrome = visitor.chrome(&state, post.title.clone());
     let html = post_html(chrome, &post)?;
     Ok(visitor.page(StatusCode::OK, html))

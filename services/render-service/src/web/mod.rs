@@ -6,6 +6,8 @@
 //! - [`guards`]: the [`guards::admin`] filter, which yields an [`Admin`] or answers with
 //!   the login redirect. A handler that changes anything takes an `Admin`, which only
 //!   that filter can make, so a handler without the check does not compile.
+//! - [`conditional`]: validators (`ETag`, `Last-Modified`) and the `304` of what readers
+//!   share.
 //! - [`client`]: the client's address (the peer, or what a trusted proxy forwarded).
 //! - [`forms`]: request bodies of forms, and [`forms::csrf_form`], which yields a form
 //!   only when its CSRF token is genuine.
@@ -15,6 +17,7 @@
 //!   CSRF token).
 
 pub mod client;
+pub mod conditional;
 pub mod forms;
 pub mod guards;
 pub mod respond;

@@ -21,6 +21,7 @@ use crate::page_cache::{CachedPage, Served};
 use crate::posts_client::UpstreamError;
 use crate::state::{with_state, AppState};
 use crate::templates::Chrome;
+use crate::web::conditional::{self, conditional, Conditional, Shared};
 
 /// Who is asking, and what the response must tell their browser.
 #[derive(Debug)]
@@ -32,6 +33,8 @@ pub struct Visitor {
     pub session_check: SessionCheck,
     /// The login form's nonce cookie, if the browser sent one.
     pub login_nonce: Option<String>,
+    /// The request's `If-None-Match` / `If-Modified-Since`, for shared pages.
+    pub conditional: Conditional,
     flash: Option<String>,
     has_flash_cookie: bool,
     set_cookies: Vec<String>,
@@ -59,12 +62,14 @@ pub fn visitor(
         .and(warp::cookie::optional::<String>(names.session))
         .and(warp::cookie::optional::<String>(names.flash))
         .and(warp::cookie::optional::<String>(names.login))
+        .and(conditional())
         .then(
             |state: Arc<AppState>,
              request_id: RequestId,
              session: Option<String>,
              flash: Option<String>,
-             login_nonce: Option<String>| async move {
+             login_nonce: Option<String>,
+             conditional: Conditional| async move {
                 let (session, session_check) =
                     match session.and_then(|value| state.auth.session_id_of(&value)) {
                         None => (None, SessionCheck::None),
@@ -79,6 +84,7 @@ pub fn visitor(
                     session,
                     session_check,
                     login_nonce: login_nonce.filter(|nonce| auth::is_nonce(nonce)),
+                    conditional,
                     has_flash_cookie: flash.is_some(),
                     flash: flash.and_then(|value| state.auth.read_flash(&value)),
                     set_cookies: Vec::new(),
@@ -111,9 +117,10 @@ impl Visitor {
     }
 
     /// Whether this visitor sees the pages every anonymous reader sees (no session, no
-    /// flash message waiting), so a shared cached page may be served.
+    /// flash message waiting), so a shared cached page may be served. Only a flash
+    /// cookie we signed counts: a made-up one does not make the page personal.
     pub fn sees_shared_pages(&self) -> bool {
-        self.session.is_none() && !self.has_flash_cookie
+        self.session.is_none() && self.flash.is_none()
     }
 
     /// The frame of a page as every anonymous reader sees it.
@@ -128,16 +135,22 @@ impl Visitor {
         }
     }
 
-    /// A shared page, marked with where it came from (`X-Cache: hit|miss|stale`).
-    pub fn shared_page(self, page: &CachedPage, served: Served) -> Response {
-        let mut response = Response::new(page.html.clone().into());
-        *response.status_mut() = page.status;
-        let headers = response.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/html; charset=utf-8"),
-        );
-        headers.insert("x-cache", HeaderValue::from_static(served.as_str()));
+    /// A shared page, marked with where it came from (`X-Cache: hit|miss|stale`, and
+    /// `Age` from the cache), with its validators, or a `304` when the browser has it.
+    pub fn shared_page(mut self, state: &AppState, page: &CachedPage, served: Served) -> Response {
+        if self.has_flash_cookie {
+            // Not ours (a genuine one makes the page personal): tell the browser to drop it.
+            self.set_cookies.push(state.auth.clear_flash_cookie());
+        }
+        let shared = Shared {
+            body: page.html.clone(),
+            content_type: "text/html; charset=utf-8",
+            etag: &page.etag,
+            last_modified: page.last_modified,
+            served,
+            age: page.age(),
+        };
+        let response = conditional::respond(&self.conditional, shared);
         self.with_cookies(response)
     }
 

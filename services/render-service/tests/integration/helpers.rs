@@ -11,6 +11,8 @@ use serde_json::{json, Value};
 use test_mariadb::harness::Db;
 use tokio::task::JoinHandle;
 
+use crate::proxy::Proxy;
+
 pub const API_TOKEN: &str = "test-api-token";
 pub const ADMIN_USER: &str = "admin";
 pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
@@ -56,7 +58,30 @@ pub async fn spawn_posts_service(db: &Db) -> (SocketAddr, JoinHandle<()>) {
         .expect("posts-service starts");
     let addr = app.local_addr();
     let task = tokio::spawn(app.run_until_stopped(std::future::pending()));
+    wait_until_ready(addr).await;
     (addr, task)
+}
+
+/// Waits for posts-service's `/readyz` (it may start before its database is migrated).
+async fn wait_until_ready(addr: SocketAddr) {
+    let client = reqwest::Client::new();
+    let started = std::time::Instant::now();
+    loop {
+        let ready = client
+            .get(format!("http://{addr}/readyz"))
+            .timeout(Duration::from_secs(2))
+            .send()
+            .await
+            .is_ok_and(|response| response.status() == StatusCode::OK);
+        if ready {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "posts-service never became ready"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// The configuration tests run render-service with, in front of `posts_url`.
@@ -97,8 +122,30 @@ pub async fn spawn_blog(db: &Db) -> Blog {
 /// Both services, with render-service's configuration adjusted by `adjust`.
 pub async fn spawn_blog_with(db: &Db, adjust: impl FnOnce(&mut render_service::Config)) -> Blog {
     let (posts_addr, posts_task) = spawn_posts_service(db).await;
+    assemble(posts_addr, posts_task, None, adjust).await
+}
+
+/// Both services with a [`Proxy`] between them (render-service → proxy →
+/// posts-service), so a test can freeze posts-service as render-service sees it; the
+/// test's own API calls (`create_via_api`, …) go straight to posts-service.
+pub async fn spawn_blog_behind_proxy(
+    db: &Db,
+    adjust: impl FnOnce(&mut render_service::Config),
+) -> (Blog, Proxy) {
+    let (posts_addr, posts_task) = spawn_posts_service(db).await;
+    let proxy = Proxy::start(posts_addr).await;
+    let blog = assemble(posts_addr, posts_task, Some(proxy.addr), adjust).await;
+    (blog, proxy)
+}
+
+async fn assemble(
+    posts_addr: SocketAddr,
+    posts_task: JoinHandle<()>,
+    via: Option<SocketAddr>,
+    adjust: impl FnOnce(&mut render_service::Config),
+) -> Blog {
     let api_url = format!("http://{posts_addr}");
-    let mut config = render_config(&api_url);
+    let mut config = render_config(&format!("http://{}", via.unwrap_or(posts_addr)));
     adjust(&mut config);
     let (url, metrics_url, render_task) = spawn_render_service_with_metrics(config).await;
     Blog {
@@ -269,6 +316,34 @@ impl Blog {
         assert_eq!(response.status(), StatusCode::OK);
         response.json().await.expect("a post")
     }
+}
+
+impl Blog {
+    /// render-service's metrics text.
+    pub async fn metrics(&self) -> String {
+        self.api
+            .get(&self.metrics_url)
+            .send()
+            .await
+            .expect("metrics answer")
+            .text()
+            .await
+            .expect("metrics text")
+    }
+
+    /// The value of the first metrics line that starts with `series` (name and labels).
+    pub async fn metric(&self, series: &str) -> Option<f64> {
+        metric_value(&self.metrics().await, series)
+    }
+}
+
+/// The value of the first line of `metrics` that starts with `series`.
+pub fn metric_value(metrics: &str, series: &str) -> Option<f64> {
+    metrics
+        .lines()
+        .find(|line| line.starts_with(series))
+        .and_then(|line| line.rsplit(' ').next())
+        .and_then(|value| value.parse().ok())
 }
 
 /// The value of the first `csrf_token` field in a page.

@@ -10,8 +10,10 @@ mod browser;
 mod cache;
 mod feed;
 mod helpers;
+mod idempotency;
 mod observability;
 mod pages;
+mod proxy;
 mod resilience;
 mod security;
 mod sessions;
@@ -26,6 +28,10 @@ fn main() -> ExitCode {
         cache::edits_and_deletes_made_elsewhere_reach_readers_within_the_bound,
         cache::outage_serves_the_last_good_page,
         cache::pages_with_a_flash_or_a_session_are_never_shared,
+        cache::unknown_ids_are_remembered_as_404_within_the_bound,
+        cache::a_made_up_flash_cookie_does_not_bypass_the_cache,
+        cache::a_post_deleted_elsewhere_never_comes_back_from_an_old_copy,
+        cache::shared_pages_and_the_feed_answer_conditional_gets_with_304,
         pages::index_without_posts_shows_a_friendly_empty_state,
         pages::head_works_wherever_get_does_and_405_names_allow,
         pages::index_lists_the_newest_posts_with_title_date_and_excerpt,
@@ -63,9 +69,13 @@ fn main() -> ExitCode {
         sessions::account_bound_holds_across_two_replicas,
         sessions::admin_pages_are_503_while_sessions_cannot_be_checked,
         resilience::posts_service_unreachable_is_a_503_page,
-        resilience::stopped_posts_service_is_a_503_page_and_not_ready,
+        resilience::stopped_posts_service_is_a_503_page_and_render_stays_ready,
         resilience::slow_posts_service_is_a_503_page_within_the_timeout,
-        resilience::readyz_follows_posts_service,
+        resilience::readyz_is_render_services_own_state,
+        resilience::frozen_posts_service_serves_stale_pages_fast_and_the_breaker_recovers,
+        idempotency::add_form_carries_an_idempotency_key_kept_on_errors,
+        idempotency::double_submit_of_the_add_form_makes_one_post,
+        idempotency::a_create_whose_answer_was_lost_is_retried_and_makes_one_post,
         observability::request_id_is_returned_and_forwarded_to_posts_service,
         observability::metrics_show_route_templates_not_ids,
         observability::healthz_is_ok,

@@ -1,4 +1,7 @@
-//! posts-service down, stopped or slow: a clear 503 page within the timeout, never a hang.
+//! posts-service down, stopped, frozen or slow: the last good copy of a page within
+//! 100 ms once the circuit breaker is open, a clear 503 page within the timeout for a
+//! page without one, never a hang; render-service stays ready throughout, and the
+//! breaker closes within its cool-down once posts-service is back.
 
 use std::time::{Duration, Instant};
 
@@ -7,8 +10,8 @@ use test_mariadb::harness::Db;
 use tokio::net::TcpListener;
 
 use crate::helpers::{
-    browser, closed_port, render_config, spawn_posts_service, spawn_render_service,
-    spawn_render_service_with_metrics,
+    browser, closed_port, render_config, spawn_blog_behind_proxy, spawn_posts_service,
+    spawn_render_service, spawn_render_service_with_metrics, Browser,
 };
 
 /// How long a page may take when posts-service does not answer: the configured
@@ -48,7 +51,7 @@ pub async fn posts_service_unreachable_is_a_503_page(_db: Db) {
     task.abort();
 }
 
-pub async fn stopped_posts_service_is_a_503_page_and_not_ready(db: Db) {
+pub async fn stopped_posts_service_is_a_503_page_and_render_stays_ready(db: Db) {
     let (posts_addr, posts_task) = spawn_posts_service(&db).await;
     // Without the page cache: no last good copy hides the outage (see cache.rs for that).
     let mut config = render_config(&format!("http://{posts_addr}"));
@@ -67,8 +70,9 @@ pub async fn stopped_posts_service_is_a_503_page_and_not_ready(db: Db) {
     let status = response.status();
     assert_unavailable_page(status, &response.text().await.unwrap());
     assert_quick(started, Duration::from_secs(4));
+    // Ready all the same: its readiness is its own (SPEC, "Both services").
     let response = client.get(format!("{url}/readyz")).send().await.unwrap();
-    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(response.status(), StatusCode::OK);
     task.abort();
 }
 
@@ -84,7 +88,6 @@ pub async fn slow_posts_service_is_a_503_page_within_the_timeout(_db: Db) {
     });
     let mut config = render_config(&format!("http://{addr}"));
     config.posts_request_timeout_ms = 800;
-    config.posts_ready_timeout_ms = 300;
     let (url, metrics_url, task) = spawn_render_service_with_metrics(config).await;
     let client = browser();
 
@@ -99,10 +102,11 @@ pub async fn slow_posts_service_is_a_503_page_within_the_timeout(_db: Db) {
     );
     assert_quick(started, Duration::from_secs(3));
 
+    // Readiness asks nobody: at once, and ready.
     let started = Instant::now();
     let response = client.get(format!("{url}/readyz")).send().await.unwrap();
-    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
-    assert_quick(started, Duration::from_secs(2));
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_quick(started, Duration::from_millis(200));
 
     let metrics = client
         .get(&metrics_url)
@@ -120,21 +124,180 @@ pub async fn slow_posts_service_is_a_503_page_within_the_timeout(_db: Db) {
     silent.abort();
 }
 
-pub async fn readyz_follows_posts_service(db: Db) {
+pub async fn readyz_is_render_services_own_state(_db: Db) {
+    // posts-service never there at all: render-service is still ready to serve (its
+    // 503 page, or the last good copies it has), and says so at once.
     let posts_url = format!("http://127.0.0.1:{}", closed_port());
     let (url, task) = spawn_render_service(render_config(&posts_url)).await;
     let client = browser();
-    let response = client.get(format!("{url}/readyz")).send().await.unwrap();
-    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
-    // /healthz does not depend on posts-service.
+    for _ in 0..50 {
+        let started = Instant::now();
+        let response = client.get(format!("{url}/readyz")).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_quick(started, Duration::from_millis(200));
+    }
     let response = client.get(format!("{url}/healthz")).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     task.abort();
+}
 
-    let (posts_addr, posts_task) = spawn_posts_service(&db).await;
-    let (url, task) = spawn_render_service(render_config(&format!("http://{posts_addr}"))).await;
-    let response = client.get(format!("{url}/readyz")).send().await.unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    task.abort();
-    posts_task.abort();
+/// Milliseconds, for the figures a test prints.
+fn ms(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
+
+/// The `q` quantile of `samples` (nearest rank).
+fn quantile(samples: &mut [Duration], q: f64) -> Duration {
+    samples.sort();
+    let rank = ((samples.len() as f64) * q).ceil() as usize;
+    samples[rank.clamp(1, samples.len()) - 1]
+}
+
+async fn timed_get(reader: &Browser, path: &str) -> (StatusCode, String, bool, Duration) {
+    let started = Instant::now();
+    let response = reader.get(path).await;
+    let status = response.status();
+    let cache = response
+        .headers()
+        .get("x-cache")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("none")
+        .to_owned();
+    let has_age = response.headers().contains_key("age");
+    let _ = response.bytes().await;
+    (status, cache, has_age, started.elapsed())
+}
+
+const CIRCUIT: &str = "render_circuit_state ";
+
+pub async fn frozen_posts_service_serves_stale_pages_fast_and_the_breaker_recovers(db: Db) {
+    const TIMEOUT: Duration = Duration::from_millis(1500);
+    const STALE_AFTER: Duration = Duration::from_millis(300);
+    const COOL_DOWN: Duration = Duration::from_millis(1000);
+    let (blog, proxy) = spawn_blog_behind_proxy(&db, |config| {
+        config.page_cache_ttl_ms = 100;
+        config.posts_request_timeout_ms = TIMEOUT.as_millis() as u64;
+        config.page_cache_stale_after_ms = STALE_AFTER.as_millis() as u64;
+        config.posts_circuit_failures = 3;
+        config.posts_circuit_open_ms = COOL_DOWN.as_millis() as u64;
+    })
+    .await;
+    let kept = blog.create_via_api("Kept through the freeze", "body").await["id"]
+        .as_u64()
+        .unwrap();
+    let never_seen = blog.create_via_api("Never viewed", "body").await["id"]
+        .as_u64()
+        .unwrap();
+    let reader = blog.new_browser();
+    let cached = [
+        format!("/posts/{kept}"),
+        "/".to_owned(),
+        "/feed.xml".to_owned(),
+    ];
+    for path in &cached {
+        assert_eq!(timed_get(&reader, path).await.0, StatusCode::OK, "{path}");
+    }
+    assert_eq!(blog.metric(CIRCUIT).await, Some(0.0));
+
+    // posts-service freezes (SIGSTOP, or a blackholed network): nothing answers.
+    proxy.freeze();
+    tokio::time::sleep(Duration::from_millis(150)).await; // past the bound
+                                                          // Before the breaker knows: the last good copy after the stale budget, well
+                                                          // within the upstream timeout.
+    let (status, cache, _, took) = timed_get(&reader, &cached[0]).await;
+    println!(
+        "    first read after the freeze: {status} {cache} in {:.0} ms",
+        ms(took)
+    );
+    assert_eq!((status, cache.as_str()), (StatusCode::OK, "stale"));
+    assert!(took < TIMEOUT, "stale after {took:?}");
+    // A page without a copy: the 503 page, within the upstream timeout.
+    let started = Instant::now();
+    let (status, _, _, took) = timed_get(&reader, &format!("/posts/{never_seen}")).await;
+    println!(
+        "    uncached page while closed: {status} in {:.0} ms",
+        ms(took)
+    );
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        took < TIMEOUT + Duration::from_millis(500),
+        "503 after {took:?}"
+    );
+
+    // The calls that timed out open the breaker.
+    let opened = loop {
+        if blog.metric(CIRCUIT).await == Some(1.0) {
+            break started.elapsed();
+        }
+        assert!(started.elapsed() < 4 * TIMEOUT, "the breaker never opened");
+        for path in &cached {
+            timed_get(&reader, path).await;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    println!(
+        "    breaker open {:.0} ms after the first failing call",
+        ms(opened)
+    );
+
+    // Open: every cached page stale at once, however many readers.
+    let mut samples = Vec::new();
+    for round in 0..200 {
+        let path = &cached[round % cached.len()];
+        let (status, cache, has_age, took) = timed_get(&reader, path).await;
+        assert_eq!(
+            (status, cache.as_str()),
+            (StatusCode::OK, "stale"),
+            "{path}"
+        );
+        assert!(has_age, "a stale copy says its Age");
+        samples.push(took);
+    }
+    let p50 = quantile(&mut samples, 0.50);
+    let p99 = quantile(&mut samples, 0.99);
+    let max = quantile(&mut samples, 1.0);
+    println!(
+        "    stale with the breaker open, 200 requests: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        ms(p50),
+        ms(p99),
+        ms(max)
+    );
+    assert!(p99 <= Duration::from_millis(100), "p99 {p99:?}");
+    // A page without a copy: the 503 page at once.
+    let (status, _, _, took) = timed_get(&reader, &format!("/posts/{never_seen}")).await;
+    println!(
+        "    uncached page with the breaker open: {status} in {:.1} ms",
+        ms(took)
+    );
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(took <= Duration::from_millis(100), "503 after {took:?}");
+    // And render-service stays ready, so Kubernetes keeps sending readers to it.
+    let (status, _, _, _) = timed_get(&reader, "/readyz").await;
+    assert_eq!(status, StatusCode::OK);
+
+    // posts-service is back: the breaker closes within about its cool-down.
+    proxy.thaw();
+    let thawed = Instant::now();
+    let closed = loop {
+        let (status, cache, _, _) = timed_get(&reader, &cached[0]).await;
+        if status == StatusCode::OK && cache != "stale" && blog.metric(CIRCUIT).await == Some(0.0) {
+            break thawed.elapsed();
+        }
+        assert!(
+            thawed.elapsed() < COOL_DOWN + TIMEOUT + Duration::from_secs(2),
+            "the breaker never closed"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    println!(
+        "    breaker closed and pages fresh {:.0} ms after posts-service came back (cool-down {:.0} ms)",
+        ms(closed),
+        ms(COOL_DOWN)
+    );
+    assert!(
+        closed <= COOL_DOWN + Duration::from_millis(700),
+        "{closed:?}"
+    );
+    let (status, _, _, _) = timed_get(&reader, &format!("/posts/{never_seen}")).await;
+    assert_eq!(status, StatusCode::OK);
 }

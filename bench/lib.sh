@@ -1,0 +1,113 @@
+# Shared by bench/run.sh and bench/profile.sh (sourced, not run): a throwaway MariaDB,
+# seeding by SQL, the two services on loopback, and cleanup of everything started.
+#
+# The caller sets `set -euo pipefail`, cds to the repository root, and then calls
+# `bench_init` once.
+
+TOKEN=bench-token
+work=""
+container=""
+pids=()
+
+bench_cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  [ -n "$container" ] && docker rm -f "$container" >/dev/null 2>&1 || true
+  [ -n "$work" ] && rm -rf "$work"
+}
+
+bench_init() {
+  work=$(mktemp -d)
+  trap bench_cleanup EXIT
+}
+
+log() { printf '[bench] %s\n' "$*" >&2; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+wait_http() { # url, what
+  for _ in $(seq 1 300); do
+    curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  log "$2 did not become ready"; exit 1
+}
+
+# apt_need COMMAND PACKAGE...: installs the Debian packages when COMMAND is missing.
+apt_updated=""
+apt_need() {
+  local command=$1; shift
+  command -v "$command" >/dev/null && return 0
+  log "installing $*"
+  [ -z "$apt_updated" ] && apt-get update -qq && apt_updated=1
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+# The services' binaries are taken from BENCH_BIN_DIR (default target/release), so that a
+# saved earlier build can be measured beside the current one.
+# build_release: release binaries (BENCH_SKIP_BUILD=1 takes target/release as it is, e.g.
+# to measure a build made earlier) and the MariaDB image.
+build_release() {
+  if [ -z "${BENCH_SKIP_BUILD:-}" ]; then
+    log "building release binaries"
+    cargo build --release -q -p posts-service -p render-service -p point-select
+  fi
+  deploy/build-images.sh mariadb:10.11 >&2
+}
+
+# start_db: a MariaDB 10.11 on tmpfs; sets DATABASE_URL and db_port.
+start_db() {
+  db_port=$(free_port)
+  container=$(docker run -d --label blog-platform.bench=true \
+    -e MARIADB_ROOT_PASSWORD=bench -e MARIADB_DATABASE=blog \
+    --tmpfs /var/lib/mysql:rw,size=8g -p "127.0.0.1:$db_port:3306" \
+    mariadb:10.11 --innodb-buffer-pool-size=2G --innodb-flush-log-at-trx-commit=2 \
+    --max-connections=500)
+  for _ in $(seq 1 120); do
+    docker exec "$container" healthcheck.sh --connect --innodb_initialized >/dev/null 2>&1 && break
+    sleep 0.5
+  done
+  DATABASE_URL="mysql://root:bench@127.0.0.1:$db_port/blog"
+}
+sql() { docker exec -i "$container" mariadb -uroot -pbench blog; }
+
+# seed COUNT: exactly COUNT posts of realistic size (a ~50-character title and a ~2 KB
+# Markdown body), ids 1..COUNT, in one statement over MariaDB's sequence engine.
+seed() {
+  sql <<SQL
+TRUNCATE posts;
+INSERT INTO posts (title, body, created_at, updated_at, version)
+SELECT CONCAT('Notes on building sturdy web services, part ', seq),
+       CONCAT('## Part ', seq, '\n\n',
+              REPEAT('Posts are written in *Markdown* and rendered on the **server**, with [links](https://example.com/) and \`code\`. ', 14),
+              '\n\n- one point\n- another point\n\n\`\`\`\nfn main() {}\n\`\`\`\n\n',
+              REPEAT('A closing paragraph that carries the post to its realistic size. ', 7)),
+       UTC_TIMESTAMP(), UTC_TIMESTAMP(), 1
+FROM seq_1_to_$1;
+SQL
+}
+
+# start_posts: posts-service on a free port; sets posts, posts_pid.
+start_posts() {
+  local port; port=$(free_port)
+  RUST_LOG=${BENCH_RUST_LOG:-warn} LISTEN_ADDR="127.0.0.1:$port" METRICS_ADDR="127.0.0.1:0" \
+    DATABASE_URL="$DATABASE_URL" API_TOKEN=$TOKEN \
+    ${POSTS_WRAPPER:-} "${BENCH_BIN_DIR:-target/release}/posts-service" 2>"$work/posts.log" &
+  pids+=($!); posts_pid=$!
+  posts="http://127.0.0.1:$port"
+  wait_http "$posts/readyz" posts-service
+}
+
+# start_render NAME [ENV=VALUE...]: a render-service over $posts; sets render_url, render_pid.
+start_render() {
+  local name=$1; shift
+  local port; port=$(free_port)
+  env RUST_LOG="${BENCH_RUST_LOG:-warn}" LISTEN_ADDR="127.0.0.1:$port" METRICS_ADDR="127.0.0.1:0" \
+    POSTS_SERVICE_URL="$posts" POSTS_API_TOKEN=$TOKEN ADMIN_USER=admin ADMIN_PASSWORD=bench-password \
+    SESSION_SECRET="$(head -c 48 /dev/urandom | base64 -w0)" "$@" \
+    ${RENDER_WRAPPER:-} "${BENCH_BIN_DIR:-target/release}/render-service" 2>"$work/render-$name.log" &
+  pids+=($!); render_pid=$!
+  render_url="http://127.0.0.1:$port"
+  wait_http "$render_url/readyz" "render-service ($name)"
+}
+
+rss_mb() { awk '/^VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/$1/status"; }
+peak_mb() { awk '/^VmHWM/ {printf "%.1f", $2 / 1024}' "/proc/$1/status"; }
