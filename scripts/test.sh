@@ -5,7 +5,7 @@
 #      Debian packages: deploy/build-images.sh; quick when they exist);
 #   2. installs any other test dependency a fresh machine lacks;
 #   3. checks formatting;
-#   4. then runs three lanes side by side, each into its own log, shown whole when the
+#   4. then runs four lanes side by side, each into its own log, shown whole when the
 #      lane ends:
 #      - rust:   cargo clippy, then every test of the workspace (unit tests, and
 #                integration tests against throwaway MariaDB containers), then the
@@ -16,7 +16,10 @@
 #                deps), the Kubernetes manifests without a cluster (tests/k8s/check.sh),
 #                and the Prometheus configuration and alert rules (tests/prometheus/run.sh);
 #      - e2e:    the deployed blog end to end through docker compose (tests/e2e/run.sh),
-#                backup, restore and monitoring included.
+#                backup, restore and monitoring included;
+#      - faults: the fault proxy's tests and the fault suite (tests/faults/run.sh): both
+#                services as processes behind fault proxies, the database killed,
+#                frozen and cut off, SIGTERM under load, idempotent retries.
 #      The lanes share nothing but the machine: the e2e lane's image build and the rust
 #      lane's compilation overlap, which is most of a cold run's time.
 #
@@ -48,7 +51,8 @@ rust_lane() {
   step "cargo clippy"
   cargo clippy --workspace --all-targets -- -D warnings
   step "cargo test"
-  cargo test --workspace --no-fail-fast "$@"
+  # The fault suite is the faults lane's.
+  cargo test --workspace --exclude fault-suite --no-fail-fast "$@"
   if (( $# == 0 )); then
     step "security checks: tests/security/run.sh api slow secrets"
     tests/security/run.sh api slow secrets
@@ -69,6 +73,11 @@ e2e_lane() {
   tests/e2e/run.sh
 }
 
+faults_lane() {
+  step "fault suite: tests/faults/run.sh"
+  tests/faults/run.sh
+}
+
 # Runs lane NAME in the background; its output goes to $logs/NAME.log, its exit status
 # to $logs/NAME.rc.
 start_lane() {
@@ -83,10 +92,11 @@ if (( $# > 0 )); then
   lanes=(rust)
   start_lane rust rust_lane "$@"
 else
-  lanes=(rust checks e2e)
+  lanes=(rust checks e2e faults)
   start_lane rust rust_lane
   start_lane checks checks_lane
   start_lane e2e e2e_lane
+  start_lane faults faults_lane
 fi
 wait
 

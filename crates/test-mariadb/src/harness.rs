@@ -66,10 +66,16 @@ macro_rules! cases {
 
 /// Runs the cases and returns the process exit code (failure when any case failed).
 pub fn run(cases: Vec<Case>) -> ExitCode {
-    let mut arguments = Arguments::from_args();
     // The cases wait on the network, not the CPU: run more of them at once than cores.
+    run_with_threads(cases, 8)
+}
+
+/// [`run`], with `threads` cases at a time unless `--test-threads` says otherwise: for
+/// cases that load the machine or measure latency, and so must not crowd each other.
+pub fn run_with_threads(cases: Vec<Case>, threads: usize) -> ExitCode {
+    let mut arguments = Arguments::from_args();
     if arguments.test_threads.is_none() {
-        arguments.test_threads = Some(8);
+        arguments.test_threads = Some(threads);
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -82,6 +82,18 @@ impl MariaDb {
         db
     }
 
+    /// The Docker id of the container, for faults the test applies with the `docker` CLI
+    /// itself (`docker kill -s KILL`, `docker start`).
+    pub fn container_id(&self) -> &str {
+        self.container.id()
+    }
+
+    /// The host port the server was reachable on when it started. A container started
+    /// again by other means than [`MariaDb::restart`] may come back on another one.
+    pub fn host_port(&self) -> u16 {
+        self.host_port
+    }
+
     /// The URL of the server itself, without a database.
     pub fn server_url(&self) -> String {
         self.url("")

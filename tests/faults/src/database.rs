@@ -1,0 +1,120 @@
+//! A MariaDB container seen from outside, for process faults the `docker` CLI applies:
+//! `docker kill -s KILL` (mariadbd dies as in a power cut), `docker start` (InnoDB
+//! recovers from its log), `docker pause` (the cgroup freezer: SIGSTOP for every
+//! process of the container).
+//!
+//! A container started again may publish its port on another host port, so scenarios
+//! reach the database through a [`fault_proxy::FaultProxy`] they retarget
+//! ([`host_addr`]).
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use mysql_async::prelude::Queryable;
+use tokio::process::Command;
+
+/// Runs `docker ARGS`; its standard output. Panics with docker's error otherwise.
+pub async fn docker(args: &[&str]) -> String {
+    let output = Command::new("docker")
+        .args(args)
+        .output()
+        .await
+        .expect("cannot run docker");
+    assert!(
+        output.status.success(),
+        "docker {} failed: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// `docker kill -s SIGNAL id`.
+pub async fn kill(container: &str, signal: &str) {
+    docker(&["kill", "-s", signal, container]).await;
+}
+
+/// `docker wait id`: returns once the container has stopped (after a `kill`, before a
+/// `start`, or the start finds it still running and does nothing).
+pub async fn wait_stopped(container: &str) {
+    docker(&["wait", container]).await;
+}
+
+/// `docker start id`.
+pub async fn start(container: &str) {
+    docker(&["start", container]).await;
+}
+
+/// `docker pause id`: every process of the container frozen.
+pub async fn pause(container: &str) {
+    docker(&["pause", container]).await;
+}
+
+/// `docker unpause id`.
+pub async fn unpause(container: &str) {
+    docker(&["unpause", container]).await;
+}
+
+/// Where the container's port 3306 is published on the host now.
+pub async fn host_addr(container: &str) -> SocketAddr {
+    let published = docker(&["port", container, "3306/tcp"]).await;
+    let port = published
+        .lines()
+        .find_map(|line| line.rsplit(':').next()?.trim().parse::<u16>().ok())
+        .unwrap_or_else(|| panic!("port 3306 is not published: {published:?}"));
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+/// The URL of the database named in `url` (a test-mariadb URL), reached at `addr`
+/// instead (a proxy in front of the server).
+pub fn url_via(url: &str, addr: SocketAddr) -> String {
+    let name = database_name(url);
+    format!("mysql://root@{addr}/{name}?prefer_socket=false")
+}
+
+/// The database part of a `mysql://user@host:port/NAME?options` URL.
+pub fn database_name(url: &str) -> &str {
+    let after_host = url
+        .strip_prefix("mysql://")
+        .and_then(|rest| rest.split_once('/'))
+        .map(|(_, path)| path)
+        .unwrap_or_else(|| panic!("not a database URL: {url}"));
+    after_host.split('?').next().unwrap_or(after_host)
+}
+
+/// Waits until the server at `addr` answers `SELECT 1`; how long that took.
+pub async fn wait_until_accepting(addr: SocketAddr, limit: Duration) -> Duration {
+    let started = Instant::now();
+    let url = format!("mysql://root@{addr}/?prefer_socket=false");
+    loop {
+        let attempt = tokio::time::timeout(Duration::from_secs(2), async {
+            let mut conn = mysql_async::Conn::from_url(url.as_str()).await?;
+            conn.query_drop("SELECT 1").await?;
+            conn.disconnect().await
+        })
+        .await;
+        if let Ok(Ok(())) = attempt {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < limit,
+            "MariaDB at {addr} did not accept queries within {limit:?}: {attempt:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_rewritten_to_the_proxy() {
+        let url = "mysql://root@127.0.0.1:32768/test_abc?prefer_socket=false";
+        assert_eq!(database_name(url), "test_abc");
+        assert_eq!(
+            url_via(url, SocketAddr::from(([127, 0, 0, 1], 4000))),
+            "mysql://root@127.0.0.1:4000/test_abc?prefer_socket=false"
+        );
+    }
+}
