@@ -17,6 +17,8 @@ use crate::blog::{id_of, posts_direct, render_behind_proxy, Api, Problems};
 
 /// render-service's upstream timeout in these scenarios (`POSTS_REQUEST_TIMEOUT_MS`).
 const UPSTREAM_TIMEOUT: Duration = Duration::from_millis(2000);
+/// How long a rendered page is fresh (`PAGE_CACHE_TTL_MS`).
+const PAGE_TTL: Duration = Duration::from_millis(1000);
 /// The promise for stale pages once the breaker is open.
 const STALE_P99: Duration = Duration::from_millis(100);
 /// Stale pages asked for, one after another, for the percentiles.
@@ -104,10 +106,14 @@ async fn cached_pages_are_served_stale_while(outage: Outage, db: Db, name: &'sta
     let scenario = Scenario::new(name);
     let posts = posts_direct(&scenario, &db, &[]).await;
     let timeout = UPSTREAM_TIMEOUT.as_millis().to_string();
+    let ttl = PAGE_TTL.as_millis().to_string();
     let (proxy, render) = render_behind_proxy(
         &scenario,
         &posts,
-        &[("POSTS_REQUEST_TIMEOUT_MS", timeout.as_str())],
+        &[
+            ("POSTS_REQUEST_TIMEOUT_MS", timeout.as_str()),
+            ("PAGE_CACHE_TTL_MS", ttl.as_str()),
+        ],
     )
     .await;
     let api = Api::new(&posts.url, Duration::from_secs(5));
@@ -134,6 +140,7 @@ async fn cached_pages_are_served_stale_while(outage: Outage, db: Db, name: &'sta
         );
     }
 
+    let warmed = Instant::now();
     let mut problems = Problems::default();
     let mut not_ready = Vec::new();
     outage.begin(&proxy, &posts);
@@ -161,6 +168,11 @@ async fn cached_pages_are_served_stale_while(outage: Outage, db: Db, name: &'sta
             .filter(|s| *s != StatusCode::OK),
     );
 
+    // Past the copies' freshness, so that what comes is the last good copy, not a hit.
+    tokio::time::sleep(
+        (warmed + PAGE_TTL + Duration::from_millis(100)).saturating_duration_since(Instant::now()),
+    )
+    .await;
     // Then one reader after another, over the pages with a good copy.
     let mut stale = Latencies::default();
     let mut not_stale = Vec::new();

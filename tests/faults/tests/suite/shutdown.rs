@@ -28,6 +28,7 @@ const LOAD_CLIENTS: usize = 12;
 const IDLE_KEEP_ALIVE: usize = 10;
 const IDLE_SILENT: usize = 5;
 const SLOW_LINK: Duration = Duration::from_millis(200);
+const SLOW_LINK_JITTER: Duration = Duration::from_millis(50);
 const ACCEPTED_MARGIN: Duration = Duration::from_millis(100);
 /// Load before the signal (pools warm, many requests accepted).
 const LOAD_BEFORE: Duration = Duration::from_secs(2);
@@ -103,6 +104,8 @@ where
                     .expect("an HTTP client");
                 let mut attempts = Vec::new();
                 let mut n = task;
+                // Staggered, so that the clients' requests do not move in step.
+                tokio::time::sleep(Duration::from_millis(17 * task as u64)).await;
                 while !stop.load(Ordering::Relaxed) {
                     n += 1;
                     let started = Instant::now();
@@ -222,7 +225,7 @@ pub async fn sigterm_under_load_posts_service_fails_no_accepted_request(db: Db) 
     proxy.set_fault(Fault::Latency {
         direction: Direction::Downstream,
         delay: SLOW_LINK,
-        jitter: Duration::ZERO,
+        jitter: SLOW_LINK_JITTER,
     });
     let base = posts.url.clone();
     terminate_under_load(&scenario, &mut posts, move |client, n| {
@@ -249,7 +252,7 @@ pub async fn sigterm_under_load_render_service_fails_no_accepted_request(db: Db)
     proxy.set_fault(Fault::Latency {
         direction: Direction::Downstream,
         delay: SLOW_LINK,
-        jitter: Duration::ZERO,
+        jitter: SLOW_LINK_JITTER,
     });
     let base = render.url.clone();
     terminate_under_load(&scenario, &mut render, move |client, n| {
