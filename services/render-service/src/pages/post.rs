@@ -41,13 +41,13 @@ pub async fn render_post(
                 html: post_html(chrome, &post)?.into(),
             })
         };
-        // Boxed, here and below: the render's future is large, and unboxed it would be
-        // copied whole each time warp moves the handler's future.
-        let (page, served) =
-            Box::pin(state.pages.get_or_render(PageKey::Post { id }, render)).await?;
+        let (page, served) = state
+            .pages
+            .get_or_render(PageKey::Post { id }, render)
+            .await?;
         return Ok(visitor.shared_page(&page, served));
     }
-    let post = Box::pin(state.posts.get(id, &visitor.request_id)).await?;
+    let post = state.posts.get(id, &visitor.request_id).await?;
     let chrome = visitor.chrome(&state, post.title.clone());
     let html = post_html(chrome, &post)?;
     Ok(visitor.page(StatusCode::OK, html))
