@@ -62,19 +62,11 @@ pub async fn render_index(
         let key = PageKey::Index {
             before: query.before,
         };
-        // Boxed, here and below: the render's future is large, and unboxed it would be
-        // copied whole each time warp moves the handler's future.
-        let (page, served) = Box::pin(state.pages.get_or_render(key, render)).await?;
+        let (page, served) = state.pages.get_or_render(key, render).await?;
         return Ok(visitor.shared_page(&state, &page, served));
     }
     let chrome = visitor.chrome(&state, title);
-    let html = Box::pin(index_html(
-        &state,
-        chrome,
-        query.before,
-        &visitor.request_id,
-    ))
-    .await?;
+    let html = index_html(&state, chrome, query.before, &visitor.request_id).await?;
     Ok(visitor.page(StatusCode::OK, html))
 }
 

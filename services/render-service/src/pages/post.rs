@@ -45,12 +45,10 @@ pub async fn render_post(
                 Ok(CachedPage::new(StatusCode::OK, post_html(chrome, &post)?))
             }
         };
-        // Boxed, here and below: the render's future is large, and unboxed it would be
-        // copied whole each time warp moves the handler's future.
-        let (page, served) = Box::pin(state.pages.get_or_render(key, render)).await?;
+        let (page, served) = state.pages.get_or_render(key, render).await?;
         return Ok(visitor.shared_page(&state, &page, served));
     }
-    let post = match Box::pin(state.posts.get(id, &visitor.request_id)).await {
+    let post = match state.posts.get(id, &visitor.request_id).await {
         Ok(post) => post,
         Err(error) => {
             if matches!(error, UpstreamError::NotFound) {
