@@ -1,14 +1,15 @@
 //! Running one database operation, and what its failure means.
 //!
-//! Every store operation goes through [`bounded`]: it answers at once while start-up has
+//! Every store operation goes through `bounded`: it answers at once while start-up has
 //! not finished ([`crate::database`]), bounds the whole operation (connection checkout
 //! included) by the configured timeout, and records it in the metrics. A write
-//! transaction that loses a deadlock is run again a few times ([`retrying_deadlocks`])
+//! transaction that loses a deadlock is run again a few times (`retrying_deadlocks`)
 //! before it counts as a failure.
 //!
 //! [`StoreError`] is the storage side of the one mapping from MySQL to HTTP: this module
-//! is the only place that reads MySQL error codes, and `crate::error` the only place
-//! that turns a [`StoreError`] into a status. A database that is down, restarting,
+//! is the only place that decides whether a MySQL error is transient or ours, and
+//! `crate::error` the only place that turns a [`StoreError`] into a status. (The store
+//! reads one code for control flow only: a taken idempotency key, 1062.) A database that is down, restarting,
 //! read-only, out of connections, deadlocked or too slow is [`StoreError::Unavailable`]
 //! (a 503 with `Retry-After`); only what can be our own bug is [`StoreError::Internal`].
 

@@ -1,14 +1,14 @@
 //! `PostStore`: every SQL statement the service runs for posts, parameterised, next to
 //! the code that runs it.
 //!
-//! Each operation goes through [`crate::operation::bounded`]: a 503 at once while the
+//! Each operation goes through `crate::operation::bounded`: a 503 at once while the
 //! database has not started, the configured timeout (connection checkout included) so a
 //! dead or frozen database turns into [`StoreError::Unavailable`] instead of a hung
 //! request, and metrics. Errors are the store's own; `crate::error` decides what HTTP
 //! makes of them. Optimistic concurrency is enforced by the database: an update or
 //! conditional delete only touches the row when `version` still matches, so two
 //! writers holding the same version can never both win. Write transactions that lose a
-//! deadlock are run again ([`crate::operation::retrying_deadlocks`]).
+//! deadlock are run again (`crate::operation::retrying_deadlocks`).
 
 use std::future::Future;
 use std::time::Duration;
