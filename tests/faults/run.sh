@@ -3,10 +3,12 @@
 # real processes behind fault proxies, over MariaDB containers that the scenarios kill,
 # freeze and cut off; see tests/faults/tests/suite/main.rs.
 #
-#   1. builds the two service binaries the suite starts (`cargo build`, debug, the same
-#      target directory as `cargo test`, so it is quick after a `cargo test`);
-#   2. runs the fault proxy's own tests and the suite, two scenarios at a time, printing
-#      each scenario's figures as `FIGURE <scenario>: …` lines.
+#   1. builds the workspace's tests and with them the two service binaries the suite
+#      starts (`cargo test --workspace --no-run`: the very build the rust lane's
+#      `cargo test` uses, so whichever lane comes first does it for both);
+#   2. runs the suite, two scenarios at a time, printing each scenario's figures as
+#      `FIGURE <scenario>: …` lines. (The fault proxy's own tests run with the rest of
+#      the workspace in the rust lane.)
 #
 # Needs Docker and the mariadb:10.11 image (deploy/build-images.sh). Service logs go to
 # artifacts/faults/<scenario>/. Extra arguments go to the suite, e.g.
@@ -16,7 +18,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
 started=$(date +%s)
 rm -rf artifacts/faults
-cargo build -p posts-service -p render-service
-cargo test -p fault-proxy
-cargo test -p fault-suite -- --test-threads=2 --nocapture "$@"
+# The same package selection as the rust lane's `cargo test --workspace`, so one build of
+# each dependency serves both (a `-p` selection would resolve features differently and
+# compile them again). That build makes the service binaries the suite starts.
+cargo test --workspace --no-run
+cargo test --workspace --test suite -- --test-threads=2 --nocapture "$@"
 echo "fault suite took $(( $(date +%s) - started )) s"

@@ -1,7 +1,7 @@
 //! posts-service and render-service as the operator runs them: real processes, so a
 //! scenario can freeze (SIGSTOP), thaw (SIGCONT) and stop (SIGTERM) them.
 //!
-//! The binaries are the ones `cargo build -p posts-service -p render-service` left next
+//! The binaries are the ones `cargo test --workspace --no-run` (tests/faults/run.sh) left next
 //! to the test executable (`target/<profile>/`). A scenario fails at once, saying what to
 //! run, when one is missing or older than its sources: testing a stale build would
 //! measure code that is not the code under test.
@@ -40,7 +40,7 @@ pub fn binary(name: &str) -> PathBuf {
         .and_then(Path::parent)
         .expect("the test executable lives in target/<profile>/deps");
     let path = dir.join(name);
-    let build = "build the services first: `cargo build -p posts-service -p render-service` \
+    let build = "build the services first: `cargo test --workspace --no-run` \
                  (tests/faults/run.sh does it, then runs the suite)";
     let built = std::fs::metadata(&path)
         .and_then(|meta| meta.modified())
