@@ -28,9 +28,12 @@
 # three nodes and on one), and a closing "test result:" line for scripts/test.sh. The
 # EXIT trap removes the project's containers, networks and volumes.
 #
-# Usage: tests/galera/run.sh        (docker with compose v2 or docker-compose v1, curl,
-#                                    python3, the images of deploy/build-images.sh)
+# Usage: tests/galera/run.sh [smoke]   (docker with compose v2 or docker-compose v1,
+#                                       curl, python3, the images of
+#                                       deploy/build-images.sh); `smoke` stops after
+#                                       the first three cases
 # Environment: BLOG_IMAGE_TAG (default latest) tags the two service images it builds;
+#              GALERA_NO_BUILD=1 uses those images as they are (no `--build`);
 #              GALERA_KEEP_LOGS=DIR copies the containers' logs there at the end.
 set -Eeuo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -196,7 +199,9 @@ log "project $PROJECT, blog on $BASE, API on $API, compose: ${COMPOSE_BIN[*]}"
 
 begin cluster_forms
 t0=$(now_ms)
-compose up --build -d >"$WORK/up.log" 2>&1 || { tail -n 40 "$WORK/up.log"; fail "compose up"; }
+build=(--build)
+[[ ${GALERA_NO_BUILD:-} ]] && build=()
+compose up "${build[@]}" -d >"$WORK/up.log" 2>&1 || { tail -n 40 "$WORK/up.log"; fail "compose up"; }
 wait_healthy 300 "${NODES[@]}" posts-service render-service
 figure "up --build to healthy (3 nodes, both services): $(secs "$t0")"
 for n in "${NODES[@]}"; do
@@ -220,6 +225,8 @@ load --seconds 10 --workers 4 --out "$WORK/acks-3.jsonl" --tag three >"$WORK/thr
 three=$(field writes_per_s <"$WORK/three.json")
 figure "write throughput, 3 synced nodes: $three writes/s (4 writers, 10 s; $(cat "$WORK/three.json"))"
 ok
+
+if [[ ${1:-} == smoke ]]; then exit 0; fi
 
 begin writer_killed
 w=$(writer)
