@@ -6,6 +6,9 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{Opts, OptsBuilder, Pool, PoolConstraints, PoolOpts};
 use service_runtime::config::ConfigError;
 
+pub mod lock;
+pub mod nodes;
+
 mod embedded {
     refinery::embed_migrations!("migrations");
 }
