@@ -1,6 +1,7 @@
 //! The HTTP edge of `serve`, as a client meets it: route labels that stay bounded,
-//! `HEAD` and `Allow`, a whole-body deadline, idle connections that cost nothing, and
-//! the peer address handed to the routes.
+//! `HEAD` and `Allow`, a whole-body deadline, idle connections that cost nothing, the
+//! peer address handed to the routes, and shutdown with requests in flight and idle
+//! keep-alive clients attached.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -8,7 +9,7 @@ use std::time::{Duration, Instant};
 use http::Method;
 use prometheus::Registry;
 use service_runtime::metrics::{encode, route, HttpMetrics};
-use service_runtime::server::{serve_with_limits, Limits, PeerAddr};
+use service_runtime::server::{serve_with_limits, Limits, PeerAddr, DRAIN_TIMEOUT};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use warp::Filter;
@@ -227,4 +228,87 @@ async fn connections_over_the_cap_wait_until_one_closes() {
         "served after {waited:?} although the cap was full"
     );
     drop((first, second));
+}
+
+#[tokio::test]
+async fn shutdown_finishes_in_flight_requests_and_does_not_wait_for_idle_keep_alive_clients() {
+    const SLOW: Duration = Duration::from_millis(1500);
+    let slow = warp::path!("slow")
+        .and(route("/slow", Method::GET))
+        .then(|| async {
+            tokio::time::sleep(SLOW).await;
+            "slow done"
+        });
+    let fast = warp::path!("fast")
+        .and(route("/fast", Method::GET))
+        .map(|| "fast");
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let metrics = HttpMetrics::register(&Registry::new()).unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(serve_with_limits(
+        listener,
+        slow.or(fast).unify(),
+        metrics,
+        Limits::default(),
+        async {
+            let _ = stopped.await;
+        },
+    ));
+
+    // A keep-alive client that made a request and keeps its connection open.
+    let mut kept = TcpStream::connect(addr).await.unwrap();
+    kept.write_all(b"GET /fast HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = [0u8; 512];
+    let read = kept.read(&mut answer).await.unwrap();
+    assert!(String::from_utf8_lossy(&answer[..read]).ends_with("fast"));
+    // A client that connected and never sent anything.
+    let mut silent = TcpStream::connect(addr).await.unwrap();
+    // A pooling HTTP client with an idle connection.
+    let client = reqwest::Client::new();
+    let pooled = client
+        .get(format!("http://{addr}/fast"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pooled.text().await.unwrap(), "fast");
+    // Requests in flight when the signal comes.
+    let in_flight: Vec<_> = (0..5)
+        .map(|_| tokio::spawn(reqwest::get(format!("http://{addr}/slow"))))
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let signalled = Instant::now();
+    stop.send(()).unwrap();
+    tokio::time::timeout(DRAIN_TIMEOUT, server)
+        .await
+        .expect("serve() returns within the drain deadline")
+        .unwrap();
+    let took = signalled.elapsed();
+    for request in in_flight {
+        let response = request
+            .await
+            .unwrap()
+            .expect("an accepted request is answered");
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.text().await.unwrap(), "slow done");
+    }
+    println!(
+        "shutdown with 5 requests in flight and 3 idle keep-alive clients: serve() returned \
+         {took:.2?} after the signal (the slow requests needed {:.2?} more)",
+        SLOW - Duration::from_millis(300)
+    );
+    assert!(
+        took < SLOW + Duration::from_secs(1),
+        "waited {took:?}: idle connections held the shutdown"
+    );
+    // The idle connections were closed by the server, not left open.
+    for idle in [&mut kept, &mut silent] {
+        let closed = tokio::time::timeout(Duration::from_secs(1), idle.read(&mut answer))
+            .await
+            .expect("an idle connection is closed at shutdown");
+        assert!(matches!(closed, Ok(0) | Err(_)), "{closed:?}");
+    }
 }

@@ -116,11 +116,20 @@ pub fn latest_migration_version() -> i64 {
         .unwrap_or(0)
 }
 
-/// Whether the database answers and its schema is the one this binary expects.
+/// ER_NO_SUCH_TABLE: no migration has ever run here.
+const NO_SUCH_TABLE: u16 = 1146;
+
+/// Whether the database answers and its schema is the one this binary expects (`false`
+/// for a database never migrated).
 pub async fn schema_is_current(pool: &Pool) -> Result<bool, mysql_async::Error> {
     let mut conn = pool.get_conn().await?;
-    let applied: Option<Option<i64>> = conn
+    let applied: Option<Option<i64>> = match conn
         .query_first("SELECT MAX(version) FROM refinery_schema_history")
-        .await?;
+        .await
+    {
+        Ok(applied) => applied,
+        Err(mysql_async::Error::Server(err)) if err.code == NO_SUCH_TABLE => None,
+        Err(err) => return Err(err),
+    };
     Ok(applied.flatten().unwrap_or(0) >= latest_migration_version())
 }

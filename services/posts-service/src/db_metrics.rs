@@ -1,5 +1,7 @@
 //! Database figures for `/metrics`: per-operation counts and latencies, and the state of
-//! the connection pool (read from mysql_async's own counters at scrape time).
+//! the connection pool (read from mysql_async's own counters at scrape time), and
+//! whether the database is usable at all (`posts_db_up`, refreshed at each scrape from
+//! the cached readiness check).
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -17,6 +19,7 @@ pub struct DbMetrics {
     pool_connections: IntGaugeVec,
     pool_waiting: IntGauge,
     pool_connect_failures: IntGauge,
+    up: IntGauge,
 }
 
 impl DbMetrics {
@@ -48,6 +51,11 @@ impl DbMetrics {
             "db_pool_connect_failures",
             "Connections that could not be opened since start",
         )?;
+        let up = IntGauge::new(
+            "posts_db_up",
+            "1 when the database answered the last readiness check with a current schema, \
+             0 while it is unreachable or start-up (connect, migrate) has not finished",
+        )?;
         let pool_max = IntGauge::new("db_pool_max_connections", "Configured pool maximum")?;
         pool_max.set(i64::try_from(configured_max).unwrap_or(i64::MAX));
         registry.register(Box::new(operations.clone()))?;
@@ -56,12 +64,14 @@ impl DbMetrics {
         registry.register(Box::new(pool_waiting.clone()))?;
         registry.register(Box::new(pool_connect_failures.clone()))?;
         registry.register(Box::new(pool_max))?;
+        registry.register(Box::new(up.clone()))?;
         Ok(DbMetrics {
             operations,
             latency,
             pool_connections,
             pool_waiting,
             pool_connect_failures,
+            up,
         })
     }
 
@@ -73,6 +83,11 @@ impl DbMetrics {
         self.latency
             .with_label_values(&[operation])
             .observe(elapsed.as_secs_f64());
+    }
+
+    /// Records whether the database is usable (`posts_db_up`).
+    pub fn set_up(&self, up: bool) {
+        self.up.set(i64::from(up));
     }
 
     /// Copies the pool's live counters into the gauges; call before encoding.

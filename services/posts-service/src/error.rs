@@ -10,7 +10,7 @@ use http::StatusCode;
 use posts_api::{FieldError, Problem, Violation, REQUEST_MAX_BYTES};
 use warp::reply::Response;
 
-use crate::store::StoreError;
+use crate::operation::StoreError;
 
 /// What went wrong, in the API's terms.
 #[derive(Debug, thiserror::Error)]
@@ -45,9 +45,16 @@ pub enum ApiError {
     /// `If-Match` names a version that is no longer current.
     #[error("precondition failed")]
     PreconditionFailed,
-    /// The database is unreachable or too slow.
+    /// The database is unreachable, restarting, read-only, saturated, deadlocked or too
+    /// slow: the client may retry (a 503 with `Retry-After`).
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// `/readyz`: the service cannot do its work, for this (safe to send) reason.
+    #[error("not ready: {0}")]
+    NotReady(&'static str),
+    /// The `Idempotency-Key` was used before for another request.
+    #[error("idempotency key reused for another request")]
+    IdempotencyKeyReused,
     /// A bug or an unexpected database answer.
     #[error("internal error: {0}")]
     Internal(String),
@@ -67,7 +74,8 @@ impl ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             ApiError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::NotReady(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -102,6 +110,12 @@ impl ApiError {
             // Never the cause: it may name tables, hosts or queries.
             ApiError::Unavailable(_) => {
                 "The database is unavailable; try again shortly.".to_owned()
+            }
+            ApiError::NotReady(reason) => format!("Not ready: {reason}."),
+            ApiError::IdempotencyKeyReused => {
+                "This Idempotency-Key was already used for a request with another title or \
+                 body; use a new key for a new post."
+                    .to_owned()
             }
             ApiError::Internal(_) => "An unexpected error occurred.".to_owned(),
         }
@@ -143,7 +157,7 @@ impl ApiError {
                 HeaderValue::from_static(r#"Bearer realm="posts-service""#),
             );
         }
-        if matches!(self, ApiError::Unavailable(_)) {
+        if matches!(self, ApiError::Unavailable(_) | ApiError::NotReady(_)) {
             headers.insert(http::header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         response
@@ -159,7 +173,12 @@ impl warp::reply::Reply for ApiError {
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         match err {
-            StoreError::Unavailable(cause) => ApiError::Unavailable(cause),
+            // Transient: down, restarting, read-only, saturated, deadlocked (after the
+            // retries), not started yet. Which MySQL errors are transient is decided in
+            // `crate::operation`.
+            StoreError::Unavailable(cause) | StoreError::Deadlock(cause) => {
+                ApiError::Unavailable(cause)
+            }
             StoreError::Internal(cause) => ApiError::Internal(cause),
         }
     }
@@ -176,4 +195,39 @@ pub async fn recover(rejection: warp::Rejection) -> Result<Response, std::conver
         ApiError::Internal(format!("unhandled rejection: {rejection:?}"))
     };
     Ok(error.into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use mysql_async::{Error, ServerError};
+
+    use super::*;
+
+    fn server(code: u16) -> Error {
+        Error::Server(ServerError {
+            code,
+            message: format!("SELECT secret FROM t -- error {code}"),
+            state: "HY000".to_owned(),
+        })
+    }
+
+    #[test]
+    fn transient_failures_are_a_503_with_retry_after() {
+        for code in [1040, 1213, 1290] {
+            let response = ApiError::from(StoreError::from(server(code))).into_response();
+            assert_eq!(response.status(), 503, "{code}");
+            assert_eq!(response.headers()["retry-after"], "1");
+            assert_eq!(
+                response.headers()["content-type"],
+                "application/problem+json"
+            );
+        }
+    }
+
+    #[test]
+    fn a_query_error_is_a_500_without_retry_after() {
+        let response = ApiError::from(StoreError::from(server(1064))).into_response();
+        assert_eq!(response.status(), 500);
+        assert!(response.headers().get("retry-after").is_none());
+    }
 }

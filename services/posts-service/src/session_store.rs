@@ -10,12 +10,14 @@
 use std::time::Duration;
 
 use mysql_async::prelude::Queryable;
-use mysql_async::{Pool, Row};
+use mysql_async::Row;
 use posts_api::session::{LoginFailures, SessionInfo, ACCOUNT_WINDOW_SECS, CLIENT_WINDOW_SECS};
 use time::PrimitiveDateTime;
 
+use crate::database::Database;
 use crate::db_metrics::DbMetrics;
-use crate::store::{bounded, StoreError};
+use crate::operation::bounded;
+use crate::store::StoreError;
 
 /// A session's key as stored: the 32 bytes of its SHA-256 digest.
 pub type SessionKey = [u8; 32];
@@ -26,16 +28,16 @@ const PURGE_BATCH: u32 = 1000;
 /// Reads and writes sessions and failed logins.
 #[derive(Clone)]
 pub struct SessionStore {
-    pool: Pool,
+    database: Database,
     timeout: Duration,
     metrics: DbMetrics,
 }
 
 impl SessionStore {
-    /// A store over `pool` whose operations give up after `timeout`.
-    pub fn new(pool: Pool, timeout: Duration, metrics: DbMetrics) -> SessionStore {
+    /// A store over `database` whose operations give up after `timeout`.
+    pub fn new(database: Database, timeout: Duration, metrics: DbMetrics) -> SessionStore {
         SessionStore {
-            pool,
+            database,
             timeout,
             metrics,
         }
@@ -49,8 +51,8 @@ impl SessionStore {
         idle_secs: u32,
         lifetime_secs: u32,
     ) -> Result<Option<SessionInfo>, StoreError> {
-        let pool = self.pool.clone();
-        let row: Option<Row> = bounded(self.timeout, &self.metrics, "create_session", async move {
+        let pool = self.database.pool().clone();
+        let row: Option<Row> = bounded(&self.database, self.timeout, &self.metrics, "create_session", async move {
             let mut conn = pool.get_conn().await?;
             conn.exec_drop(
                 "DELETE FROM admin_sessions \
@@ -77,8 +79,8 @@ impl SessionStore {
     /// The session with this key if it is current, its idle expiry slid forward (never
     /// past its absolute expiry); `None` when absent or expired.
     pub async fn touch(&self, key: SessionKey) -> Result<Option<SessionInfo>, StoreError> {
-        let pool = self.pool.clone();
-        let row: Option<Row> = bounded(self.timeout, &self.metrics, "touch_session", async move {
+        let pool = self.database.pool().clone();
+        let row: Option<Row> = bounded(&self.database, self.timeout, &self.metrics, "touch_session", async move {
             let mut conn = pool.get_conn().await?;
             conn.exec_drop(
                 "UPDATE admin_sessions \
@@ -102,16 +104,22 @@ impl SessionStore {
 
     /// Ends the session with this key; whether there was one.
     pub async fn delete(&self, key: SessionKey) -> Result<bool, StoreError> {
-        let pool = self.pool.clone();
-        let deleted = bounded(self.timeout, &self.metrics, "delete_session", async move {
-            let mut conn = pool.get_conn().await?;
-            conn.exec_drop(
-                "DELETE FROM admin_sessions WHERE session_key = ?",
-                (&key[..],),
-            )
-            .await?;
-            Ok(conn.affected_rows())
-        })
+        let pool = self.database.pool().clone();
+        let deleted = bounded(
+            &self.database,
+            self.timeout,
+            &self.metrics,
+            "delete_session",
+            async move {
+                let mut conn = pool.get_conn().await?;
+                conn.exec_drop(
+                    "DELETE FROM admin_sessions WHERE session_key = ?",
+                    (&key[..],),
+                )
+                .await?;
+                Ok::<_, mysql_async::Error>(conn.affected_rows())
+            },
+        )
         .await?;
         Ok(deleted > 0)
     }
@@ -119,9 +127,10 @@ impl SessionStore {
     /// Records one wrong password from `client` (after purging failures older than the
     /// account window) and answers the counts including it.
     pub async fn record_login_failure(&self, client: &str) -> Result<LoginFailures, StoreError> {
-        let pool = self.pool.clone();
+        let pool = self.database.pool().clone();
         let client = client.to_owned();
         let row: Option<Row> = bounded(
+            &self.database,
             self.timeout,
             &self.metrics,
             "record_login_failure",
@@ -147,9 +156,10 @@ impl SessionStore {
 
     /// The counts of recent wrong passwords, for the account and for `client`.
     pub async fn login_failures(&self, client: &str) -> Result<LoginFailures, StoreError> {
-        let pool = self.pool.clone();
+        let pool = self.database.pool().clone();
         let client = client.to_owned();
         let row: Option<Row> = bounded(
+            &self.database,
             self.timeout,
             &self.metrics,
             "count_login_failures",

@@ -1,4 +1,9 @@
 //! Building the application as a value that tests and `main` start the same way.
+//!
+//! [`Application::build`] binds both listeners and builds the pool without waiting for
+//! the database: start-up (connect, migrate) runs in the background
+//! ([`crate::database`]), so `/healthz` answers at once and `/readyz` turns 200 when
+//! the database is reachable and its schema current. Until then the API answers 503.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -13,7 +18,8 @@ use warp::filters::BoxedFilter;
 use warp::reply::Response;
 
 use crate::config::Config;
-use crate::db::{self, MigrationError, PoolSettings};
+use crate::database::Database;
+use crate::db::{self, PoolSettings};
 use crate::db_metrics::DbMetrics;
 use crate::readiness::Readiness;
 use crate::routes::{self, request::ApiToken};
@@ -35,15 +41,12 @@ pub enum StartupError {
         /// Why.
         source: std::io::Error,
     },
-    /// Migrations could not be applied.
-    #[error(transparent)]
-    Migration(#[from] MigrationError),
     /// Metrics could not be registered (a bug).
     #[error("cannot register metrics: {0}")]
     Metrics(#[from] prometheus::Error),
 }
 
-/// A bound, migrated, ready-to-run posts-service.
+/// A bound, ready-to-run posts-service, whose database start-up is under way.
 pub struct Application {
     listener: TcpListener,
     metrics_listener: TcpListener,
@@ -51,13 +54,18 @@ pub struct Application {
     routes: BoxedFilter<(Response,)>,
     metrics_routes: BoxedFilter<(Response,)>,
     http_metrics: HttpMetrics,
-    pool: mysql_async::Pool,
+    database: Database,
+    start_up: tokio::task::JoinHandle<()>,
 }
 
 impl Application {
-    /// Binds the listener, builds the pool and applies pending migrations (when
-    /// `migrate_on_start`).
+    /// Binds the listeners, builds the pool, and starts bringing the database up in the
+    /// background: connect, then apply pending migrations (when `migrate_on_start`) or
+    /// wait for them to be applied, retrying until it succeeds. Fails only for what
+    /// retrying cannot mend: a taken address, an unusable setting.
     pub async fn build(config: Config) -> Result<Application, StartupError> {
+        let listener = bind(config.listen_addr).await?;
+        let metrics_listener = bind(config.metrics_addr).await?;
         let pool = db::connect(
             &config.database_url,
             PoolSettings {
@@ -65,23 +73,21 @@ impl Application {
                 max: config.db_pool_max,
             },
         )?;
-        if config.migrate_on_start {
-            db::migrate(&pool).await?;
-        }
-        let listener = bind(config.listen_addr).await?;
-        let metrics_listener = bind(config.metrics_addr).await?;
+        let database = Database::new(pool);
 
         let registry = Registry::new();
         let http_metrics = HttpMetrics::register(&registry)?;
         let db_metrics = DbMetrics::register(&registry, config.db_pool_max)?;
         let state = AppState {
-            store: PostStore::new(pool.clone(), config.db_timeout(), db_metrics.clone()),
-            sessions: SessionStore::new(pool.clone(), config.db_timeout(), db_metrics.clone()),
+            database: database.clone(),
+            store: PostStore::new(database.clone(), config.db_timeout(), db_metrics.clone()),
+            sessions: SessionStore::new(database.clone(), config.db_timeout(), db_metrics.clone()),
             api_token: ApiToken::new(&config.api_token),
             registry,
+            readiness: Arc::new(Readiness::new(database.clone(), db_metrics.clone())),
             db_metrics,
-            readiness: Arc::new(Readiness::new(pool.clone())),
         };
+        let start_up = database.spawn_start_up(config.migrate_on_start);
         Ok(Application {
             listener,
             metrics_listener,
@@ -92,7 +98,8 @@ impl Application {
             metrics_routes: routes::metrics_routes(state.clone()),
             routes: routes::routes(state),
             http_metrics,
-            pool,
+            database,
+            start_up,
         })
     }
 
@@ -101,6 +108,11 @@ impl Application {
         self.listener
             .local_addr()
             .expect("a bound TCP listener has a local address")
+    }
+
+    /// The database handle: [`Database::started`] resolves once start-up has finished.
+    pub fn database(&self) -> Database {
+        self.database.clone()
     }
 
     /// Where `/metrics` is served (the real port when configured with port 0).
@@ -133,7 +145,8 @@ impl Application {
         )
         .await;
         metrics.abort();
-        if let Err(err) = self.pool.disconnect().await {
+        self.start_up.abort();
+        if let Err(err) = self.database.pool().clone().disconnect().await {
             tracing::warn!(error = %err, "database pool did not close cleanly");
         }
         tracing::info!("posts-service stopped");

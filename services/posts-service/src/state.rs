@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use prometheus::Registry;
 
+use crate::database::Database;
 use crate::db_metrics::DbMetrics;
 use crate::readiness::Readiness;
 use crate::routes::request::ApiToken;
@@ -13,6 +14,8 @@ use crate::store::PostStore;
 /// What handlers share. Cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
+    /// The pool and whether start-up has finished.
+    pub database: Database,
     /// The posts.
     pub store: PostStore,
     /// The admin's sessions and failed logins.

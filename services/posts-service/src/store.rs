@@ -1,25 +1,38 @@
-//! `PostStore`: every SQL statement the service runs, parameterised, next to the code
-//! that runs it.
+//! `PostStore`: every SQL statement the service runs for posts, parameterised, next to
+//! the code that runs it.
 //!
-//! Each operation is bounded by the configured database timeout (connection checkout
-//! included), so a dead or frozen database turns into [`StoreError::Unavailable`] instead
-//! of a hung request. Errors are the store's own; `crate::error` decides what HTTP
+//! Each operation goes through [`crate::operation::bounded`]: a 503 at once while the
+//! database has not started, the configured timeout (connection checkout included) so a
+//! dead or frozen database turns into [`StoreError::Unavailable`] instead of a hung
+//! request, and metrics. Errors are the store's own; `crate::error` decides what HTTP
 //! makes of them. Optimistic concurrency is enforced by the database: an update or
 //! conditional delete only touches the row when `version` still matches, so two
-//! writers holding the same version can never both win.
+//! writers holding the same version can never both win. Write transactions that lose a
+//! deadlock are run again ([`crate::operation::retrying_deadlocks`]).
 
 use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use mysql_async::prelude::Queryable;
-use mysql_async::{Pool, Row, TxOpts};
+use mysql_async::{Conn, IsolationLevel, Pool, Row, TxOpts};
 use time::{OffsetDateTime, PrimitiveDateTime};
 
 use posts_api::{Post, PostContent, PostsPage};
 
+use crate::database::Database;
 use crate::db_metrics::DbMetrics;
+use crate::idempotency::{self, Fingerprint, Key};
+use crate::operation::{bounded, retrying_deadlocks};
+
+pub use crate::operation::StoreError;
 
 const POST_COLUMNS: &str = "id, title, body, created_at, updated_at, version";
+
+/// Most expired idempotency keys one create purges, so a purge never holds locks long.
+const KEY_PURGE_BATCH: u32 = 100;
+
+/// ER_DUP_ENTRY: the idempotency key is taken.
+const DUPLICATE_KEY: u16 = 1062;
 
 /// Which version a write expects to find.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,26 +43,16 @@ pub enum Expected {
     Version(u32),
 }
 
-/// Why the store could not do what was asked.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// The database is unreachable, lost the connection, or took longer than the timeout.
-    #[error("database unavailable: {0}")]
-    Unavailable(String),
-    /// The database answered with an error, or with rows we cannot read: a bug of ours.
-    #[error("database error: {0}")]
-    Internal(String),
-}
-
-impl From<mysql_async::Error> for StoreError {
-    fn from(err: mysql_async::Error) -> Self {
-        match err {
-            // The server answered: a query or schema problem, which is ours.
-            mysql_async::Error::Server(_) => StoreError::Internal(err.to_string()),
-            // Could not reach the server or lost the connection.
-            _ => StoreError::Unavailable(err.to_string()),
-        }
-    }
+/// What a create under an idempotency key did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum IdempotentCreate {
+    /// Created now; the key is remembered with it.
+    Created(Post),
+    /// The key was used for the same request before: the post as that create answered
+    /// it (whatever happened to it since), and nothing was created now.
+    Replayed(Post),
+    /// The key was used for another request: nothing was created.
+    KeyReused,
 }
 
 /// Why a conditional write did not happen.
@@ -66,30 +69,30 @@ pub enum WriteOutcome<T> {
 /// Reads and writes posts in MariaDB.
 #[derive(Clone)]
 pub struct PostStore {
-    pool: Pool,
+    database: Database,
     timeout: Duration,
     metrics: DbMetrics,
 }
 
 impl PostStore {
-    /// A store over `pool` whose operations give up after `timeout`.
-    pub fn new(pool: Pool, timeout: Duration, metrics: DbMetrics) -> PostStore {
+    /// A store over `database` whose operations give up after `timeout`.
+    pub fn new(database: Database, timeout: Duration, metrics: DbMetrics) -> PostStore {
         PostStore {
-            pool,
+            database,
             timeout,
             metrics,
         }
     }
 
-    /// The pool, for readiness checks and shutdown.
+    /// The pool, for metrics.
     pub fn pool(&self) -> &Pool {
-        &self.pool
+        self.database.pool()
     }
 
     /// One page of posts with ids below `before`, newest first.
     pub async fn list(&self, before: Option<u64>, limit: u32) -> Result<PostsPage, StoreError> {
         let before = before.unwrap_or(u64::MAX);
-        let pool = self.pool.clone();
+        let pool = self.pool().clone();
         let mut rows: Vec<Row> = self
             .bounded("list", async move {
                 let mut conn = pool.get_conn().await?;
@@ -118,7 +121,7 @@ impl PostStore {
 
     /// The post with this id, if any.
     pub async fn get(&self, id: u64) -> Result<Option<Post>, StoreError> {
-        let pool = self.pool.clone();
+        let pool = self.pool().clone();
         let row: Option<Row> = self
             .bounded("get", async move {
                 let mut conn = pool.get_conn().await?;
@@ -134,7 +137,7 @@ impl PostStore {
 
     /// Stores a new post at version 1.
     pub async fn create(&self, content: PostContent) -> Result<Post, StoreError> {
-        let pool = self.pool.clone();
+        let pool = self.pool().clone();
         let row: Option<Row> = self
             .bounded("create", async move {
                 let mut conn = pool.get_conn().await?;
@@ -153,6 +156,42 @@ impl PostStore {
         post_from_row(row)
     }
 
+    /// Stores a new post at version 1 and remembers `key` with it, in one transaction;
+    /// or, when `key` is remembered already (and not expired), answers what it was used
+    /// for without creating anything. See [`crate::idempotency`].
+    pub async fn create_idempotent(
+        &self,
+        content: PostContent,
+        key: Key,
+    ) -> Result<IdempotentCreate, StoreError> {
+        let pool = self.pool().clone();
+        let fingerprint = Fingerprint::of(&content);
+        self.bounded(
+            "create_idempotent",
+            retrying_deadlocks(move || {
+                let pool = pool.clone();
+                let content = content.clone();
+                async move {
+                    let mut conn = pool.get_conn().await?;
+                    // Forget expired keys, a bounded batch in a statement of its own, so
+                    // the create's transaction holds no lock on them.
+                    conn.exec_drop(
+                        "DELETE FROM idempotency_keys \
+                         WHERE created_at < UTC_TIMESTAMP(3) - INTERVAL ? HOUR \
+                         ORDER BY created_at LIMIT ?",
+                        (idempotency::RETENTION_HOURS, KEY_PURGE_BATCH),
+                    )
+                    .await?;
+                    match insert_with_key(&mut conn, content, key, fingerprint).await? {
+                        Some(post) => Ok(IdempotentCreate::Created(post)),
+                        None => remembered(&mut conn, key, fingerprint).await,
+                    }
+                }
+            }),
+        )
+        .await
+    }
+
     /// Replaces title and body if the post is at the expected version, bumping it.
     pub async fn update(
         &self,
@@ -160,39 +199,46 @@ impl PostStore {
         expected: Expected,
         content: PostContent,
     ) -> Result<WriteOutcome<Post>, StoreError> {
-        let pool = self.pool.clone();
+        let pool = self.pool().clone();
         let (changed, row): (u64, Option<Row>) = self
-            .bounded("update", async move {
-                let mut conn = pool.get_conn().await?;
-                let mut tx = conn.start_transaction(TxOpts::default()).await?;
-                let (required_version, any_version) = match expected {
-                    Expected::Any => (0, true),
-                    Expected::Version(v) => (v, false),
-                };
-                tx.exec_drop(
-                    "UPDATE posts SET title = ?, body = ?, updated_at = UTC_TIMESTAMP(), \
-                     version = version + 1 WHERE id = ? AND (? OR version = ?)",
-                    (
-                        content.title,
-                        content.body,
-                        id,
-                        any_version,
-                        required_version,
-                    ),
-                )
-                .await?;
-                let changed = tx.affected_rows();
-                // Within the transaction the row is locked by our UPDATE, so this reads
-                // exactly what we wrote (or, if nothing matched, why).
-                let row: Option<Row> = tx
-                    .exec_first(
-                        format!("SELECT {POST_COLUMNS} FROM posts WHERE id = ?"),
-                        (id,),
-                    )
-                    .await?;
-                tx.commit().await?;
-                Ok((changed, row))
-            })
+            .bounded(
+                "update",
+                retrying_deadlocks(move || {
+                    let pool = pool.clone();
+                    let content = content.clone();
+                    async move {
+                        let mut conn = pool.get_conn().await?;
+                        let mut tx = conn.start_transaction(TxOpts::default()).await?;
+                        let (required_version, any_version) = match expected {
+                            Expected::Any => (0, true),
+                            Expected::Version(v) => (v, false),
+                        };
+                        tx.exec_drop(
+                            "UPDATE posts SET title = ?, body = ?, updated_at = UTC_TIMESTAMP(), \
+                             version = version + 1 WHERE id = ? AND (? OR version = ?)",
+                            (
+                                content.title,
+                                content.body,
+                                id,
+                                any_version,
+                                required_version,
+                            ),
+                        )
+                        .await?;
+                        let changed = tx.affected_rows();
+                        // Within the transaction the row is locked by our UPDATE, so this
+                        // reads exactly what we wrote (or, if nothing matched, why).
+                        let row: Option<Row> = tx
+                            .exec_first(
+                                format!("SELECT {POST_COLUMNS} FROM posts WHERE id = ?"),
+                                (id,),
+                            )
+                            .await?;
+                        tx.commit().await?;
+                        Ok::<_, StoreError>((changed, row))
+                    }
+                }),
+            )
             .await?;
         match (changed, row) {
             (1, Some(row)) => Ok(WriteOutcome::Written(post_from_row(row)?)),
@@ -207,7 +253,7 @@ impl PostStore {
         id: u64,
         expected: Expected,
     ) -> Result<WriteOutcome<()>, StoreError> {
-        let pool = self.pool.clone();
+        let pool = self.pool().clone();
         let (deleted, still_exists) = self
             .bounded("delete", async move {
                 let mut conn = pool.get_conn().await?;
@@ -228,7 +274,7 @@ impl PostStore {
                 } else {
                     false
                 };
-                Ok((deleted, still_exists))
+                Ok::<_, mysql_async::Error>((deleted, still_exists))
             })
             .await?;
         Ok(match (deleted, still_exists) {
@@ -239,37 +285,102 @@ impl PostStore {
     }
 
     /// Runs one database operation under the timeout, recording its outcome.
-    async fn bounded<T>(
+    async fn bounded<T, E: Into<StoreError>>(
         &self,
         operation: &'static str,
-        work: impl Future<Output = Result<T, mysql_async::Error>>,
+        work: impl Future<Output = Result<T, E>>,
     ) -> Result<T, StoreError> {
-        bounded(self.timeout, &self.metrics, operation, work).await
+        bounded(&self.database, self.timeout, &self.metrics, operation, work).await
     }
 }
 
-/// Runs one database operation under `timeout`, recording its outcome in `metrics`.
-pub(crate) async fn bounded<T>(
-    timeout: Duration,
-    metrics: &DbMetrics,
-    operation: &'static str,
-    work: impl Future<Output = Result<T, mysql_async::Error>>,
-) -> Result<T, StoreError> {
-    let started = Instant::now();
-    let outcome = match tokio::time::timeout(timeout, work).await {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(err)) => Err(StoreError::from(err)),
-        Err(_) => Err(StoreError::Unavailable(format!(
-            "{operation} took longer than {timeout:?}"
-        ))),
+/// Inserts the post and its key in one transaction; `None` (and nothing inserted) when
+/// the key is taken. A concurrent create with the same key that has not committed yet
+/// makes the key's `INSERT` wait for it: then this one finds the key taken and replays.
+async fn insert_with_key(
+    conn: &mut Conn,
+    content: PostContent,
+    key: Key,
+    fingerprint: Fingerprint,
+) -> Result<Option<Post>, StoreError> {
+    // READ COMMITTED takes no gap locks, so creates with different keys never wait for
+    // each other; the duplicate-key check still waits for an uncommitted equal key.
+    let mut opts = TxOpts::default();
+    opts.with_isolation_level(IsolationLevel::ReadCommitted);
+    let mut tx = conn.start_transaction(opts).await?;
+    // A key past its retention is forgotten, whether or not the purge reached it.
+    tx.exec_drop(
+        "DELETE FROM idempotency_keys \
+         WHERE key_hash = ? AND created_at < UTC_TIMESTAMP(3) - INTERVAL ? HOUR",
+        (&key.digest()[..], idempotency::RETENTION_HOURS),
+    )
+    .await?;
+    let row: Option<Row> = tx
+        .exec_first(
+            format!(
+                "INSERT INTO posts (title, body, created_at, updated_at, version) \
+                 VALUES (?, ?, UTC_TIMESTAMP(), UTC_TIMESTAMP(), 1) \
+                 RETURNING {POST_COLUMNS}"
+            ),
+            (content.title, content.body),
+        )
+        .await?;
+    let post = post_from_row(
+        row.ok_or_else(|| StoreError::Internal("INSERT returned no row".to_owned()))?,
+    )?;
+    let response = serde_json::to_vec(&post)
+        .map_err(|err| StoreError::Internal(format!("cannot serialise the post: {err}")))?;
+    let remembered = tx
+        .exec_drop(
+            "INSERT INTO idempotency_keys \
+             (key_hash, request_hash, post_id, response, created_at) \
+             VALUES (?, ?, ?, ?, UTC_TIMESTAMP(3))",
+            (
+                &key.digest()[..],
+                &fingerprint.digest()[..],
+                post.id,
+                response,
+            ),
+        )
+        .await;
+    match remembered {
+        Ok(()) => {
+            tx.commit().await?;
+            Ok(Some(post))
+        }
+        Err(mysql_async::Error::Server(err)) if err.code == DUPLICATE_KEY => {
+            tx.rollback().await?;
+            Ok(None)
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// What a taken key was used for.
+async fn remembered(
+    conn: &mut Conn,
+    key: Key,
+    fingerprint: Fingerprint,
+) -> Result<IdempotentCreate, StoreError> {
+    let row: Option<(Vec<u8>, Vec<u8>)> = conn
+        .exec_first(
+            "SELECT request_hash, response FROM idempotency_keys WHERE key_hash = ?",
+            (&key.digest()[..],),
+        )
+        .await?;
+    let Some((request_hash, response)) = row else {
+        // Taken a moment ago, gone now (its create rolled back, or it expired and was
+        // purged): a lost race, which running the transaction again settles.
+        return Err(StoreError::Deadlock(
+            "idempotency key vanished after a duplicate-key error".to_owned(),
+        ));
     };
-    let label = match &outcome {
-        Ok(_) => "ok",
-        Err(StoreError::Unavailable(_)) => "unavailable",
-        Err(_) => "error",
-    };
-    metrics.observe(operation, label, started.elapsed());
-    outcome
+    if request_hash != fingerprint.digest() {
+        return Ok(IdempotentCreate::KeyReused);
+    }
+    let post = serde_json::from_slice(&response)
+        .map_err(|err| StoreError::Internal(format!("unreadable stored response: {err}")))?;
+    Ok(IdempotentCreate::Replayed(post))
 }
 
 fn post_from_row(row: Row) -> Result<Post, StoreError> {

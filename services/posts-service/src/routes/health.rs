@@ -11,20 +11,23 @@ pub async fn healthz() -> Result<Response, ApiError> {
     Ok(status_json("ok"))
 }
 
-/// `GET /readyz`: the database answers and its schema is the one this binary expects
-/// (asked at most once a second: [`crate::readiness`]).
+/// `GET /readyz`: start-up has finished, the database answers and its schema is the one
+/// this binary expects (asked at most once a second: [`crate::readiness`]). Else a 503
+/// saying why ("database unreachable", "migrations pending").
 pub async fn readyz(state: AppState) -> Result<Response, ApiError> {
     state
         .readiness
         .check()
         .await
         .map(|()| status_json("ready"))
-        .map_err(ApiError::Unavailable)
+        .map_err(ApiError::NotReady)
 }
 
 /// `GET /metrics`: Prometheus text format.
 pub async fn metrics(state: AppState) -> Result<Response, ApiError> {
     state.db_metrics.refresh_pool(state.store.pool());
+    // Cached like `/readyz`: refreshes `posts_db_up` at no more than one query a second.
+    let _ = state.readiness.check().await;
     let mut response = Response::new(service_runtime::metrics::encode(&state.registry).into());
     response.headers_mut().insert(
         CONTENT_TYPE,

@@ -161,15 +161,20 @@ mod tests {
         let pool = mysql_async::Pool::new("mysql://user:pw@127.0.0.1:9/blog");
         let registry = Registry::new();
         let db_metrics = DbMetrics::register(&registry, 1).unwrap();
+        let database = crate::database::Database::new(pool);
         let state = AppState {
-            readiness: std::sync::Arc::new(crate::readiness::Readiness::new(pool.clone())),
+            readiness: std::sync::Arc::new(crate::readiness::Readiness::new(
+                database.clone(),
+                db_metrics.clone(),
+            )),
+            database: database.clone(),
             store: PostStore::new(
-                pool.clone(),
+                database.clone(),
                 std::time::Duration::from_millis(50),
                 db_metrics.clone(),
             ),
             sessions: SessionStore::new(
-                pool,
+                database,
                 std::time::Duration::from_millis(50),
                 db_metrics.clone(),
             ),

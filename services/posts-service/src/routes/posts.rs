@@ -10,8 +10,9 @@ use warp::reply::Response;
 use super::reply::json;
 use super::request::{self, IfMatch};
 use crate::error::ApiError;
+use crate::idempotency;
 use crate::state::AppState;
-use crate::store::{Expected, WriteOutcome};
+use crate::store::{Expected, IdempotentCreate, WriteOutcome};
 
 /// `GET /v1/posts?limit=N&before=ID`
 pub async fn list(raw_query: String, state: AppState) -> Result<Response, ApiError> {
@@ -27,23 +28,47 @@ pub async fn get(id: String, state: AppState) -> Result<Response, ApiError> {
     Ok(post_response(StatusCode::OK, &post))
 }
 
-/// `POST /v1/posts`
+/// `POST /v1/posts`, idempotent under an `Idempotency-Key` ([`crate::idempotency`]).
 pub async fn create(
     headers: HeaderMap,
     body: Result<Bytes, ApiError>,
     state: AppState,
 ) -> Result<Response, ApiError> {
     state.api_token.authorize(&headers)?;
+    let key = idempotency::Key::from_headers(&headers)?;
     let content = request::json::<PostInput>(&headers, body)?
         .validate()
         .map_err(ApiError::Validation)?;
-    let post = state.store.create(content).await?;
-    tracing::info!(post_id = post.id, "post created");
-    let mut response = post_response(StatusCode::CREATED, &post);
+    let Some(key) = key else {
+        let post = state.store.create(content).await?;
+        tracing::info!(post_id = post.id, "post created");
+        return Ok(created_response(&post));
+    };
+    match state.store.create_idempotent(content, key).await? {
+        IdempotentCreate::Created(post) => {
+            tracing::info!(post_id = post.id, "post created (with an idempotency key)");
+            Ok(created_response(&post))
+        }
+        IdempotentCreate::Replayed(post) => {
+            tracing::info!(post_id = post.id, "create replayed for its idempotency key");
+            let mut response = created_response(&post);
+            response.headers_mut().insert(
+                idempotency::REPLAYED_HEADER,
+                HeaderValue::from_static("true"),
+            );
+            Ok(response)
+        }
+        IdempotentCreate::KeyReused => Err(ApiError::IdempotencyKeyReused),
+    }
+}
+
+/// 201 with the post, its `Location` and `ETag`.
+fn created_response(post: &Post) -> Response {
+    let mut response = post_response(StatusCode::CREATED, post);
     if let Ok(location) = HeaderValue::from_str(&format!("/v1/posts/{}", post.id)) {
         response.headers_mut().insert(LOCATION, location);
     }
-    Ok(response)
+    response
 }
 
 /// `PUT /v1/posts/{id}` with `If-Match` required.

@@ -1,6 +1,7 @@
 //! Starting the real posts-service against a fresh database, and a client for it.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use posts_service::{Application, Config};
 use reqwest::{Client, Response, StatusCode};
@@ -30,11 +31,28 @@ impl TestApp {
         Self::spawn_with(Config::new(database_url, TOKEN)).await
     }
 
-    /// A server with the given configuration.
+    /// A server with the given configuration, once its database start-up (connect,
+    /// migrate) has finished.
     pub async fn spawn_with(config: Config) -> TestApp {
         let app = Application::build(config)
             .await
             .expect("posts-service failed to start");
+        tokio::time::timeout(Duration::from_secs(60), app.database().started())
+            .await
+            .expect("posts-service did not finish its database start-up within 60 s");
+        Self::run(app)
+    }
+
+    /// A server with the given configuration, at once: its database may be away, come
+    /// later, or never be migrated.
+    pub async fn spawn_unready(config: Config) -> TestApp {
+        let app = Application::build(config)
+            .await
+            .expect("posts-service failed to start");
+        Self::run(app)
+    }
+
+    fn run(app: Application) -> TestApp {
         let addr = app.local_addr();
         let metrics_addr = app.metrics_addr();
         let (stop, stopped) = oneshot::channel::<()>();
@@ -45,7 +63,7 @@ impl TestApp {
             addr,
             metrics_addr,
             client: Client::builder()
-                .timeout(std::time::Duration::from_secs(10))
+                .timeout(Duration::from_secs(10))
                 .build()
                 .expect("cannot build an HTTP client"),
             stop: Some(stop),

@@ -5,11 +5,13 @@
 
 mod crud;
 mod helpers;
+mod idempotency;
 mod observability;
 mod openapi;
 mod outage;
 mod pagination;
 mod process;
+mod resilience;
 mod sessions;
 mod validation;
 
@@ -47,6 +49,16 @@ fn main() -> std::process::ExitCode {
         observability::migrations_are_idempotent_across_replicas,
         outage::stopped_database_gives_fast_503_then_recovers,
         outage::frozen_database_gives_503_within_two_seconds,
+        resilience::starts_without_its_database_and_turns_ready_when_it_comes,
+        resilience::read_only_database_is_a_quick_503_and_changes_nothing,
+        resilience::binary_keeps_running_without_its_database_and_stops_on_sigterm,
+        idempotency::same_key_and_body_again_replays_the_first_answer,
+        idempotency::a_retry_after_a_lost_answer_makes_exactly_one_post,
+        idempotency::parallel_creates_with_one_key_make_one_post,
+        idempotency::same_key_with_another_body_is_422_and_creates_nothing,
+        idempotency::malformed_key_is_400_naming_the_header_and_creates_nothing,
+        idempotency::a_key_refused_for_invalid_input_can_be_used_again,
+        idempotency::keys_older_than_a_day_are_forgotten_and_purged,
         openapi::server_conforms_to_openapi_document,
         sessions::sessions_slide_their_idle_expiry_and_end_at_logout,
         sessions::sessions_end_when_idle_or_at_their_lifetime_and_are_purged,

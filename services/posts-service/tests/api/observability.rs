@@ -18,7 +18,7 @@ pub async fn health_and_readiness(db: Db) {
     // A server that did not migrate its (empty) database is alive but not ready.
     let mut config = Config::new(db.fresh_database().await, TOKEN);
     config.migrate_on_start = false;
-    let unmigrated = TestApp::spawn_with(config).await;
+    let unmigrated = TestApp::spawn_unready(config).await;
     let health = unmigrated
         .client
         .get(unmigrated.url("/healthz"))
@@ -35,6 +35,23 @@ pub async fn health_and_readiness(db: Db) {
     assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
     let body = ready.text().await.unwrap();
     assert!(!body.contains("refinery"), "no internals leak: {body}");
+    // Once its first look at the database is done, it says why.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let ready = unmigrated
+            .client
+            .get(unmigrated.url("/readyz"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let problem: Value = ready.json().await.unwrap();
+        if problem["detail"] == "Not ready: migrations pending." {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{problem}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     unmigrated.stop().await;
     app.stop().await;
 }
@@ -101,11 +118,10 @@ pub async fn migrations_are_idempotent_across_replicas(db: Db) {
     let starts = (0..3).map(|_| Application::build(Config::new(url.clone(), TOKEN)));
     let apps = futures_util::future::join_all(starts).await;
     for app in &apps {
-        assert!(
-            app.is_ok(),
-            "replica failed to start: {:?}",
-            app.as_ref().err()
-        );
+        let app = app.as_ref().expect("replica failed to start");
+        tokio::time::timeout(std::time::Duration::from_secs(60), app.database().started())
+            .await
+            .expect("replica did not migrate within 60 s");
     }
     let mut conn = mysql_async::Conn::from_url(&url).await.unwrap();
     let applied: Vec<(i64, String)> = conn
@@ -117,6 +133,7 @@ pub async fn migrations_are_idempotent_across_replicas(db: Db) {
         vec![
             (1, "create_posts".to_owned()),
             (2, "create_admin_sessions_and_login_failures".to_owned()),
+            (3, "create_idempotency_keys".to_owned()),
         ]
     );
     let charset: Option<String> = conn

@@ -146,7 +146,7 @@ pub async fn server_conforms_to_openapi_document(db: Db) {
     let mut dead_config = posts_service::Config::new("mysql://root@127.0.0.1:9/none", TOKEN);
     dead_config.migrate_on_start = false;
     dead_config.db_timeout_ms = 500;
-    let dead = TestApp::spawn_with(dead_config).await;
+    let dead = TestApp::spawn_unready(dead_config).await;
 
     let post = json!({ "title": "Contract", "body": "checked" });
     let send =
@@ -185,6 +185,33 @@ pub async fn server_conforms_to_openapi_document(db: Db) {
         collection,
         "post",
         with_token(send(&app, Method::POST, collection)).json(&post),
+    )
+    .await;
+    for _ in 0..2 {
+        // Created, then replayed (with `Idempotent-Replayed`).
+        spec.exercise(
+            collection,
+            "post",
+            with_token(send(&app, Method::POST, collection))
+                .header("Idempotency-Key", "contract-1")
+                .json(&post),
+        )
+        .await;
+    }
+    spec.exercise(
+        collection,
+        "post",
+        with_token(send(&app, Method::POST, collection))
+            .header("Idempotency-Key", "contract-1")
+            .json(&json!({ "title": "Another", "body": "post" })),
+    )
+    .await;
+    spec.exercise(
+        collection,
+        "post",
+        with_token(send(&app, Method::POST, collection))
+            .header("Idempotency-Key", "")
+            .json(&post),
     )
     .await;
     spec.exercise(

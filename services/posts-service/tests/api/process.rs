@@ -10,9 +10,9 @@ use test_mariadb::harness::Db;
 
 use crate::helpers::TOKEN;
 
-const BINARY: &str = env!("CARGO_BIN_EXE_posts-service");
+pub const BINARY: &str = env!("CARGO_BIN_EXE_posts-service");
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
