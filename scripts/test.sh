@@ -16,7 +16,9 @@
 #                deps), the Kubernetes manifests without a cluster (tests/k8s/check.sh),
 #                and the Prometheus configuration and alert rules (tests/prometheus/run.sh);
 #      - e2e:    the deployed blog end to end through docker compose (tests/e2e/run.sh),
-#                backup, restore and monitoring included.
+#                backup, restore and monitoring included;
+#      - galera: once the e2e lane has ended (it reuses the images that lane built), the
+#                blog on a 3-node Galera cluster under failures (tests/galera/run.sh).
 #      The lanes share nothing but the machine: the e2e lane's image build and the rust
 #      lane's compilation overlap, which is most of a cold run's time.
 #
@@ -69,6 +71,12 @@ e2e_lane() {
   tests/e2e/run.sh
 }
 
+galera_lane() {
+  while [ ! -e "$logs/e2e.rc" ]; do sleep 2; done
+  step "Galera cluster under failures: tests/galera/run.sh"
+  tests/galera/run.sh
+}
+
 # Runs lane NAME in the background; its output goes to $logs/NAME.log, its exit status
 # to $logs/NAME.rc.
 start_lane() {
@@ -83,10 +91,11 @@ if (( $# > 0 )); then
   lanes=(rust)
   start_lane rust rust_lane "$@"
 else
-  lanes=(rust checks e2e)
+  lanes=(rust checks e2e galera)
   start_lane rust rust_lane
   start_lane checks checks_lane
   start_lane e2e e2e_lane
+  start_lane galera galera_lane
 fi
 wait
 
