@@ -107,6 +107,20 @@ cleanup() {
 
 image_exists() { docker image inspect "$1" >/dev/null 2>&1; }
 
+# context_hash TAG: digest of the build context directory of TAG's image (file names
+# and contents), empty for images without one. Stored as a label, it tells a present
+# image built from an older context (e.g. before the Galera tools) from a current one.
+context_hash() {
+  local dir
+  case $1 in
+    mariadb:*) dir=$IMAGES_DIR/mariadb ;;
+    *) return 0 ;;
+  esac
+  (cd "$dir" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum) | sha256sum | cut -c1-16
+}
+CONTEXT_LABEL=org.example.blog.context-sha256
+image_context_hash() { docker image inspect --format "{{index .Config.Labels \"$CONTEXT_LABEL\"}}" "$1" 2>/dev/null; }
+
 image_summary() {
   docker image inspect --format '{{.Id}} {{.Size}}' "$1" |
     awk '{ printf "%s, %.0f MB", substr($1, 8, 12), $2 / 1e6 }'
@@ -231,7 +245,7 @@ import_rootfs() {
 build_mariadb() {
   local tag=$1
   step "docker build -t $tag deploy/images/mariadb" \
-    docker build --pull=false -t "$tag" "$IMAGES_DIR/mariadb"
+    docker build --pull=false --label "$CONTEXT_LABEL=$(context_hash "$tag")" -t "$tag" "$IMAGES_DIR/mariadb"
 }
 
 # prom/prometheus:vX.Y.Z — Debian's prometheus (and promtool), laid out like the
@@ -337,8 +351,11 @@ ensure() {
   done
   BUILT[$tag]=1
   if image_exists "$tag" && (( ! FORCE )); then
-    log "$tag: already present ($(image_summary "$tag")), skipping (use --force to rebuild)"
-    return 0
+    if [[ $(context_hash "$tag") == "$(image_context_hash "$tag")" ]]; then
+      log "$tag: already present ($(image_summary "$tag")), skipping (use --force to rebuild)"
+      return 0
+    fi
+    log "$tag: present but built from an older deploy/images context: rebuilding"
   fi
   log "$tag: building"
   t0=$(now_us)

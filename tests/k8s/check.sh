@@ -151,6 +151,8 @@ mutant_is_caught() {
     backup-without-network-policy) sed 's/name: allow-backup-egress-to-mariadb/name: x/; /name: x/,/^---/ s/app.kubernetes.io\/name: mariadb-backup/app.kubernetes.io\/name: nobody/' "$base" ;;
     stale-alert-rules) sed 's/for: 2m$/for: 20m/' "$base" ;;
     migration-job-and-migrate-on-start) sed 's/MIGRATE_ON_START: "false"/MIGRATE_ON_START: "true"/' "$base" ;;
+    galera-urls-miss-a-node) sed 's|,mysql://blog@mariadb-2.mariadb:3306/blog||' "$base" ;;
+    galera-port-open-to-all) sed '/name: allow-galera-peers/,/^---/ { /^  ingress:/,/^  podSelector:/ s/app.kubernetes.io\/name: mariadb$/app.kubernetes.io\/part-of: blog/ }' "$base" ;;
   esac >"$mutant"
   ! cmp -s "$mutant" "$base" || { echo "the mutation $mistake changed nothing"; return 1; }
   if python "$HERE/consistency.py" --root "$ROOT" --compose "$ROOT/docker-compose.yml" "dev+components=$mutant"; then
@@ -162,7 +164,7 @@ if [[ -s $OUT/dev+components.yaml ]]; then
   for mistake in unknown-variable unserved-probe-path wrong-container-port liveness-on-readyz \
     replicas-beside-an-hpa pools-over-the-connection-budget password-in-the-database-url \
     pdb-min-available default-service-account backup-without-network-policy stale-alert-rules \
-    migration-job-and-migrate-on-start; do
+    migration-job-and-migrate-on-start galera-urls-miss-a-node galera-port-open-to-all; do
     case_ "consistency_catches::$mistake" mutant_is_caught "$mistake"
   done
 fi

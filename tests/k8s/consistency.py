@@ -486,8 +486,76 @@ def check_overlay(report, overlay, docs, facts, drain, targets, root):
         problems.append(f"{overlay}: MIGRATE_ON_START is off and no migration Job runs: nothing migrates")
     report.check(f"{overlay}::exactly_one_way_to_migrate", problems)
 
+    check_galera(report, overlay, by_kind, mariadb, mariadb_env, services, service_env.get("posts-service", {}), policies)
     check_operations(report, overlay, by_kind, facts, listen_port, mariadb, mariadb_labels, config_by_base, policies, root)
     check_monitoring(report, overlay, by_kind, services, metrics_port, pod_labels, policies, root)
+
+
+GALERA_PORTS = (4567, 4568, 4444, 4569)
+
+
+def check_galera(report, overlay, by_kind, mariadb, mariadb_env, services, posts_env, policies):
+    """With the galera component (GALERA_CLUSTER_ADDRESS on the mariadb StatefulSet): the
+    cluster address names exactly the StatefulSet's pods, posts-service's DATABASE_URLS
+    lists them too (no password), the pods start in parallel, spread over nodes, are ready
+    only when synced, are found before they are ready, may lose one pod at a time to a
+    drain, and reach each other on the Galera ports. Without it, no DATABASE_URLS."""
+    address = mariadb_env.get("GALERA_CLUSTER_ADDRESS") if mariadb else None
+    if not address:
+        if posts_env.get("DATABASE_URLS"):
+            report.check(f"{overlay}::galera_nodes_match_database_urls",
+                         [f"{overlay}: posts-service has DATABASE_URLS but MariaDB is not a Galera cluster"])
+        return
+    problems = []
+    template, pod = pod_spec_of(mariadb)
+    spec = mariadb["spec"]
+    replicas = spec.get("replicas", 1)
+    pods = [f"mariadb-{i}.{spec.get('serviceName')}" for i in range(replicas)]
+    listed = [h.strip() for h in address.split(",") if h.strip()]
+    if listed != pods:
+        problems.append(f"{overlay}: GALERA_CLUSTER_ADDRESS {listed} is not the StatefulSet's {replicas} pods {pods}")
+    if replicas < 3 or replicas % 2 == 0:
+        problems.append(f"{overlay}: {replicas} Galera nodes: use an odd number, at least 3, so one can fail with quorum kept")
+    if spec.get("podManagementPolicy") != "Parallel":
+        problems.append(f"{overlay}: StatefulSet mariadb must start its pods in parallel (podManagementPolicy: Parallel) to recover from a full stop")
+    anti = (pod.get("affinity", {}).get("podAntiAffinity", {})
+            .get("requiredDuringSchedulingIgnoredDuringExecution", []))
+    if not any(t.get("topologyKey") == "kubernetes.io/hostname" and labels_match(t.get("labelSelector", {}).get("matchLabels"), template["metadata"]["labels"]) for t in anti):
+        problems.append(f"{overlay}: the Galera pods are not spread one per node (required podAntiAffinity on kubernetes.io/hostname)")
+    container = pod["containers"][0]
+    if "--galera_online" not in container.get("readinessProbe", {}).get("exec", {}).get("command", []):
+        problems.append(f"{overlay}: the mariadb readiness probe does not check the sync state (healthcheck.sh --galera_online)")
+    service = services.get(spec.get("serviceName"), {})
+    if not service.get("spec", {}).get("publishNotReadyAddresses"):
+        problems.append(f"{overlay}: Service {spec.get('serviceName')} must publish not-ready pods, or the peers never find each other")
+    service_ports = {p["port"] for p in service.get("spec", {}).get("ports", [])}
+    urls = [urlparse(u.strip()) for u in (posts_env.get("DATABASE_URLS") or "").split(",") if u.strip()]
+    if [u.hostname for u in urls] != pods:
+        problems.append(f"{overlay}: posts-service's DATABASE_URLS hosts {[u.hostname for u in urls]} are not the Galera pods {pods}")
+    for u in urls:
+        if u.password:
+            problems.append(f"{overlay}: DATABASE_URLS entry for {u.hostname} carries a password; DATABASE_PASSWORD applies to every node")
+        if (u.port or 3306) not in service_ports or u.username != mariadb_env.get("MARIADB_USER") or u.path.lstrip("/") != mariadb_env.get("MARIADB_DATABASE"):
+            problems.append(f"{overlay}: DATABASE_URLS entry for {u.hostname}: port, user or database is not MariaDB's")
+    pdbs = [d for d in by_kind.get("PodDisruptionBudget", []) if labels_match(d["spec"].get("selector", {}).get("matchLabels"), template["metadata"]["labels"])]
+    if not pdbs or any(d["spec"].get("maxUnavailable") != 1 for d in pdbs):
+        problems.append(f"{overlay}: the Galera pods need a PodDisruptionBudget with maxUnavailable 1")
+    labels = template["metadata"]["labels"]
+    for port in GALERA_PORTS:
+        if not allows(policies, labels, labels, port):
+            problems.append(f"{overlay}: the NetworkPolicies do not let the mariadb pods reach each other on {port}")
+    for policy in policies:
+        for rule in policy["spec"].get("ingress", []):
+            if not selects(policy["spec"]["podSelector"], labels):
+                continue
+            if any(p.get("port") in GALERA_PORTS for p in rule.get("ports", [])):
+                peers = rule.get("from", [])
+                name = labels.get("app.kubernetes.io/name")
+                if not peers or any("podSelector" not in p or "namespaceSelector" in p
+                                    or p["podSelector"].get("matchLabels", {}).get("app.kubernetes.io/name") != name
+                                    for p in peers):
+                    problems.append(f"{overlay}: NetworkPolicy {policy['metadata']['name']} opens a Galera port to more than the mariadb pods")
+    report.check(f"{overlay}::galera_nodes_match_database_urls", problems)
 
 
 def mariadb_password_ref(mariadb):

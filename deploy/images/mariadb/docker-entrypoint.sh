@@ -23,6 +23,9 @@
 #   MARIADB_ROOT_HOST (default %), MARIADB_DATABASE, MARIADB_USER, MARIADB_PASSWORD,
 #   MARIADB_PASSWORD_HASH, MARIADB_INITDB_SKIP_TZINFO.
 #   As in the public image, any non-empty value counts as "yes" for the flags.
+# Galera Cluster node: GALERA_CLUSTER_ADDRESS and the other GALERA_* variables of
+# galera.sh (which decides whether this node bootstraps, joins or recovers). Without
+# them the server is a single node, as always.
 set -eo pipefail
 shopt -s nullglob
 
@@ -149,6 +152,16 @@ EOF
 CREATE USER 'healthcheck'@'127.0.0.1' IDENTIFIED BY '$hc_pw',
             'healthcheck'@'::1'       IDENTIFIED BY '$hc_pw',
             'healthcheck'@'localhost' IDENTIFIED BY '$hc_pw';
+EOF
+  if [[ -n ${GALERA_CLUSTER_ADDRESS:-} ]]; then
+    # Galera: state transfer by mariabackup (on the donor) and galera-status.sh /
+    # healthcheck.sh log in over the socket as the OS user mysql, without a password
+    cat <<EOF
+CREATE USER 'mysql'@'localhost' IDENTIFIED VIA unix_socket;
+GRANT RELOAD, PROCESS, LOCK TABLES, BINLOG MONITOR ON *.* TO 'mysql'@'localhost';
+EOF
+  fi
+  cat <<EOF
 SET @@SESSION.SQL_LOG_BIN = 1;
 EOF
   if [[ -n $MARIADB_DATABASE ]]; then
@@ -274,9 +287,18 @@ if [[ $(id -u) == 0 ]]; then
     "${BASH_SOURCE[0]}" "$@"
 fi
 
+ROOT_PASSWORD_SET=
+if [[ -n ${GALERA_CLUSTER_ADDRESS:-} ]]; then
+  # Galera node (galera.sh): only the node that bootstraps a new cluster initializes
+  # an empty data dir; a joining node receives the data by state transfer
+  # shellcheck source=galera.sh
+  . "$(dirname "${BASH_SOURCE[0]}")/galera.sh"
+  galera_main "$@"
+  exec "$@" "${GALERA_ARGS[@]}"
+fi
+
 # 2. first start on an empty data dir
 if [[ ! -d $DATADIR/mysql ]]; then
-  ROOT_PASSWORD_SET=
   init_datadir "$@"
 else
   note "Data directory $DATADIR already initialized: skipping database initialization"

@@ -9,6 +9,8 @@
 #                                --skip-networking, so this fails during init)
 #   --innodb_initialized         the InnoDB engine is up
 #   --innodb_buffer_pool_loaded  the buffer pool load at startup has completed
+#   --galera_online              Galera node synced with its cluster: wsrep_ready ON
+#                                and wsrep_local_state 4 (Synced)
 # Options:
 #   --datadir=DIR                where .my-healthcheck.cnf is (default /var/lib/mysql)
 #   --defaults-file=FILE         client option file to use instead of it
@@ -16,7 +18,9 @@
 #                                readable by root and mysql)
 #
 # It logs in as the 'healthcheck' user the entrypoint created on first start,
-# with the random password it wrote to $DATADIR/.my-healthcheck.cnf.
+# with the random password it wrote to $DATADIR/.my-healthcheck.cnf. On a Galera
+# node (GALERA_CLUSTER_ADDRESS set) the data dir may come from another node by state
+# transfer: it logs in over the socket as the OS user mysql (unix_socket, no password).
 set -eo pipefail
 
 datadir=/var/lib/mysql
@@ -24,7 +28,7 @@ defaults=
 checks=()
 for arg; do
   case $arg in
-    --connect|--innodb_initialized|--innodb_buffer_pool_loaded) checks+=("${arg#--}") ;;
+    --connect|--innodb_initialized|--innodb_buffer_pool_loaded|--galera_online) checks+=("${arg#--}") ;;
     --datadir=*)       datadir=${arg#*=} ;;
     --defaults-file=*) defaults=${arg#*=} ;;
     --su-mysql|--su=*) ;;
@@ -33,14 +37,23 @@ for arg; do
 done
 (( ${#checks[@]} )) || { echo "healthcheck.sh: no check given (--connect, --innodb_initialized, ...)" >&2; exit 1; }
 
-defaults=${defaults:-$datadir/.my-healthcheck.cnf}
-if [[ ! -r $defaults ]]; then
-  echo "healthcheck.sh: cannot read $defaults (data dir not initialized by this image yet?)" >&2
-  exit 1
+if [[ -n ${GALERA_CLUSTER_ADDRESS:-} && -z $defaults ]]; then
+  # query SQL: first column of the result, over the socket as the OS user mysql
+  if [[ $(id -u) == 0 ]]; then as_mysql=(setpriv --reuid=mysql --regid=mysql --clear-groups); else as_mysql=(); fi
+  query() {
+    "${as_mysql[@]}" mariadb --no-defaults --protocol=socket --socket=/run/mysqld/mysqld.sock \
+      --user=mysql --connect-timeout=5 --batch --skip-column-names -e "$1"
+  }
+else
+  defaults=${defaults:-$datadir/.my-healthcheck.cnf}
+  if [[ ! -r $defaults ]]; then
+    echo "healthcheck.sh: cannot read $defaults (data dir not initialized by this image yet?)" >&2
+    exit 1
+  fi
+  # query SQL: first column of the result, over TCP as the healthcheck user
+  query() { mariadb --defaults-file="$defaults" --connect-timeout=5 --batch --skip-column-names -e "$1"; }
 fi
-
-# query SQL: first column of the result, over TCP as the healthcheck user
-query() { mariadb --defaults-file="$defaults" --connect-timeout=5 --batch --skip-column-names -e "$1"; }
+status() { query "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = '$1'"; }
 
 for check in "${checks[@]}"; do
   case $check in
@@ -50,7 +63,9 @@ for check in "${checks[@]}"; do
     innodb_initialized)
       [[ $(query "SELECT 1 FROM information_schema.ENGINES WHERE ENGINE = 'InnoDB' AND SUPPORT IN ('YES', 'DEFAULT')") == 1 ]] ;;
     innodb_buffer_pool_loaded)
-      [[ $(query "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'Innodb_buffer_pool_load_status'") == 'Buffer pool(s) load completed at'* ]] ;;
+      [[ $(status Innodb_buffer_pool_load_status) == 'Buffer pool(s) load completed at'* ]] ;;
+    galera_online)
+      [[ $(status wsrep_ready) == ON && $(status wsrep_local_state) == 4 ]] ;;
   esac || { echo "healthcheck.sh: $check failed" >&2; exit 1; }
 done
 exit 0

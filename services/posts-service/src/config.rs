@@ -19,6 +19,11 @@ pub struct Config {
     /// The database password, when it is kept apart from the URL (in Kubernetes, the
     /// one Secret MariaDB reads too): replaces the password of `DATABASE_URL`.
     pub database_password: Option<String>,
+    /// `DATABASE_URLS`: the nodes of a Galera Cluster, comma-separated `mysql://` URLs;
+    /// when set, it replaces `DATABASE_URL` ([`crate::db::nodes`]). After
+    /// [`Config::from_env`], with `DATABASE_PASSWORD` in each URL when that is set.
+    #[serde(default)]
+    pub database_urls: Option<String>,
     /// The bearer token that writes must carry.
     pub api_token: String,
     /// Where to listen.
@@ -89,6 +94,7 @@ impl Config {
         Config {
             database_url: database_url.into(),
             database_password: None,
+            database_urls: None,
             api_token: api_token.into(),
             listen_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             metrics_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -105,6 +111,15 @@ impl Config {
     /// The bound on one database operation.
     pub fn db_timeout(&self) -> Duration {
         Duration::from_millis(self.db_timeout_ms)
+    }
+
+    /// The database nodes: those of `DATABASE_URLS` when it is set, else the one of
+    /// `DATABASE_URL`.
+    pub fn database_node_urls(&self) -> Result<Vec<String>, ConfigError> {
+        match self.database_urls.as_deref() {
+            Some(list) => crate::db::nodes::parse_database_urls(list),
+            None => Ok(vec![self.database_url.clone()]),
+        }
     }
 
     fn validated(mut self) -> Result<Config, ConfigError> {
@@ -128,6 +143,20 @@ impl Config {
         }
         self.database_url = with_password(&self.database_url, self.database_password.as_deref())?;
         crate::db::parse_database_url(&self.database_url)?;
+        if let Some(list) = self.database_urls.take() {
+            let urls = crate::db::nodes::parse_database_urls(&list)?
+                .iter()
+                .map(|url| {
+                    with_password(url, self.database_password.as_deref()).map_err(|_| {
+                        ConfigError::invalid(
+                            "DATABASE_URLS",
+                            "has an entry without a user and host for DATABASE_PASSWORD to apply to",
+                        )
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            self.database_urls = Some(urls.join(","));
+        }
         Ok(self)
     }
 }
@@ -139,6 +168,13 @@ impl fmt::Debug for Config {
             .field(
                 "database_password",
                 &self.database_password.as_ref().map(|_| REDACTED),
+            )
+            .field(
+                "database_urls",
+                &self
+                    .database_urls
+                    .as_ref()
+                    .map(|list| list.split(',').map(redacted_url).collect::<Vec<_>>()),
             )
             .field("api_token", &REDACTED)
             .field("listen_addr", &self.listen_addr)
@@ -349,6 +385,65 @@ mod tests {
             assert!(
                 shown.contains("db:3306") || shown.contains("@db/"),
                 "{shown}"
+            );
+        }
+    }
+
+    #[test]
+    fn database_urls_lists_the_nodes_each_with_the_password_and_none_in_debug() {
+        let config = load(&[
+            ("DATABASE_URL", "mysql://blog@db-1:3306/blog"),
+            (
+                "DATABASE_URLS",
+                "mysql://blog@db-1:3306/blog, mysql://blog@db-2:3306/blog,mysql://blog@db-3:3306/blog",
+            ),
+            ("DATABASE_PASSWORD", "node-secret"),
+            ("API_TOKEN", "t"),
+        ])
+        .unwrap();
+        let urls = config.database_node_urls().unwrap();
+        assert_eq!(urls.len(), 3);
+        for (url, host) in urls.iter().zip(["db-1", "db-2", "db-3"]) {
+            let opts = crate::db::parse_database_url(url).unwrap();
+            assert_eq!(opts.pass(), Some("node-secret"));
+            assert_eq!(opts.ip_or_hostname(), host);
+        }
+        let shown = format!("{config:?}");
+        assert!(
+            !shown.contains("node-secret") && shown.contains("db-3:3306"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn without_database_urls_the_one_node_is_database_url() {
+        let config = load(&[
+            ("DATABASE_URL", "mysql://blog:secret@db:3306/blog"),
+            ("API_TOKEN", "t"),
+        ])
+        .unwrap();
+        assert_eq!(
+            config.database_node_urls().unwrap(),
+            vec!["mysql://blog:secret@db:3306/blog".to_owned()]
+        );
+    }
+
+    #[test]
+    fn a_malformed_node_list_is_named_without_its_passwords() {
+        for list in [
+            "",
+            "mysql://blog:hunter2@db-1/blog,postgres://blog:hunter2@db-2/blog",
+        ] {
+            let err = load(&[
+                ("DATABASE_URL", "mysql://blog@db-1/blog"),
+                ("DATABASE_URLS", list),
+                ("API_TOKEN", "t"),
+            ])
+            .unwrap_err()
+            .to_string();
+            assert!(
+                err.contains("DATABASE_URLS") && !err.contains("hunter2"),
+                "{err}"
             );
         }
     }

@@ -17,6 +17,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mysql_async::Pool;
+
+use crate::db::nodes::{Node, Nodes};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -60,22 +62,36 @@ impl Phase {
 /// The pool and the start-up latch. Cheap to clone; clones share both.
 #[derive(Clone)]
 pub struct Database {
-    pool: Pool,
+    nodes: Arc<Nodes>,
     phase: Arc<watch::Sender<Phase>>,
 }
 
 impl Database {
     /// Wraps `pool`, not yet started.
     pub fn new(pool: Pool) -> Database {
-        Database {
+        Database::with_nodes(Nodes::new(vec![Node {
+            label: "database".to_owned(),
             pool,
+        }]))
+    }
+
+    /// Several nodes of a Galera Cluster (or one): statements go to the writer
+    /// ([`crate::db::nodes`]).
+    pub fn with_nodes(nodes: Nodes) -> Database {
+        Database {
+            nodes: Arc::new(nodes),
             phase: Arc::new(watch::Sender::new(Phase::Starting)),
         }
     }
 
     /// The connection pool.
     pub fn pool(&self) -> &Pool {
-        &self.pool
+        &self.nodes.writer().pool
+    }
+
+    /// The nodes and which one writes.
+    pub fn nodes(&self) -> &Arc<Nodes> {
+        &self.nodes
     }
 
     /// Where start-up is now.
@@ -134,16 +150,30 @@ impl Database {
     }
 
     async fn attempt(&self, migrate: bool) -> Result<(), StartUpFailure> {
-        let current = tokio::time::timeout(REACH_TIMEOUT, db::schema_is_current(&self.pool))
+        // through the writer; a node that does not answer hands the writes to the next
+        let writer = self.nodes.writer_index();
+        let outcome = self.attempt_on(self.pool(), migrate).await;
+        if matches!(
+            outcome,
+            Err(StartUpFailure::Unreachable(_) | StartUpFailure::TimedOut)
+        ) {
+            self.nodes.writer_failed(writer);
+        }
+        outcome
+    }
+
+    async fn attempt_on(&self, pool: &Pool, migrate: bool) -> Result<(), StartUpFailure> {
+        let current = tokio::time::timeout(REACH_TIMEOUT, db::schema_is_current(pool))
             .await
             .map_err(|_| StartUpFailure::TimedOut)?
             .map_err(StartUpFailure::Unreachable)?;
         match (current, migrate) {
             (true, _) => Ok(()),
             (false, false) => Err(StartUpFailure::Behind),
-            (false, true) => db::migrate(&self.pool)
+            (false, true) if self.nodes.is_cluster() => db::migrate_cluster(pool)
                 .await
                 .map_err(StartUpFailure::Migration),
+            (false, true) => db::migrate(pool).await.map_err(StartUpFailure::Migration),
         }
     }
 }

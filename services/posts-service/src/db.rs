@@ -6,6 +6,9 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{Opts, OptsBuilder, Pool, PoolConstraints, PoolOpts};
 use service_runtime::config::ConfigError;
 
+pub mod lock;
+pub mod nodes;
+
 mod embedded {
     refinery::embed_migrations!("migrations");
 }
@@ -37,6 +40,13 @@ pub struct PoolSettings {
 /// Builds the pool. Connections are opened lazily, so this succeeds while the database
 /// is down; the service then answers 503 until it is back.
 pub fn connect(url: &str, settings: PoolSettings) -> Result<Pool, ConfigError> {
+    connect_node(url, settings, false)
+}
+
+/// As [`connect`], for one node of a Galera Cluster when `cluster`: every connection
+/// also sets `wsrep_sync_wait = 1`, so a read waits for the writes the cluster committed
+/// before it (read-your-writes after a change of writer; 0 on a server without Galera).
+pub fn connect_node(url: &str, settings: PoolSettings, cluster: bool) -> Result<Pool, ConfigError> {
     let opts = parse_database_url(url)?;
     let constraints = PoolConstraints::new(settings.min, settings.max)
         .ok_or_else(|| ConfigError::invalid("DB_POOL_MIN", "must not exceed DB_POOL_MAX"))?;
@@ -57,7 +67,14 @@ pub fn connect(url: &str, settings: PoolSettings) -> Result<Pool, ConfigError> {
         .tcp_nodelay(true)
         .tcp_keepalive(Some(Duration::from_secs(10)))
         // Timestamps are written with UTC_TIMESTAMP(); this keeps NOW() honest too.
-        .init(vec!["SET time_zone = '+00:00'"]);
+        .init(if cluster {
+            vec![
+                "SET time_zone = '+00:00'",
+                "SET SESSION wsrep_sync_wait = IF(@@wsrep_on, 1, 0)",
+            ]
+        } else {
+            vec!["SET time_zone = '+00:00'"]
+        });
     Ok(Pool::new(opts))
 }
 
@@ -96,6 +113,26 @@ pub async fn migrate(pool: &Pool) -> Result<(), MigrationError> {
     let _ = lock_conn
         .exec_drop("DO RELEASE_LOCK(?)", (MIGRATION_LOCK,))
         .await;
+    let report = outcome?;
+    for migration in report.applied_migrations() {
+        tracing::info!(migration = %migration, "applied migration");
+    }
+    Ok(())
+}
+
+/// As [`migrate`], for a Galera Cluster: the lock is a replicated row ([`lock`]), since
+/// `GET_LOCK` holds on one node only.
+pub async fn migrate_cluster(pool: &Pool) -> Result<(), MigrationError> {
+    let holder = lock::holder_name();
+    let wait = Duration::from_secs(u64::from(MIGRATION_LOCK_WAIT_SECS));
+    if !lock::acquire(pool, &holder, wait).await? {
+        return Err(MigrationError::LockTimeout(MIGRATION_LOCK_WAIT_SECS));
+    }
+    let mut runner_pool = pool.clone();
+    let outcome = embedded::migrations::runner()
+        .run_async(&mut runner_pool)
+        .await;
+    let _ = lock::release(pool, &holder).await;
     let report = outcome?;
     for migration in report.applied_migrations() {
         tracing::info!(migration = %migration, "applied migration");

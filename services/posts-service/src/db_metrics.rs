@@ -20,6 +20,10 @@ pub struct DbMetrics {
     pool_waiting: IntGauge,
     pool_connect_failures: IntGauge,
     up: IntGauge,
+    writer: IntGaugeVec,
+    nodes: IntGauge,
+    nodes_synced: IntGauge,
+    writer_changes: IntGauge,
 }
 
 impl DbMetrics {
@@ -65,7 +69,31 @@ impl DbMetrics {
         registry.register(Box::new(pool_connect_failures.clone()))?;
         registry.register(Box::new(pool_max))?;
         registry.register(Box::new(up.clone()))?;
+        let writer = IntGaugeVec::new(
+            Opts::new(
+                "db_writer",
+                "1 for the database node every statement goes to (host:port), 0 for the others",
+            ),
+            &["node"],
+        )?;
+        let nodes = IntGauge::new("db_nodes", "Database nodes configured (DATABASE_URLS)")?;
+        let nodes_synced = IntGauge::new(
+            "db_nodes_synced",
+            "Database nodes the last probes found synced with their Galera cluster",
+        )?;
+        let writer_changes = IntGauge::new(
+            "db_writer_changes",
+            "Times the writer moved to another database node since start",
+        )?;
+        registry.register(Box::new(writer.clone()))?;
+        registry.register(Box::new(nodes.clone()))?;
+        registry.register(Box::new(nodes_synced.clone()))?;
+        registry.register(Box::new(writer_changes.clone()))?;
         Ok(DbMetrics {
+            writer,
+            nodes,
+            nodes_synced,
+            writer_changes,
             operations,
             latency,
             pool_connections,
@@ -88,6 +116,27 @@ impl DbMetrics {
     /// Records whether the database is usable (`posts_db_up`).
     pub fn set_up(&self, up: bool) {
         self.up.set(i64::from(up));
+    }
+
+    /// Copies the nodes' state (writer, synced count, writer changes) into the gauges.
+    pub fn refresh_nodes(&self, nodes: &crate::db::nodes::Nodes) {
+        for view in nodes.views() {
+            self.writer
+                .with_label_values(&[view.label.as_str()])
+                .set(i64::from(view.writer));
+        }
+        self.nodes
+            .set(i64::try_from(nodes.len()).unwrap_or(i64::MAX));
+        let synced = if nodes.is_cluster() {
+            nodes.synced()
+        } else {
+            // one node is not probed: it counts when it is usable
+            usize::from(self.up.get() == 1)
+        };
+        self.nodes_synced
+            .set(i64::try_from(synced).unwrap_or(i64::MAX));
+        self.writer_changes
+            .set(i64::try_from(nodes.writer_changes()).unwrap_or(i64::MAX));
     }
 
     /// Copies the pool's live counters into the gauges; call before encoding.

@@ -100,6 +100,7 @@ where
     E: Into<StoreError>,
 {
     let started = Instant::now();
+    let writer = database.nodes().writer_index();
     let outcome = if !database.is_started() {
         Err(StoreError::Unavailable(format!(
             "not started: {}",
@@ -114,6 +115,11 @@ where
             ))),
         }
     };
+    if database.is_started() && matches!(outcome, Err(StoreError::Unavailable(_))) {
+        // connection refused or lost, no primary component (1047), too slow: the next
+        // operation goes to another node (with one node, nothing changes)
+        database.nodes().writer_failed(writer);
+    }
     let label = match &outcome {
         Ok(_) => "ok",
         Err(StoreError::Unavailable(_) | StoreError::Deadlock(_)) => "unavailable",

@@ -19,6 +19,7 @@ use warp::reply::Response;
 
 use crate::config::Config;
 use crate::database::Database;
+use crate::db::nodes::{self, Node, Nodes};
 use crate::db::{self, PoolSettings};
 use crate::db_metrics::DbMetrics;
 use crate::readiness::Readiness;
@@ -56,6 +57,7 @@ pub struct Application {
     http_metrics: HttpMetrics,
     database: Database,
     start_up: tokio::task::JoinHandle<()>,
+    monitor: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Application {
@@ -66,14 +68,22 @@ impl Application {
     pub async fn build(config: Config) -> Result<Application, StartupError> {
         let listener = bind(config.listen_addr).await?;
         let metrics_listener = bind(config.metrics_addr).await?;
-        let pool = db::connect(
-            &config.database_url,
-            PoolSettings {
-                min: config.db_pool_min,
-                max: config.db_pool_max,
-            },
-        )?;
-        let database = Database::new(pool);
+        let settings = PoolSettings {
+            min: config.db_pool_min,
+            max: config.db_pool_max,
+        };
+        let urls = config.database_node_urls()?;
+        let cluster = urls.len() > 1;
+        let mut nodes = Vec::with_capacity(urls.len());
+        for url in &urls {
+            nodes.push(Node {
+                label: nodes::label_of(&db::parse_database_url(url)?),
+                pool: db::connect_node(url, settings, cluster)?,
+            });
+        }
+        let database = Database::with_nodes(Nodes::new(nodes));
+        // one probe task per node (none with a single node)
+        let monitor = database.nodes().spawn_monitor();
 
         let registry = Registry::new();
         let http_metrics = HttpMetrics::register(&registry)?;
@@ -100,6 +110,7 @@ impl Application {
             http_metrics,
             database,
             start_up,
+            monitor,
         })
     }
 
@@ -146,8 +157,13 @@ impl Application {
         .await;
         metrics.abort();
         self.start_up.abort();
-        if let Err(err) = self.database.pool().clone().disconnect().await {
-            tracing::warn!(error = %err, "database pool did not close cleanly");
+        for task in &self.monitor {
+            task.abort();
+        }
+        for node in self.database.nodes().all() {
+            if let Err(err) = node.pool.clone().disconnect().await {
+                tracing::warn!(error = %err, node = %node.label, "database pool did not close cleanly");
+            }
         }
         tracing::info!("posts-service stopped");
     }

@@ -6,6 +6,7 @@
 mod crud;
 mod helpers;
 mod idempotency;
+mod nodes;
 mod observability;
 mod openapi;
 mod outage;
@@ -52,6 +53,8 @@ fn main() -> std::process::ExitCode {
         resilience::starts_without_its_database_and_turns_ready_when_it_comes,
         resilience::read_only_database_is_a_quick_503_and_changes_nothing,
         resilience::binary_keeps_running_without_its_database_and_stops_on_sigterm,
+        nodes::a_node_that_refuses_connections_is_skipped_and_readyz_names_the_writer,
+        nodes::replicas_starting_together_migrate_once_under_the_lock_row,
         idempotency::same_key_and_body_again_replays_the_first_answer,
         idempotency::a_retry_after_a_lost_answer_makes_exactly_one_post,
         idempotency::parallel_creates_with_one_key_make_one_post,

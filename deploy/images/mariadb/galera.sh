@@ -1,0 +1,179 @@
+#!/bin/bash
+# galera.sh — Galera Cluster mode of our mariadb:10.11 image, sourced by
+# docker-entrypoint.sh (as user mysql) when GALERA_CLUSTER_ADDRESS is set.
+#
+# Settings:
+#   GALERA_CLUSTER_ADDRESS   the cluster's nodes, comma separated host names (this node
+#                            included), e.g. "galera-1,galera-2,galera-3" or, in
+#                            Kubernetes, "db-0.db-peers,db-1.db-peers,db-2.db-peers"
+#   GALERA_NODE_NAME         this node's entry in that list (the entry equal to it or
+#                            starting with "NAME."); default: the host name
+#   GALERA_CLUSTER_NAME      wsrep_cluster_name (default "blog"); nodes of another
+#                            cluster name are refused
+#   GALERA_NODE_ADDRESS      wsrep_node_address (default: Galera picks the interface)
+#   GALERA_PROVIDER_OPTIONS  extra wsrep_provider_options, e.g. "gcache.size=64M"
+#   GALERA_STATUS_PORT       port of the status line peers read (default 4569)
+#   GALERA_FORCE_BOOTSTRAP   non-empty: bootstrap a new cluster from this node without
+#                            waiting for the others (operator's escape hatch when a
+#                            node is gone for good; may lose what only it had)
+#
+# How a node starts (every start, the first and after any stop or crash):
+#   1. its position: empty data dir -> seqno -1; else grastate.dat, and when that
+#      says seqno -1 (crash), `mariadbd --wsrep-recover` reads it from InnoDB;
+#   2. it publishes "name state=waiting uuid seqno" on GALERA_STATUS_PORT
+#      (galera-status.sh) and reads every peer's line, once a second;
+#   3. if a peer runs mariadbd (state=running), a cluster exists or is being
+#      bootstrapped: join it (gcomm://all nodes; IST or SST by mariabackup);
+#   4. else, once EVERY node has published its position, the node with the highest
+#      seqno (ties: the first in GALERA_CLUSTER_ADDRESS order) marks itself
+#      safe_to_bootstrap and starts a new cluster (--wsrep-new-cluster); the others
+#      wait for it to run and join (3). On a first start every data dir is empty: the
+#      first node initializes the database (MARIADB_* variables), the others receive
+#      it by state transfer.
+# So `docker compose down && up` (volumes kept), a crash of all nodes, or any restart
+# order comes back by itself, never from a node that misses writes another one has.
+# A node that is missing stops the rule at step 4 until it returns (or an operator
+# sets GALERA_FORCE_BOOTSTRAP on the best remaining one).
+
+GALERA_PROVIDER=/usr/lib/galera/libgalera_smm.so
+GALERA_STATE_FILE=${GALERA_STATE_FILE:-/run/mysqld/galera-state}
+export GALERA_STATE_FILE
+
+# galera_peer_line HOST: the status line of HOST, empty if it does not answer
+galera_peer_line() {
+  timeout 2 bash -c 'exec 3<>"/dev/tcp/$1/$2" && head -n 1 <&3' _ "$1" "$GALERA_STATUS_PORT" 2>/dev/null || true
+}
+
+# field LINE KEY: value of KEY=... in LINE
+galera_field() { sed -nE "s/^(.* )?$2=([^ ]*).*$/\2/p" <<<"$1"; }
+
+# galera_position SERVER-COMMAND...: sets GALERA_UUID, GALERA_SEQNO, GALERA_SAFE, GALERA_EMPTY
+galera_position() {
+  GALERA_UUID=00000000-0000-0000-0000-000000000000 GALERA_SEQNO=-1 GALERA_SAFE=0 GALERA_EMPTY=1
+  [[ -d $DATADIR/mysql ]] || return 0
+  GALERA_EMPTY=0
+  local grastate=$DATADIR/grastate.dat
+  if [[ -f $grastate ]]; then
+    GALERA_UUID=$(awk '$1 == "uuid:" { print $2 }' "$grastate")
+    GALERA_SEQNO=$(awk '$1 == "seqno:" { print $2 }' "$grastate")
+    GALERA_SAFE=$(awk '$1 == "safe_to_bootstrap:" { print $2 }' "$grastate")
+  fi
+  GALERA_UUID=${GALERA_UUID:-00000000-0000-0000-0000-000000000000}
+  GALERA_SEQNO=${GALERA_SEQNO:--1} GALERA_SAFE=${GALERA_SAFE:-0}
+  if [[ $GALERA_SEQNO == -1 ]]; then
+    # not shut down cleanly (or never in a cluster): InnoDB knows the last seqno
+    note "Galera: grastate.dat has no position; running mariadbd --wsrep-recover"
+    local out pos
+    out=$("$@" "${GALERA_ARGS[@]}" --wsrep-recover --skip-networking \
+      --socket="$SOCKET.recover" 2>&1) || true
+    pos=$(sed -nE 's/.*WSREP: Recovered position: ([0-9a-f-]+):(-?[0-9]+).*/\1 \2/p' <<<"$out" | tail -n 1)
+    if [[ -n $pos ]]; then
+      GALERA_UUID=${pos% *} GALERA_SEQNO=${pos#* }
+      note "Galera: recovered position $GALERA_UUID:$GALERA_SEQNO"
+    else
+      warn "Galera: --wsrep-recover found no position; last lines of its output:"
+      tail -n 20 <<<"$out" >&2
+    fi
+  fi
+}
+
+galera_publish() { # galera_publish STATE
+  printf 'name=%s state=%s uuid=%s seqno=%s safe=%s empty=%s\n' "$GALERA_SELF" "$1" \
+    "$GALERA_UUID" "$GALERA_SEQNO" "$GALERA_SAFE" "$GALERA_EMPTY" >"$GALERA_STATE_FILE.tmp"
+  mv -f "$GALERA_STATE_FILE.tmp" "$GALERA_STATE_FILE"
+}
+
+# galera_decide: waits until this node should join (GALERA_MODE=join) or
+# bootstrap (GALERA_MODE=bootstrap), following the rule in the header.
+galera_decide() {
+  local i=0 peer line state known best best_seqno seqno reported
+  if [[ -n ${GALERA_FORCE_BOOTSTRAP:-} ]]; then
+    warn "Galera: GALERA_FORCE_BOOTSTRAP is set: bootstrapping a new cluster from this node"
+    GALERA_MODE=bootstrap; return 0
+  fi
+  while :; do
+    known=0 reported="" best="" best_seqno=-2
+    for peer in "${GALERA_NODES[@]}"; do
+      if [[ $peer == "$GALERA_SELF_ENTRY" ]]; then
+        line="name=$GALERA_SELF state=waiting seqno=$GALERA_SEQNO"
+      else
+        line=$(galera_peer_line "$peer")
+      fi
+      state=$(galera_field "$line" state)
+      if [[ $state == running ]]; then
+        note "Galera: $peer runs ($line): joining the cluster"
+        GALERA_MODE=join; return 0
+      fi
+      [[ $state == waiting ]] || { reported+=" $peer=?"; continue; }
+      seqno=$(galera_field "$line" seqno)
+      [[ $seqno =~ ^-?[0-9]+$ ]] || seqno=-1
+      reported+=" $peer=$seqno"
+      known=$((known + 1))
+      # strictly greater: on a tie the earlier node in the list stays the best
+      if (( seqno > best_seqno )); then best=$peer best_seqno=$seqno; fi
+    done
+    if (( known == ${#GALERA_NODES[@]} )); then
+      if [[ $best == "$GALERA_SELF_ENTRY" ]]; then
+        note "Galera: no node runs; positions:$reported; this node has the highest: bootstrapping"
+        GALERA_MODE=bootstrap; return 0
+      fi
+      (( i % 10 )) || note "Galera: no node runs; positions:$reported; waiting for $best to bootstrap"
+    else
+      (( i % 10 )) || note "Galera: no node runs; positions:$reported; waiting for every node's position"
+    fi
+    i=$((i + 1))
+    sleep 1
+  done
+}
+
+# galera_main SERVER-COMMAND...: everything up to the exec of the server; sets
+# GALERA_ARGS (the server's wsrep options) and GALERA_MODE.
+galera_main() {
+  local e
+  IFS=', ' read -r -a GALERA_NODES <<<"$GALERA_CLUSTER_ADDRESS"
+  (( ${#GALERA_NODES[@]} >= 1 )) || die "GALERA_CLUSTER_ADDRESS lists no node"
+  GALERA_SELF=${GALERA_NODE_NAME:-$(hostname)}
+  GALERA_SELF_ENTRY=""
+  for e in "${GALERA_NODES[@]}"; do
+    if [[ $e == "$GALERA_SELF" || $e == "$GALERA_SELF".* ]]; then GALERA_SELF_ENTRY=$e; break; fi
+  done
+  [[ -n $GALERA_SELF_ENTRY ]] ||
+    die "GALERA_NODE_NAME '$GALERA_SELF' is not in GALERA_CLUSTER_ADDRESS ($GALERA_CLUSTER_ADDRESS)"
+  GALERA_STATUS_PORT=${GALERA_STATUS_PORT:-4569}
+  local address
+  address=$(IFS=,; echo "${GALERA_NODES[*]}")
+  GALERA_ARGS=(
+    --wsrep-on=ON --wsrep-provider="$GALERA_PROVIDER"
+    --wsrep-cluster-name="${GALERA_CLUSTER_NAME:-blog}"
+    --wsrep-cluster-address="gcomm://$address"
+    --wsrep-node-name="$GALERA_SELF"
+    --wsrep-sst-method=mariabackup
+    --binlog-format=ROW --default-storage-engine=InnoDB --innodb-autoinc-lock-mode=2
+  )
+  [[ -z ${GALERA_NODE_ADDRESS:-} ]] || GALERA_ARGS+=(--wsrep-node-address="$GALERA_NODE_ADDRESS")
+  [[ -z ${GALERA_PROVIDER_OPTIONS:-} ]] || GALERA_ARGS+=(--wsrep-provider-options="$GALERA_PROVIDER_OPTIONS")
+
+  galera_position "$@"
+  galera_publish waiting
+  note "Galera: node $GALERA_SELF of [$address]; position $GALERA_UUID:$GALERA_SEQNO (safe_to_bootstrap $GALERA_SAFE); status on port $GALERA_STATUS_PORT"
+  # the status line, for the peers, for the life of the container (it outlives the
+  # exec of mariadbd and then reports state=running)
+  socat -T 3 TCP-LISTEN:"$GALERA_STATUS_PORT",reuseaddr,fork SYSTEM:galera-status.sh </dev/null &
+  galera_decide
+
+  if [[ $GALERA_MODE == bootstrap ]]; then
+    if (( GALERA_EMPTY )); then
+      init_datadir "$@"
+    elif [[ -f $DATADIR/grastate.dat ]]; then
+      sed -i 's/^safe_to_bootstrap:.*/safe_to_bootstrap: 1/' "$DATADIR/grastate.dat"
+    fi
+    # the old view of the group: a new cluster starts from this node alone
+    rm -f "$DATADIR/gvwstate.dat"
+    GALERA_ARGS+=(--wsrep-new-cluster)
+  fi
+  if [[ $GALERA_SEQNO != -1 && $GALERA_UUID != 00000000-0000-0000-0000-000000000000 ]]; then
+    # where this node stopped: a new cluster continues the same history, and a joining
+    # node gets only the writes it misses (IST) instead of a full copy (SST)
+    GALERA_ARGS+=(--wsrep-start-position="$GALERA_UUID:$GALERA_SEQNO")
+  fi
+}

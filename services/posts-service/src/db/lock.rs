@@ -1,0 +1,99 @@
+//! The migration lock as a row, for a Galera Cluster.
+//!
+//! `GET_LOCK` is local to one MariaDB server: Galera does not replicate it, so two
+//! replicas of the service migrating through two nodes would both get "the" lock. A row
+//! is replicated: the lock is the row with id 1 in `posts_service_migration_lock`,
+//! inserted by its holder. Two replicas inserting it at once through different nodes
+//! cannot both commit (one gets ERROR 1062 on the same node, or ERROR 1213 from Galera's
+//! certification on another): the loser waits and tries again. The row carries an expiry,
+//! so a holder that died does not block migrations for ever; a live holder is done long
+//! before it (migrations take seconds).
+
+use std::hash::{BuildHasher, Hasher};
+use std::time::{Duration, Instant};
+
+use mysql_async::prelude::Queryable;
+use mysql_async::Pool;
+
+/// How long a taken lock holds if its holder never releases it.
+pub const LOCK_EXPIRY_SECS: u32 = 120;
+/// Pause between two attempts to take a lock another replica holds.
+const RETRY_EVERY: Duration = Duration::from_millis(250);
+
+const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS posts_service_migration_lock (
+    id         TINYINT UNSIGNED NOT NULL,
+    holder     VARCHAR(64)      NOT NULL,
+    expires_at DATETIME         NOT NULL,
+    PRIMARY KEY (id)
+) ENGINE = InnoDB";
+
+/// Takes the lock (the row), or takes over an expired one; the holder's name stays in
+/// place when another live holder has it. Assignments run left to right: `holder` is
+/// decided before `expires_at` changes.
+const TAKE: &str = "INSERT INTO posts_service_migration_lock (id, holder, expires_at)
+    VALUES (1, ?, UTC_TIMESTAMP() + INTERVAL ? SECOND)
+    ON DUPLICATE KEY UPDATE
+        holder = IF(expires_at < UTC_TIMESTAMP(), VALUES(holder), holder),
+        expires_at = IF(expires_at < UTC_TIMESTAMP(), VALUES(expires_at), expires_at)";
+
+/// A name for this attempt: the process id and a random number.
+pub fn holder_name() -> String {
+    let random = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    format!("{}-{random:016x}", std::process::id())
+}
+
+/// Takes the lock for `holder`, waiting up to `wait` for another holder to release it
+/// (or for its expiry). `Ok(false)`: still held by another replica after `wait`.
+pub async fn acquire(
+    pool: &Pool,
+    holder: &str,
+    wait: Duration,
+) -> Result<bool, mysql_async::Error> {
+    let mut conn = pool.get_conn().await?;
+    conn.query_drop(CREATE_TABLE).await?;
+    let deadline = Instant::now() + wait;
+    loop {
+        match conn.exec_drop(TAKE, (holder, LOCK_EXPIRY_SECS)).await {
+            Ok(()) => {
+                let owner: Option<String> = conn
+                    .query_first("SELECT holder FROM posts_service_migration_lock WHERE id = 1")
+                    .await?;
+                if owner.as_deref() == Some(holder) {
+                    return Ok(true);
+                }
+            }
+            // another replica took it at the same moment through another node (1213,
+            // Galera certification) or this one (1062)
+            Err(mysql_async::Error::Server(err)) if err.code == 1213 || err.code == 1062 => {}
+            Err(err) => return Err(err),
+        }
+        if Instant::now() >= deadline {
+            return Ok(false);
+        }
+        tokio::time::sleep(RETRY_EVERY).await;
+    }
+}
+
+/// Gives the lock back (only if `holder` still has it).
+pub async fn release(pool: &Pool, holder: &str) -> Result<(), mysql_async::Error> {
+    let mut conn = pool.get_conn().await?;
+    conn.exec_drop(
+        "DELETE FROM posts_service_migration_lock WHERE id = 1 AND holder = ?",
+        (holder,),
+    )
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_attempt_has_its_own_name_that_fits_the_column() {
+        let (a, b) = (holder_name(), holder_name());
+        assert_ne!(a, b);
+        assert!(a.len() <= 64 && a.starts_with(&format!("{}-", std::process::id())));
+    }
+}

@@ -1,0 +1,327 @@
+#!/usr/bin/env bash
+# tests/galera/run.sh — the blog on a 3-node MariaDB Galera Cluster, under failures.
+#
+# `up --build -d` docker-compose.yml + docker-compose.galera.yml (README, "High
+# availability") under a unique project name with fresh random credentials, posts-service
+# published on a free loopback port for the load (tests/galera/load.py), then:
+#
+#   cluster_forms                three nodes, each synced, wsrep_cluster_size 3
+#   blog_works_on_the_cluster    a post written through the API is on every node and
+#                                on its page (render-service)
+#   throughput_three_nodes       writes/s with 4 writers for 10 s
+#   writer_killed                `kill -9` of the writer node under concurrent creates
+#                                and updates: writes succeed again within 5 s, and once
+#                                the node is back 0 acknowledged writes are lost and no
+#                                Idempotency-Key made two posts
+#   node_paused                  `docker pause` of a node under load: no write waits more
+#                                than 5 s; unpaused, it rejoins and CHECKSUM TABLE agrees
+#                                on all three
+#   two_nodes_down               `kill -9` of two nodes: writes are 503 within 3 s,
+#                                readers still get pages (render-service's cache), and
+#                                writes resume by themselves when the nodes are back
+#   throughput_one_node          two nodes stopped cleanly (the third stays primary):
+#                                writes/s with the same load, same run
+#   full_stop_and_start          `down` then `up` (volumes kept): the cluster comes back
+#                                without a manual step, with every post
+#
+# Prints one line per case (libtest style), the figures (failover times, throughput on
+# three nodes and on one), and a closing "test result:" line for scripts/test.sh. The
+# EXIT trap removes the project's containers, networks and volumes.
+#
+# Usage: tests/galera/run.sh [smoke]   (docker with compose v2 or docker-compose v1,
+#                                       curl, python3, the images of
+#                                       deploy/build-images.sh); `smoke` stops after
+#                                       the first three cases
+# Environment: BLOG_IMAGE_TAG (default latest) tags the two service images it builds;
+#              GALERA_NO_BUILD=1 uses those images as they are (no `--build`);
+#              GALERA_KEEP_LOGS=DIR copies the containers' logs there at the end.
+set -Eeuo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+ROOT=$PWD
+HERE=$ROOT/tests/galera
+
+now_ms() { echo $(( ${EPOCHREALTIME/[.,]/} / 1000 )); }
+secs() { local d=$(( $(now_ms) - $1 )); printf '%d.%01ds' $((d / 1000)) $(( (d / 100) % 10 )); }
+log() { printf '[galera] %s\n' "$*"; }
+
+STARTED=$(now_ms)
+PASSED=0 FAILED=0 CURRENT="" CASE_T0=0
+FIGURES=()
+
+if docker compose version >/dev/null 2>&1; then
+  COMPOSE_BIN=(docker compose)
+elif command -v docker-compose >/dev/null 2>&1; then
+  COMPOSE_BIN=(docker-compose)
+else
+  echo "[galera] neither 'docker compose' nor 'docker-compose' is available" >&2
+  exit 1
+fi
+command -v curl >/dev/null || { echo "[galera] curl is required" >&2; exit 1; }
+
+PROJECT="blog-galera-$$-$RANDOM"
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/blog-galera.XXXXXX")
+ENV_FILE="$WORK/galera.env"
+unset MARIADB_ROOT_PASSWORD MARIADB_USER MARIADB_PASSWORD API_TOKEN ADMIN_USER \
+  ADMIN_PASSWORD SESSION_SECRET BLOG_TITLE BLOG_PORT BLOG_BIND COOKIE_SECURE RUST_LOG \
+  LOG_FORMAT COMPOSE_PROJECT_NAME COMPOSE_FILE COMPOSE_PROFILES
+
+random_hex() { od -An -tx1 -N"$1" /dev/urandom | tr -d ' \n'; }
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+ROOT_PASSWORD=$(random_hex 16)
+API_TOKEN=$(random_hex 16)
+BLOG_PORT=$(free_port)
+API_PORT=$(free_port)
+BASE="http://127.0.0.1:$BLOG_PORT"
+API="http://127.0.0.1:$API_PORT"
+cat >"$ENV_FILE" <<EOF
+MARIADB_ROOT_PASSWORD=$ROOT_PASSWORD
+MARIADB_USER=blog
+MARIADB_PASSWORD=$(random_hex 16)
+API_TOKEN=$API_TOKEN
+ADMIN_USER=galera-admin
+ADMIN_PASSWORD=galera-$(random_hex 12)
+SESSION_SECRET=$(random_hex 32)
+BLOG_TITLE=Galera Blog
+BLOG_BIND=127.0.0.1
+BLOG_PORT=$BLOG_PORT
+LOG_FORMAT=text
+EOF
+# posts-service on a loopback port, for the load (the base file keeps it internal)
+cat >"$WORK/test.yml" <<EOF
+services:
+  posts-service:
+    image: blog/posts-service:${BLOG_IMAGE_TAG:-latest}
+    ports:
+      - "127.0.0.1:$API_PORT:8081"
+    networks:
+      - frontend
+  render-service:
+    image: blog/render-service:${BLOG_IMAGE_TAG:-latest}
+EOF
+compose() {
+  "${COMPOSE_BIN[@]}" -p "$PROJECT" --env-file "$ENV_FILE" -f "$ROOT/docker-compose.yml" \
+    -f "$ROOT/docker-compose.galera.yml" -f "$WORK/test.yml" "$@"
+}
+NODES=(mariadb mariadb-2 mariadb-3)
+
+# ---------------------------------------------------------------- reporting --
+
+begin() { CURRENT=$1; CASE_T0=$(now_ms); }
+ok() {
+  printf 'test galera::%s ... ok (%s)\n' "$CURRENT" "$(secs "$CASE_T0")"
+  PASSED=$((PASSED + 1)) CURRENT=""
+}
+fail() { printf '[galera] FAILED: %s\n' "$*" >&2; exit 1; }
+figure() { FIGURES+=("$*"); log "figure: $*"; }
+
+on_exit() {
+  local rc=$?
+  set +e
+  [[ -n ${LOAD_PID:-} ]] && kill "$LOAD_PID" 2>/dev/null
+  if [[ -n $CURRENT ]]; then
+    printf 'test galera::%s ... FAILED (%s)\n' "$CURRENT" "$(secs "$CASE_T0")"
+    FAILED=$((FAILED + 1))
+    log "---- compose ps ----"
+    compose ps 2>&1
+    log "---- last log lines ----"
+    compose logs --no-color --tail 30 2>&1 | tail -n 200
+  elif (( rc != 0 )); then
+    FAILED=$((FAILED + 1))
+  fi
+  if [[ -n ${GALERA_KEEP_LOGS:-} ]]; then
+    mkdir -p "$GALERA_KEEP_LOGS" && compose logs --no-color >"$GALERA_KEEP_LOGS/$PROJECT.log" 2>&1
+  fi
+  compose down -v --remove-orphans -t 10 >/dev/null 2>&1
+  rm -rf "$WORK"
+  local result=ok
+  (( FAILED == 0 )) || result=FAILED
+  if (( ${#FIGURES[@]} )); then
+    log "---- figures ----"
+    printf '[galera]   %s\n' "${FIGURES[@]}"
+  fi
+  printf '\ntest result: %s. %d passed; %d failed; 0 ignored; 0 measured; 0 filtered out; finished in %s\n' \
+    "$result" "$PASSED" "$FAILED" "$(secs "$STARTED")"
+  (( FAILED == 0 )) || exit 1
+  exit 0
+}
+trap on_exit EXIT
+
+# ------------------------------------------------------------------ helpers --
+
+cid() { compose ps -q "$1"; }
+# sql NODE SQL: runs SQL as root on NODE, tab-separated output without headers
+sql() {
+  docker exec "$(cid "$1")" mariadb --user=root --password="$ROOT_PASSWORD" --batch \
+    --skip-column-names --connect-timeout=3 blog -e "$2"
+}
+status_of() { sql "$1" "SHOW GLOBAL STATUS LIKE '$2'" | awk '{ print $2 }'; }
+health() { docker inspect -f '{{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}' "$(cid "$1")" 2>/dev/null; }
+
+# wait_healthy SECONDS SERVICE...: until every SERVICE's container is healthy
+wait_healthy() {
+  local deadline=$(( $(date +%s) + $1 )) s bad
+  shift
+  while :; do
+    bad=""
+    for s in "$@"; do [[ $(health "$s") == healthy ]] || bad+=" $s=$(health "$s")"; done
+    [[ -z $bad ]] && return 0
+    (( $(date +%s) < deadline )) || fail "not healthy within the time:$bad"
+    sleep 1
+  done
+}
+
+# the node posts-service writes to: from /readyz ("writer"), else the first node
+writer() {
+  local w
+  w=$(curl -fsS --max-time 3 "$API/readyz" 2>/dev/null |
+    python3 -c 'import json,sys; print(json.load(sys.stdin).get("database",{}).get("writer",""))' 2>/dev/null || true)
+  w=${w%%:*}
+  [[ -n $w ]] && echo "$w" || echo mariadb
+}
+
+load() { python3 "$HERE/load.py" write --base "$API" --token "$API_TOKEN" "$@"; }
+field() { python3 -c "import json,sys; print(json.load(sys.stdin)[\"$1\"])"; }
+
+# post_once TITLE: status of one create, with a time limit
+post_once() {
+  curl -s -o /dev/null -w '%{http_code}' --max-time "${2:-5}" -X POST "$API/v1/posts" \
+    -H "Authorization: Bearer $API_TOKEN" -H 'Content-Type: application/json' \
+    -H "Idempotency-Key: $(random_hex 16)" -d "{\"title\":\"$1\",\"body\":\"b\"}" || true
+}
+
+checksums() { local n; for n in "${NODES[@]}"; do sql "$n" 'CHECKSUM TABLE posts' | awk '{ print $2 }'; done; }
+
+# --------------------------------------------------------------------- cases --
+
+log "project $PROJECT, blog on $BASE, API on $API, compose: ${COMPOSE_BIN[*]}"
+
+begin cluster_forms
+t0=$(now_ms)
+build=(--build)
+[[ ${GALERA_NO_BUILD:-} ]] && build=()
+compose up "${build[@]}" -d >"$WORK/up.log" 2>&1 || { tail -n 40 "$WORK/up.log"; fail "compose up"; }
+wait_healthy 300 "${NODES[@]}" posts-service render-service
+figure "up --build to healthy (3 nodes, both services): $(secs "$t0")"
+for n in "${NODES[@]}"; do
+  [[ $(status_of "$n" wsrep_cluster_size) == 3 ]] || fail "$n: wsrep_cluster_size is not 3"
+  [[ $(status_of "$n" wsrep_local_state) == 4 ]] || fail "$n: not synced"
+done
+ok
+
+begin blog_works_on_the_cluster
+id=$(curl -fsS --max-time 5 -X POST "$API/v1/posts" -H "Authorization: Bearer $API_TOKEN" \
+  -H 'Content-Type: application/json' -d '{"title":"Hello Galera","body":"on **three** nodes"}' | field id) ||
+  fail "create a post"
+for n in "${NODES[@]}"; do
+  [[ $(sql "$n" "SELECT title FROM posts WHERE id = $id") == "Hello Galera" ]] || fail "post $id is not on $n"
+done
+curl -fsS --max-time 5 "$BASE/posts/$id" | grep -q "Hello Galera" || fail "the post's page"
+ok
+
+begin throughput_three_nodes
+load --seconds 10 --workers 4 --out "$WORK/acks-3.jsonl" --tag three >"$WORK/three.json"
+three=$(field writes_per_s <"$WORK/three.json")
+figure "write throughput, 3 synced nodes: $three writes/s (4 writers, 10 s; $(cat "$WORK/three.json"))"
+ok
+
+if [[ ${1:-} == smoke ]]; then exit 0; fi
+
+begin writer_killed
+w=$(writer)
+load --seconds 20 --workers 4 --out "$WORK/acks-kill.jsonl" --tag kill >"$WORK/kill.json" &
+LOAD_PID=$!
+sleep 6
+killed_at=$(python3 -c 'import time; print(time.time())')
+docker kill -s KILL "$(cid "$w")" >/dev/null
+wait "$LOAD_PID"; LOAD_PID=""
+python3 "$HERE/load.py" stats --acks "$WORK/acks-kill.jsonl" --since "$killed_at" >"$WORK/kill-stats.json"
+first=$(field first_write_after_s <"$WORK/kill-stats.json")
+figure "kill -9 of the writer ($w): first write acknowledged ${first} s after the kill; $(cat "$WORK/kill-stats.json"); load: $(cat "$WORK/kill.json")"
+python3 -c "import sys; sys.exit(0 if $first is not None and $first <= 5 else 1)" 2>/dev/null ||
+  fail "no write succeeded within 5 s of the kill (first after ${first} s)"
+t0=$(now_ms)
+docker start "$(cid "$w")" >/dev/null
+wait_healthy 180 "${NODES[@]}"
+figure "killed node back in sync: $(secs "$t0") after docker start"
+python3 "$HERE/load.py" verify --base "$API" --acks "$WORK"/acks-*.jsonl >"$WORK/verify.log" ||
+  { cat "$WORK/verify.log"; fail "acknowledged writes lost or duplicated"; }
+log "verify: $(tail -n 1 "$WORK/verify.log")"
+ok
+
+begin node_paused
+w=$(writer)
+for n in "${NODES[@]}"; do [[ $n == "$w" ]] || paused=$n; done
+load --seconds 16 --workers 4 --out "$WORK/acks-pause.jsonl" --tag pause >"$WORK/pause.json" &
+LOAD_PID=$!
+sleep 4
+paused_at=$(python3 -c 'import time; print(time.time())')
+docker pause "$(cid "$paused")" >/dev/null
+sleep 8
+docker unpause "$(cid "$paused")" >/dev/null
+wait "$LOAD_PID"; LOAD_PID=""
+python3 "$HERE/load.py" stats --acks "$WORK/acks-pause.jsonl" --since "$paused_at" >"$WORK/pause-stats.json"
+gap=$(field longest_gap_s <"$WORK/pause-stats.json")
+figure "docker pause of $paused for 8 s: longest wait between acknowledged writes ${gap} s; load: $(cat "$WORK/pause.json")"
+python3 -c "import sys; sys.exit(0 if $gap <= 5 else 1)" || fail "writes stalled ${gap} s (> 5 s)"
+wait_healthy 120 "${NODES[@]}"
+sums=$(checksums | sort -u)
+[[ $(wc -l <<<"$sums") == 1 ]] || fail "CHECKSUM TABLE posts differs between the nodes: $(tr '\n' ' ' <<<"$sums")"
+python3 "$HERE/load.py" verify --base "$API" --acks "$WORK"/acks-*.jsonl >"$WORK/verify.log" ||
+  { cat "$WORK/verify.log"; fail "acknowledged writes lost or duplicated"; }
+ok
+
+begin two_nodes_down
+curl -fsS -o /dev/null --max-time 5 "$BASE/" || fail "the index page before"
+w=$(writer)
+down=()
+for n in "${NODES[@]}"; do [[ $n == "$w" ]] || down+=("$n"); done
+for n in "${down[@]}"; do docker kill -s KILL "$(cid "$n")" >/dev/null; done
+sleep 7 # the survivor notices (evs.suspect_timeout 5 s) and loses quorum
+t0=$(now_ms)
+code=$(post_once "no quorum" 5)
+took=$(( $(now_ms) - t0 ))
+figure "two nodes down: a write answered $code in ${took} ms"
+[[ $code == 503 ]] || fail "a write without quorum answered $code, not 503"
+(( took <= 3000 )) || fail "the 503 took ${took} ms"
+page=$(curl -s -o "$WORK/page" -w '%{http_code}' --max-time 5 "$BASE/" || true)
+[[ $page == 200 ]] || fail "a reader got $page for the index page, not the cached copy"
+t0=$(now_ms)
+for n in "${down[@]}"; do docker start "$(cid "$n")" >/dev/null; done
+deadline=$(( $(date +%s) + 180 ))
+until [[ $(post_once "quorum back" 5) == 201 ]]; do
+  (( $(date +%s) < deadline )) || fail "writes did not resume within 180 s of the nodes' start"
+  sleep 0.5
+done
+figure "two nodes down: writes back $(secs "$t0") after the nodes were started"
+wait_healthy 180 "${NODES[@]}"
+ok
+
+begin throughput_one_node
+w=$(writer)
+stopped=()
+for n in "${NODES[@]}"; do [[ $n == "$w" ]] || stopped+=("$n"); done
+compose stop -t 30 "${stopped[@]}" >/dev/null 2>&1
+[[ $(status_of "$w" wsrep_cluster_size) == 1 ]] || fail "$w is not alone after a clean stop of the others"
+load --seconds 10 --workers 4 --out "$WORK/acks-1.jsonl" --tag one >"$WORK/one.json"
+one=$(field writes_per_s <"$WORK/one.json")
+figure "write throughput, 1 node (the others stopped cleanly): $one writes/s vs $three writes/s on 3 nodes"
+compose start "${stopped[@]}" >/dev/null 2>&1
+wait_healthy 180 "${NODES[@]}"
+ok
+
+begin full_stop_and_start
+before=$(sql mariadb 'SELECT COUNT(*) FROM posts')
+compose down -t 30 >/dev/null 2>&1
+t0=$(now_ms)
+compose up -d >"$WORK/up2.log" 2>&1 || { tail -n 40 "$WORK/up2.log"; fail "compose up after down"; }
+wait_healthy 300 "${NODES[@]}" posts-service render-service
+figure "down then up (volumes kept): healthy again in $(secs "$t0")"
+for n in "${NODES[@]}"; do
+  [[ $(sql "$n" 'SELECT COUNT(*) FROM posts') == "$before" ]] || fail "$n does not have the $before posts"
+done
+python3 "$HERE/load.py" verify --base "$API" --acks "$WORK"/acks-*.jsonl >"$WORK/verify.log" ||
+  { cat "$WORK/verify.log"; fail "acknowledged writes lost after the full stop"; }
+log "verify: $(tail -n 1 "$WORK/verify.log")"
+ok
