@@ -26,9 +26,10 @@ use crate::db::{self, MigrationError};
 
 /// First pause between two start-up attempts.
 const FIRST_RETRY: Duration = Duration::from_millis(200);
-/// Longest pause between two start-up attempts: a connection attempt every 2 s costs the
-/// database nothing, and the service turns ready at most that long after it returns.
-const MAX_RETRY: Duration = Duration::from_secs(2);
+/// Longest pause between two start-up attempts: a connection attempt twice a second
+/// costs the database nothing, and the service turns ready at most that long after it
+/// returns (SPEC: "as soon as it can reach it").
+const MAX_RETRY: Duration = Duration::from_millis(500);
 /// How long one attempt may wait to reach the database (a blackholed host would
 /// otherwise hold it for the kernel's TCP timeout).
 const REACH_TIMEOUT: Duration = Duration::from_secs(5);
