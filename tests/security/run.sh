@@ -242,7 +242,7 @@ schemathesis_run() {
   # From $WORK: schemathesis keeps a .schemathesis/ cache in its working directory.
   (cd "$WORK" && "$VENV/bin/schemathesis" --config-file "$HERE/schemathesis.toml" run \
     "$ROOT/services/posts-service/openapi.yaml" --url "$API_URL" \
-    --checks all --mode all --max-examples 250 --seed 20261125 \
+    --checks all --exclude-checks ensure_resource_availability --mode all --max-examples 250 --seed 20261125 \
     --report junit,har --report-dir "$ART/schemathesis-$name" \
     --generation-database none --no-color "$@") || rc=$?
   cp "$ART/schemathesis-$name"/har-*.json "$ART/logs/schemathesis-$name.har"
@@ -334,6 +334,13 @@ if wants secrets; then
   BODIES=$ART/logs/secrets-scenario.bodies.jsonl
   export BODIES
   case_ secrets::scanner_finds_planted_leaks python3 "$HERE/secrets.py" selftest
+  # The fuzzing of the internal API (api, with the token) records thousands of wrong
+  # passwords against the one admin account, which the account-wide limit then rightly
+  # refuses (429); the scenario starts from this run's database without them.
+  if [[ -n ${DB_CONTAINER:-} ]]; then
+    docker exec "$DB_CONTAINER" mariadb -ublog -p"$DB_PASSWORD" blog \
+      -e 'DELETE FROM login_failures' >/dev/null
+  fi
   case_ secrets::failure_scenario_runs python3 "$HERE/secrets.py" scenario
   # Everything the services wrote, and every response of this run (the scenario's, and
   # schemathesis's when it ran), after the services have stopped.
