@@ -25,7 +25,8 @@
 #   --list     print the image tags this script builds and exit
 #
 # Environment: DEBIAN_MIRROR, DEBIAN_SECURITY_MIRROR override the mirrors
-# (default: the ones configured for bookworm on this host, else deb.debian.org).
+# (default: the ones configured for bookworm in this host's apt sources; a host
+# without them must set both).
 # RUST_TOOLCHAIN_DIR: the toolchain packaged into the rust image (default: the
 # sysroot of the host's `rustc +stable`).
 #
@@ -170,9 +171,9 @@ build_debian_slim() {
   local tag=$1
   local mirror security rootfs="$WORKDIR/rootfs"
   mirror=${DEBIAN_MIRROR:-$(host_mirror "$SUITE")}
-  mirror=${mirror:-http://deb.debian.org/debian}
   security=${DEBIAN_SECURITY_MIRROR:-$(host_mirror "$SUITE-security")}
-  security=${security:-http://deb.debian.org/debian-security}
+  [[ -n $mirror && -n $security ]] ||
+    die "no Debian $SUITE mirror in this host's apt sources: set DEBIAN_MIRROR and DEBIAN_SECURITY_MIRROR"
   log "  mirror: $mirror   security: $security"
   [[ $(id -u) == 0 ]] || die "building $tag needs root (apt-get, debootstrap, chroot)"
 
