@@ -20,7 +20,12 @@
 #
 # Usage: tests/e2e/run.sh            (needs docker with compose v2 or docker-compose v1,
 #                                     curl, and the images of deploy/build-images.sh)
-# Environment: E2E_KEEP_LOGS=DIR copies the services' logs there at the end.
+# Environment: E2E_KEEP_LOGS=DIR copies the services' logs there at the end;
+#              E2E_GALERA=1 runs every case on the 3-node Galera cluster instead
+#              (docker-compose.galera.yml over docker-compose.yml; the galera lane of
+#              scripts/test.sh), so the single-node checks hold on the cluster too;
+#              E2E_NO_BUILD=1 uses the service images as they are (`up` without
+#              `--build`; another lane built them).
 set -Eeuo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 ROOT=$PWD
@@ -49,7 +54,13 @@ PROJECT="blog-e2e-$$-$RANDOM"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/blog-e2e.XXXXXX")
 ENV_FILE="$WORK/e2e.env"
 JAR="$WORK/cookies"
-compose() { "${COMPOSE_BIN[@]}" -p "$PROJECT" --env-file "$ENV_FILE" -f "$ROOT/docker-compose.yml" "$@"; }
+COMPOSE_FILES=(-f "$ROOT/docker-compose.yml")
+DB_NODES=(mariadb)
+if [[ ${E2E_GALERA:-} == 1 ]]; then
+  COMPOSE_FILES+=(-f "$ROOT/docker-compose.galera.yml")
+  DB_NODES=(mariadb mariadb-2 mariadb-3)
+fi
+compose() { "${COMPOSE_BIN[@]}" -p "$PROJECT" --env-file "$ENV_FILE" "${COMPOSE_FILES[@]}" "$@"; }
 # every service, those under profiles too (for `down`)
 compose_all() { compose --profile ops --profile monitoring "$@"; }
 
@@ -112,7 +123,7 @@ show_diagnostics() {
 }
 
 remove_project() {
-  "${COMPOSE_BIN[@]}" -p "$1" --env-file "$ENV_FILE" -f "$ROOT/docker-compose.yml" \
+  "${COMPOSE_BIN[@]}" -p "$1" --env-file "$ENV_FILE" "${COMPOSE_FILES[@]}" \
     --profile ops --profile monitoring down -v --remove-orphans -t 10 >/dev/null 2>&1 || true
 }
 
@@ -184,10 +195,10 @@ wait_healthy() {
   local deadline=$(( $(date +%s) + $1 )) ids states
   while :; do
     # The long-running services; the one-shot preflight has exited by then.
-    ids=$(compose ps -q mariadb posts-service render-service 2>/dev/null || true)
+    ids=$(compose ps -q "${DB_NODES[@]}" posts-service render-service 2>/dev/null || true)
     states=""
     [[ -z $ids ]] || states=$(docker inspect -f '{{.Name}}={{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}' $ids 2>/dev/null || true)
-    if [[ $(wc -w <<<"$states") -eq 3 ]] && ! grep -qv '=healthy$' <<<"$states" &&
+    if [[ $(wc -w <<<"$states") -eq $(( ${#DB_NODES[@]} + 2 )) ]] && ! grep -qv '=healthy$' <<<"$states" &&
       curl -fsS -o /dev/null --max-time 3 "$BASE/readyz" 2>/dev/null; then
       return 0
     fi
@@ -200,7 +211,7 @@ wait_healthy() {
 
 # ------------------------------------------------------------------ cases --
 
-log "project $PROJECT, blog on $BASE, compose: ${COMPOSE_BIN[*]}"
+log "project $PROJECT, blog on $BASE, compose: ${COMPOSE_BIN[*]}, database nodes: ${DB_NODES[*]}"
 
 begin remove_leftovers_of_killed_runs
 for stale in $( {
@@ -240,7 +251,9 @@ ok
 
 begin compose_up_build
 t0=$(now_ms)
-compose up --build -d >"$WORK/up.log" 2>&1 || { tail -n 60 "$WORK/up.log" >&2; fail "compose up --build -d"; }
+build=(--build)
+[[ ${E2E_NO_BUILD:-} == 1 ]] && build=()
+compose up "${build[@]}" -d >"$WORK/up.log" 2>&1 || { tail -n 60 "$WORK/up.log" >&2; fail "compose up --build -d"; }
 log "compose up --build -d took $(secs "$t0")"
 ok
 
