@@ -30,7 +30,9 @@ fn bench_body(seq: u64) -> String {
 
 fn main() {
     let count: u64 = match std::env::args().nth(1) {
-        Some(arg) => arg.parse().expect("the argument is how many bodies to render"),
+        Some(arg) => arg
+            .parse()
+            .expect("the argument is how many bodies to render"),
         None => 200,
     };
     // Warm-up: lazily built statics (the memo, the sanitiser) are set up here, so a run
