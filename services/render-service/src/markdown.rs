@@ -17,6 +17,8 @@ use std::sync::{Arc, LazyLock};
 
 use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
 
+#[cfg(test)]
+mod differential_tests;
 mod fast;
 
 static SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
