@@ -315,20 +315,29 @@ fn push_href_value(out: &mut String, url: &str) {
 
 /// `text` escaped as html5ever serialises it: `&`, `<`, `>` and U+00A0 always, and
 /// `"` in an attribute value.
+///
+/// Scans bytes: every byte looked for is ASCII or `0xC2`, which in UTF-8 only ever
+/// starts a character (U+00A0 is `C2 A0`), so every cut is at a character boundary.
 fn push_escaped(out: &mut String, text: &str, attribute: bool) {
+    let bytes = text.as_bytes();
     let mut mark = 0;
-    for (i, c) in text.char_indices() {
-        let escaped = match c {
-            '&' => "&amp;",
-            '<' => "&lt;",
-            '>' => "&gt;",
-            '"' if attribute => "&quot;",
-            '\u{a0}' => "&nbsp;",
-            _ => continue,
+    let mut i = 0;
+    while i < bytes.len() {
+        let (escaped, len) = match bytes[i] {
+            b'&' => ("&amp;", 1),
+            b'<' => ("&lt;", 1),
+            b'>' => ("&gt;", 1),
+            b'"' if attribute => ("&quot;", 1),
+            0xC2 if bytes.get(i + 1) == Some(&0xA0) => ("&nbsp;", 2),
+            _ => {
+                i += 1;
+                continue;
+            }
         };
         out.push_str(&text[mark..i]);
         out.push_str(escaped);
-        mark = i + c.len_utf8();
+        i += len;
+        mark = i;
     }
     out.push_str(&text[mark..]);
 }
