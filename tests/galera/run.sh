@@ -156,6 +156,15 @@ sql() {
   docker exec "$(cid "$1")" mariadb --user=root --password="$ROOT_PASSWORD" --batch \
     --skip-column-names --connect-timeout=3 blog -e "$2"
 }
+# sql_ready NODE SQL: as sql, retried for up to 60 s while NODE refuses it (a node that
+# just rejoined answers ERROR 1047 until it has caught up, even between health checks)
+sql_ready() {
+  local deadline=$(( $(date +%s) + 60 ))
+  until sql "$1" "$2" 2>/dev/null; do
+    (( $(date +%s) < deadline )) || { sql "$1" "$2"; return; }
+    sleep 1
+  done
+}
 status_of() { sql "$1" "SHOW GLOBAL STATUS LIKE '$2'" | awk '{ print $2 }'; }
 health() { docker inspect -f '{{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}' "$(cid "$1")" 2>/dev/null; }
 
@@ -191,7 +200,7 @@ post_once() {
     -H "Idempotency-Key: $(random_hex 16)" -d "{\"title\":\"$1\",\"body\":\"b\"}" || true
 }
 
-checksums() { local n; for n in "${NODES[@]}"; do sql "$n" 'CHECKSUM TABLE posts' | awk '{ print $2 }'; done; }
+checksums() { local n; for n in "${NODES[@]}"; do sql_ready "$n" 'CHECKSUM TABLE posts' | awk '{ print $2 }'; done; }
 
 # --------------------------------------------------------------------- cases --
 
@@ -215,7 +224,7 @@ id=$(curl -fsS --max-time 5 -X POST "$API/v1/posts" -H "Authorization: Bearer $A
   -H 'Content-Type: application/json' -d '{"title":"Hello Galera","body":"on **three** nodes"}' | field id) ||
   fail "create a post"
 for n in "${NODES[@]}"; do
-  [[ $(sql "$n" "SELECT title FROM posts WHERE id = $id") == "Hello Galera" ]] || fail "post $id is not on $n"
+  [[ $(sql_ready "$n" "SELECT title FROM posts WHERE id = $id") == "Hello Galera" ]] || fail "post $id is not on $n"
 done
 curl -fsS --max-time 5 "$BASE/posts/$id" | grep -q "Hello Galera" || fail "the post's page"
 ok
@@ -317,14 +326,15 @@ wait_healthy 180 "${NODES[@]}"
 ok
 
 begin full_stop_and_start
-before=$(sql mariadb 'SELECT COUNT(*) FROM posts')
+before=$(sql_ready mariadb 'SELECT COUNT(*) FROM posts')
 compose down -t 30 >/dev/null 2>&1
 t0=$(now_ms)
 compose up -d >"$WORK/up2.log" 2>&1 || { tail -n 40 "$WORK/up2.log"; fail "compose up after down"; }
 wait_healthy 300 "${NODES[@]}" posts-service render-service
 figure "down then up (volumes kept): healthy again in $(secs "$t0")"
 for n in "${NODES[@]}"; do
-  [[ $(sql "$n" 'SELECT COUNT(*) FROM posts') == "$before" ]] || fail "$n does not have the $before posts"
+  count=$(sql_ready "$n" 'SELECT COUNT(*) FROM posts') || fail "$n does not answer"
+  [[ $count == "$before" ]] || fail "$n has $count posts, not the $before it had before the stop"
 done
 python3 "$HERE/load.py" verify --base "$API" --acks "$WORK"/acks-*.jsonl >"$WORK/verify.log" ||
   { cat "$WORK/verify.log"; fail "acknowledged writes lost after the full stop"; }
