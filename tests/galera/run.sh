@@ -287,7 +287,7 @@ w=$(writer)
 down=()
 for n in "${NODES[@]}"; do [[ $n == "$w" ]] || down+=("$n"); done
 for n in "${down[@]}"; do docker kill -s KILL "$(cid "$n")" >/dev/null; done
-sleep 7 # the survivor notices (evs.suspect_timeout 5 s) and loses quorum
+sleep 7 # the survivor notices (evs.suspect_timeout, 1.5 s in the compose file) and loses quorum
 t0=$(now_ms)
 code=$(post_once "no quorum" 5)
 took=$(( $(now_ms) - t0 ))
