@@ -15,17 +15,18 @@
 use std::hash::{BuildHasher, RandomState};
 use std::sync::{Arc, LazyLock};
 
-use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
+use pulldown_cmark::{Event, Parser, Tag, TagEnd};
 
 #[cfg(test)]
 mod differential_tests;
 mod fast;
+mod policy;
 
 static SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
     let mut builder = ammonia::Builder::default();
     builder
-        .url_schemes(["http", "https", "mailto"].into_iter().collect())
-        .link_rel(Some("noopener noreferrer nofollow"));
+        .url_schemes(policy::URL_SCHEMES.into_iter().collect())
+        .link_rel(Some(policy::LINK_REL));
     builder
 });
 
@@ -51,7 +52,7 @@ fn render_html(markdown: &str) -> String {
 
 /// The full path: pulldown-cmark's HTML, cleaned by ammonia.
 fn render_and_clean(markdown: &str) -> String {
-    let parser = Parser::new_ext(markdown, Options::empty());
+    let parser = policy::parser(markdown);
     let mut unsafe_html = String::with_capacity(markdown.len() + markdown.len() / 2);
     pulldown_cmark::html::push_html(&mut unsafe_html, parser);
     SANITIZER.clean(&unsafe_html).to_string()
@@ -199,7 +200,7 @@ struct Blocks<'a> {
 impl<'a> Blocks<'a> {
     fn new(markdown: &'a str) -> Blocks<'a> {
         Blocks {
-            events: Parser::new_ext(markdown, Options::empty()),
+            events: policy::parser(markdown),
             text: String::new(),
             kind: BlockKind::Prose,
             hidden: false,

@@ -3,9 +3,9 @@
 //!
 //! # When it applies
 //!
-//! Only while every event of the body (the same `Options::empty()` parser as the full
-//! path) is one this writer knows: paragraphs, headings, block quotes, code blocks,
-//! lists, emphasis, strong, links (not nested in links), images, code spans, text,
+//! Only while every event of the body (the same parser as the full path,
+//! [`super::policy::parser`]) is one this writer knows: paragraphs, headings, block
+//! quotes, code blocks, lists, emphasis, strong, links (not nested in links), images, code spans, text,
 //! breaks and rules. The first raw HTML event (`Html`, `InlineHtml`) or anything else
 //! makes [`render`] give up and return `None`, and the body goes through the full path
 //! (pulldown-cmark's HTML, then ammonia) unchanged. So does a body with a NUL character,
@@ -42,13 +42,9 @@
 use std::fmt::Write as _;
 
 use ammonia::url::{ParseError, Url};
-use pulldown_cmark::{CodeBlockKind, Event, HeadingLevel, LinkType, Options, Parser, Tag, TagEnd};
+use pulldown_cmark::{CodeBlockKind, Event, HeadingLevel, LinkType, Parser, Tag, TagEnd};
 
-/// What ammonia gives every link (the `SANITIZER`'s `link_rel`).
-const LINK_REL: &str = " rel=\"noopener noreferrer nofollow\"";
-
-/// The schemes the `SANITIZER` allows in an absolute URL.
-const URL_SCHEMES: [&str; 3] = ["http", "https", "mailto"];
+use super::policy::{self, LINK_REL, URL_SCHEMES};
 
 /// `markdown` as safe HTML, identical to the full path's, or `None` when the body
 /// has raw HTML (or anything else this writer does not know) and needs the full path.
@@ -56,7 +52,7 @@ pub(super) fn render(markdown: &str) -> Option<String> {
     if markdown.contains('\0') {
         return None;
     }
-    let mut events = Parser::new_ext(markdown, Options::empty());
+    let mut events = policy::parser(markdown);
     let mut writer = Writer::new(markdown.len());
     while let Some(event) = events.next() {
         writer.event(event, &mut events)?;
@@ -206,7 +202,8 @@ impl Writer {
         if !title.is_empty() {
             self.attribute("title", title);
         }
-        self.out.push_str(LINK_REL);
+        // ammonia adds `rel` after the attributes it kept
+        self.attribute("rel", LINK_REL);
         self.write(">");
     }
 
