@@ -24,7 +24,8 @@
 #                (tests/galera/run.sh: the writer killed, a node paused, two nodes down,
 #                a full stop) and then the whole e2e suite on the cluster
 #                (E2E_GALERA=1 tests/e2e/run.sh). It starts once the e2e lane has built
-#                the service images, and uses them.
+#                the service images (and uses them) and the rust lane's tests and the
+#                fault suite have ended.
 #      The lanes share nothing but the machine: the e2e lane's image build and the rust
 #      lane's compilation overlap, which is most of a cold run's time.
 #
@@ -58,6 +59,7 @@ rust_lane() {
   step "cargo test"
   # The fault suite (tests/faults, `test = false`) is the faults lane's.
   cargo test --workspace --no-fail-fast "$@"
+  touch "$logs/rust-tests.done"
   if (( $# == 0 )); then
     step "security checks: tests/security/run.sh api slow secrets"
     tests/security/run.sh api slow secrets
@@ -93,10 +95,19 @@ e2e_built_the_images() {
   done
 }
 
+# Returns once the rust lane's cargo tests and the fault suite have ended: their many
+# MariaDB containers load the disk enough to time out a Galera state transfer.
+container_heavy_lanes_ended() {
+  until [ -e "$logs/rust-tests.done" ] || [ -e "$logs/rust.rc" ]; do sleep 2; done
+  until [ -e "$logs/faults.rc" ]; do sleep 2; done
+}
+
 galera_lane() {
   local no_build=""
   step "waiting for the e2e lane's service images"
   if e2e_built_the_images; then no_build=1; else echo "the e2e lane built no images: building them here"; fi
+  step "waiting for the rust lane's tests and the fault suite to end"
+  container_heavy_lanes_ended
   step "Galera failure suite: tests/galera/run.sh"
   GALERA_NO_BUILD=$no_build tests/galera/run.sh
   step "docker compose end to end on the Galera cluster: E2E_GALERA=1 tests/e2e/run.sh"
