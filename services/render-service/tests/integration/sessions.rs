@@ -70,14 +70,16 @@ pub async fn copied_session_cookie_is_refused_after_logout(db: Db) {
 }
 
 pub async fn copied_session_cookie_is_refused_after_idle_time(db: Db) {
-    let blog = spawn_blog_with(&db, |config| config.session_idle_secs = 2).await;
+    // 3 s idle, used every 1.2 s: wide enough margins for a loaded CI machine (with 2 s,
+    // one slow replay let the session lapse while in use)
+    let blog = spawn_blog_with(&db, |config| config.session_idle_secs = 3).await;
     let copied = login_and_copy_the_cookie(&blog).await;
     // In use, the session outlives its idle time.
-    for _ in 0..3 {
+    for _ in 0..4 {
         tokio::time::sleep(Duration::from_millis(1200)).await;
         assert_eq!(replay(&blog.url, &copied).await.status(), StatusCode::OK);
     }
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    tokio::time::sleep(Duration::from_millis(4500)).await;
     let replayed = replay(&blog.url, &copied).await;
     assert_eq!(replayed.status(), StatusCode::SEE_OTHER);
     assert!(location(&replayed).starts_with("/login"));
