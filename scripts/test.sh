@@ -5,7 +5,7 @@
 #      Debian packages: deploy/build-images.sh; quick when they exist);
 #   2. installs any other test dependency a fresh machine lacks;
 #   3. checks formatting;
-#   4. then runs five lanes side by side, each into its own log, shown whole when the
+#   4. then runs four lanes side by side, each into its own log, shown whole when the
 #      lane ends:
 #      - rust:   cargo clippy, then every test of the workspace (unit tests, and
 #                integration tests against throwaway MariaDB containers), then the
@@ -19,13 +19,7 @@
 #                backup, restore and monitoring included;
 #      - faults: the fault proxy's tests and the fault suite (tests/faults/run.sh): both
 #                services as processes behind fault proxies, the database killed,
-#                frozen and cut off, SIGTERM under load, idempotent retries;
-#      - galera: the blog on a 3-node Galera cluster through compose: the failure suite
-#                (tests/galera/run.sh: the writer killed, a node paused, two nodes down,
-#                a full stop) and then the whole e2e suite on the cluster
-#                (E2E_GALERA=1 tests/e2e/run.sh). It starts once the e2e lane has built
-#                the service images (and uses them) and the rust lane's tests and the
-#                fault suite have ended.
+#                frozen and cut off, SIGTERM under load, idempotent retries.
 #      The lanes share nothing but the machine: the e2e lane's image build and the rust
 #      lane's compilation overlap, which is most of a cold run's time.
 #
@@ -59,7 +53,6 @@ rust_lane() {
   step "cargo test"
   # The fault suite (tests/faults, `test = false`) is the faults lane's.
   cargo test --workspace --no-fail-fast "$@"
-  touch "$logs/rust-tests.done"
   if (( $# == 0 )); then
     step "security checks: tests/security/run.sh api slow secrets"
     tests/security/run.sh api slow secrets
@@ -85,35 +78,6 @@ faults_lane() {
   tests/faults/run.sh
 }
 
-# Succeeds once the e2e lane's `compose up --build` has built the service images; fails
-# if that lane ended without building them.
-e2e_built_the_images() {
-  while :; do
-    grep -q '^test e2e::compose_up_build \.\.\. ok' "$logs/e2e.log" 2>/dev/null && return 0
-    [ -e "$logs/e2e.rc" ] && return 1
-    sleep 2
-  done
-}
-
-# Returns once the rust lane's cargo tests and the fault suite have ended: their many
-# MariaDB containers load the disk enough to time out a Galera state transfer.
-container_heavy_lanes_ended() {
-  until [ -e "$logs/rust-tests.done" ] || [ -e "$logs/rust.rc" ]; do sleep 2; done
-  until [ -e "$logs/faults.rc" ]; do sleep 2; done
-}
-
-galera_lane() {
-  local no_build=""
-  step "waiting for the e2e lane's service images"
-  if e2e_built_the_images; then no_build=1; else echo "the e2e lane built no images: building them here"; fi
-  step "waiting for the rust lane's tests and the fault suite to end"
-  container_heavy_lanes_ended
-  step "Galera failure suite: tests/galera/run.sh"
-  GALERA_NO_BUILD=$no_build tests/galera/run.sh
-  step "docker compose end to end on the Galera cluster: E2E_GALERA=1 tests/e2e/run.sh"
-  E2E_GALERA=1 E2E_NO_BUILD=$no_build tests/e2e/run.sh
-}
-
 # Runs lane NAME in the background; its output goes to $logs/NAME.log, its exit status
 # to $logs/NAME.rc.
 start_lane() {
@@ -128,12 +92,11 @@ if (( $# > 0 )); then
   lanes=(rust)
   start_lane rust rust_lane "$@"
 else
-  lanes=(rust checks e2e faults galera)
+  lanes=(rust checks e2e faults)
   start_lane rust rust_lane
   start_lane checks checks_lane
   start_lane e2e e2e_lane
   start_lane faults faults_lane
-  start_lane galera galera_lane
 fi
 wait
 

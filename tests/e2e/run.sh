@@ -22,8 +22,8 @@
 #                                     curl, and the images of deploy/build-images.sh)
 # Environment: E2E_KEEP_LOGS=DIR copies the services' logs there at the end;
 #              E2E_GALERA=1 runs every case on the 3-node Galera cluster instead
-#              (docker-compose.galera.yml over docker-compose.yml; the galera lane of
-#              scripts/test.sh), so the single-node checks hold on the cluster too;
+#              (docker-compose.galera.yml over docker-compose.yml), so the
+#              single-node checks hold on the cluster too;
 #              E2E_NO_BUILD=1 uses the service images as they are (`up` without
 #              `--build`; another lane built them).
 set -Eeuo pipefail
