@@ -16,6 +16,9 @@
 #   GALERA_FORCE_BOOTSTRAP   non-empty: bootstrap a new cluster from this node without
 #                            waiting for the others (operator's escape hatch when a
 #                            node is gone for good; may lose what only it had)
+#   GALERA_WATCHDOG_SECONDS  how long this node may stay outside the primary component
+#                            while a peer is in it and synced before the watchdog
+#                            restarts it (default 60; 0 turns the watchdog off)
 #
 # How a node starts (every start, the first and after any stop or crash):
 #   1. its position: empty data dir -> seqno -1; else grastate.dat, and when that
@@ -34,6 +37,17 @@
 # order comes back by itself, never from a node that misses writes another one has.
 # A node that is missing stops the rule at step 4 until it returns (or an operator
 # sets GALERA_FORCE_BOOTSTRAP on the best remaining one).
+#
+# Once mariadbd runs, a watchdog (galera_watchdog) stays beside it. Galera normally
+# merges a node back into the cluster by itself after a pause or a network cut, but a
+# node evicted in the middle of its state transfer can be left outside for good ("Sending
+# JOIN failed ... Will retry in new primary component", and no new one comes). When the
+# node has been outside the primary component (wsrep_cluster_status not Primary) for
+# GALERA_WATCHDOG_SECONDS while a peer reports that it is in one and synced, the
+# watchdog stops mariadbd cleanly; the container's restart policy (compose
+# `restart: unless-stopped`, Kubernetes' restartPolicy) starts it again, and it rejoins
+# by step 3. A node alone without quorum (the others down) is left as it is: no peer
+# is in a primary component, and Galera heals that by itself when they return.
 
 GALERA_PROVIDER=/usr/lib/galera/libgalera_smm.so
 GALERA_STATE_FILE=${GALERA_STATE_FILE:-/run/mysqld/galera-state}
@@ -126,6 +140,51 @@ galera_decide() {
   done
 }
 
+# galera_own_cluster_status: wsrep_cluster_status of this node's server (Primary,
+# non-Primary, Disconnected), empty when it does not answer (unix_socket login as the OS
+# user mysql, as galera-status.sh; SHOW is answered even outside a primary component)
+galera_own_cluster_status() {
+  mariadb --protocol=socket --user=mysql --connect-timeout=2 --batch --skip-column-names \
+    -e "SHOW GLOBAL STATUS LIKE 'wsrep_cluster_status'" 2>/dev/null | awk '{ print $2 }' || true
+}
+
+# galera_synced_peer: prints the first peer that reports cluster=Primary local_state=4
+galera_synced_peer() {
+  local peer line
+  for peer in "${GALERA_NODES[@]}"; do
+    [[ $peer != "$GALERA_SELF_ENTRY" ]] || continue
+    line=$(galera_peer_line "$peer")
+    if [[ $(galera_field "$line" cluster) == Primary && $(galera_field "$line" local_state) == 4 ]]; then
+      echo "$peer"; return 0
+    fi
+  done
+  return 1
+}
+
+# galera_watchdog: runs beside mariadbd (PID 1) for the life of the container; stops it
+# when it has stayed outside a primary component that the others are synced in (header)
+galera_watchdog() {
+  local limit=${GALERA_WATCHDOG_SECONDS:-60} outside_since="" cluster peer now
+  [[ $limit =~ ^[0-9]+$ ]] || { warn "Galera watchdog: GALERA_WATCHDOG_SECONDS '$limit' is not a number: off"; return 0; }
+  (( limit > 0 )) || return 0
+  while sleep 5; do
+    [[ $(cat /proc/1/comm 2>/dev/null) == mariadbd ]] || continue
+    cluster=$(galera_own_cluster_status)
+    # not answering (starting, receiving a full copy) or in the primary component: fine
+    if [[ -z $cluster || $cluster == Primary ]]; then outside_since=""; continue; fi
+    if ! peer=$(galera_synced_peer); then outside_since=""; continue; fi
+    now=$(date +%s)
+    if [[ -z $outside_since ]]; then
+      outside_since=$now
+      note "Galera watchdog: this node is $cluster while $peer is synced in the primary component"
+    elif (( now - outside_since >= limit )); then
+      warn "Galera watchdog: $cluster for $((now - outside_since)) s while $peer is synced: stopping mariadbd so that the node restarts and rejoins"
+      kill -TERM 1
+      return 0
+    fi
+  done
+}
+
 # galera_main SERVER-COMMAND...: everything up to the exec of the server; sets
 # GALERA_ARGS (the server's wsrep options) and GALERA_MODE.
 galera_main() {
@@ -160,6 +219,7 @@ galera_main() {
   # exec of mariadbd and then reports state=running)
   socat -T 3 TCP-LISTEN:"$GALERA_STATUS_PORT",reuseaddr,fork SYSTEM:galera-status.sh </dev/null &
   galera_decide
+  galera_watchdog </dev/null &
 
   if [[ $GALERA_MODE == bootstrap ]]; then
     if (( GALERA_EMPTY )); then
