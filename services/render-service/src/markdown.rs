@@ -12,10 +12,11 @@
 //! have made of them (`differential_tests` checks that). Any body the fast path is not
 //! sure of takes the full path.
 
-use std::hash::{BuildHasher, RandomState};
+use std::hash::Hasher;
 use std::sync::{Arc, LazyLock};
 
 use pulldown_cmark::{Event, Parser, Tag, TagEnd};
+use siphasher::sip128::{Hasher128, SipHasher13};
 
 #[cfg(test)]
 mod differential_tests;
@@ -123,36 +124,40 @@ fn make_excerpt(markdown: &str, max_chars: usize) -> (String, bool) {
 /// Rendered bodies and teasers, by body: what [`to_html`] and [`excerpt`] made before.
 ///
 /// Bounded to [`MEMO_BYTES`] of text (least recently used first out), so a crawler
-/// walking every post cannot grow it. Keys are two independently seeded 64-bit hashes
-/// of the body plus its length; the seeds are random per process, so nobody can craft
-/// two bodies that share a key.
+/// walking every post cannot grow it. Keys are a 128-bit SipHash-1-3 of the body (one
+/// pass) plus its length; the hash's key is random per process, so nobody can craft two
+/// bodies that share a key.
 static MEMO: LazyLock<Memo> = LazyLock::new(|| Memo {
     cache: moka::sync::Cache::builder()
         .max_capacity(MEMO_BYTES)
         .weigher(|_, rendered: &Rendered| rendered.weight())
         .build(),
-    seeds: (RandomState::new(), RandomState::new()),
+    hash_key: random_hash_key(),
 });
+
+/// 128 random bits for the memo's hash.
+fn random_hash_key() -> [u8; 16] {
+    let mut key = [0; 16];
+    getrandom::fill(&mut key).expect("the operating system's random source is available");
+    key
+}
 
 /// The memo's budget, in bytes of rendered text (plus a fixed charge per entry).
 pub const MEMO_BYTES: u64 = 8 * 1024 * 1024;
 
 struct Memo {
     cache: moka::sync::Cache<MemoKey, Rendered>,
-    seeds: (RandomState, RandomState),
+    hash_key: [u8; 16],
 }
 
 /// Which body, and what was made of it: 0 for HTML, `max_chars + 1` for a teaser.
-type MemoKey = (u64, u64, usize, usize);
+type MemoKey = (u128, usize, usize);
 
 impl Memo {
     fn key(&self, markdown: &str, what: usize) -> MemoKey {
-        (
-            self.seeds.0.hash_one(markdown),
-            self.seeds.1.hash_one(markdown),
-            markdown.len(),
-            what,
-        )
+        let mut hasher = SipHasher13::new_with_key(&self.hash_key);
+        hasher.write(markdown.as_bytes());
+        (hasher.finish128().as_u128(), markdown.len(), what)
     }
 }
 
