@@ -1,6 +1,7 @@
 -- wrk script for the crawler run: every post page exactly once, in a random order.
 --
--- WRK_IDS names a file with one post id per line (already shuffled); thread i of
+-- WRK_IDS names a file with one post id per line (already shuffled), asked for as
+-- WRK_PATH_PREFIX .. id (default "/posts/"; "/v1/posts/" crawls the API); thread i of
 -- WRK_THREADS takes lines i, i+n, i+2n, ... and stops once it has had an answer for each
 -- of them, then creates the file WRK_DONE_DIR/i. wrk itself only ends when its duration
 -- is over or it gets SIGINT, so bench/run.sh sends SIGINT once every thread is done;
@@ -34,6 +35,7 @@ function init(args)
     end
     line_number = line_number + 1
   end
+  prefix = os.getenv("WRK_PATH_PREFIX") or "/posts/"
   next_id = 1
   answered = 0
   started = now()
@@ -45,7 +47,7 @@ function request()
   -- for the first page; the thread stops before that answer can count.
   local id = ids[next_id] or ids[1]
   next_id = next_id + 1
-  return wrk.format("GET", "/posts/" .. id)
+  return wrk.format("GET", prefix .. id)
 end
 
 function response(status, headers, body)
