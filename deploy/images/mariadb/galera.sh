@@ -141,11 +141,12 @@ galera_decide() {
 }
 
 # galera_own_cluster_status: wsrep_cluster_status of this node's server (Primary,
-# non-Primary, Disconnected), empty when it does not answer (unix_socket login as the OS
-# user mysql, as galera-status.sh; SHOW is answered even outside a primary component)
+# non-Primary, Disconnected) from its own status line, the one its peers read; empty
+# while mariadbd does not run or does not answer
 galera_own_cluster_status() {
-  mariadb --protocol=socket --user=mysql --connect-timeout=2 --batch --skip-column-names \
-    -e "SHOW GLOBAL STATUS LIKE 'wsrep_cluster_status'" 2>/dev/null | awk '{ print $2 }' || true
+  local cluster
+  cluster=$(galera_field "$(galera-status.sh)" cluster)
+  [[ $cluster == "?" ]] || echo "$cluster"
 }
 
 # galera_synced_peer: prints the first peer that reports cluster=Primary local_state=4
@@ -168,7 +169,6 @@ galera_watchdog() {
   [[ $limit =~ ^[0-9]+$ ]] || { warn "Galera watchdog: GALERA_WATCHDOG_SECONDS '$limit' is not a number: off"; return 0; }
   (( limit > 0 )) || return 0
   while sleep 5; do
-    [[ $(cat /proc/1/comm 2>/dev/null) == mariadbd ]] || continue
     cluster=$(galera_own_cluster_status)
     # not answering (starting, receiving a full copy) or in the primary component: fine
     if [[ -z $cluster || $cluster == Primary ]]; then outside_since=""; continue; fi
