@@ -6,6 +6,11 @@ use std::process::ExitCode;
 use render_service::{Application, Config};
 use service_runtime::{config, shutdown, telemetry};
 
+/// mimalloc rather than glibc's malloc: a crawler fills and evicts the page cache's
+/// 10 KB pages, and that churn took 18% of render-service's samples in glibc (BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     if std::env::args().nth(1).as_deref() == Some("healthcheck") {
