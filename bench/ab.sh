@@ -6,6 +6,8 @@
 #   bench/ab.sh DIR_A DIR_B        # each DIR holds posts-service and render-service
 #   AB_SECONDS=8 ...               # seconds per run (default 8)
 #   AB_CRAWL_POSTS=N ...           # posts in the crawl (default 30,000; 0 skips it)
+#   AB_ROUNDS=N ...                # rounds of A then B (default 2)
+#   AB_ONLY=REGEX ...              # only the measures whose name matches (e.g. 'cache$')
 #
 # Save a build first, e.g. `cp target/release/{posts,render}-service /tmp/before/`.
 # Prints one line per run and, for each measure, B ÷ A of the summed req/s.
@@ -19,6 +21,7 @@ dir_b=${2:?usage: bench/ab.sh DIR_A DIR_B}
 SECONDS_PER_RUN=${AB_SECONDS:-8}
 CONNECTIONS=64
 CRAWL=${AB_CRAWL_POSTS:-30000}
+ROUNDS=${AB_ROUNDS:-2}
 apt_need wrk wrk
 BENCH_SKIP_BUILD=1 build_release
 
@@ -44,7 +47,11 @@ run() {
   total[$measure/$build]=$(( ${total[$measure/$build]:-0} + rps ))
   printf '%-28s %s %8s req/s\n' "$measure" "$build" "$rps"
 }
-measures=("posts GET /v1/posts/{id}" "posts GET /v1/posts?limit=10" "render GET /, cache off" "render GET /posts/{id}, cache off" "render GET / through the cache")
+measures=()
+for measure in "posts GET /v1/posts/{id}" "posts GET /v1/posts?limit=10" "render GET /, cache off" \
+  "render GET /posts/{id}, cache off" "render GET / through the cache"; do
+  [[ $measure =~ ${AB_ONLY:-.} ]] && measures+=("$measure")
+done
 url_of() { # measure build
   case $1 in
     "posts GET /v1/posts/{id}") echo "${posts_of[$2]}/v1/posts/50" ;;
@@ -56,18 +63,18 @@ url_of() { # measure build
 }
 
 seed 100
-for round in 1 2; do
+for round in $(seq "$ROUNDS"); do
   for measure in "${measures[@]}"; do
     for build in a b; do run "$measure" "$build" "$(url_of "$measure" "$build")"; done
   done
 done
 
-if [ "$CRAWL" -gt 0 ]; then
+if [ "$CRAWL" -gt 0 ] && [[ crawl =~ ${AB_ONLY:-.} ]]; then
   log "seeding $CRAWL posts for the crawl"
   seed "$CRAWL"
   shuf -i "1-$CRAWL" >"$work/ids.txt"
   measures+=("crawl")
-  for round in 1 2; do
+  for round in $(seq "$ROUNDS"); do
     for build in a b; do
       # A fresh render-service per crawl: its page cache starts empty each time.
       BENCH_BIN_DIR=$([ "$build" = a ] && echo "$dir_a" || echo "$dir_b") \
@@ -88,7 +95,7 @@ if [ "$CRAWL" -gt 0 ]; then
 fi
 
 echo
-echo "B ÷ A (summed over both rounds):"
+echo "B ÷ A (summed over the rounds):"
 for measure in "${measures[@]}"; do
   printf '  %-36s %s\n' "$measure" "$(awk -v a="${total[$measure/a]}" -v b="${total[$measure/b]}" 'BEGIN { printf "%.3f", b / a }')"
 done

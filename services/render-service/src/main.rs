@@ -8,6 +8,8 @@ use service_runtime::{config, shutdown, telemetry};
 
 /// mimalloc rather than glibc's malloc: a crawler fills and evicts the page cache's
 /// 10 KB pages, and that churn took 18% of render-service's samples in glibc (BENCHMARKS.md).
+/// Built with `no_thp`: with transparent huge pages, each memory block mimalloc took
+/// back from the kernel was zeroed as a whole 2 MB page (8% of a crawl's samples).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
