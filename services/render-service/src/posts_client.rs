@@ -598,16 +598,23 @@ mod tests {
 
     #[test]
     fn answers_that_are_not_usable_json_are_unavailable_with_a_one_line_cause() {
-        let good = br#"{"posts":[],"next_before":null}"#;
-        let page: PostsPage = parse_json("list", &Bytes::from_static(good)).unwrap();
-        assert!(page.posts.is_empty());
+        let post = |title: &[u8]| {
+            let mut json = br#"{"posts":[{"id":1,"title":""#.to_vec();
+            json.extend_from_slice(title);
+            json.extend_from_slice(
+                br#"","body":"b","created_at":"2026-12-03T08:00:00Z","updated_at":"2026-12-03T08:00:00Z","version":1}],"next_before":null}"#,
+            );
+            json
+        };
+        let page: PostsPage = parse_json("list", &Bytes::from(post(b"caf\xc3\xa9"))).unwrap();
+        assert_eq!(page.posts[0].title, "café");
         let bad: [&[u8]; 5] = [
             b"",
             b"{\"posts\":[",
             b"{\"posts\":[],\"next_before\":null} trailing",
             b"{\"posts\":[],\"next_before\":\"seven\"}",
-            // Invalid UTF-8 inside a string.
-            b"{\"posts\":[{\"id\":1,\"title\":\"\xff\"}],\"next_before\":null}",
+            // The same post with invalid UTF-8 in its title.
+            &post(b"caf\xff"),
         ];
         for body in bad {
             match parse_json::<PostsPage>("list", &Bytes::copy_from_slice(body)) {
