@@ -79,16 +79,9 @@ if [ "$CRAWL" -gt 0 ] && [[ crawl =~ ${AB_ONLY:-.} ]]; then
       # A fresh render-service per crawl: its page cache starts empty each time.
       BENCH_BIN_DIR=$([ "$build" = a ] && echo "$dir_a" || echo "$dir_b") \
         posts=${posts_of[$build]} start_render "crawl-$build-$round"
-      done_dir=$(mktemp -d -p "$work")
-      WRK_IDS="$work/ids.txt" WRK_PATH_PREFIX=/posts/ WRK_THREADS=2 WRK_DONE_DIR="$done_dir" \
-        wrk -t 2 -c "$CONNECTIONS" -d 600s -s bench/crawler.lua "$render_url/" >"$work/crawl.out" &
-      wrk_pid=$!
-      while kill -0 "$wrk_pid" 2>/dev/null && [ "$(ls "$done_dir" | wc -l)" -lt 2 ]; do sleep 0.2; done
-      kill -INT "$wrk_pid" 2>/dev/null || true
-      wait "$wrk_pid" || true
-      rps=$(sed -nE 's/.*crawl_rps=([0-9]+).*/\1/p' "$work/crawl.out")
-      total[crawl/$build]=$(( ${total[crawl/$build]:-0} + rps ))
-      printf '%-28s %s %8s req/s, peak RSS %s MB\n' crawl "$build" "$rps" "$(peak_mb "$render_pid")"
+      crawl_ids "$render_url" /posts/ "$work/ids.txt" "$CONNECTIONS" 2
+      total[crawl/$build]=$(( ${total[crawl/$build]:-0} + crawl_rps ))
+      printf '%-28s %s %8s req/s, peak RSS %s MB\n' crawl "$build" "$crawl_rps" "$(peak_mb "$render_pid")"
       kill "$render_pid"
     done
   done

@@ -109,5 +109,21 @@ start_render() {
   wait_http "$render_url/readyz" "render-service ($name)"
 }
 
+# crawl_ids URL PREFIX IDS_FILE CONNECTIONS THREADS: asks URL for PREFIX<id> of every id
+# in IDS_FILE once, in order, through bench/crawler.lua; wrk's output goes to
+# $work/crawl.out and crawl_rps is set from it.
+crawl_ids() {
+  local url=$1 prefix=$2 ids=$3 connections=$4 threads=$5 done_dir wrk_pid
+  done_dir=$(mktemp -d -p "$work")
+  # wrk runs until SIGINT (bounded by -d); bench/crawler.lua marks each thread done.
+  WRK_IDS="$ids" WRK_PATH_PREFIX=$prefix WRK_THREADS=$threads WRK_DONE_DIR="$done_dir" \
+    wrk --latency -t "$threads" -c "$connections" -d 600s -s bench/crawler.lua "$url/" >"$work/crawl.out" &
+  wrk_pid=$!
+  while kill -0 "$wrk_pid" 2>/dev/null && [ "$(ls "$done_dir" | wc -l)" -lt "$threads" ]; do sleep 0.2; done
+  kill -INT "$wrk_pid" 2>/dev/null || true
+  wait "$wrk_pid" || true
+  crawl_rps=$(sed -nE 's/.*crawl_rps=([0-9]+).*/\1/p' "$work/crawl.out")
+}
+
 rss_mb() { awk '/^VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/$1/status"; }
 peak_mb() { awk '/^VmHWM/ {printf "%.1f", $2 / 1024}' "/proc/$1/status"; }

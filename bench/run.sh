@@ -211,19 +211,11 @@ if [ -z "${BENCH_SKIP_CRAWL:-}" ]; then
   shuf -i "1-$CRAWL" >"$work/ids.txt"
   # crawl NAME URL PREFIX: every id once, in the shuffled order; one row of the table.
   crawl() {
-    local name=$1 url=$2 prefix=$3 done_dir
-    done_dir=$(mktemp -d -p "$work")
+    local name=$1 url=$2 prefix=$3
     log "$name ($CONNECTIONS connections)"
-    # wrk runs until SIGINT (bounded by -d); bench/crawler.lua marks each thread done.
-    WRK_IDS="$work/ids.txt" WRK_PATH_PREFIX=$prefix WRK_THREADS=$THREADS WRK_DONE_DIR="$done_dir" \
-      wrk --latency -t "$THREADS" -c "$CONNECTIONS" -d 600s -s bench/crawler.lua "$url/" >"$work/crawl.out" &
-    local wrk_pid=$!
-    while kill -0 "$wrk_pid" 2>/dev/null && [ "$(ls "$done_dir" | wc -l)" -lt "$THREADS" ]; do sleep 0.2; done
-    kill -INT "$wrk_pid" 2>/dev/null || true
-    wait "$wrk_pid" || true
+    crawl_ids "$url" "$prefix" "$work/ids.txt" "$CONNECTIONS" "$THREADS"
     local output non2xx socket
     output=$(cat "$work/crawl.out")
-    crawl_rps=$(sed -nE 's/.*crawl_rps=([0-9]+).*/\1/p' <<<"$output")
     crawl_pages=$(sed -nE 's/.*crawl_pages=([0-9]+).*/\1/p' <<<"$output")
     crawl_p50=$(to_ms "$(awk '$1 == "50%" {print $2}' <<<"$output")")
     crawl_p99=$(to_ms "$(awk '$1 == "99%" {print $2}' <<<"$output")")

@@ -88,34 +88,28 @@ pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
         .and(with_state(&state))
         .then(health::readyz);
 
-    // Each route is boxed before the routes are chained: warp's `or` keeps a clone of
-    // every later route in each request's future, so an unboxed chain made every request
-    // clone eleven routes and move a future of many kilobytes (most of the instructions
-    // of a request, in memcpy). Boxed, a clone is a reference count and the future a
-    // pointer.
     answer(list)
-        .boxed()
-        .or(answer(get).boxed())
+        .or(answer(get))
         .unify()
-        .or(answer(create).boxed())
+        .or(answer(create))
         .unify()
-        .or(answer(update).boxed())
+        .or(answer(update))
         .unify()
-        .or(answer(delete).boxed())
+        .or(answer(delete))
         .unify()
-        .or(answer(create_session).boxed())
+        .or(answer(create_session))
         .unify()
-        .or(answer(touch_session).boxed())
+        .or(answer(touch_session))
         .unify()
-        .or(answer(delete_session).boxed())
+        .or(answer(delete_session))
         .unify()
-        .or(answer(record_login_failure).boxed())
+        .or(answer(record_login_failure))
         .unify()
-        .or(answer(login_failures).boxed())
+        .or(answer(login_failures))
         .unify()
-        .or(answer(healthz).boxed())
+        .or(answer(healthz))
         .unify()
-        .or(answer(readyz).boxed())
+        .or(answer(readyz))
         .unify()
         .recover(error::recover)
         .unify()
@@ -131,15 +125,26 @@ pub fn metrics_routes(state: AppState) -> BoxedFilter<(Response,)> {
     answer(metrics).recover(error::recover).unify().boxed()
 }
 
-/// Turns a handler's `Result` into the response, errors included.
-fn answer<F>(route: F) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone
+/// Turns a handler's `Result` into the response, errors included, as a boxed route.
+///
+/// Boxed because routes are chained with `or`, which keeps a clone of every later route
+/// in each request's future: unboxed, every request cloned all eleven routes and moved a
+/// future of many kilobytes (most of a request's instructions, in memcpy). Boxed, a
+/// clone is a reference count and the future a pointer.
+fn answer<F>(route: F) -> BoxedFilter<(Response,)>
 where
-    F: Filter<Extract = (Result<Response, ApiError>,), Error = warp::Rejection> + Clone,
+    F: Filter<Extract = (Result<Response, ApiError>,), Error = warp::Rejection>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
 {
-    route.map(|result: Result<Response, ApiError>| match result {
-        Ok(response) => response,
-        Err(error) => error.into_response(),
-    })
+    route
+        .map(|result: Result<Response, ApiError>| match result {
+            Ok(response) => response,
+            Err(error) => error.into_response(),
+        })
+        .boxed()
 }
 
 /// The state for a handler. warp clones a route's later filters before its path has
