@@ -217,6 +217,19 @@ def docker(*args: str):
     subprocess.run(["docker", *args], check=True, stdout=subprocess.DEVNULL)
 
 
+def freeze(container: str):
+    """`docker pause`, tried again when the cgroup freezer gives up ("unable to freeze":
+    a process was in uninterruptible I/O); runc thaws the container when that happens."""
+    for attempt in range(1, 6):
+        done = subprocess.run(["docker", "pause", container], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True)
+        if done.returncode == 0:
+            return
+        print(f"docker pause failed (try {attempt} of 5): {done.stderr.strip()}")
+        time.sleep(1)
+    raise RuntimeError(f"docker pause {container} failed 5 times")
+
+
 def scenario() -> int:
     env = os.environ
     secrets = secrets_from_env()
@@ -298,7 +311,7 @@ def scenario() -> int:
     if not wait_ready(env["API_URL"], 90):
         print("posts-service did not become ready after the database came back")
         return 1
-    docker("pause", container)
+    freeze(container)
     try:
         exercise_outage(blog, api, post, auth, as_json, post_id)
     finally:

@@ -46,8 +46,32 @@ pub async fn start(container: &str) {
 }
 
 /// `docker pause id`: every process of the container frozen.
+///
+/// The cgroup freezer now and then gives up ("unable to freeze") when a process is in
+/// uninterruptible I/O; runc thaws the container again when that happens, so this tries
+/// up to five times, a second apart, before it panics with docker's error.
 pub async fn pause(container: &str) {
-    docker(&["pause", container]).await;
+    const TRIES: u32 = 5;
+    for attempt in 1..=TRIES {
+        let output = Command::new("docker")
+            .args(["pause", container])
+            .output()
+            .await
+            .expect("cannot run docker");
+        if output.status.success() {
+            return;
+        }
+        let error = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            attempt < TRIES,
+            "docker pause failed {TRIES} times: {error}"
+        );
+        eprintln!(
+            "docker pause failed (try {attempt} of {TRIES}): {}",
+            error.trim()
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
 }
 
 /// `docker unpause id`.
