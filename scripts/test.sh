@@ -8,10 +8,7 @@
 #   4. then runs four lanes side by side, each into its own log, shown whole when the
 #      lane ends:
 #      - rust:   cargo clippy, then every test of the workspace (unit tests, and
-#                integration tests against throwaway MariaDB containers), then the
-#                security checks that use the binaries it built (tests/security/run.sh
-#                api slow secrets: schemathesis fuzzing posts-service, slowhttptest
-#                against both services, no secret or SQL in any log line or error body);
+#                integration tests against throwaway MariaDB containers);
 #      - checks: the dependency audit against the advisory snapshot (tests/security/run.sh
 #                deps), the Kubernetes manifests without a cluster (tests/k8s/check.sh),
 #                and the Prometheus configuration and alert rules (tests/prometheus/run.sh);
@@ -19,7 +16,13 @@
 #                backup, restore and monitoring included;
 #      - faults: the fault proxy's tests and the fault suite (tests/faults/run.sh): both
 #                services as processes behind fault proxies, the database killed,
-#                frozen and cut off, SIGTERM under load, idempotent retries.
+#                frozen and cut off, SIGTERM under load, idempotent retries; then the
+#                security checks that use the same debug binaries (tests/security/run.sh
+#                api slow secrets: schemathesis fuzzing posts-service, slowhttptest
+#                against both services, no secret or SQL in any log line or error body).
+#                They come after the fault suite, not beside it, because both time
+#                answers under load; in the rust lane they made it the last to end by
+#                seven minutes.
 #      The lanes share nothing but the machine: the e2e lane's image build and the rust
 #      lane's compilation overlap, which is most of a cold run's time.
 #   5. then, alone on the machine, the galera lane: the blog on a 3-node Galera cluster
@@ -61,10 +64,6 @@ rust_lane() {
   step "cargo test"
   # The fault suite (tests/faults, `test = false`) is the faults lane's.
   cargo test --workspace --no-fail-fast "$@"
-  if (( $# == 0 )); then
-    step "security checks: tests/security/run.sh api slow secrets"
-    tests/security/run.sh api slow secrets
-  fi
 }
 
 checks_lane() {
@@ -84,6 +83,8 @@ e2e_lane() {
 faults_lane() {
   step "fault suite: tests/faults/run.sh"
   tests/faults/run.sh
+  step "security checks: tests/security/run.sh api slow secrets"
+  tests/security/run.sh api slow secrets
 }
 
 galera_lane() {
