@@ -15,18 +15,23 @@ use tokio::process::Command;
 
 /// Runs `docker ARGS`; its standard output. Panics with docker's error otherwise.
 pub async fn docker(args: &[&str]) -> String {
+    try_docker(args)
+        .await
+        .unwrap_or_else(|error| panic!("docker {} failed: {error}", args.join(" ")))
+}
+
+/// Runs `docker ARGS`; its standard output, or its standard error when it failed.
+async fn try_docker(args: &[&str]) -> Result<String, String> {
     let output = Command::new("docker")
         .args(args)
         .output()
         .await
         .expect("cannot run docker");
-    assert!(
-        output.status.success(),
-        "docker {} failed: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
+    if output.status.success() {
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    } else {
+        Err(String::from_utf8_lossy(&output.stderr).into_owned())
+    }
 }
 
 /// `docker kill -s SIGNAL id`.
@@ -53,15 +58,9 @@ pub async fn start(container: &str) {
 pub async fn pause(container: &str) {
     const TRIES: u32 = 5;
     for attempt in 1..=TRIES {
-        let output = Command::new("docker")
-            .args(["pause", container])
-            .output()
-            .await
-            .expect("cannot run docker");
-        if output.status.success() {
+        let Err(error) = try_docker(&["pause", container]).await else {
             return;
-        }
-        let error = String::from_utf8_lossy(&output.stderr);
+        };
         assert!(
             attempt < TRIES,
             "docker pause failed {TRIES} times: {error}"
