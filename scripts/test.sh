@@ -11,7 +11,8 @@
 #                integration tests against throwaway MariaDB containers);
 #      - checks: the dependency audit against the advisory snapshot (tests/security/run.sh
 #                deps), the Kubernetes manifests without a cluster (tests/k8s/check.sh),
-#                and the Prometheus configuration and alert rules (tests/prometheus/run.sh);
+#                the Prometheus configuration and alert rules (tests/prometheus/run.sh),
+#                and the Galera watchdog's quorum rule (tests/galera/watchdog-rules.sh);
 #      - e2e:    the deployed blog end to end through docker compose (tests/e2e/run.sh),
 #                backup, restore and monitoring included;
 #      - faults: the fault proxy's tests and the fault suite (tests/faults/run.sh): both
@@ -73,6 +74,8 @@ checks_lane() {
   tests/k8s/check.sh
   step "Prometheus alert rules: tests/prometheus/run.sh"
   tests/prometheus/run.sh
+  step "Galera watchdog's quorum rule: tests/galera/watchdog-rules.sh"
+  tests/galera/watchdog-rules.sh
 }
 
 e2e_lane() {

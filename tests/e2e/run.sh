@@ -116,6 +116,9 @@ show_diagnostics() {
   compose ps 2>&1 || true
   log "---- last log lines ----"
   compose_all logs --no-color --tail 40 2>&1 || true
+  log "---- the database's own decisions and errors (whole log) ----"
+  compose logs --no-color "${DB_NODES[@]}" 2>&1 |
+    grep -E '\[Entrypoint\]|\[ERROR\]|WSREP_SST: \[ERROR\]|Quorum results|view\(view_id' | tail -n 80 || true
   if [[ -s $WORK/body ]]; then
     log "---- last response body (first 40 lines) ----"
     head -n 40 "$WORK/body" || true
@@ -566,7 +569,9 @@ compose_all down -v >"$WORK/down.log" 2>&1 || { cat "$WORK/down.log" >&2; fail "
 [[ -z $(docker volume ls -q --filter "label=com.docker.compose.project=$PROJECT") ]] ||
   fail "the database volume survived down -v"
 compose up -d >"$WORK/up3.log" 2>&1 || { tail -n 40 "$WORK/up3.log" >&2; fail "compose up -d"; }
-wait_healthy 180
+# a first start again, as long as the first one may take (on Galera: state transfers, and
+# the image's watchdog re-forming the cluster if one fails)
+wait_healthy 240
 get /
 expect_status 200 "GET / on the new, empty database"
 expect_no_body "$TITLE1_EDITED" "the index of the new, empty database"

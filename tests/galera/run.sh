@@ -20,6 +20,11 @@
 #                                writes go on; the image's watchdog restarts it after
 #                                60 s outside the primary component, and it rejoins
 #                                with the same CHECKSUM TABLE
+#   quorum_lost_with_every_node_up  a node cut off, a write, then the other side's
+#                                second node killed and back as a new member: the two
+#                                survivors see each other without quorum; the watchdog
+#                                of the one with that write re-forms the primary
+#                                component, writes resume, no write lost
 #   two_nodes_down               `kill -9` of two nodes: writes are 503 within 3 s,
 #                                readers still get pages (render-service's cache), and
 #                                writes resume by themselves when the nodes are back
@@ -131,6 +136,9 @@ on_exit() {
     compose ps 2>&1
     log "---- last log lines ----"
     compose logs --no-color --tail 30 2>&1 | tail -n 200
+    log "---- the nodes' own decisions and errors (whole logs) ----"
+    compose logs --no-color "${NODES[@]}" 2>&1 |
+      grep -E '\[Entrypoint\]|\[ERROR\]|WSREP_SST: \[ERROR\]|view\(view_id' | tail -n 80
   elif (( rc != 0 )); then
     FAILED=$((FAILED + 1))
   fi
@@ -327,6 +335,60 @@ for n in "${NODES[@]}"; do
 done
 sums=$(checksums | sort -u)
 [[ $(wc -l <<<"$sums") == 1 ]] || fail "CHECKSUM TABLE posts differs between the nodes: $(tr '\n' ' ' <<<"$sums")"
+ok
+
+begin quorum_lost_with_every_node_up
+# How a failed state transfer left a CI run's cluster: a node evicted (here: cut off),
+# then the other side's second node lost abruptly and back as a new member (its saved
+# view removed, as a joiner that never synced has none). Every node runs and sees the
+# others, none has quorum, and Galera would wait for the lost member for ever; the
+# watchdog of the node with the most recent data re-forms the primary component.
+w=$(writer)
+others=()
+for n in "${NODES[@]}"; do [[ $n == "$w" ]] || others+=("$n"); done
+behind=${others[0]} lost=${others[1]}
+sql "$behind" "SET GLOBAL wsrep_provider_options = 'gmcast.isolate=1'"
+deadline=$(( $(date +%s) + 20 ))
+until [[ $(status_of "$behind" wsrep_cluster_status 2>/dev/null) == non-Primary ]]; do
+  (( $(date +%s) < deadline )) || fail "$behind is still in the primary component 20 s after being cut off"
+  sleep 0.5
+done
+id=$(curl -fsS --max-time 5 -X POST "$API/v1/posts" -H "Authorization: Bearer $API_TOKEN" \
+  -H 'Content-Type: application/json' -d '{"title":"Written while a node was cut off","body":"b"}' | field id) ||
+  fail "a write failed while one node was cut off"
+docker exec "$(cid "$lost")" rm -f /var/lib/mysql/gvwstate.dat
+docker kill -s KILL "$(cid "$lost")" >/dev/null
+t0=$(now_ms)
+sql "$behind" "SET GLOBAL wsrep_provider_options = 'gmcast.isolate=0'"
+# the state to heal: both survivors up, together, and without quorum
+sleep 15
+for n in "$w" "$behind"; do
+  s=$(status_of "$n" wsrep_cluster_status 2>/dev/null || echo "?")
+  [[ $s == non-Primary ]] || fail "$n is $s 15 s after the loss: the scenario did not leave the cluster without quorum"
+done
+docker start "$(cid "$lost")" >/dev/null # its restart policy may have done it already
+deadline=$(( $(date +%s) + 180 ))
+until [[ $(post_once "quorum re-formed" 5) == 201 ]]; do
+  (( $(date +%s) < deadline )) || fail "writes did not resume within 180 s of the loss of quorum"
+  sleep 1
+done
+figure "quorum lost with every node up: writes back $(secs "$t0") after the loss (watchdog: GALERA_WATCHDOG_SECONDS=60)"
+docker logs "$(cid "$w")" >"$WORK/reformer.log" 2>&1
+docker logs "$(cid "$behind")" >"$WORK/behind.log" 2>&1
+grep -q "re-forming it from this node" "$WORK/reformer.log" ||
+  fail "$w (the most recent data) did not re-form the primary component"
+! grep -q "re-forming it from this node" "$WORK/behind.log" ||
+  fail "$behind re-formed the primary component although it missed a write"
+wait_healthy 180 "${NODES[@]}"
+for n in "${NODES[@]}"; do
+  [[ $(status_of "$n" wsrep_cluster_size) == 3 ]] || fail "$n: wsrep_cluster_size is not 3 after the recovery"
+  [[ $(sql_ready "$n" "SELECT title FROM posts WHERE id = $id") == "Written while a node was cut off" ]] ||
+    fail "post $id, written while $behind was cut off, is not on $n"
+done
+sums=$(checksums | sort -u)
+[[ $(wc -l <<<"$sums") == 1 ]] || fail "CHECKSUM TABLE posts differs between the nodes: $(tr '\n' ' ' <<<"$sums")"
+python3 "$HERE/load.py" verify --base "$API" --acks "$WORK"/acks-*.jsonl >"$WORK/verify.log" ||
+  { cat "$WORK/verify.log"; fail "acknowledged writes lost or duplicated"; }
 ok
 
 begin two_nodes_down

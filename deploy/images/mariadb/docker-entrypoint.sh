@@ -155,10 +155,11 @@ CREATE USER 'healthcheck'@'127.0.0.1' IDENTIFIED BY '$hc_pw',
 EOF
   if [[ -n ${GALERA_CLUSTER_ADDRESS:-} ]]; then
     # Galera: state transfer by mariabackup (on the donor) and galera-status.sh /
-    # healthcheck.sh log in over the socket as the OS user mysql, without a password
+    # healthcheck.sh log in over the socket as the OS user mysql, without a password;
+    # SUPER is for the watchdog's pc.bootstrap (galera.sh), a global variable
     cat <<EOF
 CREATE USER 'mysql'@'localhost' IDENTIFIED VIA unix_socket;
-GRANT RELOAD, PROCESS, LOCK TABLES, BINLOG MONITOR ON *.* TO 'mysql'@'localhost';
+GRANT RELOAD, PROCESS, LOCK TABLES, BINLOG MONITOR, SUPER ON *.* TO 'mysql'@'localhost';
 EOF
   fi
   cat <<EOF

@@ -17,8 +17,9 @@
 #                            waiting for the others (operator's escape hatch when a
 #                            node is gone for good; may lose what only it had)
 #   GALERA_WATCHDOG_SECONDS  how long this node may stay outside the primary component
-#                            while a peer is in it and synced before the watchdog
-#                            restarts it (default 60; 0 turns the watchdog off)
+#                            before the watchdog acts (below): restarts it when a peer
+#                            is synced in one, or re-forms one when there is none
+#                            (default 60; 0 turns the watchdog off)
 #
 # How a node starts (every start, the first and after any stop or crash):
 #   1. its position: empty data dir -> seqno -1; else grastate.dat, and when that
@@ -38,16 +39,29 @@
 # A node that is missing stops the rule at step 4 until it returns (or an operator
 # sets GALERA_FORCE_BOOTSTRAP on the best remaining one).
 #
-# Once mariadbd runs, a watchdog (galera_watchdog) stays beside it. Galera normally
-# merges a node back into the cluster by itself after a pause or a network cut, but a
-# node evicted in the middle of its state transfer can be left outside for good ("Sending
-# JOIN failed ... Will retry in new primary component", and no new one comes). When the
-# node has been outside the primary component (wsrep_cluster_status not Primary) for
-# GALERA_WATCHDOG_SECONDS while a peer reports that it is in one and synced, the
-# watchdog stops mariadbd cleanly; the container's restart policy (compose
-# `restart: unless-stopped`, Kubernetes' restartPolicy) starts it again, and it rejoins
-# by step 3. A node alone without quorum (the others down) is left as it is: no peer
-# is in a primary component, and Galera heals that by itself when they return.
+# Once mariadbd runs, a watchdog (galera_watchdog) stays beside it, for two ways a
+# cluster can stay broken although every node is up again:
+#   1. a node left outside: Galera normally merges a node back by itself after a pause
+#      or a network cut, but a node evicted in the middle of its state transfer can be
+#      left outside for good ("Sending JOIN failed ... Will retry in new primary
+#      component", and no new one comes). When the node has been outside the primary
+#      component (wsrep_cluster_status not Primary) for GALERA_WATCHDOG_SECONDS while a
+#      peer reports that it is in one and synced, the watchdog stops mariadbd cleanly;
+#      the container's restart policy (compose `restart: unless-stopped`, Kubernetes'
+#      restartPolicy) starts it again, and it rejoins by step 3.
+#   2. no primary component at all: a donor evicted during a state transfer whose
+#      joiner then aborts can leave the others with no quorum, and the joiner comes back
+#      as a new member that does not restore it (Galera counts the lost one), so the
+#      nodes run, see each other and wait for ever. When no node has reported a synced
+#      primary component for GALERA_WATCHDOG_SECONDS, every node answers its status
+#      port, none is in a primary component and this node has the most recent data
+#      (highest last committed seqno; ties: the first in GALERA_CLUSTER_ADDRESS among
+#      the running nodes), the watchdog sets pc.bootstrap=YES: this node's component
+#      becomes primary and the others join it, the step an operator would take
+#      ("resetting the quorum"). A silent node blocks it: it may be in a primary
+#      component on the other side of a partition.
+# A node alone without quorum (the others down) is left as it is: its peers are silent,
+# and Galera heals that by itself when they return.
 
 GALERA_PROVIDER=/usr/lib/galera/libgalera_smm.so
 GALERA_STATE_FILE=${GALERA_STATE_FILE:-/run/mysqld/galera-state}
@@ -162,25 +176,94 @@ galera_synced_peer() {
   return 1
 }
 
-# galera_watchdog: runs beside mariadbd (PID 1) for the life of the container; stops it
-# when it has stayed outside a primary component that the others are synced in (header)
+# galera_may_reform_primary: succeeds when this node should re-form the primary
+# component (header, watchdog rule 2): every peer answers its status port, none is in a
+# primary component, none that runs mariadbd and answers is ahead of this node (or as far
+# and earlier in GALERA_CLUSTER_ADDRESS), and none that cannot act (waiting, starting, or
+# running but not answering SQL) has more data. Prints every node's report either way.
+galera_may_reform_primary() {
+  local own peer line state cluster seqno mine verdict=0 reported=""
+  own=$(galera-status.sh)
+  mine=$(galera_field "$own" seqno)
+  [[ $mine =~ ^-?[0-9]+$ ]] || mine=-1
+  for peer in "${GALERA_NODES[@]}"; do
+    if [[ $peer == "$GALERA_SELF_ENTRY" ]]; then
+      reported+=" $peer=$mine(this node)"; continue
+    fi
+    line=$(galera_peer_line "$peer")
+    state=$(galera_field "$line" state)
+    cluster=$(galera_field "$line" cluster)
+    seqno=$(galera_field "$line" seqno)
+    [[ $seqno =~ ^-?[0-9]+$ ]] || seqno=-1
+    reported+=" $peer=${state:-silent}/${cluster:--}/$seqno"
+    if [[ -z $line || $state == starting || $cluster == Primary ]]; then
+      verdict=1 # silent (maybe in a primary component elsewhere), or about to publish
+    elif (( seqno > mine )); then
+      verdict=1 # ahead of this node: it has writes this node lacks
+    elif [[ $state == running && -n $cluster && $cluster != "?" ]] && (( seqno == mine )); then
+      # as far as this node and able to act: the one earlier in the list acts
+      local e
+      for e in "${GALERA_NODES[@]}"; do
+        [[ $e == "$peer" ]] && { verdict=1; break; }
+        [[ $e == "$GALERA_SELF_ENTRY" ]] && break
+      done
+    fi
+  done
+  echo "${reported# }"
+  return "$verdict"
+}
+
+# galera_reform_primary: makes this node's component the primary one (pc.bootstrap), as
+# the OS user mysql over the socket (it holds SUPER for this since the data dir was made)
+galera_reform_primary() {
+  mariadb --protocol=socket --user=mysql --connect-timeout=5 \
+    -e "SET GLOBAL wsrep_provider_options = 'pc.bootstrap=YES'" 2>&1
+}
+
+# galera_watchdog: runs beside mariadbd (PID 1) for the life of the container. While
+# this node is outside a primary component for GALERA_WATCHDOG_SECONDS it acts (header):
+#   1. a peer is synced in a primary component the whole time: stop mariadbd, so that
+#      the restart policy starts it again and it rejoins;
+#   2. no node is in a primary component (every one answering) and this node has the
+#      most recent data: re-form the primary component from this node's component.
 galera_watchdog() {
-  local limit=${GALERA_WATCHDOG_SECONDS:-60} outside_since="" cluster peer now
+  local limit=${GALERA_WATCHDOG_SECONDS:-60} outside_since="" headless_since="" cluster peer now
+  local positions out
   [[ $limit =~ ^[0-9]+$ ]] || { warn "Galera watchdog: GALERA_WATCHDOG_SECONDS '$limit' is not a number: off"; return 0; }
   (( limit > 0 )) || return 0
   while sleep 5; do
     cluster=$(galera_own_cluster_status)
     # not answering (starting, receiving a full copy) or in the primary component: fine
-    if [[ -z $cluster || $cluster == Primary ]]; then outside_since=""; continue; fi
-    if ! peer=$(galera_synced_peer); then outside_since=""; continue; fi
+    if [[ -z $cluster || $cluster == Primary ]]; then outside_since="" headless_since=""; continue; fi
     now=$(date +%s)
-    if [[ -z $outside_since ]]; then
-      outside_since=$now
-      note "Galera watchdog: this node is $cluster while $peer is synced in the primary component"
-    elif (( now - outside_since >= limit )); then
-      warn "Galera watchdog: $cluster for $((now - outside_since)) s while $peer is synced: stopping mariadbd so that the node restarts and rejoins"
-      kill -TERM 1
-      return 0
+    if peer=$(galera_synced_peer); then
+      headless_since=""
+      if [[ -z $outside_since ]]; then
+        outside_since=$now
+        note "Galera watchdog: this node is $cluster while $peer is synced in the primary component"
+      elif (( now - outside_since >= limit )); then
+        warn "Galera watchdog: $cluster for $((now - outside_since)) s while $peer is synced: stopping mariadbd so that the node restarts and rejoins"
+        kill -TERM 1
+        return 0
+      fi
+      continue
+    fi
+    outside_since=""
+    if [[ -z $headless_since ]]; then
+      headless_since=$now
+      note "Galera watchdog: this node is $cluster and no peer reports a synced primary component"
+      continue
+    fi
+    (( now - headless_since >= limit )) || continue
+    if positions=$(galera_may_reform_primary); then
+      warn "Galera watchdog: no primary component for $((now - headless_since)) s and this node has the most recent data (positions: $positions): re-forming it from this node (pc.bootstrap)"
+      if out=$(galera_reform_primary); then
+        headless_since=""
+      else
+        warn "Galera watchdog: pc.bootstrap failed: $out"
+      fi
+    elif (( (now - headless_since) % 60 < 5 )); then
+      note "Galera watchdog: no primary component for $((now - headless_since)) s; not this node's to re-form (positions: $positions)"
     fi
   done
 }
