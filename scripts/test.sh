@@ -29,8 +29,8 @@
 #   5. then, alone on the machine, the galera lane: the blog on a 3-node Galera cluster
 #      through compose, the failure suite (tests/galera/run.sh: the writer killed, a
 #      node paused, a node cut off, quorum lost with every node up, two nodes down,
-#      a full stop) and the whole e2e
-#      suite on the cluster (E2E_GALERA=1 tests/e2e/run.sh). It runs after the others
+#      a full stop) and the whole e2e suite on the cluster (E2E_GALERA=1
+#      tests/e2e/run.sh). It runs after the others
 #      because Galera's failure detection and state transfers are timed: beside the
 #      other lanes' compilation and database containers, a loaded 2-core machine made
 #      a first state transfer time out and got a rejoining node evicted. Its images
