@@ -347,6 +347,7 @@ w=$(writer)
 others=()
 for n in "${NODES[@]}"; do [[ $n == "$w" ]] || others+=("$n"); done
 behind=${others[0]} lost=${others[1]}
+since=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 sql "$behind" "SET GLOBAL wsrep_provider_options = 'gmcast.isolate=1'"
 deadline=$(( $(date +%s) + 20 ))
 until [[ $(status_of "$behind" wsrep_cluster_status 2>/dev/null) == non-Primary ]]; do
@@ -373,12 +374,14 @@ until [[ $(post_once "quorum re-formed" 5) == 201 ]]; do
   sleep 1
 done
 figure "quorum lost with every node up: writes back $(secs "$t0") after the loss (watchdog: GALERA_WATCHDOG_SECONDS=60)"
-docker logs "$(cid "$w")" >"$WORK/reformer.log" 2>&1
-docker logs "$(cid "$behind")" >"$WORK/behind.log" 2>&1
-grep -q "re-forming it from this node" "$WORK/reformer.log" ||
-  fail "$w (the most recent data) did not re-form the primary component"
-! grep -q "re-forming it from this node" "$WORK/behind.log" ||
+for n in "$w" "$lost" "$behind"; do docker logs --since "$since" "$(cid "$n")" >"$WORK/$n.log" 2>&1; done
+# the write is on $w and (by its saved data) on $lost: either may re-form, never $behind
+grep -q "re-forming it from this node" "$WORK/$w.log" "$WORK/$lost.log" ||
+  fail "neither $w nor $lost (both have the write) re-formed the primary component"
+! grep -q "re-forming it from this node" "$WORK/$behind.log" ||
   fail "$behind re-formed the primary component although it missed a write"
+! grep -h "pc.bootstrap failed" "$WORK/$w.log" "$WORK/$lost.log" "$WORK/$behind.log" ||
+  fail "a watchdog's pc.bootstrap failed"
 wait_healthy 180 "${NODES[@]}"
 for n in "${NODES[@]}"; do
   [[ $(status_of "$n" wsrep_cluster_size) == 3 ]] || fail "$n: wsrep_cluster_size is not 3 after the recovery"

@@ -27,12 +27,13 @@ waiting() { echo "name=$1 state=waiting uuid=u seqno=$2 safe=0 empty=0"; }
 
 PASSED=0 FAILED=0
 # expect NAME NODES-THAT-ACT: every node whose watchdog asks (it runs mariadbd, answers,
-# and is outside a primary component) is asked; exactly NODES-THAT-ACT say yes
+# and is non-Primary; a Disconnected one restarts instead) is asked; exactly
+# NODES-THAT-ACT say yes
 expect() {
   local name=$1 want=$2 got="" node
   for node in "${GALERA_NODES[@]}"; do
     GALERA_SELF_ENTRY=$node
-    [[ -n $(galera_own_cluster_status) && $(galera_own_cluster_status) != Primary ]] || continue
+    [[ $(galera_own_cluster_status) == non-Primary ]] || continue
     galera_may_reform_primary >/dev/null && got+="$node "
   done
   if [[ ${got% } == "$want" ]]; then
@@ -72,9 +73,21 @@ expect a_starting_node_blocks ""
 LINE[mariadb-2]=$(running mariadb-2 9 Primary 2)
 expect a_node_in_a_primary_component_blocks ""
 
-LINE=([mariadb]=$(running mariadb 20 Disconnected 0) [mariadb-2]=$(running mariadb-2 20 non-Primary 0)
+LINE[mariadb-2]="$(running mariadb-2 9 '?' '?') was=Primary"
+expect a_node_too_busy_to_answer_that_was_in_a_primary_component_blocks ""
+
+LINE[mariadb-2]="$(running mariadb-2 14 '?' '?') was=non-Primary"
+expect a_node_too_busy_to_answer_that_was_outside_does_not_block mariadb-3
+
+LINE=([mariadb]=$(running mariadb 20 non-Primary 0) [mariadb-2]=$(running mariadb-2 20 non-Primary 0)
   [mariadb-3]=$(running mariadb-3 20 non-Primary 0))
 expect three_equal_nodes_one_acts mariadb
+
+LINE[mariadb]=$(running mariadb 20 Disconnected 0)
+expect a_disconnected_node_cannot_act_and_does_not_block_with_equal_data mariadb-2
+
+LINE[mariadb]=$(running mariadb 21 Disconnected 0)
+expect a_disconnected_node_with_more_data_blocks ""
 
 printf '\ntest result: %s. %d passed; %d failed; 0 ignored; 0 measured; 0 filtered out\n' \
   "$([[ $FAILED == 0 ]] && echo ok || echo FAILED)" "$PASSED" "$FAILED"

@@ -8,7 +8,9 @@
 # state=waiting: the entrypoint has recovered the node's position (seqno) and is
 #   deciding whether to join a running cluster or bootstrap a new one (galera.sh);
 # state=running: mariadbd runs (PID 1); cluster/local_state come from the server
-#   when it answers (wsrep_cluster_status, wsrep_local_state), else "?".
+#   when it answers (wsrep_cluster_status, wsrep_local_state), else "?" and, if this
+#   start of mariadbd answered before, was=its last cluster status (and seqno its last
+#   committed): a node too busy to answer is not taken for one outside the cluster.
 #
 # galera.sh serves this on GALERA_STATUS_PORT (default 4569) with socat; peers read
 # it with bash's /dev/tcp. Nothing secret is in it.
@@ -27,7 +29,14 @@ if [[ $(cat /proc/1/comm 2>/dev/null) == mariadbd ]]; then
   cluster=$(awk '$1 == "WSREP_CLUSTER_STATUS" { print $2 }' <<<"$status")
   local_state=$(awk '$1 == "WSREP_LOCAL_STATE" { print $2 }' <<<"$status")
   committed=$(awk '$1 == "WSREP_LAST_COMMITTED" { print $2 }' <<<"$status")
+  was=""
+  if [[ -n $cluster ]]; then
+    # what this start of mariadbd last answered (galera.sh removes it at each start)
+    echo "$cluster $committed" >"$STATE_FILE.last.$$" && mv -f "$STATE_FILE.last.$$" "$STATE_FILE.last"
+  elif read -r was committed 2>/dev/null <"$STATE_FILE.last"; then
+    was=" was=$was" # not answering now: a peer must not take it for outside a primary component
+  fi
   [[ -z $committed ]] || line=$(sed -E "s/seqno=-?[0-9]+/seqno=$committed/" <<<"$line")
-  line="$line cluster=${cluster:-?} local_state=${local_state:-?}"
+  line="$line cluster=${cluster:-?} local_state=${local_state:-?}$was"
 fi
 echo "$line"

@@ -54,12 +54,16 @@
 #      as a new member that does not restore it (Galera counts the lost one), so the
 #      nodes run, see each other and wait for ever. When no node has reported a synced
 #      primary component for GALERA_WATCHDOG_SECONDS, every node answers its status
-#      port, none is in a primary component and this node has the most recent data
-#      (highest last committed seqno; ties: the first in GALERA_CLUSTER_ADDRESS among
-#      the running nodes), the watchdog sets pc.bootstrap=YES: this node's component
-#      becomes primary and the others join it, the step an operator would take
-#      ("resetting the quorum"). A silent node blocks it: it may be in a primary
-#      component on the other side of a partition.
+#      port, none is (or last said it was) in a primary component and this node has
+#      the most recent data (highest last committed seqno; ties: the first in
+#      GALERA_CLUSTER_ADDRESS of the nodes that can act), on two checks in a row, the
+#      watchdog sets pc.bootstrap=YES: this node's component becomes primary and the
+#      others join it, the step an operator would take ("resetting the quorum"). A
+#      silent node blocks it: it may be in a primary component on the other side of a
+#      partition. So does a node with more data that cannot act (a joiner waiting for
+#      a primary component to copy from): that one is left to an operator. A node
+#      whose group communication closed (Disconnected: Galera never reopens it) is
+#      restarted instead, as in 1.
 # A node alone without quorum (the others down) is left as it is: its peers are silent,
 # and Galera heals that by itself when they return.
 
@@ -176,13 +180,15 @@ galera_synced_peer() {
   return 1
 }
 
-# galera_may_reform_primary: succeeds when this node should re-form the primary
-# component (header, watchdog rule 2): every peer answers its status port, none is in a
-# primary component, none that runs mariadbd and answers is ahead of this node (or as far
-# and earlier in GALERA_CLUSTER_ADDRESS), and none that cannot act (waiting, starting, or
-# running but not answering SQL) has more data. Prints every node's report either way.
+# galera_may_reform_primary: succeeds when this node (running, non-Primary) should
+# re-form the primary component (header, watchdog rule 2): every peer answers its status
+# port; none is, or last said it was, in a primary component; none has more data; and of
+# the peers as far as this node, none that could act itself (running and answering
+# non-Primary) comes earlier in GALERA_CLUSTER_ADDRESS. A peer that cannot act (waiting,
+# running but not answering SQL, Disconnected) blocks only by having more data. Prints
+# every node's report either way.
 galera_may_reform_primary() {
-  local own peer line state cluster seqno mine verdict=0 reported=""
+  local own peer line state cluster was seqno mine e verdict=0 reported=""
   own=$(galera-status.sh)
   mine=$(galera_field "$own" seqno)
   [[ $mine =~ ^-?[0-9]+$ ]] || mine=-1
@@ -193,16 +199,16 @@ galera_may_reform_primary() {
     line=$(galera_peer_line "$peer")
     state=$(galera_field "$line" state)
     cluster=$(galera_field "$line" cluster)
+    was=$(galera_field "$line" was)
     seqno=$(galera_field "$line" seqno)
     [[ $seqno =~ ^-?[0-9]+$ ]] || seqno=-1
-    reported+=" $peer=${state:-silent}/${cluster:--}/$seqno"
-    if [[ -z $line || $state == starting || $cluster == Primary ]]; then
-      verdict=1 # silent (maybe in a primary component elsewhere), or about to publish
+    reported+=" $peer=${state:-silent}/${cluster:--}${was:+(was $was)}/$seqno"
+    if [[ -z $line || $state == starting || $cluster == Primary || $was == Primary ]]; then
+      verdict=1 # silent (maybe in a primary component elsewhere), about to publish, or in one
     elif (( seqno > mine )); then
       verdict=1 # ahead of this node: it has writes this node lacks
-    elif [[ $state == running && -n $cluster && $cluster != "?" ]] && (( seqno == mine )); then
+    elif [[ $state == running && $cluster == non-Primary ]] && (( seqno == mine )); then
       # as far as this node and able to act: the one earlier in the list acts
-      local e
       for e in "${GALERA_NODES[@]}"; do
         [[ $e == "$peer" ]] && { verdict=1; break; }
         [[ $e == "$GALERA_SELF_ENTRY" ]] && break
@@ -224,20 +230,23 @@ galera_reform_primary() {
 # this node is outside a primary component for GALERA_WATCHDOG_SECONDS it acts (header):
 #   1. a peer is synced in a primary component the whole time: stop mariadbd, so that
 #      the restart policy starts it again and it rejoins;
-#   2. no node is in a primary component (every one answering) and this node has the
-#      most recent data: re-form the primary component from this node's component.
+#   2. no peer is synced in one: if this node is Disconnected (its group communication
+#      closed, which Galera never reopens), the same; if it is non-Primary, every node
+#      answers, none is in a primary component and this node has the most recent data
+#      (the same on two checks in a row), re-form the primary component from this
+#      node's component.
 galera_watchdog() {
   local limit=${GALERA_WATCHDOG_SECONDS:-60} outside_since="" headless_since="" cluster peer now
-  local positions out
+  local positions out votes=0 last_note=0
   [[ $limit =~ ^[0-9]+$ ]] || { warn "Galera watchdog: GALERA_WATCHDOG_SECONDS '$limit' is not a number: off"; return 0; }
   (( limit > 0 )) || return 0
   while sleep 5; do
     cluster=$(galera_own_cluster_status)
     # not answering (starting, receiving a full copy) or in the primary component: fine
-    if [[ -z $cluster || $cluster == Primary ]]; then outside_since="" headless_since=""; continue; fi
+    if [[ -z $cluster || $cluster == Primary ]]; then outside_since="" headless_since="" votes=0; continue; fi
     now=$(date +%s)
     if peer=$(galera_synced_peer); then
-      headless_since=""
+      headless_since="" votes=0
       if [[ -z $outside_since ]]; then
         outside_since=$now
         note "Galera watchdog: this node is $cluster while $peer is synced in the primary component"
@@ -255,15 +264,26 @@ galera_watchdog() {
       continue
     fi
     (( now - headless_since >= limit )) || continue
-    if positions=$(galera_may_reform_primary); then
-      warn "Galera watchdog: no primary component for $((now - headless_since)) s and this node has the most recent data (positions: $positions): re-forming it from this node (pc.bootstrap)"
-      if out=$(galera_reform_primary); then
-        headless_since=""
-      else
-        warn "Galera watchdog: pc.bootstrap failed: $out"
+    if [[ $cluster != non-Primary ]]; then
+      warn "Galera watchdog: $cluster for $((now - headless_since)) s and no peer is synced: stopping mariadbd so that the node restarts and reconnects"
+      kill -TERM 1
+      return 0
+    fi
+    if ! positions=$(galera_may_reform_primary); then
+      votes=0
+      if (( now - last_note >= 60 )); then
+        last_note=$now
+        note "Galera watchdog: no primary component for $((now - headless_since)) s; not this node's to re-form (positions: $positions)"
       fi
-    elif (( (now - headless_since) % 60 < 5 )); then
-      note "Galera watchdog: no primary component for $((now - headless_since)) s; not this node's to re-form (positions: $positions)"
+      continue
+    fi
+    votes=$((votes + 1))
+    (( votes >= 2 )) || continue # the same verdict on the next check: no peer was between states
+    warn "Galera watchdog: no primary component for $((now - headless_since)) s and this node has the most recent data (positions: $positions): re-forming it from this node (pc.bootstrap)"
+    if out=$(galera_reform_primary); then
+      headless_since="" votes=0
+    else
+      warn "Galera watchdog: pc.bootstrap failed ($out); a data dir made before the account 'mysql'@'localhost' got SUPER needs it granted, or the statement run as root"
     fi
   done
 }
@@ -296,6 +316,7 @@ galera_main() {
   [[ -z ${GALERA_PROVIDER_OPTIONS:-} ]] || GALERA_ARGS+=(--wsrep-provider-options="$GALERA_PROVIDER_OPTIONS")
 
   galera_position "$@"
+  rm -f "$GALERA_STATE_FILE.last" # galera-status.sh: what the previous mariadbd answered
   galera_publish waiting
   note "Galera: node $GALERA_SELF of [$address]; position $GALERA_UUID:$GALERA_SEQNO (safe_to_bootstrap $GALERA_SAFE); status on port $GALERA_STATUS_PORT"
   # the status line, for the peers, for the life of the container (it outlives the
