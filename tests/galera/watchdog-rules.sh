@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # tests/galera/watchdog-rules.sh — the Galera watchdog's rule for re-forming a lost
-# primary component (galera_may_reform_primary in deploy/images/mariadb/galera.sh), on
+# primary component (galera_may_reform_primary in deploy/images/mariadb/galera.sh), and
+# the order in which a new cluster's empty nodes join (galera_empty_joiner_before_me), on
 # the status lines the nodes would publish, without Docker: which node of a cluster
 # where every node runs but none has quorum acts, and that nothing acts while a node is
 # silent, in a primary component, or ahead. tests/galera/run.sh's
@@ -88,6 +89,37 @@ expect a_disconnected_node_cannot_act_and_does_not_block_with_equal_data mariadb
 
 LINE[mariadb]=$(running mariadb 21 Disconnected 0)
 expect a_disconnected_node_with_more_data_blocks ""
+
+# A new cluster's empty nodes join one at a time (galera_empty_joiner_before_me, used by
+# galera_decide): which earlier node, if any, an empty node waits for before joining.
+# expect_wait NAME SELF NODE-WAITED-FOR ("" = joins now)
+expect_wait() {
+  local name=$1 got=""
+  GALERA_SELF_ENTRY=$2
+  got=$(galera_empty_joiner_before_me) || got=""
+  if [[ $got == "$3" ]]; then
+    printf 'test join_order::%s ... ok\n' "$name"; PASSED=$((PASSED + 1))
+  else
+    printf 'test join_order::%s ... FAILED (waits for "%s", expected "%s")\n' "$name" "$got" "$3"
+    FAILED=$((FAILED + 1))
+  fi
+}
+fresh() { echo "name=$1 state=running uuid=u seqno=$2 safe=0 empty=1 cluster=$3 local_state=$4"; }
+
+LINE=([mariadb]=$(fresh mariadb 1 Primary 4) [mariadb-2]="name=mariadb-2 state=waiting uuid=u seqno=-1 safe=0 empty=1"
+  [mariadb-3]="name=mariadb-3 state=waiting uuid=u seqno=-1 safe=0 empty=1")
+expect_wait the_first_empty_joiner_joins_at_once mariadb-2 ""
+expect_wait the_second_waits_for_the_first mariadb-3 mariadb-2
+LINE[mariadb-2]=$(fresh mariadb-2 -1 '?' '?')
+expect_wait the_second_waits_while_the_first_receives_its_copy mariadb-3 mariadb-2
+LINE[mariadb-2]=$(fresh mariadb-2 1 Primary 4) LINE[mariadb]=$(fresh mariadb 1 Primary 2)
+expect_wait the_second_waits_while_the_donor_gives_it mariadb-3 mariadb
+LINE[mariadb]=$(fresh mariadb 1 Primary 4)
+expect_wait the_second_joins_once_both_are_synced mariadb-3 ""
+LINE[mariadb-2]=""
+expect_wait a_silent_node_is_not_waited_for mariadb-3 ""
+LINE[mariadb-2]=$(running mariadb-2 5 '?' '?')
+expect_wait a_node_with_data_is_not_waited_for mariadb-3 ""
 
 printf '\ntest result: %s. %d passed; %d failed; 0 ignored; 0 measured; 0 filtered out\n' \
   "$([[ $FAILED == 0 ]] && echo ok || echo FAILED)" "$PASSED" "$FAILED"

@@ -115,16 +115,37 @@ galera_publish() { # galera_publish STATE
   mv -f "$GALERA_STATE_FILE.tmp" "$GALERA_STATE_FILE"
 }
 
+# galera_empty_joiner_before_me: prints the first node before this one in
+# GALERA_CLUSTER_ADDRESS that started with an empty data dir and is not synced yet
+# (waiting, or running but not synced in a primary component: receiving its full copy,
+# or giving one); fails if there is none. Silent nodes are not waited for.
+galera_empty_joiner_before_me() {
+  local peer line state
+  for peer in "${GALERA_NODES[@]}"; do
+    [[ $peer == "$GALERA_SELF_ENTRY" ]] && return 1
+    line=$(galera_peer_line "$peer")
+    [[ $(galera_field "$line" empty) == 1 ]] || continue
+    state=$(galera_field "$line" state)
+    if [[ $state == waiting ]] ||
+       { [[ $state == running ]] &&
+         ! [[ $(galera_field "$line" cluster) == Primary && $(galera_field "$line" local_state) == 4 ]]; }; then
+      echo "$peer"; return 0
+    fi
+  done
+  return 1
+}
+
 # galera_decide: waits until this node should join (GALERA_MODE=join) or
 # bootstrap (GALERA_MODE=bootstrap), following the rule in the header.
 galera_decide() {
-  local i=0 peer line state known best best_seqno seqno reported
+  local i=0 peer line state known best best_seqno seqno reported held earlier
+  local copy_wait_until=$((SECONDS + ${GALERA_COPY_WAIT_SECONDS:-120}))
   if [[ -n ${GALERA_FORCE_BOOTSTRAP:-} ]]; then
     warn "Galera: GALERA_FORCE_BOOTSTRAP is set: bootstrapping a new cluster from this node"
     GALERA_MODE=bootstrap; return 0
   fi
   while :; do
-    known=0 reported="" best="" best_seqno=-2
+    known=0 reported="" best="" best_seqno=-2 held=0
     for peer in "${GALERA_NODES[@]}"; do
       if [[ $peer == "$GALERA_SELF_ENTRY" ]]; then
         line="name=$GALERA_SELF state=waiting seqno=$GALERA_SEQNO"
@@ -133,6 +154,13 @@ galera_decide() {
       fi
       state=$(galera_field "$line" state)
       if [[ $state == running ]]; then
+        # A new cluster's empty nodes join one at a time: a second join (a view change)
+        # in the middle of the first one's full copy has had the donor or the joiner
+        # evicted on a loaded machine, the copy fail and, once, the quorum lost.
+        if (( GALERA_EMPTY && SECONDS < copy_wait_until )) && earlier=$(galera_empty_joiner_before_me); then
+          (( i % 10 )) || note "Galera: $peer runs; waiting until $earlier, empty too and before this node, has its copy (one full copy at a time)"
+          held=1; break
+        fi
         note "Galera: $peer runs ($line): joining the cluster"
         GALERA_MODE=join; return 0
       fi
@@ -144,6 +172,7 @@ galera_decide() {
       # strictly greater: on a tie the earlier node in the list stays the best
       if (( seqno > best_seqno )); then best=$peer best_seqno=$seqno; fi
     done
+    if (( held )); then i=$((i + 1)); sleep 1; continue; fi
     if (( known == ${#GALERA_NODES[@]} )); then
       if [[ $best == "$GALERA_SELF_ENTRY" ]]; then
         note "Galera: no node runs; positions:$reported; this node has the highest: bootstrapping"
