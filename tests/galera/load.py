@@ -111,10 +111,14 @@ class Writer:
                                 {"title": new_title, "body": body["body"]}, {"If-Match": etag})
             )
             if status == 412:
-                # an earlier attempt went through but its answer was lost
-                s, _, now = request("GET", f"{base}/v1/posts/{post['id']}")
+                # an earlier attempt went through but its answer was lost; the read that
+                # tells may itself meet the failover (503), so it is retried the same way
+                s, _, now = self.retrying(lambda: request("GET", f"{base}/v1/posts/{post['id']}"))
                 if s == 200 and now and now["title"] == new_title:
                     status, updated = 200, now
+                else:
+                    # not ours after all: the read's answer goes into the summary
+                    status = f"412-read-{s}-{'old-title' if s == 200 and now else 'no-post'}"
             if status == 200 and updated:
                 self.record({"op": "update", "id": post["id"], "key": key, "title": new_title,
                              "version": updated.get("version"), "t_start": t0, "t_end": time.time()})

@@ -55,7 +55,7 @@ secs() { local d=$(( $(now_ms) - $1 )); printf '%d.%01ds' $((d / 1000)) $(( (d /
 log() { printf '[galera] %s\n' "$*"; }
 
 STARTED=$(now_ms)
-PASSED=0 FAILED=0 CURRENT="" CASE_T0=0
+PASSED=0 FAILED=0 CURRENT="" CASE_T0=0 CASE_SINCE=""
 FIGURES=()
 
 if docker compose version >/dev/null 2>&1; then
@@ -121,7 +121,7 @@ NODES=(mariadb mariadb-2 mariadb-3)
 
 # ---------------------------------------------------------------- reporting --
 
-begin() { CURRENT=$1; CASE_T0=$(now_ms); }
+begin() { CURRENT=$1; CASE_T0=$(now_ms); CASE_SINCE=$(date -u +%Y-%m-%dT%H:%M:%SZ); }
 ok() {
   printf 'test galera::%s ... ok (%s)\n' "$CURRENT" "$(secs "$CASE_T0")"
   PASSED=$((PASSED + 1)) CURRENT=""
@@ -143,6 +143,12 @@ on_exit() {
     log "---- the nodes' own decisions and errors (whole logs) ----"
     compose logs --no-color "${NODES[@]}" 2>&1 |
       grep -E '\[Entrypoint\]|\[ERROR\]|WSREP_SST: \[ERROR\]|view\(view_id' | tail -n 80
+    local n
+    for n in "${NODES[@]}"; do
+      log "---- $n's membership changes since the case began (views with their members) ----"
+      docker logs --since "$CASE_SINCE" "$(cid "$n")" 2>&1 |
+        sed -n '/WSREP: view(view_id/,/^})/p; /suspect\|declaring\|evict\|Quorum results\|Shifting/p' | tail -n 120
+    done
   elif (( rc != 0 )); then
     FAILED=$((FAILED + 1))
   fi
@@ -193,6 +199,26 @@ wait_healthy() {
     for s in "$@"; do [[ $(health "$s") == healthy ]] || bad+=" $s=$(health "$s")"; done
     [[ -z $bad ]] && return 0
     (( $(date +%s) < deadline )) || fail "not healthy within the time:$bad"
+    sleep 1
+  done
+}
+
+# wait_formed SECONDS: until every node is synced (wsrep_local_state 4) in one primary
+# component of all three. A fault case starts from that: a health check turns unhealthy
+# only after 20 failed probes, so a node that dropped out a moment ago still passes it.
+wait_formed() {
+  local deadline=$(( $(date +%s) + $1 )) n bad
+  while :; do
+    bad=""
+    for n in "${NODES[@]}"; do
+      sql "$n" "SELECT GROUP_CONCAT(VARIABLE_VALUE ORDER BY VARIABLE_NAME SEPARATOR '/')
+                FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME IN
+                ('WSREP_CLUSTER_SIZE', 'WSREP_CLUSTER_STATUS', 'WSREP_LOCAL_STATE')" \
+        >"$WORK/formed" 2>/dev/null || echo "no answer" >"$WORK/formed"
+      [[ $(cat "$WORK/formed") == "3/Primary/4" ]] || bad+=" $n=$(cat "$WORK/formed")"
+    done
+    [[ -z $bad ]] && return 0
+    (( $(date +%s) < deadline )) || fail "the cluster is not formed (size/status/state) within $1 s:$bad"
     sleep 1
   done
 }
@@ -254,6 +280,7 @@ ok
 if [[ ${1:-} == smoke ]]; then exit 0; fi
 
 begin writer_killed
+wait_formed 120
 w=$(writer)
 load --seconds 20 --workers 4 --out "$WORK/acks-kill.jsonl" --tag kill >"$WORK/kill.json" &
 LOAD_PID=$!
@@ -291,6 +318,7 @@ freeze() {
 }
 
 begin node_paused
+wait_formed 120
 w=$(writer)
 for n in "${NODES[@]}"; do [[ $n == "$w" ]] || paused=$n; done
 load --seconds 16 --workers 4 --out "$WORK/acks-pause.jsonl" --tag pause >"$WORK/pause.json" &
@@ -312,6 +340,7 @@ python3 "$HERE/load.py" verify --base "$API" --acks "$WORK"/acks-*.jsonl >"$WORK
 ok
 
 begin node_cut_off_rejoins
+wait_formed 120
 # a node cut off from the others' group communication (gmcast.isolate: Galera's own
 # switch for it) stays outside the primary component; the image's watchdog restarts it
 # after GALERA_WATCHDOG_SECONDS ($WATCHDOG_SECONDS s here) and it rejoins by itself
@@ -342,6 +371,7 @@ sums=$(checksums | sort -u)
 ok
 
 begin quorum_lost_with_every_node_up
+wait_formed 120
 # How a failed state transfer left a CI run's cluster: a node evicted (here: cut off),
 # then the other side's second node lost abruptly and back as a new member (its saved
 # view removed, as a joiner that never synced has none). Every node runs and sees the
@@ -399,6 +429,7 @@ python3 "$HERE/load.py" verify --base "$API" --acks "$WORK"/acks-*.jsonl >"$WORK
 ok
 
 begin two_nodes_down
+wait_formed 120
 curl -fsS -o /dev/null --max-time 5 "$BASE/" || fail "the index page before"
 w=$(writer)
 down=()
