@@ -16,6 +16,9 @@
 #   GALERA_FORCE_BOOTSTRAP   non-empty: bootstrap a new cluster from this node without
 #                            waiting for the others (operator's escape hatch when a
 #                            node is gone for good; may lose what only it had)
+#   GALERA_COPY_WAIT_SECONDS how long an empty node may wait, on a new cluster's first
+#                            start, for an earlier empty node to get its full copy
+#                            before it joins anyway (default 120; see step 3)
 #   GALERA_WATCHDOG_SECONDS  how long this node may stay outside the primary component
 #                            before the watchdog acts (below): restarts it when a peer
 #                            is synced in one, or re-forms one when there is none
@@ -27,7 +30,8 @@
 #   2. it publishes "name state=waiting uuid seqno" on GALERA_STATUS_PORT
 #      (galera-status.sh) and reads every peer's line, once a second;
 #   3. if a peer runs mariadbd (state=running), a cluster exists or is being
-#      bootstrapped: join it (gcomm://all nodes; IST or SST by mariabackup);
+#      bootstrapped: join it (gcomm://all nodes; IST or SST by mariabackup); an empty
+#      node first waits while an earlier empty node is still getting its full copy;
 #   4. else, once EVERY node has published its position, the node with the highest
 #      seqno (ties: the first in GALERA_CLUSTER_ADDRESS order) marks itself
 #      safe_to_bootstrap and starts a new cluster (--wsrep-new-cluster); the others
