@@ -242,6 +242,27 @@ post_once() {
     -H "Idempotency-Key: $(random_hex 16)" -d "{\"title\":\"$1\",\"body\":\"b\"}" || true
 }
 
+# cut_off NODE: cuts NODE off from the others' group communication (gmcast.isolate:
+# Galera's own switch for it) and waits until it is outside the primary component
+cut_off() {
+  sql "$1" "SET GLOBAL wsrep_provider_options = 'gmcast.isolate=1'"
+  local deadline=$(( $(date +%s) + 20 ))
+  until [[ $(status_of "$1" wsrep_cluster_status 2>/dev/null) == non-Primary ]]; do
+    (( $(date +%s) < deadline )) || fail "$1 is still in the primary component 20 s after being cut off"
+    sleep 0.5
+  done
+}
+
+# until_writes_resume SECONDS TITLE WHAT: until a create answers 201 (tried every 0.5 s);
+# fails after SECONDS with "writes did not resume within SECONDS s of WHAT"
+until_writes_resume() {
+  local deadline=$(( $(date +%s) + $1 ))
+  until [[ $(post_once "$2" 5) == 201 ]]; do
+    (( $(date +%s) < deadline )) || fail "writes did not resume within $1 s of $3"
+    sleep 0.5
+  done
+}
+
 checksums() { local n; for n in "${NODES[@]}"; do sql_ready "$n" 'CHECKSUM TABLE posts' | awk '{ print $2 }'; done; }
 
 # --------------------------------------------------------------------- cases --
@@ -347,13 +368,8 @@ wait_formed 120
 w=$(writer)
 for n in "${NODES[@]}"; do [[ $n == "$w" ]] || cut=$n; done
 restarts=$(docker inspect -f '{{.RestartCount}}' "$(cid "$cut")")
-sql "$cut" "SET GLOBAL wsrep_provider_options = 'gmcast.isolate=1'"
 t0=$(now_ms)
-deadline=$(( $(date +%s) + 20 ))
-until [[ $(status_of "$cut" wsrep_cluster_status 2>/dev/null) == non-Primary ]]; do
-  (( $(date +%s) < deadline )) || fail "$cut is still in the primary component 20 s after being cut off"
-  sleep 0.5
-done
+cut_off "$cut"
 [[ $(post_once "while $cut is cut off" 5) == 201 ]] || fail "a write failed while one node was cut off"
 deadline=$(( $(date +%s) + 180 ))
 until [[ $(docker inspect -f '{{.RestartCount}}' "$(cid "$cut")") -gt $restarts ]]; do
@@ -381,13 +397,7 @@ w=$(writer)
 others=()
 for n in "${NODES[@]}"; do [[ $n == "$w" ]] || others+=("$n"); done
 behind=${others[0]} lost=${others[1]}
-since=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-sql "$behind" "SET GLOBAL wsrep_provider_options = 'gmcast.isolate=1'"
-deadline=$(( $(date +%s) + 20 ))
-until [[ $(status_of "$behind" wsrep_cluster_status 2>/dev/null) == non-Primary ]]; do
-  (( $(date +%s) < deadline )) || fail "$behind is still in the primary component 20 s after being cut off"
-  sleep 0.5
-done
+cut_off "$behind"
 id=$(curl -fsS --max-time 5 -X POST "$API/v1/posts" -H "Authorization: Bearer $API_TOKEN" \
   -H 'Content-Type: application/json' -d '{"title":"Written while a node was cut off","body":"b"}' | field id) ||
   fail "a write failed while one node was cut off"
@@ -402,13 +412,9 @@ for n in "$w" "$behind"; do
   [[ $s == non-Primary ]] || fail "$n is $s 15 s after the loss: the scenario did not leave the cluster without quorum"
 done
 docker start "$(cid "$lost")" >/dev/null # its restart policy may have done it already
-deadline=$(( $(date +%s) + 180 ))
-until [[ $(post_once "quorum re-formed" 5) == 201 ]]; do
-  (( $(date +%s) < deadline )) || fail "writes did not resume within 180 s of the loss of quorum"
-  sleep 1
-done
+until_writes_resume 180 "quorum re-formed" "the loss of quorum"
 figure "quorum lost with every node up: writes back $(secs "$t0") after the loss (GALERA_WATCHDOG_SECONDS=$WATCHDOG_SECONDS)"
-for n in "$w" "$lost" "$behind"; do docker logs --since "$since" "$(cid "$n")" >"$WORK/$n.log" 2>&1; done
+for n in "$w" "$lost" "$behind"; do docker logs --since "$CASE_SINCE" "$(cid "$n")" >"$WORK/$n.log" 2>&1; done
 # the write is on $w and (by its saved data) on $lost: either may re-form, never $behind
 grep -q "re-forming it from this node" "$WORK/$w.log" "$WORK/$lost.log" ||
   fail "neither $w nor $lost (both have the write) re-formed the primary component"
@@ -446,11 +452,7 @@ page=$(curl -s -o "$WORK/page" -w '%{http_code}' --max-time 5 "$BASE/" || true)
 [[ $page == 200 ]] || fail "a reader got $page for the index page, not the cached copy"
 t0=$(now_ms)
 for n in "${down[@]}"; do docker start "$(cid "$n")" >/dev/null; done
-deadline=$(( $(date +%s) + 180 ))
-until [[ $(post_once "quorum back" 5) == 201 ]]; do
-  (( $(date +%s) < deadline )) || fail "writes did not resume within 180 s of the nodes' start"
-  sleep 0.5
-done
+until_writes_resume 180 "quorum back" "the nodes' start"
 figure "two nodes down: writes back $(secs "$t0") after the nodes were started"
 wait_healthy 180 "${NODES[@]}"
 ok

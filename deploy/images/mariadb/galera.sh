@@ -130,9 +130,7 @@ galera_empty_joiner_before_me() {
     line=$(galera_peer_line "$peer")
     [[ $(galera_field "$line" empty) == 1 ]] || continue
     state=$(galera_field "$line" state)
-    if [[ $state == waiting ]] ||
-       { [[ $state == running ]] &&
-         ! [[ $(galera_field "$line" cluster) == Primary && $(galera_field "$line" local_state) == 4 ]]; }; then
+    if [[ $state == waiting ]] || { [[ $state == running ]] && ! galera_line_synced "$line"; }; then
       echo "$peer"; return 0
     fi
   done
@@ -200,13 +198,18 @@ galera_own_cluster_status() {
   [[ $cluster == "?" ]] || echo "$cluster"
 }
 
+# galera_line_synced LINE: succeeds when the status LINE says synced in a primary component
+galera_line_synced() {
+  [[ $(galera_field "$1" cluster) == Primary && $(galera_field "$1" local_state) == 4 ]]
+}
+
 # galera_synced_peer: prints the first peer that reports cluster=Primary local_state=4
 galera_synced_peer() {
   local peer line
   for peer in "${GALERA_NODES[@]}"; do
     [[ $peer != "$GALERA_SELF_ENTRY" ]] || continue
     line=$(galera_peer_line "$peer")
-    if [[ $(galera_field "$line" cluster) == Primary && $(galera_field "$line" local_state) == 4 ]]; then
+    if galera_line_synced "$line"; then
       echo "$peer"; return 0
     fi
   done
