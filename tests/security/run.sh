@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # tests/security/run.sh — the security checks that run beside `cargo test`:
 #
-#   deps     cargo deny check: advisories (the RustSec snapshot in ../shared/advisory-db,
-#            never fetched), licenses, bans (duplicate versions), sources; deny.toml
+#   deps     cargo deny check: advisories (an advisory-db checkout named by ADVISORY_DB,
+#            read offline; without it, the live RustSec database, fetched first),
+#            licenses, bans (duplicate versions), sources; deny.toml
 #   api      schemathesis fuzzes posts-service from its openapi.yaml, every check, at least
 #            1,000 generated cases per run, once with the API token and once without
 #   slow     slowhttptest, slow headers and slow body, against both services, while a
@@ -23,7 +24,8 @@
 # Prints libtest-style lines and a closing "test result:" line.
 #
 # Usage: tests/security/run.sh [deps] [api] [slow] [secrets]     (default: all four)
-# Environment: ADVISORY_DB=DIR another advisory-db checkout (default ../shared/advisory-db);
+# Environment: ADVISORY_DB=DIR an advisory-db checkout or snapshot to audit against, offline
+#              (default: none, the live RustSec database is fetched);
 #              SECURITY_ARTIFACTS=DIR where logs and reports go (default artifacts/security).
 set -Eeuo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -31,7 +33,7 @@ ROOT=$PWD
 HERE=$ROOT/tests/security
 VENV=${SECURITY_VENV:-$ROOT/.venv-security}
 ART=${SECURITY_ARTIFACTS:-$ROOT/artifacts/security}
-ADVISORY_DB=${ADVISORY_DB:-$ROOT/../shared/advisory-db}
+ADVISORY_DB=${ADVISORY_DB:-}
 # cargo-deny's version, pinned so that a run's output does not change under us.
 CARGO_DENY_VERSION=0.20.2
 
@@ -112,27 +114,39 @@ install_slowhttptest() {
 
 # cargo-deny reads each advisory database from a folder of its db-path named after the
 # database's URL (here the default, RustSec's), and takes the database's date from git.
-# The snapshot is a plain copy, so it becomes a one-commit repository dated as its
-# SNAPSHOT file says. `--offline` keeps cargo-deny from fetching anything; the crate graph
+# With ADVISORY_DB, that copy is audited: a plain snapshot becomes a one-commit
+# repository dated as its SNAPSHOT file says. Without it, the live database is fetched
+# into the same folder. Either way the check itself runs `--offline`; the crate graph
 # comes from `cargo metadata` (which may download crate manifests, as cargo build does).
 DENY_DBS=$WORK/advisory-dbs
 DENY_DB=$DENY_DBS/advisory-db-3157b0e258782691
 deps_prepare() {
-  [[ -f $ADVISORY_DB/SNAPSHOT ]] || { echo "no advisory database snapshot at $ADVISORY_DB" >&2; return 1; }
-  local date
-  date=$(grep -oE '[0-9]{4}-[0-9]{2}-[0-9]{2}' "$ADVISORY_DB/SNAPSHOT" | head -n 1)
   mkdir -p "$DENY_DBS"
-  cp -R "$ADVISORY_DB" "$DENY_DB"
-  chmod -R u+w "$DENY_DB"
-  git -C "$DENY_DB" init -q
-  git -C "$DENY_DB" add -A
-  GIT_AUTHOR_DATE="${date}T00:00:00Z" GIT_COMMITTER_DATE="${date}T00:00:00Z" \
-    git -C "$DENY_DB" -c user.name=snapshot -c user.email=snapshot@localhost \
-    commit -q -m "$(head -n 1 "$ADVISORY_DB/SNAPSHOT")"
-  cargo metadata --format-version 1 --locked >"$WORK/metadata.json"
-  # deny.toml, with the snapshot's folder as db-path.
+  # deny.toml, with our folder as db-path.
   sed "s|^db-path = .*|db-path = \"$DENY_DBS\"|" deny.toml >"$WORK/deny.toml"
   grep -q "^db-path = \"$DENY_DBS\"" "$WORK/deny.toml" || { echo "deny.toml has no db-path line" >&2; return 1; }
+  if [[ -z $ADVISORY_DB ]]; then
+    DB_NAME="the live RustSec database"
+    cargo deny --log-level warn --config "$WORK/deny.toml" fetch db
+  else
+    [[ -d $ADVISORY_DB/crates ]] || { echo "no advisory database at ADVISORY_DB=$ADVISORY_DB" >&2; return 1; }
+    cp -R "$ADVISORY_DB" "$DENY_DB"
+    chmod -R u+w "$DENY_DB"
+    if [[ -f $ADVISORY_DB/SNAPSHOT ]]; then
+      local date
+      date=$(grep -oE '[0-9]{4}-[0-9]{2}-[0-9]{2}' "$ADVISORY_DB/SNAPSHOT" | head -n 1)
+      DB_NAME=$(head -n 1 "$ADVISORY_DB/SNAPSHOT")
+      rm -rf "$DENY_DB/.git"
+      git -C "$DENY_DB" init -q
+      git -C "$DENY_DB" add -A
+      GIT_AUTHOR_DATE="${date}T00:00:00Z" GIT_COMMITTER_DATE="${date}T00:00:00Z" \
+        git -C "$DENY_DB" -c user.name=snapshot -c user.email=snapshot@localhost \
+        commit -q -m "$DB_NAME"
+    else
+      DB_NAME="the advisory database at $ADVISORY_DB"
+    fi
+  fi
+  cargo metadata --format-version 1 --locked >"$WORK/metadata.json"
 }
 
 deny() { # [--metadata-path FILE] CHECK
@@ -148,7 +162,7 @@ deny_advisories() {
   (( count > 500 )) || { echo "only $count advisories in the snapshot: is it complete?"; return 1; }
   deny advisories
   crates=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["packages"]))' "$WORK/metadata.json")
-  echo "result: $count advisories checked against $crates crates; $(head -n 1 "$ADVISORY_DB/SNAPSHOT")"
+  echo "result: $count advisories checked against $crates crates; $DB_NAME"
 }
 
 # The same check over a crate graph with smallvec 1.6.0 planted (RUSTSEC-2021-0003):

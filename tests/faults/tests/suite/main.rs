@@ -1,5 +1,6 @@
-//! The fault suite: the blog's promises under faults (issue 10, `SPEC.md` "Page cache
-//! promises", "Both services", posts-service's `Idempotency-Key` and 503 lines).
+//! The fault suite: the blog's promises under faults (the page cache's stale copies and
+//! breaker, the HTTP edge, posts-service's `Idempotency-Key` and its 503s; see
+//! docs/architecture.md and docs/testing.md).
 //!
 //! Each case starts its own posts-service (and render-service) as real processes, with
 //! [`fault_proxy::FaultProxy`]s between render-service and posts-service and between
