@@ -6,7 +6,7 @@
 # Unicode and 12 lines of hex digests, which compress less than prose, so the figures
 # err on the slow side; versions 1..5), then times, with the same script and image the
 # deployment uses
-# (deploy/backup/mariadb-backup.sh in mariadb:10.11):
+# (k8s/base/mariadb-backup.sh in mariadb:10.11):
 #
 #   backup    `mariadb-backup.sh backup` (mariadb-dump --single-transaction | gzip)
 #   restore   `mariadb-backup.sh restore` into a second, empty MariaDB container
@@ -54,7 +54,7 @@ script() {
   local host=$1; shift
   docker run --rm --network "$NET" -e MARIADB_HOST="$host" -e MARIADB_USER=blog \
     -e MARIADB_PASSWORD="$PASSWORD" -e BACKUP_KEEP=1 \
-    -v "$ROOT/deploy/backup/mariadb-backup.sh:/usr/local/bin/mariadb-backup.sh:ro" \
+    -v "$ROOT/k8s/base/mariadb-backup.sh:/usr/local/bin/mariadb-backup.sh:ro" \
     -v "$WORK:/backups" --entrypoint /usr/local/bin/mariadb-backup.sh mariadb:10.11 "$@"
 }
 

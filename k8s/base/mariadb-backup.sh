@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# deploy/backup/mariadb-backup.sh — back up the blog's database, or restore a backup.
+# k8s/base/mariadb-backup.sh — back up the blog's database, or restore a backup.
 #
 #   mariadb-backup.sh backup            dump the database into BACKUP_DIR as
 #                                       blog-YYYYMMDDTHHMMSSZ.sql.gz, then delete all but
@@ -17,8 +17,11 @@
 # backup (DROP TABLE + CREATE TABLE + rows, ids, versions and AUTO_INCREMENT included).
 #
 # Runs in the mariadb:10.11 image (it has mariadb-dump, mariadb and gzip): the compose
-# services `backup` and `restore` (profile `ops`) and the Kubernetes CronJob and restore
-# Job run it. Environment:
+# services `backup` and `restore` (profile `ops`, which mount this file) and the
+# Kubernetes CronJob and restore Job (ConfigMap mariadb-backup-script, generated from
+# this file) run it. It lives here, in the kustomize base, because kustomize reads no
+# file outside a kustomization's directory; docker-compose.yml can mount it from
+# anywhere. Commands and the restore procedure: docs/operations.md. Environment:
 #   MARIADB_HOST (mariadb), MARIADB_PORT (3306), MARIADB_DATABASE (blog), MARIADB_USER,
 #   MARIADB_PASSWORD or MARIADB_PASSWORD_FILE, BACKUP_DIR (/backups), BACKUP_KEEP (7).
 # The password reaches the client through MYSQL_PWD, never the command line.

@@ -13,7 +13,7 @@ Reads what the services accept from their source (not from a copy kept here):
 - the shutdown drain: `DRAIN_TIMEOUT` in crates/service-runtime/src/server.rs;
 - the image targets: the `FROM … AS <service>` stages of the Dockerfile;
 - the versions: each service's Cargo.toml;
-- what the backup script reads (deploy/backup/mariadb-backup.sh), the Prometheus scrape
+- what the backup script reads (k8s/base/mariadb-backup.sh), the Prometheus scrape
   configuration and alert rules (deploy/prometheus/);
 
 then checks every built Kubernetes overlay (YAML streams given on the command line)
@@ -57,7 +57,7 @@ CONNECTION_RESERVE = 10
 RECOMMENDED = ("app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/version",
                "app.kubernetes.io/component", "app.kubernetes.io/part-of", "app.kubernetes.io/managed-by")
 
-BACKUP_SCRIPT = "deploy/backup/mariadb-backup.sh"
+BACKUP_SCRIPT = "k8s/base/mariadb-backup.sh"
 ALERTS = "deploy/prometheus/alerts.yml"
 PROMETHEUS_RULE = "k8s/components/monitoring/prometheusrule.yaml"
 
@@ -81,6 +81,8 @@ class ServiceFacts:
         self.pool_max_default = int(m.group(1)) if (m := re.search(
             r"fn default_db_pool_max\(\)[^{]*\{\s*(\d+)", config_rs)) else None
         cargo = (root / "services" / name / "Cargo.toml").read_text()
+        if re.search(r'^version\.workspace\s*=\s*true', cargo, re.M):
+            cargo = (root / "Cargo.toml").read_text()  # the workspace's [workspace.package]
         self.version = re.search(r'^version\s*=\s*"([^"]+)"', cargo, re.M).group(1)
         # what the manifests may set: what it reads, and what SPEC gives it ahead of the code
         self.allowed = self.vars | SPEC_AHEAD
@@ -599,7 +601,7 @@ def httproute_problems(overlay, route, services, listen_port):
 
 
 def script_variables(root: Path):
-    """The variables deploy/backup/mariadb-backup.sh reads."""
+    """The variables k8s/base/mariadb-backup.sh reads."""
     return set(re.findall(r"\$\{((?:MARIADB|BACKUP)_[A-Z_]+)", (root / BACKUP_SCRIPT).read_text()))
 
 
@@ -775,7 +777,7 @@ def check_operations(report, overlay, by_kind, facts, listen_port, mariadb, mari
             problems.append(f"{where}: the NetworkPolicies do not let it reach mariadb:3306")
     script = config_by_base.get("mariadb-backup-script", {}).get("mariadb-backup.sh")
     if script != (root / BACKUP_SCRIPT).read_text():
-        problems.append(f"{overlay}: ConfigMap mariadb-backup-script differs from {BACKUP_SCRIPT}: cp {BACKUP_SCRIPT} k8s/base/")
+        problems.append(f"{overlay}: ConfigMap mariadb-backup-script is not {BACKUP_SCRIPT} (the one script compose mounts too)")
     report.check(f"{overlay}::backup_cronjob_runs_the_script_safely_and_reaches_mariadb", problems)
 
 
