@@ -17,6 +17,12 @@
 # (the host's toolchain, repackaged under the public image's tag).
 
 ARG RUST_VERSION=1.95
+# What the images' OCI labels say: the release (the workspace's version, held equal by
+# tests/repo/check.py), and the commit and repository they were built from, which the
+# builder passes (docker compose passes REVISION and SOURCE_URL from the environment).
+ARG VERSION=0.2.0
+ARG REVISION=unknown
+ARG SOURCE_URL=unknown
 
 # ---------------------------------------------------------------- build --
 
@@ -53,6 +59,9 @@ RUN set -eux; \
 # -------------------------------------------------------------- runtime --
 
 FROM scratch AS posts-service
+ARG VERSION
+ARG REVISION
+ARG SOURCE_URL
 COPY --from=build /out/posts-service /posts-service
 USER 65532:65532
 EXPOSE 8081
@@ -62,9 +71,16 @@ HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
 ENTRYPOINT ["/posts-service"]
 CMD ["serve"]
 LABEL org.opencontainers.image.title="posts-service" \
-      org.opencontainers.image.description="The blog's data service: a JSON CRUD API for posts over MariaDB (serve | migrate | healthcheck)"
+      org.opencontainers.image.description="The blog's data service: a JSON CRUD API for posts over MariaDB (serve | migrate | healthcheck)" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.source="${SOURCE_URL}" \
+      org.opencontainers.image.licenses="MIT"
 
 FROM scratch AS render-service
+ARG VERSION
+ARG REVISION
+ARG SOURCE_URL
 COPY --from=build /out/render-service /render-service
 USER 65532:65532
 EXPOSE 8080
@@ -73,4 +89,8 @@ HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
     CMD ["/render-service", "healthcheck"]
 ENTRYPOINT ["/render-service"]
 LABEL org.opencontainers.image.title="render-service" \
-      org.opencontainers.image.description="The blog's HTML pages over posts-service"
+      org.opencontainers.image.description="The blog's HTML pages over posts-service" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.source="${SOURCE_URL}" \
+      org.opencontainers.image.licenses="MIT"

@@ -7,7 +7,9 @@ It fails when
     built on (CI's own entry point, `.ci/`, is the one place that may);
   - a relative Markdown link points at a file that does not exist, leaves the
     repository, or names a heading (`#anchor`) the target file does not have;
-  - README.md is longer than the front door it is meant to be (200 lines).
+  - README.md is longer than the front door it is meant to be (200 lines);
+  - the release is not one version: the workspace's (Cargo.toml), the images' labels
+    (Dockerfile) and the newest release in CHANGELOG.md must agree.
 
 Usage:
   tests/repo/check.py [ROOT]     check the repository at ROOT (default: this checkout)
@@ -41,8 +43,10 @@ OUTSIDE_REFERENCES = [
     (re.compile(r"\bthe workplace\b", re.I), "speaks of the machines the project is built on"),
 ]
 
-# Only CI's entry point may point at the advisory snapshot beside the checkout.
-EXEMPT_PREFIXES = (".ci/",)
+# Only CI's entry point may point at the advisory snapshot beside the checkout. An
+# applied migration is never edited, not even a comment: refinery records a checksum of
+# its whole text in every database, and a changed file stops the next start.
+EXEMPT_PREFIXES = (".ci/", "services/posts-service/migrations/")
 
 MARKDOWN_LINK = re.compile(r"(?<!!)\[[^\]\n]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
 IMAGE_LINK = re.compile(r"!\[[^\]\n]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
@@ -176,10 +180,29 @@ def check_readme_length(root: Path, files: list[str]) -> list[str]:
     return []
 
 
+def check_one_version(root: Path, files: list[str]) -> list[str]:
+    def first(pattern: str, rel: str) -> str | None:
+        m = re.search(pattern, read_text(root / rel) or "", re.M)
+        return m.group(1) if m else None
+
+    found = {
+        "Cargo.toml [workspace.package]": first(r'^\[workspace\.package\][^\[]*?^version\s*=\s*"([^"]+)"', "Cargo.toml"),
+        "Dockerfile ARG VERSION": first(r"^ARG VERSION=(\S+)", "Dockerfile"),
+        "CHANGELOG.md's newest release": first(r"^## \[(\d[^\]]*)\]", "CHANGELOG.md"),
+    }
+    missing = [where for where, v in found.items() if v is None]
+    if missing:
+        return [f"no version found in {', '.join(missing)}"]
+    if len(set(found.values())) > 1:
+        return ["the versions differ: " + ", ".join(f"{w} {v}" for w, v in found.items())]
+    return []
+
+
 CHECKS = [
     ("no file names anything outside the repository", check_outside_references),
     ("every relative Markdown link resolves", check_markdown_links),
     ("the README is a front door", check_readme_length),
+    ("the release has one version", check_one_version),
 ]
 
 
@@ -211,6 +234,9 @@ CLEAN_REPO = {
     "docs/guide.md": "# Guide\n\n## Running it\n\nBack to [the top](#guide) or [home](../README.md).\n",
     "src/main.rs": "fn main() {}\n",
     ".ci/run": "ADVISORY_DB=../shared/advisory-db scripts/test.sh\n",
+    "Cargo.toml": '[workspace]\nmembers = []\n\n[workspace.package]\nversion = "1.2.0"\n',
+    "Dockerfile": "ARG VERSION=1.2.0\nFROM scratch\n",
+    "CHANGELOG.md": "# Changelog\n\n## [Unreleased]\n\n## [1.2.0] - 2026-01-01\n",
 }
 
 # (name, files to add or replace, the check that must catch it, a word its message has)
@@ -233,6 +259,10 @@ PLANTED = [
      "every relative Markdown link resolves", "leaves the repository"),
     ("long README", {"README.md": "# Demo\n" + "line\n" * 250},
      "the README is a front door", "lines"),
+    ("image label behind the release", {"Dockerfile": "ARG VERSION=1.1.0\nFROM scratch\n"},
+     "the release has one version", "differ"),
+    ("changelog behind the release", {"CHANGELOG.md": "# Changelog\n\n## [1.1.0] - 2025-01-01\n"},
+     "the release has one version", "differ"),
 ]
 
 
