@@ -9,8 +9,11 @@
 #      lane ends:
 #      - rust:   cargo clippy, then every test of the workspace (unit tests, and
 #                integration tests against throwaway MariaDB containers);
-#      - checks: the dependency audit against the advisory snapshot (tests/security/run.sh
-#                deps), the Kubernetes manifests without a cluster (tests/k8s/check.sh),
+#      - checks: the repository check (tests/repo/check.py: nothing names a file outside
+#                the repository, every Markdown link resolves, the README stays short,
+#                one version), the dependency audit (tests/security/run.sh deps, against
+#                ADVISORY_DB or the live RustSec database), the Kubernetes manifests
+#                without a cluster (tests/k8s/check.sh),
 #                the Prometheus configuration and alert rules (tests/prometheus/run.sh),
 #                and the Galera watchdog's quorum rule (tests/galera/watchdog-rules.sh);
 #      - e2e:    the deployed blog end to end through docker compose (tests/e2e/run.sh),
@@ -69,6 +72,9 @@ rust_lane() {
 }
 
 checks_lane() {
+  step "repository check: tests/repo/check.py"
+  python3 tests/repo/check.py --self-test
+  python3 tests/repo/check.py
   step "dependency audit: tests/security/run.sh deps"
   tests/security/run.sh deps
   step "Kubernetes manifests: tests/k8s/check.sh"
