@@ -6,7 +6,10 @@
 #      test group, named after it;
 #   3. every alert rule in alerts.yml fires in at least one group;
 #   4. the tests are not blind: copies of alerts.yml with a deliberate mistake must fail
-#      them.
+#      them;
+#   5. every rule of alerts.yml and of its Kubernetes copy
+#      (k8s/components/monitoring/prometheusrule.yaml) has a `runbook_url` naming a
+#      heading of docs/operations.md (runbook_urls.py), and a missing heading is caught.
 #
 # promtool runs from the Prometheus image docker-compose.yml uses (Debian's prometheus
 # package, built by deploy/build-images.sh when missing; the public image has promtool
@@ -96,6 +99,16 @@ mutant_fails_the_tests() { # NAME SED-EXPRESSION
 mutant_fails_the_tests error_ratio_threshold_too_high 's/^\( *\)> 0\.05$/\1> 0.5/'
 mutant_fails_the_tests target_down_waits_too_long '/alert: BlogTargetDown/,/for:/ s/for: 2m/for: 5m/'
 mutant_fails_the_tests probes_counted_as_errors 's/route!~"\/healthz|\/readyz|\/metrics", status=~"5.."/status=~"5.."/'
+
+# 5. the runbook links lead to a section of docs/operations.md
+rc=0
+python3 "$ROOT/tests/prometheus/runbook_urls.py" "$ROOT" deploy/prometheus/alerts.yml \
+  k8s/components/monitoring/prometheusrule.yaml >"$OUT/runbooks.log" 2>&1 || rc=$?
+report every_runbook_url_names_a_heading_of_docs_operations "$rc" "$OUT/runbooks.log"
+rc=0
+python3 "$ROOT/tests/prometheus/runbook_urls.py" "$ROOT" --self-test deploy/prometheus/alerts.yml \
+  >"$OUT/runbooks-self-test.log" 2>&1 || rc=$?
+report tests_catch::runbook_url_to_a_missing_heading "$rc" "$OUT/runbooks-self-test.log"
 
 result=ok
 (( FAILED == 0 )) || result=FAILED
