@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # deploy/build-images.sh — build, from Debian packages only, every container
-# image this project needs, tagged exactly like the public images, so that
-# `docker compose` and testcontainers find them locally and never pull.
+# image this project needs, so that `docker compose` and testcontainers find them
+# locally and never pull. The stand-ins for public images carry the public names;
+# the project's own Galera image carries its own.
 #
-# Our machines have a Docker engine but no registry; CI starts from a fresh
-# machine. Images built (in this order, later ones build FROM earlier ones):
+# Meant for hosts with a Docker engine but no registry (CI starts from a fresh
+# machine). Images built (in this order, later ones build FROM earlier ones):
 #
 #   debian:bookworm-slim      debootstrap --variant=minbase + `docker import`
-#   mariadb:10.11             docker build deploy/images/mariadb (Debian's mariadb-server)
+#   mariadb:10.11             deploy/images/mariadb, target `server`: Debian's
+#                             mariadb-server, a single node like the public image
+#   blog/mariadb-galera:10.11 deploy/images/mariadb, target `galera`: the same server
+#                             as a Galera Cluster node (GALERA_* variables); also
+#                             tagged 10.11-$GALERA_IMAGE_VERSION. No public image has it
 #   rust:X.Y-slim-bookworm    the top-level Dockerfile's build stage: Debian's gcc and
 #                             libc6-dev + THIS HOST's Rust toolchain, repackaged (the
 #                             toolchain cannot be downloaded here); X.Y is the
@@ -41,11 +46,15 @@ RUST_VERSION=$(sed -n 's/^ARG RUST_VERSION=\([0-9.]*\).*/\1/p' "$HERE/../Dockerf
 RUST_VERSION=${RUST_VERSION:-1.95}
 # Debian bookworm's prometheus package; docker-compose.yml names the same tag.
 PROMETHEUS_VERSION=2.42.0
+# The Galera image's own version (its second tag and its OCI version label).
+GALERA_IMAGE=blog/mariadb-galera
+GALERA_IMAGE_VERSION=0.2.0
 
 # tag | build function | tags it builds FROM (space separated, may be empty)
 IMAGES=(
   "debian:bookworm-slim|build_debian_slim|"
   "mariadb:10.11|build_mariadb|debian:bookworm-slim"
+  "$GALERA_IMAGE:10.11|build_mariadb_galera|mariadb:10.11"
   "rust:$RUST_VERSION-slim-bookworm|build_rust|debian:bookworm-slim"
   "prom/prometheus:v$PROMETHEUS_VERSION|build_prometheus|debian:bookworm-slim"
 )
@@ -114,7 +123,7 @@ image_exists() { docker image inspect "$1" >/dev/null 2>&1; }
 context_hash() {
   local dir
   case $1 in
-    mariadb:*) dir=$IMAGES_DIR/mariadb ;;
+    mariadb:* | "$GALERA_IMAGE":*) dir=$IMAGES_DIR/mariadb ;;
     *) return 0 ;;
   esac
   (cd "$dir" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum) | sha256sum | cut -c1-16
@@ -242,11 +251,24 @@ import_rootfs() {
 }
 
 # mariadb:10.11 — Debian's mariadb-server with an entrypoint compatible with
-# the official image (see deploy/images/mariadb/).
+# the official image (see deploy/images/mariadb/), target `server`.
 build_mariadb() {
   local tag=$1
-  step "docker build -t $tag deploy/images/mariadb" \
-    docker build --pull=false --label "$CONTEXT_LABEL=$(context_hash "$tag")" -t "$tag" "$IMAGES_DIR/mariadb"
+  step "docker build --target server -t $tag deploy/images/mariadb" \
+    docker build --pull=false --target server --label "$CONTEXT_LABEL=$(context_hash "$tag")" \
+      -t "$tag" "$IMAGES_DIR/mariadb"
+}
+
+# blog/mariadb-galera:10.11 — the same server plus the Galera scripts, target `galera`
+# (its first stage is the cached build of mariadb:10.11).
+build_mariadb_galera() {
+  local tag=$1 revision source
+  revision=$(git -C "$HERE" rev-parse HEAD 2>/dev/null || echo unknown)
+  source=$(git -C "$HERE" remote get-url origin 2>/dev/null || echo deploy/images/mariadb)
+  step "docker build --target galera -t $tag -t ${tag%:*}:10.11-$GALERA_IMAGE_VERSION deploy/images/mariadb" \
+    docker build --pull=false --target galera --label "$CONTEXT_LABEL=$(context_hash "$tag")" \
+      --build-arg "REVISION=$revision" --build-arg "SOURCE=$source" \
+      -t "$tag" -t "${tag%:*}:10.11-$GALERA_IMAGE_VERSION" "$IMAGES_DIR/mariadb"
 }
 
 # prom/prometheus:vX.Y.Z — Debian's prometheus (and promtool), laid out like the

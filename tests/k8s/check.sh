@@ -135,9 +135,17 @@ if (( rc != 0 )) && ! grep -q '^test consistency::.* FAILED$' "$consistency_log"
   FAILED=$((FAILED + 1)) # it broke before checking anything
 fi
 
-# The checker must not pass everything: feed it mistakes it has to find.
+# The checker must not pass everything: feed it mistakes it has to find. Most are planted
+# in the dev overlay with every component; a few in the overlay alone or in the Galera
+# compose file.
 mutant_is_caught() {
-  local mutant="$OUT/mutant.yaml" mistake=$1 base="$OUT/dev+components.yaml"
+  local mistake=$1 name=dev+components mutant="$OUT/mutant.yaml" galera="$ROOT/docker-compose.galera.yml"
+  case $mistake in
+    single-node-on-the-galera-image) name=dev ;;
+    compose-galera-on-the-public-image) mutant="$OUT/mutant-galera.yml" ;;
+  esac
+  local base="$OUT/$name.yaml"
+  [[ $mistake == compose-* ]] && base=$galera
   case $mistake in
     unknown-variable) sed 's/name: DATABASE_PASSWORD$/name: DATABASE_SECRET/' "$base" ;;
     unserved-probe-path) sed 's|path: /healthz|path: /health|' "$base" ;;
@@ -153,18 +161,26 @@ mutant_is_caught() {
     migration-job-and-migrate-on-start) sed 's/MIGRATE_ON_START: "false"/MIGRATE_ON_START: "true"/' "$base" ;;
     galera-urls-miss-a-node) sed 's|,mysql://blog@mariadb-2.mariadb:3306/blog||' "$base" ;;
     galera-port-open-to-all) sed '/name: allow-galera-peers/,/^---/ { /^  ingress:/,/^  podSelector:/ s/app.kubernetes.io\/name: mariadb$/app.kubernetes.io\/part-of: blog/ }' "$base" ;;
+    galera-on-the-public-image) sed 's|image: blog/mariadb-galera:10.11$|image: mariadb:10.11|' "$base" ;;
+    single-node-on-the-galera-image) sed 's|^        image: mariadb:10.11$|        image: blog/mariadb-galera:10.11|' "$base" ;;
+    # (its build context made absolute: the copy is not beside the original)
+    compose-galera-on-the-public-image)
+      sed "s|image: blog/mariadb-galera:10.11\$|image: mariadb:10.11|; s|context: \./|context: $ROOT/|" "$base" ;;
   esac >"$mutant"
   ! cmp -s "$mutant" "$base" || { echo "the mutation $mistake changed nothing"; return 1; }
-  if python "$HERE/consistency.py" --root "$ROOT" --compose "$ROOT/docker-compose.yml" "dev+components=$mutant"; then
+  local args=("$name=$mutant")
+  [[ $mistake == compose-* ]] && args=("$name=$OUT/$name.yaml" --compose-galera "$mutant")
+  if python "$HERE/consistency.py" --root "$ROOT" --compose "$ROOT/docker-compose.yml" "${args[@]}"; then
     echo "consistency.py accepted a manifest with the mistake: $mistake"
     return 1
   fi
 }
-if [[ -s $OUT/dev+components.yaml ]]; then
+if [[ -s $OUT/dev+components.yaml && -s $OUT/dev.yaml ]]; then
   for mistake in unknown-variable unserved-probe-path wrong-container-port liveness-on-readyz \
     replicas-beside-an-hpa pools-over-the-connection-budget password-in-the-database-url \
     pdb-min-available default-service-account backup-without-network-policy stale-alert-rules \
-    migration-job-and-migrate-on-start galera-urls-miss-a-node galera-port-open-to-all; do
+    migration-job-and-migrate-on-start galera-urls-miss-a-node galera-port-open-to-all \
+    galera-on-the-public-image single-node-on-the-galera-image compose-galera-on-the-public-image; do
     case_ "consistency_catches::$mistake" mutant_is_caught "$mistake"
   done
 fi

@@ -46,9 +46,9 @@ import yaml
 
 SERVICES = ("posts-service", "render-service")
 
-# Variables SPEC.md gives every deployment ahead of the code that reads them: allowed in
-# the manifests while a service does not read them yet (a note says so). None now.
-SPEC_AHEAD: set = set()
+# Variables every deployment is given ahead of the code that reads them: allowed in the
+# manifests while a service does not read them yet (a note says so). None now.
+PLANNED_VARIABLES: set = set()
 
 # MariaDB connections kept free of the services' pools: health checks, the backup and
 # migration Jobs (2 at most), an operator's client.
@@ -84,8 +84,8 @@ class ServiceFacts:
         if re.search(r'^version\.workspace\s*=\s*true', cargo, re.M):
             cargo = (root / "Cargo.toml").read_text()  # the workspace's [workspace.package]
         self.version = re.search(r'^version\s*=\s*"([^"]+)"', cargo, re.M).group(1)
-        # what the manifests may set: what it reads, and what SPEC gives it ahead of the code
-        self.allowed = self.vars | SPEC_AHEAD
+        # what the manifests may set: what it reads, and what is planned ahead of the code
+        self.allowed = self.vars | PLANNED_VARIABLES
 
 
 def struct_vars(source: str, struct: str):
@@ -383,7 +383,7 @@ def check_overlay(report, overlay, docs, facts, drain, targets, root):
                  [f"{overlay}: no container runs {s}" for s in SERVICES if s not in seen])
     for service in SERVICES:
         if service in service_env and "METRICS_ADDR" not in facts[service].vars:
-            print(f"[consistency] note: {overlay} sets METRICS_ADDR for {service}, which does not read it yet (SPEC.md)")
+            print(f"[consistency] note: {overlay} sets METRICS_ADDR for {service}, which does not read it yet")
 
     # Services, Ingress, NetworkPolicies and the URLs between the services
     problems = []
@@ -494,6 +494,31 @@ def check_overlay(report, overlay, docs, facts, drain, targets, root):
 
 
 GALERA_PORTS = (4567, 4568, 4444, 4569)
+# The Galera nodes run this project's own image (deploy/images/mariadb, target galera):
+# the public mariadb image knows none of the GALERA_* settings, and a single node needs
+# nothing of the Galera one. An exact Galera tag is 10.11-<the image's own version>.
+GALERA_IMAGE = "mariadb-galera"
+SINGLE_NODE_IMAGE = "mariadb"
+GALERA_IMAGE_EXACT_TAG = r"10\.11-\d+\.\d+\.\d+"
+
+
+def image_name_and_tag(image: str):
+    """("mariadb-galera", "10.11") for registry.example.com/blog/mariadb-galera:10.11."""
+    last = image.split("@")[0].rsplit("/", 1)[-1]
+    name, _, tag = last.partition(":")
+    return name, tag
+
+
+def mariadb_image_problems(where, image, galera):
+    """A Galera node (GALERA_CLUSTER_ADDRESS set) on the project's Galera image, a single
+    node on the public mariadb image."""
+    name, _ = image_name_and_tag(image)
+    if galera and name != GALERA_IMAGE:
+        return [f"{where}: the Galera nodes run {image}, which has no Galera mode (GALERA_* "
+                f"settings): use blog/{GALERA_IMAGE} (deploy/images/mariadb, target galera)"]
+    if not galera and name != SINGLE_NODE_IMAGE:
+        return [f"{where}: a single MariaDB node runs {image}, not the public {SINGLE_NODE_IMAGE} image"]
+    return []
 
 
 def check_galera(report, overlay, by_kind, mariadb, mariadb_env, services, posts_env, policies):
@@ -677,11 +702,14 @@ def check_operations(report, overlay, by_kind, facts, listen_port, mariadb, mari
     image = container["image"]
     if container.get("imagePullPolicy") != "IfNotPresent":
         problems.append(f"{overlay}: MariaDB's imagePullPolicy is {container.get('imagePullPolicy')}, not IfNotPresent")
-    tag = image.split("@")[0].rsplit(":", 1)[-1] if ":" in image.split("@")[0].rsplit("/", 1)[-1] else ""
+    name, tag = image_name_and_tag(image)
+    galera = any(e.get("name") == "GALERA_CLUSTER_ADDRESS" for e in container.get("env", []))
     if not tag.startswith("10.11"):
         problems.append(f"{overlay}: MariaDB image {image} is not 10.11")
-    if overlay.startswith("prod") and "@sha256:" not in image and not re.fullmatch(r"10\.11\.\d+", tag):
+    exact = GALERA_IMAGE_EXACT_TAG if galera else r"10\.11\.\d+"
+    if overlay.startswith("prod") and "@sha256:" not in image and not re.fullmatch(exact, tag):
         problems.append(f"{overlay}: MariaDB image {image} is a moving tag: pin an exact version or a digest")
+    report.check(f"{overlay}::mariadb_image_fits_the_topology", mariadb_image_problems(overlay, image, galera))
     cnf_volume = next((v for v in pod.get("volumes", []) if v.get("configMap", {}).get("name", "").startswith("mariadb-server-config")), None)
     mount = next((m for m in container.get("volumeMounts", []) if cnf_volume and m["name"] == cnf_volume["name"]), None)
     if not mount or not mount["mountPath"].startswith("/etc/mysql/conf.d/"):
@@ -861,7 +889,7 @@ def compose_env(svc):
     return env
 
 
-def check_compose(report, path: Path, facts, drain, targets, root):
+def check_compose(report, path: Path, facts, drain, targets, root, galera_path=None):
     compose = yaml.safe_load(path.read_text())
     services = compose["services"]
     metrics_port = {}
@@ -951,6 +979,30 @@ def check_compose(report, path: Path, facts, drain, targets, root):
         problems.append("deploy/prometheus/prometheus.yml: rule_files should be [alerts.yml]")
     report.check("compose::prometheus_scrapes_both_metrics_listeners", problems)
 
+    # MariaDB's image: the public one for the single node (and the backup and restore
+    # jobs), the project's Galera image, built from its target, for the cluster's nodes
+    problems = []
+    for name in ("mariadb", "backup", "restore"):
+        image = services.get(name, {}).get("image", "")
+        if image != "mariadb:10.11":
+            problems.append(f"docker-compose.yml: {name} runs {image!r}, not mariadb:10.11")
+    if galera_path:
+        galera_services = yaml.safe_load(galera_path.read_text())["services"]
+        nodes = {n: svc for n, svc in galera_services.items() if "GALERA_CLUSTER_ADDRESS" in compose_env(svc)}
+        if len(nodes) < 3:
+            problems.append(f"{galera_path.name}: {len(nodes)} Galera nodes, not 3")
+        dockerfile = (root / "deploy/images/mariadb/Dockerfile").read_text()
+        stages = set(re.findall(r"^FROM\s+\S+\s+AS\s+(\S+)", dockerfile, re.M | re.I))
+        for n, svc in nodes.items():
+            where = f"{galera_path.name}: {n}"
+            problems += mariadb_image_problems(where, svc.get("image", ""), True)
+            build = svc.get("build") or {}
+            context = (galera_path.parent / str(build.get("context", "") if isinstance(build, dict) else "")).resolve()
+            if not isinstance(build, dict) or build.get("target") != "galera" or "galera" not in stages or \
+                    context != (root / "deploy/images/mariadb").resolve():
+                problems.append(f"{where}: builds {build}, not deploy/images/mariadb's galera target (stages {sorted(stages)})")
+    report.check("compose::mariadb_image_fits_the_topology", problems)
+
     # backup and restore (profile ops): the script, MariaDB's own credentials
     problems = []
     mariadb_env = compose_env(services.get("mariadb", {}))
@@ -996,6 +1048,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--root", type=Path, required=True)
     parser.add_argument("--compose", type=Path)
+    parser.add_argument("--compose-galera", type=Path,
+                        help="the Galera override of the compose file (default: docker-compose.galera.yml beside it)")
     parser.add_argument("--ops", type=Path, action="append", default=[],
                         help="a standalone Job of k8s/ops/, checked against the dev overlay")
     parser.add_argument("--write-prometheusrule", action="store_true",
@@ -1024,7 +1078,8 @@ def main():
     for path in args.ops:
         docs = [d for d in yaml.safe_load_all(path.read_text()) if d]
         check_ops_job(report, path, docs, built.get("dev", next(iter(built.values()))), args.root)
-    check_compose(report, args.compose, facts, drain, targets, args.root)
+    galera = args.compose_galera or args.compose.parent / "docker-compose.galera.yml"
+    check_compose(report, args.compose, facts, drain, targets, args.root, galera if galera.exists() else None)
     print(f"[consistency] {report.passed} passed, {report.failed} failed")
     return 1 if report.failed else 0
 

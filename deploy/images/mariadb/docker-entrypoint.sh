@@ -1,5 +1,6 @@
 #!/bin/bash
-# Entrypoint of our locally built mariadb:10.11 image (Debian's mariadb-server).
+# Entrypoint of the locally built mariadb:10.11 and blog/mariadb-galera:10.11 images
+# (Debian's mariadb-server; deploy/images/mariadb/Dockerfile).
 #
 # It does what the public mariadb image's entrypoint does for the features we use:
 #   1. started as root: give the data and socket dirs to user mysql, then run
@@ -23,9 +24,10 @@
 #   MARIADB_ROOT_HOST (default %), MARIADB_DATABASE, MARIADB_USER, MARIADB_PASSWORD,
 #   MARIADB_PASSWORD_HASH, MARIADB_INITDB_SKIP_TZINFO.
 #   As in the public image, any non-empty value counts as "yes" for the flags.
-# Galera Cluster node: GALERA_CLUSTER_ADDRESS and the other GALERA_* variables of
-# galera.sh (which decides whether this node bootstraps, joins or recovers). Without
-# them the server is a single node, as always.
+# Galera Cluster node (blog/mariadb-galera only): GALERA_CLUSTER_ADDRESS and the other
+# GALERA_* variables of galera.sh (which decides whether this node bootstraps, joins or
+# recovers). Without them the server is a single node, as always. The plain mariadb:10.11
+# image has no galera.sh and refuses GALERA_CLUSTER_ADDRESS rather than start alone.
 set -eo pipefail
 shopt -s nullglob
 
@@ -290,6 +292,8 @@ fi
 
 ROOT_PASSWORD_SET=
 if [[ -n ${GALERA_CLUSTER_ADDRESS:-} ]]; then
+  [[ -r $(dirname "${BASH_SOURCE[0]}")/galera.sh ]] ||
+    die "GALERA_CLUSTER_ADDRESS is set, but this image has no Galera mode: use blog/mariadb-galera:10.11 (deploy/build-images.sh)"
   # Galera node (galera.sh): only the node that bootstraps a new cluster initializes
   # an empty data dir; a joining node receives the data by state transfer
   # shellcheck source=galera.sh

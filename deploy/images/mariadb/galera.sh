@@ -1,5 +1,5 @@
 #!/bin/bash
-# galera.sh — Galera Cluster mode of our mariadb:10.11 image, sourced by
+# galera.sh — Galera Cluster mode of the blog/mariadb-galera:10.11 image, sourced by
 # docker-entrypoint.sh (as user mysql) when GALERA_CLUSTER_ADDRESS is set.
 #
 # Settings:
