@@ -32,22 +32,11 @@ ROOT=$PWD
 
 # ------------------------------------------------------------------ setup --
 
-now_ms() { echo $(( ${EPOCHREALTIME/[.,]/} / 1000 )); }
-secs() { local d=$(( $(now_ms) - $1 )); printf '%d.%01ds' $((d / 1000)) $(( (d / 100) % 10 )); }
-log() { printf '[e2e] %s\n' "$*"; }
-
-STARTED=$(now_ms)
-PASSED=0 FAILED=0 CURRENT="" CASE_T0=0
-
-if docker compose version >/dev/null 2>&1; then
-  COMPOSE_BIN=(docker compose)
-elif command -v docker-compose >/dev/null 2>&1; then
-  COMPOSE_BIN=(docker-compose)
-else
-  echo "[e2e] neither 'docker compose' nor 'docker-compose' is available" >&2
-  exit 1
-fi
-command -v curl >/dev/null || { echo "[e2e] curl is required" >&2; exit 1; }
+SUITE=e2e
+# shellcheck source=../lib.sh
+. "$ROOT/tests/lib.sh"
+compose_bin
+require curl
 
 # The PID in the name tells later runs whether this one is still alive.
 PROJECT="blog-e2e-$$-$RANDOM"
@@ -65,15 +54,7 @@ compose() { "${COMPOSE_BIN[@]}" -p "$PROJECT" --env-file "$ENV_FILE" "${COMPOSE_
 compose_all() { compose --profile ops --profile monitoring "$@"; }
 
 # Variables in the caller's environment would override the env file.
-unset MARIADB_ROOT_PASSWORD MARIADB_USER MARIADB_PASSWORD API_TOKEN ADMIN_USER \
-  ADMIN_PASSWORD SESSION_SECRET BLOG_TITLE BLOG_PORT BLOG_BIND COOKIE_SECURE RUST_LOG \
-  LOG_FORMAT COMPOSE_PROJECT_NAME COMPOSE_FILE COMPOSE_PROFILES BACKUP_DIR BACKUP_KEEP \
-  PROMETHEUS_PORT
-
-random_hex() { od -An -tx1 -N"$1" /dev/urandom | tr -d ' \n'; }
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
+unset_compose_env BACKUP_DIR BACKUP_KEEP PROMETHEUS_PORT
 
 ADMIN_PASSWORD="e2e-$(random_hex 12)"
 DB_PASSWORD=$(random_hex 16)
@@ -84,32 +65,14 @@ BACKUPS="$WORK/backups"
 BACKUP_KEEP=3
 mkdir -p "$BACKUPS"
 RUN_ID=$(random_hex 4)
-cat >"$ENV_FILE" <<EOF
-MARIADB_ROOT_PASSWORD=$(random_hex 16)
-MARIADB_USER=blog
-MARIADB_PASSWORD=$DB_PASSWORD
-API_TOKEN=$(random_hex 16)
-ADMIN_USER=e2e-admin
-ADMIN_PASSWORD=$ADMIN_PASSWORD
-SESSION_SECRET=$(random_hex 32)
-BLOG_TITLE=E2E Blog
-BLOG_BIND=127.0.0.1
-BLOG_PORT=$PORT
-LOG_FORMAT=text
-BACKUP_DIR=$BACKUPS
-BACKUP_KEEP=$BACKUP_KEEP
-PROMETHEUS_PORT=$PROMETHEUS_PORT
-EOF
+compose_env_file "$ENV_FILE" "MARIADB_PASSWORD=$DB_PASSWORD" ADMIN_USER=e2e-admin \
+  "ADMIN_PASSWORD=$ADMIN_PASSWORD" "BLOG_TITLE=E2E Blog" "BLOG_PORT=$PORT" "BACKUP_DIR=$BACKUPS" \
+  "BACKUP_KEEP=$BACKUP_KEEP" "PROMETHEUS_PORT=$PROMETHEUS_PORT"
 
 # --------------------------------------------------------------- reporting --
 
-begin() { CURRENT=$1; CASE_T0=$(now_ms); }
-ok() {
-  printf 'test e2e::%s ... ok (%s)\n' "$CURRENT" "$(secs "$CASE_T0")"
-  PASSED=$((PASSED + 1)) CURRENT=""
-}
-# fail MESSAGE: ends the run; the EXIT trap reports the case, shows logs, cleans up.
-fail() { printf '[e2e] FAILED: %s\n' "$*" >&2; exit 1; }
+# begin NAME / ok / fail MESSAGE (tests/lib.sh): fail ends the run; the EXIT trap
+# reports the case, shows logs, cleans up.
 
 show_diagnostics() {
   log "---- compose ps ----"
@@ -134,8 +97,7 @@ on_exit() {
   local rc=$?
   trap - EXIT INT TERM ERR
   if (( rc != 0 )) || [[ -n $CURRENT ]]; then
-    printf 'test e2e::%s ... FAILED (%s)\n' "${CURRENT:-setup}" "$(secs "$CASE_T0")"
-    FAILED=$((FAILED + 1))
+    unfinished_case setup
     show_diagnostics
   fi
   [[ -z ${LOAD_PID:-} ]] || kill "$LOAD_PID" 2>/dev/null || true
@@ -147,12 +109,10 @@ on_exit() {
   left=$(docker ps -aq --filter "label=com.docker.compose.project=$PROJECT" 2>/dev/null || true)
   [[ -z $left ]] || { docker rm -f $left >/dev/null 2>&1 || true; }
   rm -rf "$WORK"
-  local result=ok
-  (( FAILED == 0 )) || result=FAILED
-  printf '\ntest result: %s. %d passed; %d failed; 0 ignored; 0 measured; 0 filtered out; finished in %s\n' \
-    "$result" "$PASSED" "$FAILED" "$(secs "$STARTED")"
+  local status=0
+  result_line || status=1
   log "end-to-end test took $(secs "$STARTED") in all"
-  (( FAILED == 0 )) || exit 1
+  (( status == 0 )) || exit 1
   exit "$rc"
 }
 trap on_exit EXIT
@@ -194,22 +154,16 @@ form_value() {
 }
 
 # wait_healthy SECONDS: until every service's container is healthy and the blog answers.
-wait_healthy() {
-  local deadline=$(( $(date +%s) + $1 )) ids states
-  while :; do
-    # The long-running services; the one-shot preflight has exited by then.
-    ids=$(compose ps -q "${DB_NODES[@]}" posts-service render-service 2>/dev/null || true)
-    states=""
-    [[ -z $ids ]] || states=$(docker inspect -f '{{.Name}}={{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}' $ids 2>/dev/null || true)
-    if [[ $(wc -w <<<"$states") -eq $(( ${#DB_NODES[@]} + 2 )) ]] && ! grep -qv '=healthy$' <<<"$states" &&
-      curl -fsS -o /dev/null --max-time 3 "$BASE/readyz" 2>/dev/null; then
-      return 0
-    fi
-    if (( $(date +%s) >= deadline )); then
-      fail "not healthy within $1 s: $(tr '\n' ' ' <<<"$states")"
-    fi
-    sleep 1
-  done
+wait_healthy() { wait_until "$1" 1 all_healthy || fail "not healthy within $1 s: $(tr '\n' ' ' <<<"$STATES")"; }
+# all_healthy: the long-running services (the one-shot preflight has exited by then) are
+# healthy and the blog is ready; STATES says each container's state
+all_healthy() {
+  local ids
+  ids=$(compose ps -q "${DB_NODES[@]}" posts-service render-service 2>/dev/null || true)
+  STATES=""
+  [[ -z $ids ]] || STATES=$(docker inspect -f '{{.Name}}={{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}' $ids 2>/dev/null || true)
+  [[ $(wc -w <<<"$STATES") -eq $(( ${#DB_NODES[@]} + 2 )) ]] && ! grep -qv '=healthy$' <<<"$STATES" &&
+    curl -fsS -o /dev/null --max-time 3 "$BASE/readyz" 2>/dev/null
 }
 
 # ------------------------------------------------------------------ cases --
@@ -308,10 +262,13 @@ expect_body "You were logged in" "GET / after login"
 ok
 
 # add_post TITLE BODY: sets POST_ID.
-add_post() {
+add_post() { submit_add "title=$1" "body=$2"; }
+# submit_add FIELD...: the add form posted with FIELDs (curl --data-urlencode forms: "body=TEXT"
+# or "body@FILE"); sets POST_ID.
+submit_add() {
   get /add
   expect_status 200 "GET /add"
-  post /add "csrf_token=$(form_value csrf_token)" "title=$1" "body=$2"
+  post /add "csrf_token=$(form_value csrf_token)" "$@"
   expect_status 303 "POST /add"
   [[ $LOCATION =~ ^/posts/([0-9]+)$ ]] || fail "POST /add redirected to '$LOCATION'"
   POST_ID=${BASH_REMATCH[1]}
@@ -434,14 +391,7 @@ save_pages() {
 }
 
 # add_post_from_file TITLE FILE: as add_post, the body read from FILE as it is.
-add_post_from_file() {
-  get /add
-  expect_status 200 "GET /add"
-  post /add "csrf_token=$(form_value csrf_token)" "title=$1" "body@$2"
-  expect_status 303 "POST /add"
-  [[ $LOCATION =~ ^/posts/([0-9]+)$ ]] || fail "POST /add redirected to '$LOCATION'"
-  POST_ID=${BASH_REMATCH[1]}
-}
+add_post_from_file() { submit_add "title=$1" "body@$2"; }
 
 # login: a fresh session (whatever the cookie jar held).
 login() {
@@ -616,18 +566,15 @@ begin prometheus_scrapes_every_target
 compose --profile monitoring up -d prometheus >"$WORK/prom.log" 2>&1 ||
   { cat "$WORK/prom.log" >&2; fail "docker compose --profile monitoring up -d prometheus"; }
 PROM="http://127.0.0.1:$PROMETHEUS_PORT"
-deadline=$(( $(date +%s) + 90 ))
-while :; do
+# every_target_up: Prometheus scrapes each job; "targets" lists them with their health
+every_target_up() {
   targets=$(curl -fsS --max-time 3 "$PROM/api/v1/targets" 2>/dev/null |
     python3 -c 'import json, sys
 for t in json.load(sys.stdin)["data"]["activeTargets"]:
     print(t["labels"]["job"], t["health"], t.get("lastError", ""))' 2>/dev/null | sort || true)
-  if [[ $(awk '$2 == "up"' <<<"$targets" | cut -d' ' -f1 | tr '\n' ' ') == "posts-service prometheus render-service " ]]; then
-    break
-  fi
-  (( $(date +%s) < deadline )) || fail "not every target is up within 90 s: $(tr '\n' ';' <<<"$targets")"
-  sleep 2
-done
+  [[ $(awk '$2 == "up"' <<<"$targets" | cut -d' ' -f1 | tr '\n' ' ') == "posts-service prometheus render-service " ]]
+}
+wait_until 90 2 every_target_up || fail "not every target is up within 90 s: $(tr '\n' ';' <<<"$targets")"
 log "targets up: $(tr '\n' ';' <<<"$targets")"
 rules=$(curl -fsS --max-time 3 "$PROM/api/v1/rules?type=alert" |
   python3 -c 'import json, sys; print(sum(len(g["rules"]) for g in json.load(sys.stdin)["data"]["groups"]))')

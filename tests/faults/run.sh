@@ -15,12 +15,14 @@
 # `tests/faults/run.sh posts_outage` runs the scenarios whose name contains that.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+SUITE=faults
+# shellcheck source=../lib.sh
+. tests/lib.sh
 
-started=$(date +%s)
 rm -rf artifacts/faults
 # The same package selection as the rust lane's `cargo test --workspace`, so one build of
 # each dependency serves both (a `-p` selection would resolve features differently and
 # compile them again). That build makes the service binaries the suite starts.
 cargo test --workspace --no-run
 cargo test --workspace --test suite -- --test-threads=2 --nocapture "$@"
-echo "fault suite took $(( $(date +%s) - started )) s"
+log "fault suite took $(secs "$STARTED")"

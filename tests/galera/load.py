@@ -2,6 +2,7 @@
 """Write load on posts-service for tests/galera/run.sh, and the checks on what it wrote.
 
     load.py write  --base URL --token T --seconds S --workers N --out FILE [--tag TAG]
+                   [--stop-file PATH]
     load.py verify --base URL --acks FILE [FILE...]
     load.py stats  --acks FILE --since EPOCH_SECONDS
 
@@ -11,7 +12,8 @@ fails (503, timeout, connection error) is retried with the SAME key / If-Match u
 gets an answer or the run ends; only a 201 / 200 counts as acknowledged. Every
 acknowledged write is one JSON line in FILE: {"op", "id", "key", "title", "version",
 "t_start", "t_end"}. A summary (writes, writes/s, longest gap between acknowledgements)
-goes to stdout as JSON.
+goes to stdout as JSON. With --stop-file, the run also ends (as at its deadline) once
+that file exists, so a case can end the load when the state it waits for is reached.
 
 `verify`: every acknowledged create is there with its title (or the acknowledged update's),
 at least at the acknowledged version, and no key made two posts (the title carries the
@@ -23,6 +25,7 @@ longest gap between acknowledgements after it.
 
 import argparse
 import json
+import os
 import threading
 import time
 import urllib.error
@@ -64,6 +67,12 @@ class Writer:
         self.errors = {}
         self.acks = []
 
+    def running(self):
+        """Before the deadline, and no stop file yet (which moves the deadline to now)."""
+        if self.args.stop_file and os.path.exists(self.args.stop_file):
+            self.deadline = min(self.deadline, time.time())
+        return time.time() < self.deadline
+
     def record(self, entry):
         with self.lock:
             self.out.write(json.dumps(entry) + "\n")
@@ -88,7 +97,7 @@ class Writer:
     def worker(self, n):
         base, token = self.args.base, self.args.token
         i = 0
-        while time.time() < self.deadline:
+        while self.running():
             i += 1
             key = str(uuid.uuid4())
             title = f"{self.args.tag} {key}"
@@ -218,6 +227,7 @@ def main():
     w.add_argument("--grace", type=float, default=20.0)
     w.add_argument("--out", required=True)
     w.add_argument("--tag", default="galera")
+    w.add_argument("--stop-file")
     v = sub.add_parser("verify")
     v.add_argument("--base", required=True)
     v.add_argument("--acks", nargs="+", required=True)

@@ -31,32 +31,18 @@ VENV=${K8S_VENV:-$ROOT/.venv-k8s}
 # preStop `sleep` action on by default; the newest is kubernetes-validate's default.
 KUBE_VERSIONS=(1.30.0 1.37.0)
 
-now_ms() { echo $(( ${EPOCHREALTIME/[.,]/} / 1000 )); }
-secs() { local d=$(( $(now_ms) - $1 )); printf '%d.%01ds' $((d / 1000)) $(( (d / 100) % 10 )); }
-log() { printf '[k8s] %s\n' "$*"; }
-STARTED=$(now_ms)
-PASSED=0 FAILED=0
+SUITE=k8s
+# shellcheck source=../lib.sh
+. "$ROOT/tests/lib.sh"
 OUT=$(mktemp -d "${TMPDIR:-/tmp}/blog-k8s.XXXXXX")
 # overlays with the components added are built beside the real ones (same relative
 # paths); dot-directories, never committed (.gitignore)
 VARIANTS=()
 trap 'rm -rf "$OUT" "${VARIANTS[@]}"' EXIT
+CASE_DIR=$OUT
 
-# case NAME CMD...: runs CMD with its output in a log, shown only if it fails.
-case_() {
-  local name=$1 t0 rc=0
-  shift
-  t0=$(now_ms)
-  "$@" >"$OUT/case.log" 2>&1 || rc=$?
-  if (( rc == 0 )); then
-    printf 'test k8s::%s ... ok (%s)\n' "$name" "$(secs "$t0")"
-    PASSED=$((PASSED + 1))
-  else
-    printf 'test k8s::%s ... FAILED (%s)\n' "$name" "$(secs "$t0")"
-    sed 's/^/    /' "$OUT/case.log" | tail -n 60
-    FAILED=$((FAILED + 1))
-  fi
-}
+# case_ NAME CMD...: runs CMD with its output in a log, shown only if it fails.
+case_() { run_case "$@" || true; }
 
 # ------------------------------------------------------------------ tools --
 
@@ -185,8 +171,4 @@ if [[ -s $OUT/dev+components.yaml && -s $OUT/dev.yaml ]]; then
   done
 fi
 
-result=ok
-(( FAILED == 0 )) || result=FAILED
-printf '\ntest result: %s. %d passed; %d failed; 0 ignored; 0 measured; 0 filtered out; finished in %s\n' \
-  "$result" "$PASSED" "$FAILED" "$(secs "$STARTED")"
-(( FAILED == 0 ))
+result_line

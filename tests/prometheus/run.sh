@@ -23,23 +23,13 @@ ROOT=$PWD
 DIR=$ROOT/deploy/prometheus
 IMAGE=$(sed -n 's/^ *image: *\(prom\/prometheus:[^ ]*\).*/\1/p' "$ROOT/docker-compose.yml" | head -n 1)
 
-now_ms() { echo $(( ${EPOCHREALTIME/[.,]/} / 1000 )); }
-secs() { local d=$(( $(now_ms) - $1 )); printf '%d.%01ds' $((d / 1000)) $(( (d / 100) % 10 )); }
-STARTED=$(now_ms)
-PASSED=0 FAILED=0
+SUITE=prometheus
+# shellcheck source=../lib.sh
+. "$ROOT/tests/lib.sh"
 OUT=$(mktemp -d "${TMPDIR:-/tmp}/blog-prometheus.XXXXXX")
 trap 'rm -rf "$OUT"' EXIT
 
-report() { # report NAME OK(0/1) [LOG]
-  if (( $2 == 0 )); then
-    printf 'test prometheus::%s ... ok\n' "$1"
-    PASSED=$((PASSED + 1))
-  else
-    printf 'test prometheus::%s ... FAILED\n' "$1"
-    [[ -z ${3:-} ]] || sed 's/^/    /' "$3" | tail -n 60
-    FAILED=$((FAILED + 1))
-  fi
-}
+report() { case_line "$1" "$2" "" "${3:-}"; } # report NAME OK(0/1) [LOG]
 
 # promtool DIR ARGS...: promtool with DIR as its working directory (read-only).
 promtool() {
@@ -48,7 +38,7 @@ promtool() {
   docker run --rm --network none -v "$dir:/work:ro" -w /work --entrypoint promtool "$IMAGE" "$@"
 }
 
-[[ -n $IMAGE ]] || { echo "[prometheus] no prom/prometheus image in docker-compose.yml" >&2; exit 1; }
+[[ -n $IMAGE ]] || die "no prom/prometheus image in docker-compose.yml"
 docker image inspect "$IMAGE" >/dev/null 2>&1 || "$ROOT/deploy/build-images.sh" "$IMAGE"
 
 # 1. the configuration Prometheus starts with
@@ -110,8 +100,4 @@ python3 "$ROOT/tests/prometheus/runbook_urls.py" "$ROOT" --self-test deploy/prom
   >"$OUT/runbooks-self-test.log" 2>&1 || rc=$?
 report tests_catch::runbook_url_to_a_missing_heading "$rc" "$OUT/runbooks-self-test.log"
 
-result=ok
-(( FAILED == 0 )) || result=FAILED
-printf '\ntest result: %s. %d passed; %d failed; 0 ignored; 0 measured; 0 filtered out; finished in %s\n' \
-  "$result" "$PASSED" "$FAILED" "$(secs "$STARTED")"
-(( FAILED == 0 ))
+result_line

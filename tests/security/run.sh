@@ -37,31 +37,20 @@ ADVISORY_DB=${ADVISORY_DB:-}
 # cargo-deny's version, pinned so that a run's output does not change under us.
 CARGO_DENY_VERSION=0.20.2
 
-now_ms() { echo $(( ${EPOCHREALTIME/[.,]/} / 1000 )); }
-secs() { local d=$(( $(now_ms) - $1 )); printf '%d.%01ds' $((d / 1000)) $(( (d / 100) % 10 )); }
-log() { printf '[security] %s\n' "$*"; }
-STARTED=$(now_ms)
-PASSED=0 FAILED=0
+SUITE=security
+# shellcheck source=../lib.sh
+. "$ROOT/tests/lib.sh"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/blog-security.XXXXXX")
+CASE_DIR=$WORK
 rm -rf "$ART" && mkdir -p "$ART/logs"
 
 # case_ NAME CMD...: runs CMD with its output in a log (kept in $ART), shown (the tail)
 # if it fails; when it passes, only its lines starting with "result:" are shown.
 case_() {
-  local name=$1 t0 rc=0
-  shift
-  t0=$(now_ms)
-  "$@" >"$WORK/case.log" 2>&1 || rc=$?
-  cp "$WORK/case.log" "$ART/${name//::/-}.out"
-  if (( rc == 0 )); then
-    printf 'test security::%s ... ok (%s)\n' "$name" "$(secs "$t0")"
-    grep '^result:' "$WORK/case.log" | sed 's/^/    /' || true
-    PASSED=$((PASSED + 1))
-  else
-    printf 'test security::%s ... FAILED (%s)\n' "$name" "$(secs "$t0")"
-    tail -n 60 "$WORK/case.log" | sed 's/^/    /'
-    FAILED=$((FAILED + 1))
-  fi
+  local rc=0
+  run_case "$@" || rc=$?
+  cp "$CASE_LOG" "$ART/${1//::/-}.out"
+  (( rc != 0 )) || grep '^result:' "$CASE_LOG" | sed 's/^/    /' || true
 }
 
 checks=("$@")
@@ -177,11 +166,6 @@ deny_catches_planted_advisory() {
 
 # --------------------------------------------------------------- environment --
 
-random_hex() { od -An -tx1 -N"$1" /dev/urandom | tr -d ' \n'; }
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
 PIDS=()
 DB_CONTAINER=""
 cleanup() {
@@ -196,13 +180,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-wait_ready() { # URL SECONDS
-  local deadline=$(( $(date +%s) + $2 ))
-  until curl -fsS -o /dev/null --max-time 2 "$1/readyz" 2>/dev/null; do
-    (( $(date +%s) < deadline )) || return 1
-    sleep 0.3
-  done
-}
+db_answers() { docker exec "$DB_CONTAINER" mariadb -ublog -p"$DB_PASSWORD" -e 'SELECT 1' blog >/dev/null 2>&1; }
 
 start_environment() {
   log "building the services (debug; reuses what cargo test built)"
@@ -229,11 +207,7 @@ LOG_FORMAT=json
 RUST_LOG=info
 EOF
   # posts-service migrates at start: wait until MariaDB takes connections.
-  local deadline=$(( $(date +%s) + 90 ))
-  until docker exec "$DB_CONTAINER" mariadb -ublog -p"$DB_PASSWORD" -e 'SELECT 1' blog >/dev/null 2>&1; do
-    (( $(date +%s) < deadline )) || { echo "MariaDB did not start" >&2; return 1; }
-    sleep 1
-  done
+  wait_until 90 1 db_answers || { echo "MariaDB did not start" >&2; return 1; }
   env $(cat "$POSTS_ENV_FILE") "$POSTS_BIN" >>"$LOG_DIR/posts-service.log" 2>&1 &
   PIDS+=($!)
   env POSTS_SERVICE_URL="$API_URL" POSTS_API_TOKEN="$API_TOKEN" ADMIN_USER=admin \
@@ -242,8 +216,8 @@ EOF
     LOG_FORMAT=json RUST_LOG=info \
     "$ROOT/target/debug/render-service" >>"$LOG_DIR/render-service.log" 2>&1 &
   PIDS+=($!)
-  wait_ready "$API_URL" 60 || { echo "posts-service is not ready" >&2; tail -n 20 "$LOG_DIR/posts-service.log" >&2; return 1; }
-  wait_ready "$BLOG_URL" 30 || { echo "render-service is not ready" >&2; tail -n 20 "$LOG_DIR/render-service.log" >&2; return 1; }
+  wait_url 60 "$API_URL/readyz" || { echo "posts-service is not ready" >&2; tail -n 20 "$LOG_DIR/posts-service.log" >&2; return 1; }
+  wait_url 30 "$BLOG_URL/readyz" || { echo "render-service is not ready" >&2; tail -n 20 "$LOG_DIR/render-service.log" >&2; return 1; }
   # A post for readers to read.
   curl -fsS -o /dev/null -X POST "$API_URL/v1/posts" -H "Authorization: Bearer $API_TOKEN" \
     -H 'Content-Type: application/json' -d '{"title":"Security run","body":"A post to read."}'
@@ -369,6 +343,4 @@ if wants secrets; then
     "$ART"/logs/*.log "$ART"/logs/*.bodies.jsonl $(ls "$ART"/logs/*.har 2>/dev/null)
 fi
 
-printf '\ntest result: %s. %d passed; %d failed; 0 ignored; 0 measured; 0 filtered out; finished in %s\n' \
-  "$( ((FAILED == 0)) && echo ok || echo FAILED)" "$PASSED" "$FAILED" "$(secs "$STARTED")"
-(( FAILED == 0 ))
+result_line
