@@ -3,8 +3,23 @@
 //! Each service declares one `Config` struct (serde field names are the lower-case
 //! variable names) and calls [`from_env`] once at start. Errors name the variable, so an
 //! operator sees `DATABASE_URL is required but not set` rather than a serde message.
+//!
+//! What every service reads alike (where to listen, how many connections, how to log)
+//! is one [`ServerConfig`], and every secret is a [`Secret`]. A service's `Config` holds
+//! its `ServerConfig` in a field that serde skips and reads it with a second envy pass
+//! over the same variables ([`ServerConfig::from_iter`]) rather than with
+//! `#[serde(flatten)]`: envy hands a flattened struct its values as strings, so a
+//! flattened `usize` or `bool` fails to parse, and a flattened struct no longer tells
+//! [`variables`] its field names.
 
-use serde::de::DeserializeOwned;
+use std::fmt;
+use std::net::SocketAddr;
+
+use serde::de::{self, DeserializeOwned, Visitor};
+use serde::Deserialize;
+
+use crate::server::{Limits, DEFAULT_MAX_CONNECTIONS};
+use crate::telemetry::LogConfig;
 
 /// A configuration problem found at start. Its message names the variable and never
 /// includes the value of a secret.
@@ -69,6 +84,182 @@ fn culprit<T: DeserializeOwned>(vars: &[(String, String)], message: &str) -> Opt
     })
 }
 
+/// The environment variables `T` reads (its serde field names in upper case), in the
+/// order of its fields. Fields that serde skips are not among them.
+pub fn variables<T: DeserializeOwned>() -> Vec<String> {
+    let mut fields = None;
+    let _ = T::deserialize(FieldNames(&mut fields));
+    fields
+        .unwrap_or_default()
+        .iter()
+        .map(|field| field.to_uppercase())
+        .collect()
+}
+
+/// A deserializer that only notes the field names a struct asks for, then gives up.
+struct FieldNames<'a>(&'a mut Option<&'static [&'static str]>);
+
+impl<'de> de::Deserializer<'de> for FieldNames<'_> {
+    type Error = de::value::Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, _visitor: V) -> Result<V::Value, Self::Error> {
+        Err(de::Error::custom("only a struct has field names"))
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        fields: &'static [&'static str],
+        _visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        *self.0 = Some(fields);
+        Err(de::Error::custom("field names noted"))
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+        byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map enum
+        identifier ignored_any
+    }
+}
+
+/// A value that must not appear in logs, error messages or any output: `Debug` and
+/// `Display` print `[redacted]`, and it cannot be serialized. [`Secret::expose`] is the
+/// one way to the value, for the code that must use it.
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps `value`.
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    /// The secret itself.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+/// What `Debug` and `Display` print instead of a secret.
+pub const REDACTED: &str = "[redacted]";
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(REDACTED)
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(REDACTED)
+    }
+}
+
+/// The ports a service listens on when `LISTEN_ADDR` and `METRICS_ADDR` are unset (on
+/// every interface): the one thing of [`ServerConfig`] whose default differs between
+/// services.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DefaultPorts {
+    /// The public listener's port.
+    pub listen: u16,
+    /// The metrics listener's port.
+    pub metrics: u16,
+}
+
+/// The variables every service reads to serve: `LISTEN_ADDR`, `METRICS_ADDR`,
+/// `MAX_CONNECTIONS`, and the log settings `RUST_LOG` and `LOG_FORMAT`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerConfig {
+    /// `LISTEN_ADDR`: where the public listener accepts connections.
+    pub listen_addr: SocketAddr,
+    /// `METRICS_ADDR`: where `/metrics` is served, apart from the public listener.
+    pub metrics_addr: SocketAddr,
+    /// `MAX_CONNECTIONS`: open connections the public listener accepts; more wait in
+    /// the kernel's backlog.
+    pub max_connections: usize,
+    /// `RUST_LOG` and `LOG_FORMAT`.
+    pub log: LogConfig,
+}
+
+/// What envy reads of [`ServerConfig`]: the addresses stay unset until the service's
+/// [`DefaultPorts`] fill them in.
+#[derive(Deserialize)]
+struct ServerVariables {
+    #[serde(default)]
+    listen_addr: Option<SocketAddr>,
+    #[serde(default)]
+    metrics_addr: Option<SocketAddr>,
+    #[serde(default = "default_max_connections")]
+    max_connections: usize,
+}
+
+fn default_max_connections() -> usize {
+    DEFAULT_MAX_CONNECTIONS
+}
+
+impl ServerConfig {
+    /// Reads the server variables from `vars`, the unset ones from their defaults.
+    pub fn from_iter<I>(vars: I, ports: DefaultPorts) -> Result<ServerConfig, ConfigError>
+    where
+        I: IntoIterator<Item = (String, String)>,
+    {
+        let vars: Vec<(String, String)> = vars.into_iter().collect();
+        let read: ServerVariables = from_iter(vars.iter().cloned())?;
+        let log: LogConfig = from_iter(vars)?;
+        if read.max_connections == 0 {
+            return Err(ConfigError::invalid(
+                "MAX_CONNECTIONS",
+                "must be at least 1",
+            ));
+        }
+        Ok(ServerConfig {
+            listen_addr: read
+                .listen_addr
+                .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], ports.listen))),
+            metrics_addr: read
+                .metrics_addr
+                .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], ports.metrics))),
+            max_connections: read.max_connections,
+            log,
+        })
+    }
+
+    /// What an empty environment gives: the defaults.
+    pub fn defaults(ports: DefaultPorts) -> ServerConfig {
+        ServerConfig::from_iter(std::iter::empty(), ports)
+            .expect("the defaults are a valid configuration")
+    }
+
+    /// The defaults, but both listeners on a random loopback port: what tests start.
+    pub fn local() -> ServerConfig {
+        ServerConfig {
+            listen_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            metrics_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            ..ServerConfig::defaults(DefaultPorts {
+                listen: 0,
+                metrics: 0,
+            })
+        }
+    }
+
+    /// The variables [`ServerConfig::from_iter`] reads.
+    pub fn variables() -> Vec<String> {
+        let mut names = variables::<ServerVariables>();
+        names.extend(variables::<LogConfig>());
+        names
+    }
+
+    /// The edge's [`Limits`] with this `MAX_CONNECTIONS`.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_connections: self.max_connections,
+            ..Limits::default()
+        }
+    }
+}
+
 /// Prints the error as one line on stderr and exits with status 2.
 pub fn exit_with(error: ConfigError) -> ! {
     eprintln!("{error}");
@@ -125,6 +316,87 @@ mod tests {
             err.to_string().contains("_LISTEN_ADDR is malformed"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn variables_are_the_field_names_in_upper_case() {
+        assert_eq!(variables::<Example>(), ["DATABASE_URL", "POOL_MAX"]);
+        assert_eq!(
+            ServerConfig::variables(),
+            [
+                "LISTEN_ADDR",
+                "METRICS_ADDR",
+                "MAX_CONNECTIONS",
+                "RUST_LOG",
+                "LOG_FORMAT"
+            ]
+        );
+    }
+
+    #[test]
+    fn secrets_print_as_redacted() {
+        let secret: Secret = secret_read_from("hunter2");
+        assert_eq!(format!("{secret:?}"), "[redacted]");
+        assert_eq!(secret.to_string(), "[redacted]");
+        assert_eq!(secret.expose(), "hunter2");
+    }
+
+    fn secret_read_from(value: &str) -> Secret {
+        #[derive(Deserialize)]
+        struct WithSecret {
+            token: Secret,
+        }
+        from_iter::<WithSecret, _>(vars(&[("TOKEN", value)]))
+            .unwrap()
+            .token
+    }
+
+    const PORTS: DefaultPorts = DefaultPorts {
+        listen: 8081,
+        metrics: 9081,
+    };
+
+    #[test]
+    fn server_defaults_use_the_services_ports() {
+        let server = ServerConfig::from_iter(vars(&[]), PORTS).unwrap();
+        assert_eq!(server.listen_addr.to_string(), "0.0.0.0:8081");
+        assert_eq!(server.metrics_addr.to_string(), "0.0.0.0:9081");
+        assert_eq!(server.max_connections, DEFAULT_MAX_CONNECTIONS);
+        assert_eq!(server.log, LogConfig::default());
+        assert_eq!(server, ServerConfig::defaults(PORTS));
+    }
+
+    #[test]
+    fn server_variables_are_read_whatever_their_type() {
+        let server = ServerConfig::from_iter(
+            vars(&[
+                ("LISTEN_ADDR", "127.0.0.1:1"),
+                ("METRICS_ADDR", "[::1]:2"),
+                ("MAX_CONNECTIONS", "7"),
+                ("RUST_LOG", "debug"),
+                ("LOG_FORMAT", "text"),
+            ]),
+            PORTS,
+        )
+        .unwrap();
+        assert_eq!(server.listen_addr.to_string(), "127.0.0.1:1");
+        assert_eq!(server.metrics_addr.to_string(), "[::1]:2");
+        assert_eq!(server.limits().max_connections, 7);
+        assert_eq!(server.log.rust_log, "debug");
+        assert_eq!(server.log.log_format, crate::telemetry::LogFormat::Text);
+    }
+
+    #[test]
+    fn bad_server_variables_are_named() {
+        for (name, value) in [
+            ("MAX_CONNECTIONS", "0"),
+            ("MAX_CONNECTIONS", "many"),
+            ("LISTEN_ADDR", "localhost"),
+            ("LOG_FORMAT", "xml"),
+        ] {
+            let err = ServerConfig::from_iter(vars(&[(name, value)]), PORTS).unwrap_err();
+            assert!(err.to_string().contains(name), "{err}");
+        }
     }
 
     #[test]

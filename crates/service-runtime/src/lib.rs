@@ -1,13 +1,16 @@
 //! What every blog service runs on.
 //!
-//! Both `posts-service` and `render-service` are warp applications with the same
-//! operational contract (see `SPEC.md`, "Both services"). This crate is that contract,
-//! written once.
+//! Both `posts-service` and `render-service` are warp applications that run the same
+//! way: configured from the environment, logging JSON lines, serving metrics apart from
+//! the public listener, limiting slow and numerous clients, stopping gracefully. This
+//! crate is that common ground, written once.
 //!
 //! # Layout
 //!
 //! - [`config`]: reads a service's `Config` from the environment with envy and turns a
-//!   missing or malformed variable into one clear line naming it.
+//!   missing or malformed variable into one clear line naming it; the variables every
+//!   service reads ([`config::ServerConfig`]) and the [`config::Secret`] type.
+//! - [`reference`]: holds the configuration reference page to the code, for tests.
 //! - [`telemetry`]: installs the `tracing` subscriber (`LOG_FORMAT=json|text`, `RUST_LOG`).
 //! - [`request_id`]: the `X-Request-Id` of a request: taken from the caller or generated.
 //! - [`metrics`]: Prometheus request counters and latency histograms labelled by route
@@ -22,6 +25,7 @@
 pub mod config;
 pub mod healthcheck;
 pub mod metrics;
+pub mod reference;
 pub mod request_id;
 pub mod server;
 pub mod shutdown;

@@ -8,7 +8,7 @@
 //! shutdown stops accepting, lets in-flight requests finish (up to a drain timeout),
 //! then returns.
 //!
-//! It is also the HTTP edge ([`Limits`], `SPEC.md` "Both services"): request headers must
+//! It is also the HTTP edge ([`Limits`]): request headers must
 //! arrive within 10 s and a whole body within 30 s, open connections are capped, `HEAD`
 //! is answered wherever `GET` is, and a 405 names the allowed methods. Handlers can read
 //! the client's address as a [`PeerAddr`] extension.

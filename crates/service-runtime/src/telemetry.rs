@@ -18,6 +18,38 @@ pub enum LogFormat {
     Text,
 }
 
+/// `RUST_LOG` and `LOG_FORMAT`: what every command of a service reads to log, the same
+/// defaults everywhere. Field names are the variables' names in lower case.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct LogConfig {
+    /// `RUST_LOG`: the filter, `tracing` syntax (`info,posts_service=debug`).
+    #[serde(default = "default_filter")]
+    pub rust_log: String,
+    /// `LOG_FORMAT`: `json` or `text`.
+    #[serde(default)]
+    pub log_format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            rust_log: default_filter(),
+            log_format: LogFormat::default(),
+        }
+    }
+}
+
+impl LogConfig {
+    /// Installs the global subscriber these settings describe ([`init`]).
+    pub fn init(&self) {
+        init(self.log_format, &self.rust_log)
+    }
+}
+
+fn default_filter() -> String {
+    "info".to_owned()
+}
+
 /// Installs the global subscriber. Call once, from `main`; a second call is ignored so
 /// that tests which start several servers in one process do not fail.
 pub fn init(format: LogFormat, filter: &str) {
