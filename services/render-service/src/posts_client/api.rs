@@ -1,0 +1,317 @@
+//! The calls render-service makes to posts-service, one method of [`PostsClient`] per
+//! route of its API: the posts (list, get, create, update, delete) and the internal
+//! session and login-failure routes. Each builds its request, names its operation (the
+//! metrics label) and reads the answers that are its own.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use posts_api::session::{LoginFailure, LoginFailures, NewSession, SessionInfo};
+use posts_api::{etag, Post, PostInput, PostsPage};
+use reqwest::{header, Method, StatusCode};
+use service_runtime::request_id::RequestId;
+
+use super::error::{unexpected_status, UpstreamError};
+use super::PostsClient;
+
+/// The header that makes a create safe to retry (SPEC: posts-service API).
+const IDEMPOTENCY_KEY: &str = "idempotency-key";
+
+/// Attempts of a create whose answer was lost (a timeout or a broken connection).
+const CREATE_ATTEMPTS: u32 = 2;
+/// Pause between attempts of a create, and while posts-service says the same key is
+/// still being worked on (409).
+const CREATE_RETRY_PAUSE: Duration = Duration::from_millis(100);
+
+impl PostsClient {
+    /// `GET /v1/posts?limit=&before=`: a page of posts, newest first.
+    pub async fn list(
+        &self,
+        limit: u32,
+        before: Option<u64>,
+        request_id: &RequestId,
+    ) -> Result<PostsPage, UpstreamError> {
+        const OP: &str = "list_posts";
+        let mut url = self.transport.url(&["v1", "posts"]);
+        {
+            let mut query = url.query_pairs_mut();
+            query.append_pair("limit", &limit.to_string());
+            if let Some(before) = before {
+                query.append_pair("before", &before.to_string());
+            }
+        }
+        let request = self.transport.get(url);
+        self.transport
+            .call(OP, request, request_id, |status, body| match status {
+                StatusCode::OK => parse_json(OP, body),
+                _ => Err(unexpected_status(OP, status)),
+            })
+            .await
+    }
+
+    /// `GET /v1/posts/{id}`.
+    pub async fn get(&self, id: u64, request_id: &RequestId) -> Result<Post, UpstreamError> {
+        const OP: &str = "get_post";
+        let request = self.transport.get(self.transport.post_url(id));
+        self.transport
+            .call(OP, request, request_id, |status, body| match status {
+                StatusCode::OK => parse_json(OP, body),
+                StatusCode::NOT_FOUND => Err(UpstreamError::NotFound),
+                _ => Err(unexpected_status(OP, status)),
+            })
+            .await
+    }
+
+    /// `POST /v1/posts` with `Idempotency-Key: <idempotency_key>`: the new post. An
+    /// attempt whose answer was lost (timeout, broken connection) is made once more with
+    /// the same key, and a 409 (the same key still in progress) is asked again until the
+    /// request timeout: posts-service makes one post per key, so neither duplicates it.
+    pub async fn create(
+        &self,
+        input: &PostInput,
+        idempotency_key: &str,
+        request_id: &RequestId,
+    ) -> Result<Post, UpstreamError> {
+        const OP: &str = "create_post";
+        let deadline = Instant::now() + self.transport.request_timeout();
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let request = self
+                .transport
+                .write(Method::POST, self.transport.url(&["v1", "posts"]))
+                .header(IDEMPOTENCY_KEY, idempotency_key)
+                .json(input);
+            let (result, outcome) = self
+                .transport
+                .call_with_outcome(OP, request, request_id, |status, body| match status {
+                    StatusCode::CREATED | StatusCode::OK => parse_json(OP, body),
+                    _ => Err(unexpected_status(OP, status)),
+                })
+                .await;
+            let again = match outcome {
+                "timeout" | "unreachable" | "transport_error" => attempts < CREATE_ATTEMPTS,
+                "conflict" => Instant::now() + CREATE_RETRY_PAUSE < deadline,
+                _ => false,
+            };
+            if !again {
+                return result;
+            }
+            tracing::info!(
+                outcome,
+                attempts,
+                "create_post: trying again with the same Idempotency-Key"
+            );
+            tokio::time::sleep(CREATE_RETRY_PAUSE).await;
+        }
+    }
+
+    /// `PUT /v1/posts/{id}` with `If-Match: "<version>"`: the updated post, or
+    /// [`UpstreamError::Stale`] when someone saved a newer version meanwhile.
+    pub async fn update(
+        &self,
+        id: u64,
+        version: u32,
+        input: &PostInput,
+        request_id: &RequestId,
+    ) -> Result<Post, UpstreamError> {
+        const OP: &str = "update_post";
+        let request = self
+            .transport
+            .write(Method::PUT, self.transport.post_url(id))
+            .header(header::IF_MATCH, etag::of(version))
+            .json(input);
+        self.transport
+            .call(OP, request, request_id, |status, body| match status {
+                StatusCode::OK => parse_json(OP, body),
+                StatusCode::NOT_FOUND => Err(UpstreamError::NotFound),
+                _ => Err(unexpected_status(OP, status)),
+            })
+            .await
+    }
+
+    /// `DELETE /v1/posts/{id}`, with `If-Match` when the caller knows the version it
+    /// confirmed, so a post edited since is not deleted unseen.
+    pub async fn delete(
+        &self,
+        id: u64,
+        version: Option<u32>,
+        request_id: &RequestId,
+    ) -> Result<(), UpstreamError> {
+        const OP: &str = "delete_post";
+        let mut request = self
+            .transport
+            .write(Method::DELETE, self.transport.post_url(id));
+        if let Some(version) = version {
+            request = request.header(header::IF_MATCH, etag::of(version));
+        }
+        self.transport
+            .call(OP, request, request_id, |status, _| match status {
+                StatusCode::NO_CONTENT | StatusCode::OK => Ok(()),
+                StatusCode::NOT_FOUND => Err(UpstreamError::NotFound),
+                _ => Err(unexpected_status(OP, status)),
+            })
+            .await
+    }
+
+    /// `POST /internal/v1/sessions`: stores a new admin session.
+    pub async fn create_session(
+        &self,
+        session: &NewSession,
+        request_id: &RequestId,
+    ) -> Result<SessionInfo, UpstreamError> {
+        const OP: &str = "create_session";
+        let request = self
+            .transport
+            .write(
+                Method::POST,
+                self.transport.url(&["internal", "v1", "sessions"]),
+            )
+            .json(session);
+        self.transport
+            .call(OP, request, request_id, |status, body| match status {
+                StatusCode::CREATED => parse_json(OP, body),
+                _ => Err(unexpected_status(OP, status)),
+            })
+            .await
+    }
+
+    /// `GET /internal/v1/sessions/{key}`: the session if it is current (which slides
+    /// its idle expiry), `None` when it has ended or never was.
+    pub async fn touch_session(
+        &self,
+        key: &str,
+        request_id: &RequestId,
+    ) -> Result<Option<SessionInfo>, UpstreamError> {
+        const OP: &str = "touch_session";
+        let request = self.transport.write(
+            Method::GET,
+            self.transport.url(&["internal", "v1", "sessions", key]),
+        );
+        self.transport
+            .call(OP, request, request_id, |status, body| match status {
+                StatusCode::OK => parse_json(OP, body).map(Some),
+                StatusCode::NOT_FOUND => Ok(None),
+                _ => Err(unexpected_status(OP, status)),
+            })
+            .await
+    }
+
+    /// `DELETE /internal/v1/sessions/{key}`: ends the session (done when it had ended).
+    pub async fn delete_session(
+        &self,
+        key: &str,
+        request_id: &RequestId,
+    ) -> Result<(), UpstreamError> {
+        const OP: &str = "delete_session";
+        let request = self.transport.write(
+            Method::DELETE,
+            self.transport.url(&["internal", "v1", "sessions", key]),
+        );
+        self.transport
+            .call(OP, request, request_id, |status, _| match status {
+                StatusCode::NO_CONTENT | StatusCode::NOT_FOUND => Ok(()),
+                _ => Err(unexpected_status(OP, status)),
+            })
+            .await
+    }
+
+    /// `GET /internal/v1/login-failures?client=`: recent wrong passwords, counted
+    /// across every replica.
+    pub async fn login_failures(
+        &self,
+        client: &str,
+        request_id: &RequestId,
+    ) -> Result<LoginFailures, UpstreamError> {
+        const OP: &str = "login_failures";
+        let mut url = self.transport.url(&["internal", "v1", "login-failures"]);
+        url.query_pairs_mut().append_pair("client", client);
+        let request = self.transport.write(Method::GET, url);
+        self.transport
+            .call(OP, request, request_id, |status, body| match status {
+                StatusCode::OK => parse_json(OP, body),
+                _ => Err(unexpected_status(OP, status)),
+            })
+            .await
+    }
+
+    /// `POST /internal/v1/login-failures`: counts one wrong password from `client`.
+    pub async fn record_login_failure(
+        &self,
+        client: &str,
+        request_id: &RequestId,
+    ) -> Result<LoginFailures, UpstreamError> {
+        const OP: &str = "record_login_failure";
+        let request = self
+            .transport
+            .write(
+                Method::POST,
+                self.transport.url(&["internal", "v1", "login-failures"]),
+            )
+            .json(&LoginFailure {
+                client: client.to_owned(),
+            });
+        self.transport
+            .call(OP, request, request_id, |status, body| match status {
+                StatusCode::OK => parse_json(OP, body),
+                _ => Err(unexpected_status(OP, status)),
+            })
+            .await
+    }
+}
+
+/// Decodes an answer with sonic-rs, which scans strings (the 2 KB bodies) 16 bytes at a
+/// time; serde_json's decoding was a quarter of a cache-off index's instructions.
+fn parse_json<T: serde::de::DeserializeOwned>(
+    operation: &'static str,
+    body: &Bytes,
+) -> Result<T, UpstreamError> {
+    sonic_rs::from_slice(body).map_err(|err| UpstreamError::Unavailable {
+        operation,
+        // The first line only: sonic-rs adds the JSON around the error on the next ones.
+        cause: format!(
+            "unusable JSON in the answer: {}",
+            err.to_string().lines().next().unwrap_or_default()
+        ),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_that_are_not_usable_json_are_unavailable_with_a_one_line_cause() {
+        let post = |title: &[u8]| {
+            let mut json = br#"{"posts":[{"id":1,"title":""#.to_vec();
+            json.extend_from_slice(title);
+            json.extend_from_slice(
+                br#"","body":"b","created_at":"2026-12-03T08:00:00Z","updated_at":"2026-12-03T08:00:00Z","version":1}],"next_before":null}"#,
+            );
+            json
+        };
+        let page: PostsPage = parse_json("list", &Bytes::from(post(b"caf\xc3\xa9"))).unwrap();
+        assert_eq!(page.posts[0].title, "café");
+        let bad: [&[u8]; 5] = [
+            b"",
+            b"{\"posts\":[",
+            b"{\"posts\":[],\"next_before\":null} trailing",
+            b"{\"posts\":[],\"next_before\":\"seven\"}",
+            // The same post with invalid UTF-8 in its title.
+            &post(b"caf\xff"),
+        ];
+        for body in bad {
+            match parse_json::<PostsPage>("list", &Bytes::copy_from_slice(body)) {
+                Err(UpstreamError::Unavailable { operation, cause }) => {
+                    assert_eq!(operation, "list");
+                    assert!(
+                        cause.starts_with("unusable JSON in the answer: "),
+                        "{cause}"
+                    );
+                    assert!(!cause.contains('\n'), "the cause is one line: {cause:?}");
+                }
+                other => panic!("{body:?} gave {other:?}"),
+            }
+        }
+    }
+}

@@ -1,0 +1,301 @@
+//! How a call reaches posts-service: one pooled `reqwest` client with a connect timeout
+//! and a whole-request timeout, the API token, the forwarded `X-Request-Id`, the
+//! circuit breaker every call passes, and the metrics each call records.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use prometheus::Registry;
+use reqwest::{header, Method, RequestBuilder, StatusCode, Url};
+use service_runtime::request_id::{self, RequestId};
+
+use super::error::{describe, field_problems, ClientError, UpstreamError};
+use super::metrics::UpstreamMetrics;
+use crate::circuit::CircuitBreaker;
+use crate::config::Config;
+
+/// What an answer from posts-service was, as a metrics label.
+pub(super) type Outcome = &'static str;
+
+/// The HTTP side of the client, shared by its clones.
+pub(super) struct Transport {
+    http: reqwest::Client,
+    base: Url,
+    bearer: String,
+    request_timeout: Duration,
+    breaker: Arc<CircuitBreaker>,
+    metrics: UpstreamMetrics,
+}
+
+impl Transport {
+    /// Builds the HTTP client from the configuration and registers its metrics (and the
+    /// breaker's) in `registry`.
+    pub(super) fn new(config: &Config, registry: &Registry) -> Result<Transport, ClientError> {
+        let mut base = Url::parse(&config.posts_service_url)
+            .map_err(|err| ClientError::BaseUrl(err.to_string()))?;
+        if base.cannot_be_a_base() {
+            return Err(ClientError::BaseUrl("not a hierarchical URL".to_owned()));
+        }
+        // Treat the URL as a directory so a path prefix (`http://host/api`) is kept.
+        if !base.path().ends_with('/') {
+            let path = format!("{}/", base.path());
+            base.set_path(&path);
+        }
+        let http = reqwest::Client::builder()
+            .connect_timeout(config.connect_timeout())
+            .timeout(config.request_timeout())
+            .pool_idle_timeout(Duration::from_secs(60))
+            .pool_max_idle_per_host(256)
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .user_agent(concat!("render-service/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Transport {
+            http,
+            base,
+            bearer: format!("Bearer {}", config.posts_api_token.expose()),
+            request_timeout: config.request_timeout(),
+            breaker: Arc::new(CircuitBreaker::new(config.circuit(), registry)?),
+            metrics: UpstreamMetrics::register(registry)?,
+        })
+    }
+
+    pub(super) fn breaker(&self) -> &Arc<CircuitBreaker> {
+        &self.breaker
+    }
+
+    pub(super) fn request_timeout(&self) -> Duration {
+        self.request_timeout
+    }
+
+    pub(super) fn url(&self, segments: &[&str]) -> Url {
+        let mut url = self.base.clone();
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty().extend(segments);
+        }
+        url
+    }
+
+    pub(super) fn post_url(&self, id: u64) -> Url {
+        self.url(&["v1", "posts", &id.to_string()])
+    }
+
+    pub(super) fn get(&self, url: Url) -> RequestBuilder {
+        self.http.get(url)
+    }
+
+    pub(super) fn write(&self, method: Method, url: Url) -> RequestBuilder {
+        self.http
+            .request(method, url)
+            .header(header::AUTHORIZATION, &self.bearer)
+    }
+
+    /// Sends `request`, reads the whole answer (within the client's timeout), turns the
+    /// statuses every operation shares into errors, hands the rest to `on_answer`, and
+    /// records the outcome.
+    pub(super) async fn call<T>(
+        &self,
+        operation: &'static str,
+        request: RequestBuilder,
+        request_id: &RequestId,
+        on_answer: impl FnOnce(StatusCode, &Bytes) -> Result<T, UpstreamError>,
+    ) -> Result<T, UpstreamError> {
+        self.call_with_outcome(operation, request, request_id, on_answer)
+            .await
+            .0
+    }
+
+    /// [`Transport::call`], also telling the outcome (the metrics label). The call is
+    /// made only when the circuit breaker lets it; else it fails at once.
+    pub(super) async fn call_with_outcome<T>(
+        &self,
+        operation: &'static str,
+        request: RequestBuilder,
+        request_id: &RequestId,
+        on_answer: impl FnOnce(StatusCode, &Bytes) -> Result<T, UpstreamError>,
+    ) -> (Result<T, UpstreamError>, Outcome) {
+        let Some(permit) = self.breaker.admit() else {
+            const OUTCOME: Outcome = "circuit_open";
+            self.metrics.observe(operation, OUTCOME, Duration::ZERO);
+            tracing::debug!(operation, "posts-service call not made: circuit open");
+            let cause = "the circuit breaker is open: posts-service kept failing".to_owned();
+            return (
+                Err(UpstreamError::Unavailable { operation, cause }),
+                OUTCOME,
+            );
+        };
+        let started = Instant::now();
+        let exchange = async {
+            let response = request
+                .header(request_id::HEADER, request_id.as_str())
+                .send()
+                .await?;
+            let status = response.status();
+            let body = response.bytes().await?;
+            Ok::<_, reqwest::Error>((status, body))
+        };
+        let (result, outcome) = match exchange.await {
+            Ok((status, body)) => {
+                // 404 is not shared: only the operations on one post read it as "no
+                // such post"; for the others it means a misrouted URL, an outage.
+                let result = match status {
+                    StatusCode::PRECONDITION_FAILED => Err(UpstreamError::Stale),
+                    StatusCode::UNPROCESSABLE_ENTITY => {
+                        Err(UpstreamError::Invalid(field_problems(&body)))
+                    }
+                    _ => on_answer(status, &body),
+                };
+                let outcome = outcome_of(status, &result);
+                (result, outcome)
+            }
+            Err(err) => {
+                let outcome = if err.is_timeout() {
+                    "timeout"
+                } else if err.is_connect() {
+                    "unreachable"
+                } else {
+                    "transport_error"
+                };
+                let cause = describe(&err);
+                (
+                    Err(UpstreamError::Unavailable { operation, cause }),
+                    outcome,
+                )
+            }
+        };
+        if counts_against_posts_service(outcome) {
+            permit.failed();
+        } else {
+            permit.succeeded();
+        }
+        self.metrics.observe(operation, outcome, started.elapsed());
+        if let Err(UpstreamError::Unavailable { operation, cause }) = &result {
+            tracing::warn!(operation, outcome, cause = %cause, "posts-service call failed");
+        }
+        (result, outcome)
+    }
+}
+
+/// Whether an outcome says posts-service is failing (for the circuit breaker): no
+/// answer in time, no connection, or a 5xx. Any other answer shows it working.
+fn counts_against_posts_service(outcome: Outcome) -> bool {
+    matches!(
+        outcome,
+        "timeout" | "unreachable" | "transport_error" | "server_error"
+    )
+}
+
+fn outcome_of<T>(status: StatusCode, result: &Result<T, UpstreamError>) -> Outcome {
+    match result {
+        Ok(_) => "ok",
+        Err(UpstreamError::NotFound) => "not_found",
+        Err(UpstreamError::Stale) => "stale",
+        Err(UpstreamError::Invalid(_)) => "invalid",
+        Err(UpstreamError::Unavailable { .. }) if status.is_server_error() => "server_error",
+        Err(UpstreamError::Unavailable { .. }) if status == StatusCode::CONFLICT => "conflict",
+        Err(UpstreamError::Unavailable { .. }) if status.is_success() => "bad_response",
+        Err(UpstreamError::Unavailable { .. }) => "client_error",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::PostsClient;
+    use super::*;
+    use crate::circuit::CircuitState;
+
+    fn transport(url: &str) -> Transport {
+        let config = Config::new(url, "token", "admin", "pw", "s".repeat(32));
+        Transport::new(&config, &Registry::new()).unwrap()
+    }
+
+    #[test]
+    fn urls_keep_a_path_prefix() {
+        let transport = transport("http://posts:8081/api");
+        assert_eq!(
+            transport.post_url(7).as_str(),
+            "http://posts:8081/api/v1/posts/7"
+        );
+        let transport = self::transport("http://posts:8081");
+        assert_eq!(
+            transport.url(&["readyz"]).as_str(),
+            "http://posts:8081/readyz"
+        );
+    }
+
+    #[tokio::test]
+    async fn closed_port_is_unavailable_and_counted() {
+        let port = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            listener.local_addr().unwrap().port()
+        };
+        let registry = Registry::new();
+        let config = Config::new(
+            format!("http://127.0.0.1:{port}"),
+            "token",
+            "admin",
+            "pw",
+            "s".repeat(32),
+        );
+        let client = PostsClient::new(&config, &registry).unwrap();
+        let err = client.get(1, &RequestId::generate()).await.unwrap_err();
+        assert!(matches!(err, UpstreamError::Unavailable { .. }), "{err:?}");
+        let metrics = service_runtime::metrics::encode(&registry);
+        assert!(
+            metrics.contains(r#"operation="get_post",outcome="unreachable""#),
+            "{metrics}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failing_posts_service_opens_the_circuit_and_calls_fail_at_once() {
+        let port = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            listener.local_addr().unwrap().port()
+        };
+        let registry = Registry::new();
+        let mut config = Config::new(
+            format!("http://127.0.0.1:{port}"),
+            "token",
+            "admin",
+            "pw",
+            "s".repeat(32),
+        );
+        config.posts_circuit_failures = 2;
+        config.posts_circuit_open_ms = 60_000;
+        let client = PostsClient::new(&config, &registry).unwrap();
+        let request_id = RequestId::generate();
+        for _ in 0..2 {
+            assert!(client.get(1, &request_id).await.is_err());
+        }
+        assert_eq!(client.circuit_state(), CircuitState::Open);
+        let started = Instant::now();
+        let err = client.list(10, None, &request_id).await.unwrap_err();
+        assert!(started.elapsed() < Duration::from_millis(20));
+        assert!(matches!(err, UpstreamError::Unavailable { .. }), "{err:?}");
+        let metrics = service_runtime::metrics::encode(&registry);
+        assert!(
+            metrics.contains(r#"operation="list_posts",outcome="circuit_open""#),
+            "{metrics}"
+        );
+        assert!(metrics.contains("render_circuit_state 1"), "{metrics}");
+    }
+
+    #[test]
+    fn only_failures_of_posts_service_count_against_it() {
+        for outcome in ["timeout", "unreachable", "transport_error", "server_error"] {
+            assert!(counts_against_posts_service(outcome), "{outcome}");
+        }
+        for outcome in [
+            "ok",
+            "not_found",
+            "stale",
+            "invalid",
+            "client_error",
+            "conflict",
+        ] {
+            assert!(!counts_against_posts_service(outcome), "{outcome}");
+        }
+    }
+}
