@@ -10,7 +10,7 @@ use http::StatusCode;
 use posts_api::{FieldError, Problem, Violation, REQUEST_MAX_BYTES};
 use warp::reply::Response;
 
-use crate::operation::StoreError;
+use crate::db::error::StoreError;
 
 /// What went wrong, in the API's terms.
 #[derive(Debug, thiserror::Error)]
@@ -175,7 +175,7 @@ impl From<StoreError> for ApiError {
         match err {
             // Transient: down, restarting, read-only, saturated, deadlocked (after the
             // retries), not started yet. Which MySQL errors are transient is decided in
-            // `crate::operation`.
+            // `crate::db::error`.
             StoreError::Unavailable(cause) | StoreError::Deadlock(cause) => {
                 ApiError::Unavailable(cause)
             }

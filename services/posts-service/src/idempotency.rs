@@ -9,7 +9,7 @@
 //!   its fields in another order, or a title with other surrounding white space, is the
 //!   same request; a different title or body is another request (422).
 //! - Only a successful create is remembered, in the same transaction as the post
-//!   (`crate::store::PostStore::create_idempotent`): a key and its post commit together
+//!   (`crate::db::PostStore::create_idempotent`): a key and its post commit together
 //!   or not at all. A request refused before that (401, 400, 422 validation) leaves no
 //!   trace, so the user can fix the form and send it again with the same key.
 //! - A replay answers the first result again: 201 with the post as it was created, the

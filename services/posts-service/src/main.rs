@@ -44,7 +44,7 @@ async fn migrate() -> ExitCode {
         Ok(pool) => pool,
         Err(err) => config::exit_with(err),
     };
-    let outcome = db::migrate(&pool).await;
+    let outcome = db::migrate(&pool, db::LockScope::Server).await;
     let _ = pool.disconnect().await;
     match outcome {
         Ok(()) => {

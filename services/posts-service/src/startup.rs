@@ -2,7 +2,7 @@
 //!
 //! [`Application::build`] binds both listeners and builds the pool without waiting for
 //! the database: start-up (connect, migrate) runs in the background
-//! ([`crate::database`]), so `/healthz` answers at once and `/readyz` turns 200 when
+//! ([`crate::db::start_up`]), so `/healthz` answers at once and `/readyz` turns 200 when
 //! the database is reachable and its schema current. Until then the API answers 503.
 
 use std::future::Future;
@@ -18,15 +18,10 @@ use warp::filters::BoxedFilter;
 use warp::reply::Response;
 
 use crate::config::Config;
-use crate::database::Database;
 use crate::db::nodes::{self, Node, Nodes};
-use crate::db::{self, PoolSettings};
-use crate::db_metrics::DbMetrics;
-use crate::readiness::Readiness;
+use crate::db::{self, Database, DbMetrics, PoolSettings, PostStore, Readiness, SessionStore};
 use crate::routes::{self, request::ApiToken};
-use crate::session_store::SessionStore;
 use crate::state::AppState;
-use crate::store::PostStore;
 
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]

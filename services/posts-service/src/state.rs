@@ -4,12 +4,8 @@ use std::sync::Arc;
 
 use prometheus::Registry;
 
-use crate::database::Database;
-use crate::db_metrics::DbMetrics;
-use crate::readiness::Readiness;
+use crate::db::{Database, DbMetrics, PostStore, Readiness, SessionStore};
 use crate::routes::request::ApiToken;
-use crate::session_store::SessionStore;
-use crate::store::PostStore;
 
 /// What handlers share. Cheap to clone.
 #[derive(Clone)]

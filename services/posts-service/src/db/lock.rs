@@ -1,8 +1,10 @@
-//! The migration lock as a row, for a Galera Cluster.
+//! The migration lock: replicas of the service starting together take turns, so each
+//! migration is applied once.
 //!
-//! `GET_LOCK` is local to one MariaDB server: Galera does not replicate it, so two
-//! replicas of the service migrating through two nodes would both get "the" lock. A row
-//! is replicated: the lock is the row with id 1 in `posts_service_migration_lock`,
+//! On one server ([`LockScope::Server`]) it is `GET_LOCK`, held by one connection and
+//! released with it at worst. `GET_LOCK` is local to one MariaDB server: Galera does not
+//! replicate it, so two replicas migrating through two nodes would both get "the" lock.
+//! For a cluster ([`LockScope::Cluster`]) the lock is a row, which is replicated: the lock is the row with id 1 in `posts_service_migration_lock`,
 //! inserted by its holder. Two replicas inserting it at once through different nodes
 //! cannot both commit (one gets ERROR 1062 on the same node, or ERROR 1213 from Galera's
 //! certification on another): the loser waits and tries again. The row carries an expiry,
@@ -13,7 +15,10 @@ use std::hash::{BuildHasher, Hasher};
 use std::time::{Duration, Instant};
 
 use mysql_async::prelude::Queryable;
-use mysql_async::Pool;
+use mysql_async::{Conn, Pool};
+
+/// Name of the `GET_LOCK` lock of [`LockScope::Server`].
+const SERVER_LOCK: &str = "posts_service_migrations";
 
 /// How long a taken lock holds if its holder never releases it.
 pub const LOCK_EXPIRY_SECS: u32 = 120;
@@ -36,17 +41,70 @@ const TAKE: &str = "INSERT INTO posts_service_migration_lock (id, holder, expire
         holder = IF(expires_at < UTC_TIMESTAMP(), VALUES(holder), holder),
         expires_at = IF(expires_at < UTC_TIMESTAMP(), VALUES(expires_at), expires_at)";
 
+/// Which lock serialises the migrations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockScope {
+    /// One server: `GET_LOCK`.
+    Server,
+    /// Several nodes of a Galera Cluster: the replicated row.
+    Cluster,
+}
+
+/// A lock this replica holds, until [`Held::release`].
+pub enum Held {
+    /// `GET_LOCK`, on this connection.
+    Server(Conn),
+    /// The row, under this holder name.
+    Cluster(String),
+}
+
+/// Takes the lock of `scope`, waiting up to `wait` for another replica to give it up.
+/// `Ok(None)`: still held by another replica after `wait`.
+pub async fn acquire(
+    pool: &Pool,
+    scope: LockScope,
+    wait: Duration,
+) -> Result<Option<Held>, mysql_async::Error> {
+    match scope {
+        LockScope::Server => {
+            let mut conn = pool.get_conn().await?;
+            let wait_secs = u32::try_from(wait.as_secs()).unwrap_or(u32::MAX);
+            let acquired: Option<i64> = conn
+                .exec_first("SELECT GET_LOCK(?, ?)", (SERVER_LOCK, wait_secs))
+                .await?;
+            Ok((acquired == Some(1)).then_some(Held::Server(conn)))
+        }
+        LockScope::Cluster => {
+            let holder = holder_name();
+            Ok(acquire_row(pool, &holder, wait)
+                .await?
+                .then_some(Held::Cluster(holder)))
+        }
+    }
+}
+
+impl Held {
+    /// Gives the lock back.
+    pub async fn release(self, pool: &Pool) -> Result<(), mysql_async::Error> {
+        match self {
+            // closing the connection would release it too
+            Held::Server(mut conn) => conn.exec_drop("DO RELEASE_LOCK(?)", (SERVER_LOCK,)).await,
+            Held::Cluster(holder) => release_row(pool, &holder).await,
+        }
+    }
+}
+
 /// A name for this attempt: the process id and a random number.
-pub fn holder_name() -> String {
+fn holder_name() -> String {
     let random = std::collections::hash_map::RandomState::new()
         .build_hasher()
         .finish();
     format!("{}-{random:016x}", std::process::id())
 }
 
-/// Takes the lock for `holder`, waiting up to `wait` for another holder to release it
+/// Takes the row for `holder`, waiting up to `wait` for another holder to release it
 /// (or for its expiry). `Ok(false)`: still held by another replica after `wait`.
-pub async fn acquire(
+async fn acquire_row(
     pool: &Pool,
     holder: &str,
     wait: Duration,
@@ -76,8 +134,8 @@ pub async fn acquire(
     }
 }
 
-/// Gives the lock back (only if `holder` still has it).
-pub async fn release(pool: &Pool, holder: &str) -> Result<(), mysql_async::Error> {
+/// Gives the row back (only if `holder` still has it).
+async fn release_row(pool: &Pool, holder: &str) -> Result<(), mysql_async::Error> {
     let mut conn = pool.get_conn().await?;
     conn.exec_drop(
         "DELETE FROM posts_service_migration_lock WHERE id = 1 AND holder = ?",

@@ -1,7 +1,7 @@
-//! Database figures for `/metrics`: per-operation counts and latencies, and the state of
-//! the connection pool (read from mysql_async's own counters at scrape time), and
-//! whether the database is usable at all (`posts_db_up`, refreshed at each scrape from
-//! the cached readiness check).
+//! [`DbMetrics`]: database figures for `/metrics`: per-operation counts and latencies,
+//! the state of the connection pool (read from mysql_async's own counters at scrape
+//! time), whether the database is usable at all (`posts_db_up`, refreshed at each scrape
+//! from the cached readiness check), and with several nodes which one writes.
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -119,7 +119,7 @@ impl DbMetrics {
     }
 
     /// Copies the nodes' state (writer, synced count, writer changes) into the gauges.
-    pub fn refresh_nodes(&self, nodes: &crate::db::nodes::Nodes) {
+    pub fn refresh_nodes(&self, nodes: &super::nodes::Nodes) {
         for view in nodes.views() {
             self.writer
                 .with_label_values(&[view.label.as_str()])

@@ -1,14 +1,15 @@
-//! `PostStore`: every SQL statement the service runs for posts, parameterised, next to
+//! [`PostStore`]: every SQL statement the service runs for posts, parameterised, next to
 //! the code that runs it.
 //!
-//! Each operation goes through `crate::operation::bounded`: a 503 at once while the
+//! Each operation goes through [`super::operation::bounded`]: a 503 at once while the
 //! database has not started, the configured timeout (connection checkout included) so a
 //! dead or frozen database turns into [`StoreError::Unavailable`] instead of a hung
 //! request, and metrics. Errors are the store's own; `crate::error` decides what HTTP
-//! makes of them. Optimistic concurrency is enforced by the database: an update or
+//! makes of them. A create under an `Idempotency-Key` writes its key in the same
+//! transaction ([`super::idempotency_keys`]). Optimistic concurrency is enforced by the database: an update or
 //! conditional delete only touches the row when `version` still matches, so two
 //! writers holding the same version can never both win. Write transactions that lose a
-//! deadlock are run again (`crate::operation::retrying_deadlocks`).
+//! deadlock are run again ([`super::operation::retrying_deadlocks`]).
 
 use std::future::Future;
 use std::time::Duration;
@@ -19,20 +20,14 @@ use time::{OffsetDateTime, PrimitiveDateTime};
 
 use posts_api::{Post, PostContent, PostsPage};
 
-use crate::database::Database;
-use crate::db_metrics::DbMetrics;
-use crate::idempotency::{self, Fingerprint, Key};
-use crate::operation::{bounded, retrying_deadlocks};
-
-pub use crate::operation::StoreError;
+use super::error::StoreError;
+use super::idempotency_keys::{self, Remembered};
+use super::metrics::DbMetrics;
+use super::operation::{bounded, retrying_deadlocks};
+use super::start_up::Database;
+use crate::idempotency::{Fingerprint, Key};
 
 const POST_COLUMNS: &str = "id, title, body, created_at, updated_at, version";
-
-/// Most expired idempotency keys one create purges, so a purge never holds locks long.
-const KEY_PURGE_BATCH: u32 = 100;
-
-/// ER_DUP_ENTRY: the idempotency key is taken.
-const DUPLICATE_KEY: u16 = 1062;
 
 /// Which version a write expects to find.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -173,19 +168,18 @@ impl PostStore {
                 let content = content.clone();
                 async move {
                     let mut conn = pool.get_conn().await?;
-                    // Forget expired keys, a bounded batch in a statement of its own, so
-                    // the create's transaction holds no lock on them.
-                    conn.exec_drop(
-                        "DELETE FROM idempotency_keys \
-                         WHERE created_at < UTC_TIMESTAMP(3) - INTERVAL ? HOUR \
-                         ORDER BY created_at LIMIT ?",
-                        (idempotency::RETENTION_HOURS, KEY_PURGE_BATCH),
-                    )
-                    .await?;
-                    match insert_with_key(&mut conn, content, key, fingerprint).await? {
-                        Some(post) => Ok(IdempotentCreate::Created(post)),
-                        None => remembered(&mut conn, key, fingerprint).await,
+                    idempotency_keys::purge_expired(&mut conn).await?;
+                    if let Some(post) =
+                        insert_with_key(&mut conn, content, key, fingerprint).await?
+                    {
+                        return Ok(IdempotentCreate::Created(post));
                     }
+                    Ok(
+                        match idempotency_keys::lookup(&mut conn, key, fingerprint).await? {
+                            Remembered::SameRequest(post) => IdempotentCreate::Replayed(post),
+                            Remembered::OtherRequest => IdempotentCreate::KeyReused,
+                        },
+                    )
                 }
             }),
         )
@@ -308,13 +302,7 @@ async fn insert_with_key(
     let mut opts = TxOpts::default();
     opts.with_isolation_level(IsolationLevel::ReadCommitted);
     let mut tx = conn.start_transaction(opts).await?;
-    // A key past its retention is forgotten, whether or not the purge reached it.
-    tx.exec_drop(
-        "DELETE FROM idempotency_keys \
-         WHERE key_hash = ? AND created_at < UTC_TIMESTAMP(3) - INTERVAL ? HOUR",
-        (&key.digest()[..], idempotency::RETENTION_HOURS),
-    )
-    .await?;
+    idempotency_keys::forget_if_expired(&mut tx, key).await?;
     let row: Option<Row> = tx
         .exec_first(
             format!(
@@ -328,59 +316,13 @@ async fn insert_with_key(
     let post = post_from_row(
         row.ok_or_else(|| StoreError::Internal("INSERT returned no row".to_owned()))?,
     )?;
-    let response = serde_json::to_vec(&post)
-        .map_err(|err| StoreError::Internal(format!("cannot serialise the post: {err}")))?;
-    let remembered = tx
-        .exec_drop(
-            "INSERT INTO idempotency_keys \
-             (key_hash, request_hash, post_id, response, created_at) \
-             VALUES (?, ?, ?, ?, UTC_TIMESTAMP(3))",
-            (
-                &key.digest()[..],
-                &fingerprint.digest()[..],
-                post.id,
-                response,
-            ),
-        )
-        .await;
-    match remembered {
-        Ok(()) => {
-            tx.commit().await?;
-            Ok(Some(post))
-        }
-        Err(mysql_async::Error::Server(err)) if err.code == DUPLICATE_KEY => {
-            tx.rollback().await?;
-            Ok(None)
-        }
-        Err(err) => Err(err.into()),
+    if idempotency_keys::remember(&mut tx, key, fingerprint, &post).await? {
+        tx.commit().await?;
+        Ok(Some(post))
+    } else {
+        tx.rollback().await?;
+        Ok(None)
     }
-}
-
-/// What a taken key was used for.
-async fn remembered(
-    conn: &mut Conn,
-    key: Key,
-    fingerprint: Fingerprint,
-) -> Result<IdempotentCreate, StoreError> {
-    let row: Option<(Vec<u8>, Vec<u8>)> = conn
-        .exec_first(
-            "SELECT request_hash, response FROM idempotency_keys WHERE key_hash = ?",
-            (&key.digest()[..],),
-        )
-        .await?;
-    let Some((request_hash, response)) = row else {
-        // Taken a moment ago, gone now (its create rolled back, or it expired and was
-        // purged): a lost race, which running the transaction again settles.
-        return Err(StoreError::Deadlock(
-            "idempotency key vanished after a duplicate-key error".to_owned(),
-        ));
-    };
-    if request_hash != fingerprint.digest() {
-        return Ok(IdempotentCreate::KeyReused);
-    }
-    let post = serde_json::from_slice(&response)
-        .map_err(|err| StoreError::Internal(format!("unreadable stored response: {err}")))?;
-    Ok(IdempotentCreate::Replayed(post))
 }
 
 fn post_from_row(row: Row) -> Result<Post, StoreError> {

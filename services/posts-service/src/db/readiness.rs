@@ -2,7 +2,7 @@
 //! however often `/readyz` is called, so a flood of readiness probes cannot drain the
 //! pool.
 //!
-//! Before start-up has finished ([`crate::database`]) the answer is the start-up phase,
+//! Before start-up has finished ([`super::start_up`]) the answer is the start-up phase,
 //! without touching the database. After it, the database must answer and its schema be
 //! the one this binary expects. Reasons are short and safe to send ("database
 //! unreachable", "migrations pending"); causes are logged, never sent.
@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Mutex;
 
-use crate::database::{Database, Phase};
-use crate::db_metrics::DbMetrics;
+use super::metrics::DbMetrics;
+use super::migrate::schema_is_current;
+use super::start_up::{Database, Phase};
 
 /// How long a "ready" is reused.
 const READY_FOR: Duration = Duration::from_secs(1);
@@ -72,7 +73,7 @@ impl Readiness {
     }
 
     async fn check_once(&self) -> Result<(), Failure> {
-        let check = crate::db::schema_is_current(self.database.pool());
+        let check = schema_is_current(self.database.pool());
         match tokio::time::timeout(CHECK_TIMEOUT, check).await {
             Ok(Ok(true)) => Ok(()),
             Ok(Ok(false)) => Err(Failure::Behind),

@@ -1,4 +1,4 @@
-//! `SessionStore`: the admin's sessions and the failed-login counts, in MariaDB, for
+//! [`SessionStore`]: the admin's sessions and the failed-login counts, in MariaDB, for
 //! every render-service replica to share (SQL next to the code that runs it).
 //!
 //! Sessions are rows keyed by the SHA-256 of the session id (render-service sends only
@@ -14,10 +14,10 @@ use mysql_async::Row;
 use posts_api::session::{LoginFailures, SessionInfo, ACCOUNT_WINDOW_SECS, CLIENT_WINDOW_SECS};
 use time::PrimitiveDateTime;
 
-use crate::database::Database;
-use crate::db_metrics::DbMetrics;
-use crate::operation::bounded;
-use crate::store::StoreError;
+use super::error::StoreError;
+use super::metrics::DbMetrics;
+use super::operation::bounded;
+use super::start_up::Database;
 
 /// A session's key as stored: the 32 bytes of its SHA-256 digest.
 pub type SessionKey = [u8; 32];

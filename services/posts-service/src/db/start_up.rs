@@ -7,22 +7,23 @@
 //! retries with capped exponential backoff until it succeeds; it never gives up, and the
 //! process never exits because the database is away. Until then every store operation
 //! answers `StoreError::Unavailable` at once (a 503 with `Retry-After`) without touching
-//! the pool ([`crate::operation`]), and `/readyz` says why it is not ready.
+//! the pool ([`super::operation`]), and `/readyz` says why it is not ready.
 //!
 //! Start-up is a one-way latch: once the schema has been seen current, later outages
 //! are the per-request business of the stores (timeouts, transient errors) and of
-//! [`crate::readiness`].
+//! [`super::readiness`].
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mysql_async::Pool;
 
-use crate::db::nodes::{Node, Nodes};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::db::{self, MigrationError};
+use super::lock::LockScope;
+use super::migrate::{migrate, schema_is_current, MigrationError};
+use super::nodes::{Node, Nodes};
 
 /// First pause between two start-up attempts.
 const FIRST_RETRY: Duration = Duration::from_millis(200);
@@ -77,7 +78,7 @@ impl Database {
     }
 
     /// Several nodes of a Galera Cluster (or one): statements go to the writer
-    /// ([`crate::db::nodes`]).
+    /// ([`super::nodes`]).
     pub fn with_nodes(nodes: Nodes) -> Database {
         Database {
             nodes: Arc::new(nodes),
@@ -163,18 +164,22 @@ impl Database {
         outcome
     }
 
-    async fn attempt_on(&self, pool: &Pool, migrate: bool) -> Result<(), StartUpFailure> {
-        let current = tokio::time::timeout(REACH_TIMEOUT, db::schema_is_current(pool))
+    async fn attempt_on(&self, pool: &Pool, apply: bool) -> Result<(), StartUpFailure> {
+        let current = tokio::time::timeout(REACH_TIMEOUT, schema_is_current(pool))
             .await
             .map_err(|_| StartUpFailure::TimedOut)?
             .map_err(StartUpFailure::Unreachable)?;
-        match (current, migrate) {
+        let scope = if self.nodes.is_cluster() {
+            LockScope::Cluster
+        } else {
+            LockScope::Server
+        };
+        match (current, apply) {
             (true, _) => Ok(()),
             (false, false) => Err(StartUpFailure::Behind),
-            (false, true) if self.nodes.is_cluster() => db::migrate_cluster(pool)
+            (false, true) => migrate(pool, scope)
                 .await
                 .map_err(StartUpFailure::Migration),
-            (false, true) => db::migrate(pool).await.map_err(StartUpFailure::Migration),
         }
     }
 }

@@ -12,7 +12,7 @@ pub async fn healthz() -> Result<Response, ApiError> {
 }
 
 /// `GET /readyz`: start-up has finished, the database answers and its schema is the one
-/// this binary expects (asked at most once a second: [`crate::readiness`]). Else a 503
+/// this binary expects (asked at most once a second: [`crate::db::readiness`]). Else a 503
 /// saying why ("database unreachable", "migrations pending").
 pub async fn readyz(state: AppState) -> Result<Response, ApiError> {
     state

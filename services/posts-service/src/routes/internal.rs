@@ -11,8 +11,8 @@ use warp::reply::Response;
 
 use super::reply::json;
 use super::request;
+use crate::db::sessions::SessionKey;
 use crate::error::ApiError;
-use crate::session_store::SessionKey;
 use crate::state::AppState;
 
 /// The longest idle time or lifetime a session may ask for: one week.

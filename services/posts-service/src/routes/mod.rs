@@ -166,22 +166,17 @@ mod tests {
     use prometheus::Registry;
     use service_runtime::metrics::RouteSlot;
 
-    use crate::db_metrics::DbMetrics;
+    use crate::db::{Database, DbMetrics, PostStore, Readiness, SessionStore};
     use crate::routes::request::ApiToken;
-    use crate::session_store::SessionStore;
-    use crate::store::PostStore;
 
     async fn label(method: &str, path: &str) -> &'static str {
         // A pool that never connects: the labelled routes answer without the database.
         let pool = mysql_async::Pool::new("mysql://user:pw@127.0.0.1:9/blog");
         let registry = Registry::new();
         let db_metrics = DbMetrics::register(&registry, 1).unwrap();
-        let database = crate::database::Database::new(pool);
+        let database = Database::new(pool);
         let state = AppState {
-            readiness: std::sync::Arc::new(crate::readiness::Readiness::new(
-                database.clone(),
-                db_metrics.clone(),
-            )),
+            readiness: std::sync::Arc::new(Readiness::new(database.clone(), db_metrics.clone())),
             database: database.clone(),
             store: PostStore::new(
                 database.clone(),

@@ -9,10 +9,10 @@ use warp::reply::Response;
 
 use super::reply::json;
 use super::request::{self, IfMatch};
+use crate::db::posts::{Expected, IdempotentCreate, WriteOutcome};
 use crate::error::ApiError;
 use crate::idempotency;
 use crate::state::AppState;
-use crate::store::{Expected, IdempotentCreate, WriteOutcome};
 
 /// `GET /v1/posts?limit=N&before=ID`
 pub async fn list(raw_query: String, state: AppState) -> Result<Response, ApiError> {
