@@ -184,8 +184,9 @@ impl From<StoreError> for ApiError {
     }
 }
 
-/// Turns warp's own rejections (no route matched, wrong method) into problem+json. Route
-/// handlers never reject: they answer with [`ApiError`] directly.
+/// Turns warp's own rejections (no route matched, wrong method) into problem+json. Routes
+/// never let another rejection out: handlers answer with [`ApiError`] directly, and a
+/// route answers its filters' refusals itself.
 pub async fn recover(rejection: warp::Rejection) -> Result<Response, std::convert::Infallible> {
     let error = if rejection.is_not_found() {
         ApiError::NotFound

@@ -1,7 +1,7 @@
 //! Handlers for the internal API (`/internal/v1/...`): the admin's sessions and the
-//! failed-login counts that render-service's replicas share. Every call needs the
-//! bearer token, reads included: a session key or a client address is nobody else's
-//! business.
+//! failed-login counts that render-service's replicas share. Every handler takes an
+//! [`Authorized`]: every call needs the bearer token, reads included, since a session
+//! key or a client address is nobody else's business.
 
 use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
@@ -10,7 +10,7 @@ use serde::Deserialize;
 use warp::reply::Response;
 
 use super::reply::json;
-use super::request;
+use super::request::{self, Authorized};
 use crate::db::sessions::SessionKey;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -20,11 +20,11 @@ const MAX_SESSION_SECS: u32 = 7 * 24 * 60 * 60;
 
 /// `POST /internal/v1/sessions`
 pub async fn create_session(
+    _: Authorized,
     headers: HeaderMap,
     body: Result<Bytes, ApiError>,
     state: AppState,
 ) -> Result<Response, ApiError> {
-    state.api_token.authorize(&headers)?;
     let new = request::json::<NewSession>(&headers, body)?;
     let key = parse_key(&new.key)
         .ok_or_else(|| ApiError::BadRequest("key must be 64 lower-case hex digits.".into()))?;
@@ -46,10 +46,9 @@ pub async fn create_session(
 /// `GET /internal/v1/sessions/{key}`: the session if current, its idle expiry slid.
 pub async fn touch_session(
     key: String,
-    headers: HeaderMap,
+    _: Authorized,
     state: AppState,
 ) -> Result<Response, ApiError> {
-    state.api_token.authorize(&headers)?;
     let key = parse_key(&key).ok_or(ApiError::NotFound)?;
     let info = state.sessions.touch(key).await?.ok_or(ApiError::NotFound)?;
     Ok(json(StatusCode::OK, &info))
@@ -58,10 +57,9 @@ pub async fn touch_session(
 /// `DELETE /internal/v1/sessions/{key}`: logout.
 pub async fn delete_session(
     key: String,
-    headers: HeaderMap,
+    _: Authorized,
     state: AppState,
 ) -> Result<Response, ApiError> {
-    state.api_token.authorize(&headers)?;
     let key = parse_key(&key).ok_or(ApiError::NotFound)?;
     if !state.sessions.delete(key).await? {
         return Err(ApiError::NotFound);
@@ -74,11 +72,11 @@ pub async fn delete_session(
 
 /// `POST /internal/v1/login-failures`: counts one wrong password; answers the counts.
 pub async fn record_login_failure(
+    _: Authorized,
     headers: HeaderMap,
     body: Result<Bytes, ApiError>,
     state: AppState,
 ) -> Result<Response, ApiError> {
-    state.api_token.authorize(&headers)?;
     let failure = request::json::<LoginFailure>(&headers, body)?;
     let client = checked_client(&failure.client)?;
     let counts = state.sessions.record_login_failure(client).await?;
@@ -93,10 +91,9 @@ struct FailuresQuery {
 /// `GET /internal/v1/login-failures?client=ADDR`: the counts, recording nothing.
 pub async fn login_failures(
     raw_query: String,
-    headers: HeaderMap,
+    _: Authorized,
     state: AppState,
 ) -> Result<Response, ApiError> {
-    state.api_token.authorize(&headers)?;
     let query: FailuresQuery = serde_urlencoded::from_str(&raw_query)
         .map_err(|_| ApiError::BadRequest("The query needs client=<address>.".into()))?;
     let client = checked_client(&query.client)?;

@@ -1,10 +1,14 @@
 //! The HTTP surface: one filter per route, composed so that it reads like the API table.
 //!
 //! Path and method are matched by warp, and each route names its metrics label right
-//! after its path ([`service_runtime::metrics::route`]); everything after that (auth,
-//! body, headers) is read by the handler, which answers with a response or an
-//! [`ApiError`]. The only rejections left are "no such route" and "wrong method", turned
-//! into problem+json by [`crate::error::recover`].
+//! after its path ([`service_runtime::metrics::route`]). Then a route that takes a post
+//! id checks it, and a route that needs the token checks it
+//! ([`request::authorized`]) before the body filter ([`request::body`]): a request
+//! without the token is refused without its body being read. Those two refusals are
+//! answered by their own route ([`request::Refused`], in `answer`). Everything else
+//! (body, headers) is read by the handler, which answers with a response or an
+//! [`ApiError`]. The only rejections that leave a route are "no such route" and "wrong
+//! method", turned into problem+json by [`crate::error::recover`].
 
 pub mod health;
 pub mod internal;
@@ -19,7 +23,7 @@ use http::Method;
 use service_runtime::metrics::route;
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
-use warp::Filter;
+use warp::{Filter, Rejection};
 
 use crate::error::{self, ApiError};
 use crate::state::AppState;
@@ -37,39 +41,46 @@ pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
         .then(posts::get);
     let create = warp::path!("v1" / "posts")
         .and(route("/v1/posts", Method::POST))
+        .and(request::authorized(&state.api_token))
         .and(warp::header::headers_cloned())
         .and(request::body())
         .and(with_state(&state))
         .then(posts::create);
     let update = warp::path!("v1" / "posts" / String)
         .and(route("/v1/posts/{id}", Method::PUT))
+        .and_then(request::known_post_id)
+        .and(request::authorized(&state.api_token))
         .and(warp::header::headers_cloned())
         .and(request::body())
         .and(with_state(&state))
         .then(posts::update);
     let delete = warp::path!("v1" / "posts" / String)
         .and(route("/v1/posts/{id}", Method::DELETE))
+        .and_then(request::known_post_id)
+        .and(request::authorized(&state.api_token))
         .and(warp::header::headers_cloned())
         .and(with_state(&state))
         .then(posts::delete);
     let create_session = warp::path!("internal" / "v1" / "sessions")
         .and(route("/internal/v1/sessions", Method::POST))
+        .and(request::authorized(&state.api_token))
         .and(warp::header::headers_cloned())
         .and(request::body())
         .and(with_state(&state))
         .then(internal::create_session);
     let touch_session = warp::path!("internal" / "v1" / "sessions" / String)
         .and(route("/internal/v1/sessions/{key}", Method::GET))
-        .and(warp::header::headers_cloned())
+        .and(request::authorized(&state.api_token))
         .and(with_state(&state))
         .then(internal::touch_session);
     let delete_session = warp::path!("internal" / "v1" / "sessions" / String)
         .and(route("/internal/v1/sessions/{key}", Method::DELETE))
-        .and(warp::header::headers_cloned())
+        .and(request::authorized(&state.api_token))
         .and(with_state(&state))
         .then(internal::delete_session);
     let record_login_failure = warp::path!("internal" / "v1" / "login-failures")
         .and(route("/internal/v1/login-failures", Method::POST))
+        .and(request::authorized(&state.api_token))
         .and(warp::header::headers_cloned())
         .and(request::body())
         .and(with_state(&state))
@@ -77,7 +88,7 @@ pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
     let login_failures = warp::path!("internal" / "v1" / "login-failures")
         .and(route("/internal/v1/login-failures", Method::GET))
         .and(raw_query())
-        .and(warp::header::headers_cloned())
+        .and(request::authorized(&state.api_token))
         .and(with_state(&state))
         .then(internal::login_failures);
     let healthz = warp::path!("healthz")
@@ -125,7 +136,9 @@ pub fn metrics_routes(state: AppState) -> BoxedFilter<(Response,)> {
     answer(metrics).recover(error::recover).unify().boxed()
 }
 
-/// Turns a handler's `Result` into the response, errors included, as a boxed route.
+/// Turns a handler's `Result` into the response, errors included, as a boxed route. A
+/// request its filters refused ([`request::Refused`]) is answered here too, so it does
+/// not go on to the next route.
 ///
 /// Boxed because routes are chained with `or`, which keeps a clone of every later route
 /// in each request's future: unboxed, every request cloned all eleven routes and moved a
@@ -144,7 +157,18 @@ where
             Ok(response) => response,
             Err(error) => error.into_response(),
         })
+        .recover(refused)
+        .unify()
         .boxed()
+}
+
+/// The answer to a request refused by its route's filters; any other rejection (no such
+/// path, another method) goes on to the next route.
+async fn refused(rejection: Rejection) -> Result<Response, Rejection> {
+    match rejection.find::<request::Refused>() {
+        Some(refused) => Ok(refused.error().into_response()),
+        None => Err(rejection),
+    }
 }
 
 /// The state for a handler. warp clones a route's later filters before its path has

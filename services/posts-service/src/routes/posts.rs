@@ -1,5 +1,6 @@
 //! Handlers for the five rows of the API table. Each takes exactly what its route
-//! extracts and answers with a response or an [`ApiError`].
+//! extracts and answers with a response or an [`ApiError`]; the writes take an
+//! [`Authorized`], so none can run without the token.
 
 use bytes::Bytes;
 use http::header::{HeaderValue, ETAG, LOCATION};
@@ -8,7 +9,7 @@ use posts_api::{etag, Post, PostInput};
 use warp::reply::Response;
 
 use super::reply::json;
-use super::request::{self, IfMatch};
+use super::request::{self, Authorized, IfMatch};
 use crate::db::posts::{Expected, IdempotentCreate, WriteOutcome};
 use crate::error::ApiError;
 use crate::idempotency;
@@ -30,11 +31,11 @@ pub async fn get(id: String, state: AppState) -> Result<Response, ApiError> {
 
 /// `POST /v1/posts`, idempotent under an `Idempotency-Key` ([`crate::idempotency`]).
 pub async fn create(
+    _: Authorized,
     headers: HeaderMap,
     body: Result<Bytes, ApiError>,
     state: AppState,
 ) -> Result<Response, ApiError> {
-    state.api_token.authorize(&headers)?;
     let key = idempotency::Key::from_headers(&headers)?;
     let content = request::json::<PostInput>(&headers, body)?
         .validate()
@@ -73,13 +74,12 @@ fn created_response(post: &Post) -> Response {
 
 /// `PUT /v1/posts/{id}` with `If-Match` required.
 pub async fn update(
-    id: String,
+    id: u64,
+    _: Authorized,
     headers: HeaderMap,
     body: Result<Bytes, ApiError>,
     state: AppState,
 ) -> Result<Response, ApiError> {
-    let id = request::post_id(&id)?;
-    state.api_token.authorize(&headers)?;
     let expected = match request::if_match(&headers)? {
         IfMatch::Absent => return Err(ApiError::PreconditionRequired),
         IfMatch::Any => Expected::Any,
@@ -100,9 +100,12 @@ pub async fn update(
 }
 
 /// `DELETE /v1/posts/{id}`, conditional when `If-Match` is given.
-pub async fn delete(id: String, headers: HeaderMap, state: AppState) -> Result<Response, ApiError> {
-    let id = request::post_id(&id)?;
-    state.api_token.authorize(&headers)?;
+pub async fn delete(
+    id: u64,
+    _: Authorized,
+    headers: HeaderMap,
+    state: AppState,
+) -> Result<Response, ApiError> {
     let expected = match request::if_match(&headers)? {
         IfMatch::Absent | IfMatch::Any => Expected::Any,
         IfMatch::Version(version) => Expected::Version(version),

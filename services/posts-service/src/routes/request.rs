@@ -1,16 +1,21 @@
 //! Reading what a request carries: the post id in the path, the bearer token, the JSON
 //! body (bounded), `If-Match`, and the listing's query string.
 //!
-//! These never reject: a bad part becomes an [`ApiError`] the handler returns, so a
-//! malformed request to a known route is never mistaken for an unknown route.
+//! Two filters refuse a request before its handler runs, once its route has matched: a
+//! path that names no post ([`known_post_id`]) and a missing or wrong token
+//! ([`authorized`], placed before [`body`], so a request without the token is answered
+//! 401 before its body is read). They reject with [`Refused`], which the route answers
+//! itself (`routes::answer`), so such a request is never mistaken for an unknown route.
+//! Everything else never rejects: a bad part becomes an [`ApiError`] the handler
+//! returns.
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
-use http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, IF_MATCH};
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE, IF_MATCH};
 use http::HeaderMap;
 use posts_api::{etag, REQUEST_MAX_BYTES};
 use serde::de::DeserializeOwned;
-use warp::Filter;
+use warp::{Filter, Rejection};
 
 use crate::error::ApiError;
 
@@ -18,12 +23,68 @@ use crate::error::ApiError;
 /// client still sending reads our answer rather than a reset connection.
 const DRAIN_LIMIT_BYTES: usize = 1024 * 1024;
 
+/// A request refused by a filter before its handler ran; its route answers it.
+#[derive(Debug)]
+pub enum Refused {
+    /// The path names no post: 404.
+    NoSuchPost,
+    /// No `Authorization: Bearer <token>` with the configured token: 401.
+    Unauthorized,
+}
+
+impl warp::reject::Reject for Refused {}
+
+impl Refused {
+    /// The error to answer with.
+    pub fn error(&self) -> ApiError {
+        match self {
+            Refused::NoSuchPost => ApiError::NotFound,
+            Refused::Unauthorized => ApiError::Unauthorized,
+        }
+    }
+}
+
 /// A post id from the path: digits only, within `u64`; anything else names no post.
 pub fn post_id(segment: &str) -> Result<u64, ApiError> {
     if segment.is_empty() || !segment.bytes().all(|b| b.is_ascii_digit()) {
         return Err(ApiError::NotFound);
     }
     segment.parse().map_err(|_| ApiError::NotFound)
+}
+
+/// For `.and_then` after a path ending in the id: the id, or a [`Refused::NoSuchPost`]
+/// rejection (checked before the token, so a path that names no post is a 404 for
+/// everyone).
+pub async fn known_post_id(segment: String) -> Result<u64, Rejection> {
+    post_id(&segment).map_err(|_| warp::reject::custom(Refused::NoSuchPost))
+}
+
+/// Proof that the request carries the API token. Only [`authorized`] makes one, so a
+/// handler that takes it as an argument cannot run for a request without the token.
+#[derive(Debug)]
+pub struct Authorized(());
+
+/// Checks the API token from the headers alone, before anything reads the body: an
+/// [`Authorized`], or a [`Refused::Unauthorized`] rejection (401 with
+/// `WWW-Authenticate: Bearer`).
+pub fn authorized(
+    token: &ApiToken,
+) -> impl Filter<Extract = (Authorized,), Error = Rejection> + Clone {
+    let token = token.clone();
+    // a header that is not visible ASCII counts as no token
+    warp::header::optional::<String>("authorization")
+        .or(warp::any().map(|| None))
+        .unify()
+        .and_then(move |authorization: Option<String>| {
+            let accepted = token.accepts(authorization.as_deref());
+            async move {
+                if accepted {
+                    Ok(Authorized(()))
+                } else {
+                    Err(warp::reject::custom(Refused::Unauthorized))
+                }
+            }
+        })
 }
 
 /// The configured API token, compared in constant time.
@@ -36,24 +97,18 @@ impl ApiToken {
         ApiToken(token.into())
     }
 
-    /// Succeeds when the request carries `Authorization: Bearer <token>`.
-    pub fn authorize(&self, headers: &HeaderMap) -> Result<(), ApiError> {
+    /// Whether an `Authorization` header's value is `Bearer <token>`.
+    pub fn accepts(&self, authorization: Option<&str>) -> bool {
         use subtle::ConstantTimeEq;
-        let presented = headers
-            .get(AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| {
-                let (scheme, token) = value.split_once(' ')?;
-                scheme
-                    .eq_ignore_ascii_case("bearer")
-                    .then_some(token.trim())
-            })
-            .ok_or(ApiError::Unauthorized)?;
-        if bool::from(presented.as_bytes().ct_eq(self.0.as_bytes())) {
-            Ok(())
-        } else {
-            Err(ApiError::Unauthorized)
-        }
+        let Some(presented) = authorization.and_then(|value| {
+            let (scheme, token) = value.split_once(' ')?;
+            scheme
+                .eq_ignore_ascii_case("bearer")
+                .then_some(token.trim())
+        }) else {
+            return false;
+        };
+        bool::from(presented.as_bytes().ct_eq(self.0.as_bytes()))
     }
 }
 
@@ -269,14 +324,13 @@ mod tests {
     #[test]
     fn bearer_token_must_match_exactly() {
         let token = ApiToken::new("s3cret");
-        let mut headers = HeaderMap::new();
-        assert!(token.authorize(&headers).is_err());
-        headers.insert(AUTHORIZATION, HeaderValue::from_static("Bearer s3cret"));
-        assert!(token.authorize(&headers).is_ok());
-        headers.insert(AUTHORIZATION, HeaderValue::from_static("Bearer s3cre"));
-        assert!(token.authorize(&headers).is_err());
-        headers.insert(AUTHORIZATION, HeaderValue::from_static("Basic s3cret"));
-        assert!(token.authorize(&headers).is_err());
+        assert!(!token.accepts(None));
+        assert!(token.accepts(Some("Bearer s3cret")));
+        assert!(token.accepts(Some("bearer s3cret")));
+        assert!(!token.accepts(Some("Bearer s3cre")));
+        assert!(!token.accepts(Some("Bearer s3crets")));
+        assert!(!token.accepts(Some("Basic s3cret")));
+        assert!(!token.accepts(Some("s3cret")));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! One container serves the whole binary; each test gets its own database
 //! (`test_mariadb::harness`). Run with `cargo test -p posts-service --test api`.
 
+mod auth;
 mod crud;
 mod helpers;
 mod idempotency;
@@ -31,6 +32,7 @@ fn main() -> std::process::ExitCode {
         crud::unicode_round_trips,
         crud::concurrent_updates_with_same_etag_have_one_winner,
         crud::writes_without_valid_token_are_401,
+        auth::a_write_without_the_token_is_refused_before_its_body_is_read,
         crud::unknown_route_is_404_and_wrong_method_is_405,
         validation::title_is_trimmed_and_limited_at_its_edges,
         validation::body_limit_is_65535_bytes,
