@@ -3,7 +3,8 @@
 //! never saw, and a double-clicked form makes one post.
 //!
 //! - The key is 1 to 255 visible ASCII characters (`!` to `~`); anything else, or the
-//!   header given twice, is a 400 naming the header.
+//!   header given twice, is a 400 naming the header ([`Key::parse`]; reading the header
+//!   is `crate::routes::request::idempotency_key`).
 //! - What makes two requests "the same" is their *validated* content: the SHA-256 of the
 //!   trimmed title and the body ([`Fingerprint::of`]). So the same form sent again with
 //!   its fields in another order, or a title with other surrounding white space, is the
@@ -12,25 +13,20 @@
 //!   (`crate::db::PostStore::create_idempotent`): a key and its post commit together
 //!   or not at all. A request refused before that (401, 400, 422 validation) leaves no
 //!   trace, so the user can fix the form and send it again with the same key.
-//! - A replay answers the first result again: 201 with the post as it was created, the
-//!   same `Location` and `ETag`, plus `Idempotent-Replayed: true`.
+//! - What is remembered is the first result as plain data, the post as it was created;
+//!   a replay answers it again (the route makes of it a 201 with the same `Location`
+//!   and `ETag`, plus `Idempotent-Replayed: true`).
 //! - Two requests with the same key at once: the second waits on the first's row lock,
 //!   then replays its result (friendlier than the draft's 409 "request in progress").
 //! - Keys are kept [`RETENTION_HOURS`]; older ones are ignored and purged, a bounded
 //!   batch at each create that carries a key.
 //!
-//! Keys are stored as their SHA-256, so the table never holds what clients sent.
+//! Keys are stored as their SHA-256, so the table never holds what clients sent
+//! (`crate::db::idempotency_keys`). This module knows nothing of HTTP.
 
-use http::HeaderMap;
-use posts_api::PostContent;
+use posts_api::{Post, PostContent};
 use sha2::{Digest, Sha256};
 
-use crate::error::ApiError;
-
-/// The request header.
-pub const HEADER: &str = "idempotency-key";
-/// The response header set on a replayed answer.
-pub const REPLAYED_HEADER: &str = "idempotent-replayed";
 /// How long a key is remembered.
 pub const RETENTION_HOURS: u32 = 24;
 /// The longest key accepted, in characters.
@@ -41,29 +37,13 @@ pub const MAX_KEY_CHARS: usize = 255;
 pub struct Key([u8; 32]);
 
 impl Key {
-    /// The `Idempotency-Key` of a request: `None` when absent, a 400 when malformed.
-    pub fn from_headers(headers: &HeaderMap) -> Result<Option<Key>, ApiError> {
-        let mut values = headers.get_all(HEADER).iter();
-        let Some(value) = values.next() else {
-            return Ok(None);
-        };
-        let malformed = || {
-            ApiError::BadRequest(format!(
-                "The Idempotency-Key header must be one value of 1 to {MAX_KEY_CHARS} \
-                 visible ASCII characters."
-            ))
-        };
-        if values.next().is_some() {
-            return Err(malformed());
-        }
-        let bytes = value.as_bytes();
-        if bytes.is_empty()
-            || bytes.len() > MAX_KEY_CHARS
-            || !bytes.iter().all(|b| b.is_ascii_graphic())
-        {
-            return Err(malformed());
-        }
-        Ok(Some(Key(Sha256::digest(bytes).into())))
+    /// A key as the client sent it: `None` unless it is 1 to [`MAX_KEY_CHARS`] visible
+    /// ASCII characters.
+    pub fn parse(sent: &[u8]) -> Option<Key> {
+        let valid = !sent.is_empty()
+            && sent.len() <= MAX_KEY_CHARS
+            && sent.iter().all(|b| b.is_ascii_graphic());
+        valid.then(|| Key(Sha256::digest(sent).into()))
     }
 
     /// The stored form.
@@ -94,27 +74,30 @@ impl Fingerprint {
     }
 }
 
+/// What a create under a key did: plain data, which the route makes a response of.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Created now; the key is remembered with it.
+    Created(Post),
+    /// The key was used for the same request before: the post as that create answered
+    /// it (whatever happened to it since), and nothing was created now.
+    Replayed(Post),
+    /// The key was used for another request: nothing was created.
+    KeyReused,
+}
+
 #[cfg(test)]
 mod tests {
-    use http::HeaderValue;
     use posts_api::PostInput;
 
     use super::*;
 
-    fn key(value: &[u8]) -> Result<Option<Key>, ApiError> {
-        let mut headers = HeaderMap::new();
-        headers.insert(HEADER, HeaderValue::from_bytes(value).unwrap());
-        Key::from_headers(&headers)
-    }
-
     #[test]
     fn keys_are_one_to_255_visible_ascii_characters() {
-        assert_eq!(Key::from_headers(&HeaderMap::new()).unwrap(), None);
-        assert!(key(b"a").unwrap().is_some());
-        assert!(key("k".repeat(255).as_bytes()).unwrap().is_some());
-        assert!(key(b"8e03978e-40d5-43e8-bc93-6894a57f9324")
-            .unwrap()
-            .is_some());
+        assert!(Key::parse(b"a").is_some());
+        assert!(Key::parse("k".repeat(255).as_bytes()).is_some());
+        assert!(Key::parse(b"8e03978e-40d5-43e8-bc93-6894a57f9324").is_some());
+        assert_ne!(Key::parse(b"a"), Key::parse(b"b"));
         for bad in [
             &b""[..],
             "k".repeat(256).as_bytes(),
@@ -122,17 +105,8 @@ mod tests {
             b"tab\there",
             "caf\u{e9}".as_bytes(),
         ] {
-            let err = key(bad).unwrap_err();
-            assert!(err.to_string().contains("Idempotency-Key"), "{err}");
+            assert_eq!(Key::parse(bad), None, "{bad:?}");
         }
-    }
-
-    #[test]
-    fn a_key_given_twice_is_refused() {
-        let mut headers = HeaderMap::new();
-        headers.append(HEADER, HeaderValue::from_static("one"));
-        headers.append(HEADER, HeaderValue::from_static("two"));
-        assert!(Key::from_headers(&headers).is_err());
     }
 
     #[test]

@@ -25,7 +25,7 @@ use super::idempotency_keys::{self, Remembered};
 use super::metrics::DbMetrics;
 use super::operation::{bounded, retrying_deadlocks};
 use super::start_up::Database;
-use crate::idempotency::{Fingerprint, Key};
+use crate::idempotency::{Fingerprint, Key, Outcome};
 
 const POST_COLUMNS: &str = "id, title, body, created_at, updated_at, version";
 
@@ -36,18 +36,6 @@ pub enum Expected {
     Any,
     /// Exactly this version.
     Version(u32),
-}
-
-/// What a create under an idempotency key did.
-#[derive(Debug, PartialEq, Eq)]
-pub enum IdempotentCreate {
-    /// Created now; the key is remembered with it.
-    Created(Post),
-    /// The key was used for the same request before: the post as that create answered
-    /// it (whatever happened to it since), and nothing was created now.
-    Replayed(Post),
-    /// The key was used for another request: nothing was created.
-    KeyReused,
 }
 
 /// Why a conditional write did not happen.
@@ -158,7 +146,7 @@ impl PostStore {
         &self,
         content: PostContent,
         key: Key,
-    ) -> Result<IdempotentCreate, StoreError> {
+    ) -> Result<Outcome, StoreError> {
         let pool = self.pool().clone();
         let fingerprint = Fingerprint::of(&content);
         self.bounded(
@@ -172,12 +160,12 @@ impl PostStore {
                     if let Some(post) =
                         insert_with_key(&mut conn, content, key, fingerprint).await?
                     {
-                        return Ok(IdempotentCreate::Created(post));
+                        return Ok(Outcome::Created(post));
                     }
                     Ok(
                         match idempotency_keys::lookup(&mut conn, key, fingerprint).await? {
-                            Remembered::SameRequest(post) => IdempotentCreate::Replayed(post),
-                            Remembered::OtherRequest => IdempotentCreate::KeyReused,
+                            Remembered::SameRequest(post) => Outcome::Replayed(post),
+                            Remembered::OtherRequest => Outcome::KeyReused,
                         },
                     )
                 }

@@ -10,10 +10,13 @@ use warp::reply::Response;
 
 use super::reply::json;
 use super::request::{self, Authorized, IfMatch};
-use crate::db::posts::{Expected, IdempotentCreate, WriteOutcome};
+use crate::db::posts::{Expected, WriteOutcome};
 use crate::error::ApiError;
-use crate::idempotency;
+use crate::idempotency::Outcome;
 use crate::state::AppState;
+
+/// The response header set on a replayed create.
+const REPLAYED: &str = "idempotent-replayed";
 
 /// `GET /v1/posts?limit=N&before=ID`
 pub async fn list(raw_query: String, state: AppState) -> Result<Response, ApiError> {
@@ -36,7 +39,7 @@ pub async fn create(
     body: Result<Bytes, ApiError>,
     state: AppState,
 ) -> Result<Response, ApiError> {
-    let key = idempotency::Key::from_headers(&headers)?;
+    let key = request::idempotency_key(&headers)?;
     let content = request::json::<PostInput>(&headers, body)?
         .validate()
         .map_err(ApiError::Validation)?;
@@ -46,20 +49,19 @@ pub async fn create(
         return Ok(created_response(&post));
     };
     match state.store.create_idempotent(content, key).await? {
-        IdempotentCreate::Created(post) => {
+        Outcome::Created(post) => {
             tracing::info!(post_id = post.id, "post created (with an idempotency key)");
             Ok(created_response(&post))
         }
-        IdempotentCreate::Replayed(post) => {
+        Outcome::Replayed(post) => {
             tracing::info!(post_id = post.id, "create replayed for its idempotency key");
             let mut response = created_response(&post);
-            response.headers_mut().insert(
-                idempotency::REPLAYED_HEADER,
-                HeaderValue::from_static("true"),
-            );
+            response
+                .headers_mut()
+                .insert(REPLAYED, HeaderValue::from_static("true"));
             Ok(response)
         }
-        IdempotentCreate::KeyReused => Err(ApiError::IdempotencyKeyReused),
+        Outcome::KeyReused => Err(ApiError::IdempotencyKeyReused),
     }
 }
 

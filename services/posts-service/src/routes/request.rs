@@ -18,6 +18,7 @@ use serde::de::DeserializeOwned;
 use warp::{Filter, Rejection};
 
 use crate::error::ApiError;
+use crate::idempotency::{Key, MAX_KEY_CHARS};
 
 /// How much of an oversized body is read (and thrown away) before answering 413, so a
 /// client still sending reads our answer rather than a reset connection.
@@ -110,6 +111,28 @@ impl ApiToken {
         };
         bool::from(presented.as_bytes().ct_eq(self.0.as_bytes()))
     }
+}
+
+/// The request header of an idempotent create.
+pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
+
+/// The `Idempotency-Key` of a request ([`crate::idempotency`]): `None` when absent, a
+/// 400 naming the header when malformed or given twice.
+pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<Key>, ApiError> {
+    let mut values = headers.get_all(IDEMPOTENCY_KEY).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    let malformed = || {
+        ApiError::BadRequest(format!(
+            "The Idempotency-Key header must be one value of 1 to {MAX_KEY_CHARS} \
+             visible ASCII characters."
+        ))
+    };
+    if values.next().is_some() {
+        return Err(malformed());
+    }
+    Key::parse(value.as_bytes()).map(Some).ok_or_else(malformed)
 }
 
 /// The request body, read up to [`REQUEST_MAX_BYTES`] (413 past it). A moderately
@@ -319,6 +342,26 @@ mod tests {
         );
         assert!(if_match(&with_if_match("3")).is_err());
         assert!(if_match(&with_if_match("\"1\", \"2\"")).is_err());
+    }
+
+    fn key(value: &[u8]) -> Result<Option<Key>, ApiError> {
+        let mut headers = HeaderMap::new();
+        headers.insert(IDEMPOTENCY_KEY, HeaderValue::from_bytes(value).unwrap());
+        idempotency_key(&headers)
+    }
+
+    #[test]
+    fn an_idempotency_key_is_one_valid_value() {
+        assert_eq!(idempotency_key(&HeaderMap::new()).unwrap(), None);
+        assert_eq!(key(b"abc").unwrap(), Key::parse(b"abc"));
+        for bad in [&b"with space"[..], "k".repeat(256).as_bytes()] {
+            let err = key(bad).unwrap_err();
+            assert!(err.to_string().contains("Idempotency-Key"), "{err}");
+        }
+        let mut twice = HeaderMap::new();
+        twice.append(IDEMPOTENCY_KEY, HeaderValue::from_static("one"));
+        twice.append(IDEMPOTENCY_KEY, HeaderValue::from_static("two"));
+        assert!(idempotency_key(&twice).is_err());
     }
 
     #[test]
