@@ -1,8 +1,7 @@
 //! The posts-service API's data types: what posts-service serves and parses, what
 //! render-service's client sends and reads, and what the tests check, written once.
 //!
-//! The contract is `SPEC.md`, "posts-service API (v1)", and `openapi.yaml` beside
-//! posts-service.
+//! The contract is `openapi.yaml` beside posts-service; `docs/api.md` explains it.
 //!
 //! # Layout
 //!

@@ -2,9 +2,10 @@
 //! (`/internal/v1/...`, bearer-token protected), which render-service uses so that
 //! every replica sees the same sessions and the same count of wrong passwords.
 //!
-//! A session is named by the SHA-256 of its id, in hex ([`SessionKey`]): render-service
-//! makes the random id, keeps it in the admin's cookie, and only ever sends its digest,
-//! so neither the database nor posts-service's logs hold a value that opens a session.
+//! A session is named by the SHA-256 of its id, in hex ([`is_session_key`]):
+//! render-service makes the random id, keeps it in the admin's cookie, and only ever
+//! sends its digest, so neither the database nor posts-service's logs hold a value that
+//! opens a session.
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;

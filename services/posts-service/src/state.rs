@@ -10,13 +10,14 @@ use crate::routes::request::ApiToken;
 /// What handlers share. Cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
-    /// The pool and whether start-up has finished.
+    /// The database nodes and whether start-up has finished.
     pub database: Database,
     /// The posts.
     pub store: PostStore,
     /// The admin's sessions and failed logins.
     pub sessions: SessionStore,
-    /// The token writes must carry.
+    /// The token that the writes and the internal API must carry, checked by
+    /// [`crate::routes::request::authorized`] before a body is read.
     pub api_token: ApiToken,
     /// Everything `/metrics` reports.
     pub registry: Registry,

@@ -4,12 +4,13 @@
 //! On one server ([`LockScope::Server`]) it is `GET_LOCK`, held by one connection and
 //! released with it at worst. `GET_LOCK` is local to one MariaDB server: Galera does not
 //! replicate it, so two replicas migrating through two nodes would both get "the" lock.
-//! For a cluster ([`LockScope::Cluster`]) the lock is a row, which is replicated: the lock is the row with id 1 in `posts_service_migration_lock`,
-//! inserted by its holder. Two replicas inserting it at once through different nodes
-//! cannot both commit (one gets ERROR 1062 on the same node, or ERROR 1213 from Galera's
-//! certification on another): the loser waits and tries again. The row carries an expiry,
-//! so a holder that died does not block migrations for ever; a live holder is done long
-//! before it (migrations take seconds).
+//! For a cluster ([`LockScope::Cluster`]) the lock is a row, which is replicated: the
+//! row with id 1 in `posts_service_migration_lock`, inserted by its holder. Two replicas
+//! inserting it at once through different nodes cannot both commit (one gets ERROR 1062
+//! on the same node, or ERROR 1213 from Galera's certification on another): the loser
+//! waits and tries again. The row carries an expiry, so a holder that died does not
+//! block migrations for ever; a live holder is done long before it (migrations take
+//! seconds).
 
 use std::hash::{BuildHasher, Hasher};
 use std::time::{Duration, Instant};

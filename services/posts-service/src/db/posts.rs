@@ -6,10 +6,12 @@
 //! dead or frozen database turns into [`StoreError::Unavailable`] instead of a hung
 //! request, and metrics. Errors are the store's own; `crate::error` decides what HTTP
 //! makes of them. A create under an `Idempotency-Key` writes its key in the same
-//! transaction ([`super::idempotency_keys`]). Optimistic concurrency is enforced by the database: an update or
-//! conditional delete only touches the row when `version` still matches, so two
-//! writers holding the same version can never both win. Write transactions that lose a
-//! deadlock are run again ([`super::operation::retrying_deadlocks`]).
+//! transaction ([`super::idempotency_keys`]).
+//!
+//! Optimistic concurrency is enforced by the database: an update or conditional delete
+//! only touches the row when `version` still matches, so two writers holding the same
+//! version can never both win. Write transactions that lose a deadlock are run again
+//! ([`super::operation::retrying_deadlocks`]).
 
 use std::future::Future;
 use std::time::Duration;

@@ -1,11 +1,11 @@
-//! [`Database`]: the connection pool and whether the service may use it yet.
+//! [`Database`]: the database nodes and whether the service may use them yet.
 //!
-//! The service opens its listeners before it has seen the database (`SPEC.md`:
-//! "posts-service starts, and answers `/healthz`, while the database is down"). A
-//! background task ([`Database::spawn_start_up`]) connects, applies pending migrations
-//! (or, with `MIGRATE_ON_START=false`, waits for a migration Job to have done so), and
-//! retries with capped exponential backoff until it succeeds; it never gives up, and the
-//! process never exits because the database is away. Until then every store operation
+//! The service opens its listeners before it has seen the database: it starts, and
+//! answers `/healthz`, while the database is down. A background task
+//! ([`Database::spawn_start_up`]) connects, applies pending migrations (or, with
+//! `MIGRATE_ON_START=false`, waits for a migration Job to have done so), and retries
+//! with capped exponential backoff until it succeeds; it never gives up, and the process
+//! never exits because the database is away. Until then every store operation
 //! answers `StoreError::Unavailable` at once (a 503 with `Retry-After`) without touching
 //! the pool ([`super::operation`]), and `/readyz` says why it is not ready.
 //!
@@ -28,8 +28,8 @@ use super::nodes::{Node, Nodes};
 /// First pause between two start-up attempts.
 const FIRST_RETRY: Duration = Duration::from_millis(200);
 /// Longest pause between two start-up attempts: a connection attempt twice a second
-/// costs the database nothing, and the service turns ready at most that long after it
-/// returns (SPEC: "as soon as it can reach it").
+/// costs the database nothing, and the service turns ready at most that long after the
+/// database is back.
 const MAX_RETRY: Duration = Duration::from_millis(500);
 /// How long one attempt may wait to reach the database (a blackholed host would
 /// otherwise hold it for the kernel's TCP timeout).
@@ -61,7 +61,7 @@ impl Phase {
     }
 }
 
-/// The pool and the start-up latch. Cheap to clone; clones share both.
+/// The nodes and the start-up latch. Cheap to clone; clones share both.
 #[derive(Clone)]
 pub struct Database {
     nodes: Arc<Nodes>,
@@ -69,7 +69,7 @@ pub struct Database {
 }
 
 impl Database {
-    /// Wraps `pool`, not yet started.
+    /// One node over `pool`, not yet started.
     pub fn new(pool: Pool) -> Database {
         Database::with_nodes(Nodes::new(vec![Node {
             label: "database".to_owned(),
@@ -86,7 +86,7 @@ impl Database {
         }
     }
 
-    /// The connection pool.
+    /// The writer's connection pool: where every statement goes now.
     pub fn pool(&self) -> &Pool {
         &self.nodes.writer().pool
     }
