@@ -12,6 +12,7 @@ use reqwest::{header, Method, StatusCode};
 use service_runtime::request_id::RequestId;
 
 use super::error::{unexpected_status, UpstreamError};
+use super::outcome::Outcome;
 use super::PostsClient;
 
 /// The header that makes a create safe to retry (SPEC: posts-service API).
@@ -90,15 +91,17 @@ impl PostsClient {
                 })
                 .await;
             let again = match outcome {
-                "timeout" | "unreachable" | "transport_error" => attempts < CREATE_ATTEMPTS,
-                "conflict" => Instant::now() + CREATE_RETRY_PAUSE < deadline,
+                Outcome::Timeout | Outcome::Unreachable | Outcome::TransportError => {
+                    attempts < CREATE_ATTEMPTS
+                }
+                Outcome::Conflict => Instant::now() + CREATE_RETRY_PAUSE < deadline,
                 _ => false,
             };
             if !again {
                 return result;
             }
             tracing::info!(
-                outcome,
+                outcome = outcome.as_str(),
                 attempts,
                 "create_post: trying again with the same Idempotency-Key"
             );

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
 
+use super::outcome::Outcome;
+
 /// Counts and latencies of calls to posts-service.
 #[derive(Clone)]
 pub(super) struct UpstreamMetrics {
@@ -41,8 +43,8 @@ impl UpstreamMetrics {
         Ok(UpstreamMetrics { calls, latency })
     }
 
-    pub(super) fn observe(&self, operation: &str, outcome: &str, elapsed: Duration) {
-        let labels = [operation, outcome];
+    pub(super) fn observe(&self, operation: &str, outcome: Outcome, elapsed: Duration) {
+        let labels = [operation, outcome.as_str()];
         self.calls.with_label_values(&labels).inc();
         self.latency
             .with_label_values(&labels)

@@ -4,7 +4,7 @@
 //! slow or dead posts-service turns into [`UpstreamError::Unavailable`] within a known
 //! time instead of a hanging page. Every call forwards the page's `X-Request-Id`, writes
 //! and the internal session calls carry the API token, and each call is counted and
-//! timed by operation and outcome in the service's Prometheus registry.
+//! timed by operation and [`Outcome`] in the service's Prometheus registry.
 //!
 //! Every call passes the [`CircuitBreaker`]: while posts-service keeps failing, calls
 //! fail at once (outcome `circuit_open`) instead of waiting for the timeout, so pages
@@ -18,6 +18,7 @@
 mod api;
 mod error;
 mod metrics;
+mod outcome;
 mod transport;
 
 use std::sync::Arc;
@@ -25,6 +26,7 @@ use std::sync::Arc;
 use prometheus::Registry;
 
 pub use error::{ClientError, UpstreamError};
+pub use outcome::Outcome;
 use transport::Transport;
 
 use crate::circuit::{CircuitBreaker, CircuitState};

@@ -12,11 +12,9 @@ use service_runtime::request_id::{self, RequestId};
 
 use super::error::{describe, field_problems, ClientError, UpstreamError};
 use super::metrics::UpstreamMetrics;
+use super::outcome::Outcome;
 use crate::circuit::CircuitBreaker;
 use crate::config::Config;
-
-/// What an answer from posts-service was, as a metrics label.
-pub(super) type Outcome = &'static str;
 
 /// The HTTP side of the client, shared by its clones.
 pub(super) struct Transport {
@@ -106,7 +104,7 @@ impl Transport {
             .0
     }
 
-    /// [`Transport::call`], also telling the outcome (the metrics label). The call is
+    /// [`Transport::call`], also telling the outcome. The call is
     /// made only when the circuit breaker lets it; else it fails at once.
     pub(super) async fn call_with_outcome<T>(
         &self,
@@ -116,13 +114,13 @@ impl Transport {
         on_answer: impl FnOnce(StatusCode, &Bytes) -> Result<T, UpstreamError>,
     ) -> (Result<T, UpstreamError>, Outcome) {
         let Some(permit) = self.breaker.admit() else {
-            const OUTCOME: Outcome = "circuit_open";
-            self.metrics.observe(operation, OUTCOME, Duration::ZERO);
+            self.metrics
+                .observe(operation, Outcome::CircuitOpen, Duration::ZERO);
             tracing::debug!(operation, "posts-service call not made: circuit open");
             let cause = "the circuit breaker is open: posts-service kept failing".to_owned();
             return (
                 Err(UpstreamError::Unavailable { operation, cause }),
-                OUTCOME,
+                Outcome::CircuitOpen,
             );
         };
         let started = Instant::now();
@@ -146,17 +144,11 @@ impl Transport {
                     }
                     _ => on_answer(status, &body),
                 };
-                let outcome = outcome_of(status, &result);
+                let outcome = Outcome::of_answer(status, &result);
                 (result, outcome)
             }
             Err(err) => {
-                let outcome = if err.is_timeout() {
-                    "timeout"
-                } else if err.is_connect() {
-                    "unreachable"
-                } else {
-                    "transport_error"
-                };
+                let outcome = Outcome::of_transport_error(&err);
                 let cause = describe(&err);
                 (
                     Err(UpstreamError::Unavailable { operation, cause }),
@@ -164,38 +156,21 @@ impl Transport {
                 )
             }
         };
-        if counts_against_posts_service(outcome) {
+        if outcome.counts_against_posts_service() {
             permit.failed();
         } else {
             permit.succeeded();
         }
         self.metrics.observe(operation, outcome, started.elapsed());
         if let Err(UpstreamError::Unavailable { operation, cause }) = &result {
-            tracing::warn!(operation, outcome, cause = %cause, "posts-service call failed");
+            tracing::warn!(
+                operation,
+                outcome = outcome.as_str(),
+                cause = %cause,
+                "posts-service call failed"
+            );
         }
         (result, outcome)
-    }
-}
-
-/// Whether an outcome says posts-service is failing (for the circuit breaker): no
-/// answer in time, no connection, or a 5xx. Any other answer shows it working.
-fn counts_against_posts_service(outcome: Outcome) -> bool {
-    matches!(
-        outcome,
-        "timeout" | "unreachable" | "transport_error" | "server_error"
-    )
-}
-
-fn outcome_of<T>(status: StatusCode, result: &Result<T, UpstreamError>) -> Outcome {
-    match result {
-        Ok(_) => "ok",
-        Err(UpstreamError::NotFound) => "not_found",
-        Err(UpstreamError::Stale) => "stale",
-        Err(UpstreamError::Invalid(_)) => "invalid",
-        Err(UpstreamError::Unavailable { .. }) if status.is_server_error() => "server_error",
-        Err(UpstreamError::Unavailable { .. }) if status == StatusCode::CONFLICT => "conflict",
-        Err(UpstreamError::Unavailable { .. }) if status.is_success() => "bad_response",
-        Err(UpstreamError::Unavailable { .. }) => "client_error",
     }
 }
 
@@ -280,22 +255,5 @@ mod tests {
             "{metrics}"
         );
         assert!(metrics.contains("render_circuit_state 1"), "{metrics}");
-    }
-
-    #[test]
-    fn only_failures_of_posts_service_count_against_it() {
-        for outcome in ["timeout", "unreachable", "transport_error", "server_error"] {
-            assert!(counts_against_posts_service(outcome), "{outcome}");
-        }
-        for outcome in [
-            "ok",
-            "not_found",
-            "stale",
-            "invalid",
-            "client_error",
-            "conflict",
-        ] {
-            assert!(!counts_against_posts_service(outcome), "{outcome}");
-        }
     }
 }
