@@ -3,7 +3,7 @@
 //! session and login-failure routes. Each builds its request, names its operation (the
 //! metrics label) and reads the answers that are its own.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use posts_api::session::{LoginFailure, LoginFailures, NewSession, SessionInfo};
@@ -12,7 +12,6 @@ use reqwest::{header, Method, StatusCode};
 use service_runtime::request_id::RequestId;
 
 use super::error::{unexpected_status, UpstreamError};
-use super::outcome::Outcome;
 use super::PostsClient;
 
 /// The header that makes a create safe to retry (SPEC: posts-service API).
@@ -20,8 +19,7 @@ const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
 /// Attempts of a create whose answer was lost (a timeout or a broken connection).
 const CREATE_ATTEMPTS: u32 = 2;
-/// Pause between attempts of a create, and while posts-service says the same key is
-/// still being worked on (409).
+/// Pause between attempts of a create.
 const CREATE_RETRY_PAUSE: Duration = Duration::from_millis(100);
 
 impl PostsClient {
@@ -64,9 +62,9 @@ impl PostsClient {
     }
 
     /// `POST /v1/posts` with `Idempotency-Key: <idempotency_key>`: the new post. An
-    /// attempt whose answer was lost (timeout, broken connection) is made once more with
-    /// the same key, and a 409 (the same key still in progress) is asked again until the
-    /// request timeout: posts-service makes one post per key, so neither duplicates it.
+    /// attempt that got no answer (timeout, refused or broken connection) is made once
+    /// more with the same key: posts-service makes one post per key and answers a
+    /// repeated key with the first result, so the second attempt duplicates nothing.
     pub async fn create(
         &self,
         input: &PostInput,
@@ -74,7 +72,6 @@ impl PostsClient {
         request_id: &RequestId,
     ) -> Result<Post, UpstreamError> {
         const OP: &str = "create_post";
-        let deadline = Instant::now() + self.transport.request_timeout();
         let mut attempts = 0;
         loop {
             attempts += 1;
@@ -90,14 +87,7 @@ impl PostsClient {
                     _ => Err(unexpected_status(OP, status)),
                 })
                 .await;
-            let again = match outcome {
-                Outcome::Timeout | Outcome::Unreachable | Outcome::TransportError => {
-                    attempts < CREATE_ATTEMPTS
-                }
-                Outcome::Conflict => Instant::now() + CREATE_RETRY_PAUSE < deadline,
-                _ => false,
-            };
-            if !again {
+            if !outcome.got_no_answer() || attempts >= CREATE_ATTEMPTS {
                 return result;
             }
             tracing::info!(

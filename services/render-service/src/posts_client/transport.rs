@@ -21,7 +21,6 @@ pub(super) struct Transport {
     http: reqwest::Client,
     base: Url,
     bearer: String,
-    request_timeout: Duration,
     breaker: Arc<CircuitBreaker>,
     metrics: UpstreamMetrics,
 }
@@ -53,7 +52,6 @@ impl Transport {
             http,
             base,
             bearer: format!("Bearer {}", config.posts_api_token.expose()),
-            request_timeout: config.request_timeout(),
             breaker: Arc::new(CircuitBreaker::new(config.circuit(), registry)?),
             metrics: UpstreamMetrics::register(registry)?,
         })
@@ -61,10 +59,6 @@ impl Transport {
 
     pub(super) fn breaker(&self) -> &Arc<CircuitBreaker> {
         &self.breaker
-    }
-
-    pub(super) fn request_timeout(&self) -> Duration {
-        self.request_timeout
     }
 
     pub(super) fn url(&self, segments: &[&str]) -> Url {
