@@ -1,7 +1,8 @@
 //! The calls render-service makes to posts-service, one method of [`PostsClient`] per
 //! route of its API: the posts (list, get, create, update, delete) and the internal
 //! session and login-failure routes. Each builds its request, names its operation (the
-//! metrics label) and reads the answers that are its own.
+//! metrics label) and reads the statuses that are its own; a create is also sent again
+//! under its `Idempotency-Key` when its first attempt got no answer.
 
 use std::time::Duration;
 
@@ -11,10 +12,11 @@ use posts_api::{etag, Post, PostInput, PostsPage};
 use reqwest::{header, Method, StatusCode};
 use service_runtime::request_id::RequestId;
 
-use super::error::{unexpected_status, UpstreamError};
+use super::error::UpstreamError;
 use super::PostsClient;
 
-/// The header that makes a create safe to retry (SPEC: posts-service API).
+/// The header under which posts-service makes one post per key, so a create can be
+/// sent again safely.
 const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
 /// Attempts of a create whose answer was lost (a timeout or a broken connection).
@@ -31,7 +33,7 @@ impl PostsClient {
         request_id: &RequestId,
     ) -> Result<PostsPage, UpstreamError> {
         const OP: &str = "list_posts";
-        let mut url = self.transport.url(&["v1", "posts"]);
+        let mut url = self.transport.endpoint(&["v1", "posts"]);
         {
             let mut query = url.query_pairs_mut();
             query.append_pair("limit", &limit.to_string());
@@ -39,11 +41,11 @@ impl PostsClient {
                 query.append_pair("before", &before.to_string());
             }
         }
-        let request = self.transport.get(url);
+        let request = self.transport.public_get(url);
         self.transport
-            .call(OP, request, request_id, |status, body| match status {
-                StatusCode::OK => parse_json(OP, body),
-                _ => Err(unexpected_status(OP, status)),
+            .send(OP, request, request_id, |status, body| match status {
+                StatusCode::OK => decode_json(OP, body),
+                _ => Err(UpstreamError::unexpected_status(OP, status)),
             })
             .await
     }
@@ -51,12 +53,12 @@ impl PostsClient {
     /// `GET /v1/posts/{id}`.
     pub async fn get(&self, id: u64, request_id: &RequestId) -> Result<Post, UpstreamError> {
         const OP: &str = "get_post";
-        let request = self.transport.get(self.transport.post_url(id));
+        let request = self.transport.public_get(self.transport.post_endpoint(id));
         self.transport
-            .call(OP, request, request_id, |status, body| match status {
-                StatusCode::OK => parse_json(OP, body),
+            .send(OP, request, request_id, |status, body| match status {
+                StatusCode::OK => decode_json(OP, body),
                 StatusCode::NOT_FOUND => Err(UpstreamError::NotFound),
-                _ => Err(unexpected_status(OP, status)),
+                _ => Err(UpstreamError::unexpected_status(OP, status)),
             })
             .await
     }
@@ -77,14 +79,14 @@ impl PostsClient {
             attempts += 1;
             let request = self
                 .transport
-                .write(Method::POST, self.transport.url(&["v1", "posts"]))
+                .with_api_token(Method::POST, self.transport.endpoint(&["v1", "posts"]))
                 .header(IDEMPOTENCY_KEY, idempotency_key)
                 .json(input);
             let (result, outcome) = self
                 .transport
-                .call_with_outcome(OP, request, request_id, |status, body| match status {
-                    StatusCode::CREATED | StatusCode::OK => parse_json(OP, body),
-                    _ => Err(unexpected_status(OP, status)),
+                .send_with_outcome(OP, request, request_id, |status, body| match status {
+                    StatusCode::CREATED | StatusCode::OK => decode_json(OP, body),
+                    _ => Err(UpstreamError::unexpected_status(OP, status)),
                 })
                 .await;
             if !outcome.got_no_answer() || attempts >= CREATE_ATTEMPTS {
@@ -111,14 +113,14 @@ impl PostsClient {
         const OP: &str = "update_post";
         let request = self
             .transport
-            .write(Method::PUT, self.transport.post_url(id))
+            .with_api_token(Method::PUT, self.transport.post_endpoint(id))
             .header(header::IF_MATCH, etag::of(version))
             .json(input);
         self.transport
-            .call(OP, request, request_id, |status, body| match status {
-                StatusCode::OK => parse_json(OP, body),
+            .send(OP, request, request_id, |status, body| match status {
+                StatusCode::OK => decode_json(OP, body),
                 StatusCode::NOT_FOUND => Err(UpstreamError::NotFound),
-                _ => Err(unexpected_status(OP, status)),
+                _ => Err(UpstreamError::unexpected_status(OP, status)),
             })
             .await
     }
@@ -134,15 +136,15 @@ impl PostsClient {
         const OP: &str = "delete_post";
         let mut request = self
             .transport
-            .write(Method::DELETE, self.transport.post_url(id));
+            .with_api_token(Method::DELETE, self.transport.post_endpoint(id));
         if let Some(version) = version {
             request = request.header(header::IF_MATCH, etag::of(version));
         }
         self.transport
-            .call(OP, request, request_id, |status, _| match status {
+            .send(OP, request, request_id, |status, _| match status {
                 StatusCode::NO_CONTENT | StatusCode::OK => Ok(()),
                 StatusCode::NOT_FOUND => Err(UpstreamError::NotFound),
-                _ => Err(unexpected_status(OP, status)),
+                _ => Err(UpstreamError::unexpected_status(OP, status)),
             })
             .await
     }
@@ -156,15 +158,15 @@ impl PostsClient {
         const OP: &str = "create_session";
         let request = self
             .transport
-            .write(
+            .with_api_token(
                 Method::POST,
-                self.transport.url(&["internal", "v1", "sessions"]),
+                self.transport.endpoint(&["internal", "v1", "sessions"]),
             )
             .json(session);
         self.transport
-            .call(OP, request, request_id, |status, body| match status {
-                StatusCode::CREATED => parse_json(OP, body),
-                _ => Err(unexpected_status(OP, status)),
+            .send(OP, request, request_id, |status, body| match status {
+                StatusCode::CREATED => decode_json(OP, body),
+                _ => Err(UpstreamError::unexpected_status(OP, status)),
             })
             .await
     }
@@ -177,15 +179,16 @@ impl PostsClient {
         request_id: &RequestId,
     ) -> Result<Option<SessionInfo>, UpstreamError> {
         const OP: &str = "touch_session";
-        let request = self.transport.write(
+        let request = self.transport.with_api_token(
             Method::GET,
-            self.transport.url(&["internal", "v1", "sessions", key]),
+            self.transport
+                .endpoint(&["internal", "v1", "sessions", key]),
         );
         self.transport
-            .call(OP, request, request_id, |status, body| match status {
-                StatusCode::OK => parse_json(OP, body).map(Some),
+            .send(OP, request, request_id, |status, body| match status {
+                StatusCode::OK => decode_json(OP, body).map(Some),
                 StatusCode::NOT_FOUND => Ok(None),
-                _ => Err(unexpected_status(OP, status)),
+                _ => Err(UpstreamError::unexpected_status(OP, status)),
             })
             .await
     }
@@ -197,14 +200,15 @@ impl PostsClient {
         request_id: &RequestId,
     ) -> Result<(), UpstreamError> {
         const OP: &str = "delete_session";
-        let request = self.transport.write(
+        let request = self.transport.with_api_token(
             Method::DELETE,
-            self.transport.url(&["internal", "v1", "sessions", key]),
+            self.transport
+                .endpoint(&["internal", "v1", "sessions", key]),
         );
         self.transport
-            .call(OP, request, request_id, |status, _| match status {
+            .send(OP, request, request_id, |status, _| match status {
                 StatusCode::NO_CONTENT | StatusCode::NOT_FOUND => Ok(()),
-                _ => Err(unexpected_status(OP, status)),
+                _ => Err(UpstreamError::unexpected_status(OP, status)),
             })
             .await
     }
@@ -217,13 +221,15 @@ impl PostsClient {
         request_id: &RequestId,
     ) -> Result<LoginFailures, UpstreamError> {
         const OP: &str = "login_failures";
-        let mut url = self.transport.url(&["internal", "v1", "login-failures"]);
+        let mut url = self
+            .transport
+            .endpoint(&["internal", "v1", "login-failures"]);
         url.query_pairs_mut().append_pair("client", client);
-        let request = self.transport.write(Method::GET, url);
+        let request = self.transport.with_api_token(Method::GET, url);
         self.transport
-            .call(OP, request, request_id, |status, body| match status {
-                StatusCode::OK => parse_json(OP, body),
-                _ => Err(unexpected_status(OP, status)),
+            .send(OP, request, request_id, |status, body| match status {
+                StatusCode::OK => decode_json(OP, body),
+                _ => Err(UpstreamError::unexpected_status(OP, status)),
             })
             .await
     }
@@ -237,17 +243,18 @@ impl PostsClient {
         const OP: &str = "record_login_failure";
         let request = self
             .transport
-            .write(
+            .with_api_token(
                 Method::POST,
-                self.transport.url(&["internal", "v1", "login-failures"]),
+                self.transport
+                    .endpoint(&["internal", "v1", "login-failures"]),
             )
             .json(&LoginFailure {
                 client: client.to_owned(),
             });
         self.transport
-            .call(OP, request, request_id, |status, body| match status {
-                StatusCode::OK => parse_json(OP, body),
-                _ => Err(unexpected_status(OP, status)),
+            .send(OP, request, request_id, |status, body| match status {
+                StatusCode::OK => decode_json(OP, body),
+                _ => Err(UpstreamError::unexpected_status(OP, status)),
             })
             .await
     }
@@ -255,7 +262,7 @@ impl PostsClient {
 
 /// Decodes an answer with sonic-rs, which scans strings (the 2 KB bodies) 16 bytes at a
 /// time; serde_json's decoding was a quarter of a cache-off index's instructions.
-fn parse_json<T: serde::de::DeserializeOwned>(
+fn decode_json<T: serde::de::DeserializeOwned>(
     operation: &'static str,
     body: &Bytes,
 ) -> Result<T, UpstreamError> {
@@ -283,7 +290,7 @@ mod tests {
             );
             json
         };
-        let page: PostsPage = parse_json("list", &Bytes::from(post(b"caf\xc3\xa9"))).unwrap();
+        let page: PostsPage = decode_json("list", &Bytes::from(post(b"caf\xc3\xa9"))).unwrap();
         assert_eq!(page.posts[0].title, "café");
         let bad: [&[u8]; 5] = [
             b"",
@@ -294,7 +301,7 @@ mod tests {
             &post(b"caf\xff"),
         ];
         for body in bad {
-            match parse_json::<PostsPage>("list", &Bytes::copy_from_slice(body)) {
+            match decode_json::<PostsPage>("list", &Bytes::copy_from_slice(body)) {
                 Err(UpstreamError::Unavailable { operation, cause }) => {
                     assert_eq!(operation, "list");
                     assert!(

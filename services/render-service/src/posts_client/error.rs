@@ -1,6 +1,7 @@
-//! What a call to posts-service can fail as: [`UpstreamError`] for a call,
-//! [`ClientError`] for building the client, and the helpers that turn an answer or a
-//! transport failure into one.
+//! What can go wrong: [`UpstreamError`], why a call did not give what was asked for
+//! (what pages match on), and [`ClientError`], why the client could not be built; plus
+//! how an unexpected status, a 422's problem document and a transport failure are put
+//! into words.
 
 use posts_api::{FieldError, Problem};
 use reqwest::StatusCode;
@@ -26,6 +27,21 @@ pub enum UpstreamError {
     },
 }
 
+impl UpstreamError {
+    /// A status the operation has no meaning for: posts-service is answering in a way
+    /// we cannot use. A 401 or 403 names the likely cause, a wrong API token.
+    pub(super) fn unexpected_status(operation: &'static str, status: StatusCode) -> Self {
+        let hint = match status {
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => " (check POSTS_API_TOKEN)",
+            _ => "",
+        };
+        UpstreamError::Unavailable {
+            operation,
+            cause: format!("unexpected status {status}{hint}"),
+        }
+    }
+}
+
 /// Could not build the client (bad base URL, TLS backend, or duplicate metrics).
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -37,20 +53,9 @@ pub enum ClientError {
     Metrics(#[from] prometheus::Error),
 }
 
-pub(super) fn unexpected_status(operation: &'static str, status: StatusCode) -> UpstreamError {
-    let hint = match status {
-        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => " (check POSTS_API_TOKEN)",
-        _ => "",
-    };
-    UpstreamError::Unavailable {
-        operation,
-        cause: format!("unexpected status {status}{hint}"),
-    }
-}
-
-/// The error and its sources in one line (reqwest's top-level message alone hides
+/// A transport error and its sources in one line (reqwest's top-level message alone hides
 /// whether it was a refused connection or a timeout).
-pub(super) fn describe(err: &reqwest::Error) -> String {
+pub(super) fn error_with_causes(err: &reqwest::Error) -> String {
     let mut text = err.to_string();
     let mut source = std::error::Error::source(err);
     while let Some(cause) = source {
@@ -63,7 +68,7 @@ pub(super) fn describe(err: &reqwest::Error) -> String {
 
 /// The field errors of a 422's problem document; a document without them (or that is
 /// not one) is a problem with the post as a whole.
-pub(super) fn field_problems(body: &[u8]) -> Vec<FieldError> {
+pub(super) fn field_errors_of_problem(body: &[u8]) -> Vec<FieldError> {
     match serde_json::from_slice::<Problem>(body) {
         Ok(problem) if !problem.errors.is_empty() => problem.errors,
         Ok(problem) => vec![FieldError {
@@ -86,7 +91,7 @@ mod tests {
         let body = br#"{"type":"about:blank","title":"Unprocessable","status":422,
             "detail":"title is invalid","errors":[{"field":"title","message":"too long"}]}"#;
         assert_eq!(
-            field_problems(body),
+            field_errors_of_problem(body),
             vec![FieldError {
                 field: "title".into(),
                 message: "too long".into()
@@ -98,12 +103,12 @@ mod tests {
     fn a_problem_without_field_errors_is_about_the_whole_post() {
         let body = br#"{"type":"about:blank","title":"x","status":422,"detail":"body is over 65535 bytes"}"#;
         assert_eq!(
-            field_problems(body),
+            field_errors_of_problem(body),
             vec![FieldError {
                 field: String::new(),
                 message: "body is over 65535 bytes".into()
             }]
         );
-        assert_eq!(field_problems(b"not json")[0].field, "");
+        assert_eq!(field_errors_of_problem(b"not json")[0].field, "");
     }
 }

@@ -1,5 +1,7 @@
-//! The client's Prometheus metrics: `upstream_requests_total` and
-//! `upstream_request_duration_seconds`, by operation and outcome.
+//! The client's Prometheus metrics, [`UpstreamMetrics`]: `upstream_requests_total` and
+//! `upstream_request_duration_seconds`, labelled by operation (`list_posts`,
+//! `create_session`, …) and [`Outcome`], each with `upstream="posts-service"`. Alert
+//! rules and dashboards read these names and labels.
 
 use std::time::Duration;
 
@@ -19,6 +21,7 @@ const UPSTREAM_BUCKETS: &[f64] = &[
 ];
 
 impl UpstreamMetrics {
+    /// Creates both metrics and registers them in `registry`.
     pub(super) fn register(registry: &Registry) -> prometheus::Result<Self> {
         let labels = &["operation", "outcome"];
         let calls = IntCounterVec::new(
@@ -43,7 +46,8 @@ impl UpstreamMetrics {
         Ok(UpstreamMetrics { calls, latency })
     }
 
-    pub(super) fn observe(&self, operation: &str, outcome: Outcome, elapsed: Duration) {
+    /// Counts one call and its time under its operation and outcome.
+    pub(super) fn record(&self, operation: &str, outcome: Outcome, elapsed: Duration) {
         let labels = [operation, outcome.as_str()];
         self.calls.with_label_values(&labels).inc();
         self.latency

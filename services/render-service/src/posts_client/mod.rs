@@ -9,11 +9,23 @@
 //! Every call passes the [`CircuitBreaker`]: while posts-service keeps failing, calls
 //! fail at once (outcome `circuit_open`) instead of waiting for the timeout, so pages
 //! fall back to their last good copy without delay. A create carries an
-//! `Idempotency-Key` and is sent once more with the same key when the first attempt
-//! timed out or lost its connection: posts-service answers the first result again
-//! rather than making a second post.
+//! `Idempotency-Key` and is sent once more with the same key when the first attempt got
+//! no answer (a timeout, a refused or a broken connection): posts-service answers the
+//! first result again rather than making a second post.
 //!
 //! This type is the seam for a cache of posts: pages only see its methods.
+//!
+//! # Layout
+//!
+//! - `api`: the calls, one method of [`PostsClient`] per route of posts-service's API,
+//!   and the create's second attempt.
+//! - `transport`: the HTTP client, its timeouts and token, the request id, and the
+//!   circuit breaker and metrics every call goes through.
+//! - `outcome`: [`Outcome`], what a call ended as: its metrics label, and whether it
+//!   counts against posts-service or makes a create worth sending again.
+//! - `error`: [`UpstreamError`] and [`ClientError`], and how failures are put in words.
+//! - `metrics`: the `upstream_requests_total` and `upstream_request_duration_seconds`
+//!   metrics.
 
 mod api;
 mod error;

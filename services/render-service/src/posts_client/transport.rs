@@ -1,6 +1,7 @@
-//! How a call reaches posts-service: one pooled `reqwest` client with a connect timeout
-//! and a whole-request timeout, the API token, the forwarded `X-Request-Id`, the
-//! circuit breaker every call passes, and the metrics each call records.
+//! How a call reaches posts-service: [`Transport`], one pooled `reqwest` client with a
+//! connect timeout and a whole-request timeout, the API token, the forwarded
+//! `X-Request-Id`, the circuit breaker every call passes (and tells how it went), and
+//! the metrics and log line each call leaves.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -10,13 +11,13 @@ use prometheus::Registry;
 use reqwest::{header, Method, RequestBuilder, StatusCode, Url};
 use service_runtime::request_id::{self, RequestId};
 
-use super::error::{describe, field_problems, ClientError, UpstreamError};
+use super::error::{error_with_causes, field_errors_of_problem, ClientError, UpstreamError};
 use super::metrics::UpstreamMetrics;
 use super::outcome::Outcome;
 use crate::circuit::CircuitBreaker;
 use crate::config::Config;
 
-/// The HTTP side of the client, shared by its clones.
+/// The HTTP side of [`super::PostsClient`], shared by its clones.
 pub(super) struct Transport {
     http: reqwest::Client,
     base: Url,
@@ -57,11 +58,14 @@ impl Transport {
         })
     }
 
+    /// The breaker every call passes.
     pub(super) fn breaker(&self) -> &Arc<CircuitBreaker> {
         &self.breaker
     }
 
-    pub(super) fn url(&self, segments: &[&str]) -> Url {
+    /// The URL of the path `segments` under `POSTS_SERVICE_URL` (each segment escaped,
+    /// the base's own path prefix kept).
+    pub(super) fn endpoint(&self, segments: &[&str]) -> Url {
         let mut url = self.base.clone();
         if let Ok(mut path) = url.path_segments_mut() {
             path.pop_if_empty().extend(segments);
@@ -69,47 +73,51 @@ impl Transport {
         url
     }
 
-    pub(super) fn post_url(&self, id: u64) -> Url {
-        self.url(&["v1", "posts", &id.to_string()])
+    /// `/v1/posts/{id}`.
+    pub(super) fn post_endpoint(&self, id: u64) -> Url {
+        self.endpoint(&["v1", "posts", &id.to_string()])
     }
 
-    pub(super) fn get(&self, url: Url) -> RequestBuilder {
+    /// A GET of the public API, which needs no token.
+    pub(super) fn public_get(&self, url: Url) -> RequestBuilder {
         self.http.get(url)
     }
 
-    pub(super) fn write(&self, method: Method, url: Url) -> RequestBuilder {
+    /// A request carrying the API token: every write and every internal call.
+    pub(super) fn with_api_token(&self, method: Method, url: Url) -> RequestBuilder {
         self.http
             .request(method, url)
             .header(header::AUTHORIZATION, &self.bearer)
     }
 
-    /// Sends `request`, reads the whole answer (within the client's timeout), turns the
-    /// statuses every operation shares into errors, hands the rest to `on_answer`, and
-    /// records the outcome.
-    pub(super) async fn call<T>(
+    /// Sends `request` with the request id, reads the whole answer (within the client's
+    /// timeout), turns the statuses every operation shares (412, 422) into errors, hands
+    /// the rest to `read_answer`, and records the outcome.
+    pub(super) async fn send<T>(
         &self,
         operation: &'static str,
         request: RequestBuilder,
         request_id: &RequestId,
-        on_answer: impl FnOnce(StatusCode, &Bytes) -> Result<T, UpstreamError>,
+        read_answer: impl FnOnce(StatusCode, &Bytes) -> Result<T, UpstreamError>,
     ) -> Result<T, UpstreamError> {
-        self.call_with_outcome(operation, request, request_id, on_answer)
+        self.send_with_outcome(operation, request, request_id, read_answer)
             .await
             .0
     }
 
-    /// [`Transport::call`], also telling the outcome. The call is
-    /// made only when the circuit breaker lets it; else it fails at once.
-    pub(super) async fn call_with_outcome<T>(
+    /// [`Transport::send`], also telling the [`Outcome`] (a create decides on it whether
+    /// to send again). The call is made only when the circuit breaker lets it, else it
+    /// fails at once; the outcome then tells the breaker whether posts-service failed.
+    pub(super) async fn send_with_outcome<T>(
         &self,
         operation: &'static str,
         request: RequestBuilder,
         request_id: &RequestId,
-        on_answer: impl FnOnce(StatusCode, &Bytes) -> Result<T, UpstreamError>,
+        read_answer: impl FnOnce(StatusCode, &Bytes) -> Result<T, UpstreamError>,
     ) -> (Result<T, UpstreamError>, Outcome) {
         let Some(permit) = self.breaker.admit() else {
             self.metrics
-                .observe(operation, Outcome::CircuitOpen, Duration::ZERO);
+                .record(operation, Outcome::CircuitOpen, Duration::ZERO);
             tracing::debug!(operation, "posts-service call not made: circuit open");
             let cause = "the circuit breaker is open: posts-service kept failing".to_owned();
             return (
@@ -134,16 +142,16 @@ impl Transport {
                 let result = match status {
                     StatusCode::PRECONDITION_FAILED => Err(UpstreamError::Stale),
                     StatusCode::UNPROCESSABLE_ENTITY => {
-                        Err(UpstreamError::Invalid(field_problems(&body)))
+                        Err(UpstreamError::Invalid(field_errors_of_problem(&body)))
                     }
-                    _ => on_answer(status, &body),
+                    _ => read_answer(status, &body),
                 };
                 let outcome = Outcome::of_answer(status, &result);
                 (result, outcome)
             }
             Err(err) => {
                 let outcome = Outcome::of_transport_error(&err);
-                let cause = describe(&err);
+                let cause = error_with_causes(&err);
                 (
                     Err(UpstreamError::Unavailable { operation, cause }),
                     outcome,
@@ -155,7 +163,7 @@ impl Transport {
         } else {
             permit.succeeded();
         }
-        self.metrics.observe(operation, outcome, started.elapsed());
+        self.metrics.record(operation, outcome, started.elapsed());
         if let Err(UpstreamError::Unavailable { operation, cause }) = &result {
             tracing::warn!(
                 operation,
@@ -183,12 +191,12 @@ mod tests {
     fn urls_keep_a_path_prefix() {
         let transport = transport("http://posts:8081/api");
         assert_eq!(
-            transport.post_url(7).as_str(),
+            transport.post_endpoint(7).as_str(),
             "http://posts:8081/api/v1/posts/7"
         );
         let transport = self::transport("http://posts:8081");
         assert_eq!(
-            transport.url(&["readyz"]).as_str(),
+            transport.endpoint(&["readyz"]).as_str(),
             "http://posts:8081/readyz"
         );
     }
