@@ -2,40 +2,40 @@
 //!
 //! It serves server-rendered HTML (no JavaScript) for the posts that posts-service
 //! stores, the one admin's login and add/edit/delete forms, and an Atom feed. It never
-//! touches the database: every post comes from posts-service's JSON API (`SPEC.md`,
-//! "render-service pages").
+//! touches the database: every post comes from posts-service's JSON API.
 //!
 //! # Layout
 //!
-//! Pages sit on top; each layer below only uses the ones below it, never a page.
+//! Pages sit on top; each module uses only the ones listed after it.
 //!
+//! - [`startup`]: [`Application`], which checks the configuration, binds the listeners
+//!   and builds the state; `main` and the tests call the same `build`.
 //! - [`routes`]: the wiring, one line per page module, plus error handling and the
-//!   security headers. [`startup`]: [`Application`], which binds the listener and builds
-//!   the state; tests call the same `build` and talk to it over HTTP.
+//!   security headers.
 //! - [`pages`]: one module per page (`index`, `post`, `editor`, `delete`, `session`,
-//!   `feed`, `health`, `assets`): its routes and its handlers.
-//! - [`web`]: what every page is built on: the [`web::Visitor`] (session, looked up at
-//!   posts-service; cookies, redirects), the client's address ([`web::client`]), the [`web::guards::admin`] filter that yields an [`web::Admin`], forms
-//!   with their CSRF check ([`web::forms::csrf_form`]), and how handler results and
-//!   rejections become responses ([`web::respond`]).
-//! - [`state`]: [`state::AppState`], what handlers share. [`site`]: the blog's identity
-//!   and the security headers.
-//! - [`posts_client`]: [`PostsClient`], the only way to posts-service, over the
-//!   `posts-api` types: one pooled HTTP client with timeouts, the API token,
-//!   request-id forwarding and per-call metrics. [`circuit`]: the circuit breaker every
-//!   call passes, so a failing posts-service costs nothing per page but a cache lookup.
+//!   `feed`, `health`, `assets`), each with its routes and its handlers.
+//! - [`web`]: what every page is built on: the [`web::Visitor`] and its session, the
+//!   client's address, the [`web::guards::admin`] filter, CSRF-checked forms and how
+//!   handler results and rejections become responses.
+//! - [`state`]: [`state::AppState`], what handlers share, and the process's readiness.
 //! - [`page_cache`]: rendered pages (and the feed) shared between anonymous readers for
 //!   at most `PAGE_CACHE_TTL_MS`, unknown ids remembered as 404, and the last good copy
 //!   served during a posts-service outage or slowness.
+//! - [`error`]: [`PageError`], what can go wrong in a page, and its error page.
+//! - [`templates`]: the askama page types, whose markup lives in `templates/`.
+//! - [`markdown`]: CommonMark to sanitized HTML, and plain-text excerpts.
 //! - [`auth`]: the admin's session cookie (a random id whose session lives in
 //!   posts-service), CSRF tokens, flash messages and the constant-time credential
 //!   check, all keyed by `SESSION_SECRET`.
 //! - [`login_limit`]: login throttling per client address and for the admin account,
 //!   and who the client is (`TRUSTED_PROXIES`).
-//! - [`markdown`]: CommonMark to sanitized HTML, and plain-text excerpts.
-//! - [`templates`]: the askama page types; the markup lives in `templates/`.
-//! - [`error`]: [`PageError`], what can go wrong in a page, and its error page.
-//! - [`config`]: the one `Config`, read from the environment once at start.
+//! - [`site`]: the blog's identity and the security headers every response carries.
+//! - [`posts_client`]: [`PostsClient`], the only way to posts-service: one method per
+//!   API call over a pooled HTTP client with timeouts, the API token, request-id
+//!   forwarding and metrics by operation and [`posts_client::Outcome`].
+//! - [`config`]: the one [`Config`], read from the environment once at start.
+//! - [`circuit`]: the circuit breaker every call to posts-service passes, so a failing
+//!   posts-service costs a page nothing but a cache lookup.
 //!
 //! # Adding an admin page
 //!

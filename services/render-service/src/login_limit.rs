@@ -1,5 +1,5 @@
-//! Login throttling (`SPEC.md`, "Admin sessions and login"; OWASP ASVS 5.0 §6.3): who
-//! the client is, and whether it may try a password now.
+//! Login throttling (OWASP ASVS 5.0 §6.3): who the client is, and whether it may try a
+//! password now.
 //!
 //! Two bounds, each answered with 429 and `Retry-After`:
 //!

@@ -1,8 +1,7 @@
 //! Rendered pages (and the feed) for readers, kept briefly, so a popular page costs one
 //! call to posts-service per second instead of one per view.
 //!
-//! The cache keeps these promises (SPEC, "Page cache promises"; tested here and in
-//! `tests/integration/cache.rs`):
+//! The cache keeps these promises (tested here and in `tests/integration/cache.rs`):
 //!
 //! - **The admin sees their own write on the very next page.** Pages are shared only
 //!   between anonymous readers without a (genuine) flash message; the admin's pages are

@@ -28,7 +28,7 @@ pub struct AppState {
 }
 
 /// render-service's own readiness: ready from start until shutdown begins. It does not
-/// follow posts-service (SPEC, "Both services"): during a posts-service outage the pods
+/// follow posts-service: during a posts-service outage the pods
 /// must stay in the Service, so readers get the last good copies of pages.
 #[derive(Debug, Clone)]
 pub struct Readiness(Arc<AtomicBool>);

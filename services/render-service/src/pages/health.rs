@@ -2,7 +2,7 @@
 //!
 //! `/healthz` is 200 while the process serves. `/readyz` is render-service's own state
 //! only: 200 from start until shutdown begins, then 503. It does **not** follow
-//! posts-service (SPEC, "Both services"): when posts-service fails, this process still
+//! posts-service: when posts-service fails, this process still
 //! serves the last good copies of pages (and a quick 503 page for the rest, thanks to
 //! the circuit breaker), which it could not do once taken out of the Service. It costs
 //! no call anywhere, so a flood of probes is free. `/metrics` is the service's registry:

@@ -1,5 +1,5 @@
 //! The pages, one module each. A page module has a `routes(&state)` function (its paths,
-//! methods, metrics labels and guards, like a row of the SPEC's page table) and its
+//! methods, metrics labels and guards: one row of the table of pages) and its
 //! handlers, which return `Result<Response, PageError>`.
 
 pub mod assets;

@@ -4,7 +4,8 @@
 //!
 //! `double_submit_of_the_add_form_makes_one_post` and
 //! `a_create_whose_answer_was_lost_is_retried_and_makes_one_post` need posts-service to
-//! honour the key (SPEC: posts-service API); the first test needs nothing of it.
+//! honour the key (it answers a repeated key with the first result); the first test
+//! needs nothing of it.
 
 use std::time::Duration;
 

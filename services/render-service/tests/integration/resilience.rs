@@ -73,7 +73,7 @@ pub async fn stopped_posts_service_is_a_503_page_and_render_stays_ready(db: Db) 
     let status = response.status();
     assert_unavailable_page(status, &response.text().await.unwrap());
     assert_quick(started, Duration::from_secs(4));
-    // Ready all the same: its readiness is its own (SPEC, "Both services").
+    // Ready all the same: its readiness is its own, not posts-service's.
     let response = client.get(format!("{url}/readyz")).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     task.abort();
