@@ -353,7 +353,7 @@ wait "$LOAD_PID"; LOAD_PID=""
 python3 "$HERE/load.py" stats --acks "$WORK/acks-pause.jsonl" --since "$PAUSED_AT" >"$WORK/pause-stats.json"
 gap=$(field longest_gap_s <"$WORK/pause-stats.json")
 bound=$(python3 -c "print($suspect_s + 4)")
-figure "docker pause of $paused: evicted after $(python3 -c "print(round($evicted - $PAUSED_AT, 1))") s, longest wait between acknowledged writes ${gap} s (bound: evs.suspect_timeout $suspect_s s + 4 s); load: $(cat "$WORK/pause.json")"
+figure "docker pause of $paused: both others seen as a primary component of two $(python3 -c "print(round($evicted - $PAUSED_AT, 1))") s after the pause (polled through docker exec), longest wait between acknowledged writes ${gap} s (bound: evs.suspect_timeout $suspect_s s + 4 s); load: $(cat "$WORK/pause.json")"
 python3 -c "import sys; sys.exit(0 if $gap <= $bound else 1)" ||
   fail "writes stalled ${gap} s (> $bound s: evs.suspect_timeout $suspect_s s + 4 s)"
 # the two others stayed in the primary component throughout: every view they installed
