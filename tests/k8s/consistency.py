@@ -71,9 +71,10 @@ class ServiceFacts:
         self.name = name
         src = root / "services" / name / "src"
         config_rs = (src / "config.rs").read_text()
-        self.vars, self.required = struct_vars(config_rs, "Config")
+        groups = shared_variables(root)
+        self.vars, self.required = struct_vars(config_rs, "Config", groups)
         self.migrate_vars, self.migrate_required = (
-            struct_vars(config_rs, "MigrateConfig")
+            struct_vars(config_rs, "MigrateConfig", groups)
             if "struct MigrateConfig" in config_rs else (set(), set())
         )
         self.default_port = default_port(config_rs)
@@ -88,35 +89,48 @@ class ServiceFacts:
         self.allowed = self.vars | PLANNED_VARIABLES
 
 
-def struct_vars(source: str, struct: str):
-    """(all variables, required variables) of `pub struct <struct> { … }`."""
-    match = re.search(r"pub struct %s\s*\{(.*?)\n\}" % re.escape(struct), source, re.S)
+def shared_variables(root: Path):
+    """The variables of the groups a service's `Config` holds in a `#[serde(skip)]` field
+    and reads with a pass of their own (crates/service-runtime): {type: variables}."""
+    runtime = root / "crates/service-runtime/src"
+    log = struct_vars((runtime / "telemetry.rs").read_text(), "LogConfig")[0]
+    server = struct_vars((runtime / "config.rs").read_text(), "ServerVariables")[0]
+    return {"LogConfig": log, "ServerConfig": server | log}
+
+
+def struct_vars(source: str, struct: str, groups=None):
+    """(all variables, required variables) of `pub struct <struct> { … }`; a skipped field
+    of a type in `groups` stands for that group's (optional) variables."""
+    match = re.search(r"(?:pub )?struct %s\s*\{(.*?)\n\}" % re.escape(struct), source, re.S)
     if not match:
         raise SystemExit(f"cannot find `pub struct {struct}` in config.rs")
     names, required = set(), set()
-    has_default = False
+    has_default = skipped = False
     for line in match.group(1).splitlines():
         line = line.strip()
         if line.startswith("#[serde(") and "default" in line:
             has_default = True
-        field = re.match(r"pub (\w+)\s*:\s*(.+?),?$", line)
+        if line.startswith("#[serde(skip"):
+            skipped = True
+        field = re.match(r"(?:pub )?(\w+)\s*:\s*(.+?),?$", line)
         if field:
             name, ty = field.group(1).upper(), field.group(2)
-            names.add(name)
-            if not has_default and not ty.startswith("Option<"):
-                required.add(name)
-            has_default = False
+            if skipped:
+                names |= (groups or {}).get(ty, set())
+            else:
+                names.add(name)
+                if not has_default and not ty.startswith("Option<"):
+                    required.add(name)
+            has_default = skipped = False
     if not names:
         raise SystemExit(f"`pub struct {struct}` has no fields I can read")
     return names, required
 
 
 def default_port(source: str) -> int:
-    match = re.search(
-        r"fn default_listen_addr\(\)[^{]*\{[^}]*?\[\s*\d+\s*,\s*\d+\s*,\s*\d+\s*,\s*\d+\s*\]\s*,\s*(\d+)",
-        source, re.S)
+    match = re.search(r"DEFAULT_PORTS: DefaultPorts = DefaultPorts \{\s*listen: (\d+)", source)
     if not match:
-        raise SystemExit("cannot find the port in `fn default_listen_addr`")
+        raise SystemExit("cannot find the port in `DEFAULT_PORTS`")
     return int(match.group(1))
 
 

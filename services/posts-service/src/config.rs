@@ -1,46 +1,40 @@
 //! posts-service configuration, read once from the environment at start.
 
 use std::fmt;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use serde::Deserialize;
-use service_runtime::config::{self, ConfigError};
-use service_runtime::telemetry::LogFormat;
+use service_runtime::config::{self, ConfigError, DefaultPorts, Secret, ServerConfig};
+use service_runtime::telemetry::LogConfig;
+
+/// Where the service listens when `LISTEN_ADDR` and `METRICS_ADDR` are unset.
+pub const DEFAULT_PORTS: DefaultPorts = DefaultPorts {
+    listen: 8081,
+    metrics: 9081,
+};
 
 /// Everything the service can be told. Field names are the variables' names in lower
-/// case; the README's configuration table lists them with their defaults. Its `Debug`
-/// output hides the secrets.
+/// case; `docs/configuration.md` lists them with their defaults (a test holds it to this
+/// struct). Its `Debug` output hides the secrets.
 #[derive(Clone, Deserialize)]
 pub struct Config {
+    /// `LISTEN_ADDR`, `METRICS_ADDR`, `MAX_CONNECTIONS`, `RUST_LOG`, `LOG_FORMAT`: read by
+    /// [`ServerConfig::from_iter`] in [`Config::from_vars`], not by this struct's serde.
+    #[serde(skip, default = "default_server")]
+    pub server: ServerConfig,
     /// `mysql://user:password@host:3306/blog`; after [`Config::from_env`], with
     /// `DATABASE_PASSWORD` in it when that is set.
     pub database_url: String,
     /// The database password, when it is kept apart from the URL (in Kubernetes, the
     /// one Secret MariaDB reads too): replaces the password of `DATABASE_URL`.
-    pub database_password: Option<String>,
+    pub database_password: Option<Secret>,
     /// `DATABASE_URLS`: the nodes of a Galera Cluster, comma-separated `mysql://` URLs;
     /// when set, it replaces `DATABASE_URL` ([`crate::db::nodes`]). After
     /// [`Config::from_env`], with `DATABASE_PASSWORD` in each URL when that is set.
     #[serde(default)]
     pub database_urls: Option<String>,
     /// The bearer token that writes must carry.
-    pub api_token: String,
-    /// Where to listen.
-    #[serde(default = "default_listen_addr")]
-    pub listen_addr: SocketAddr,
-    /// `METRICS_ADDR`: where `/metrics` is served, apart from the public listener.
-    #[serde(default = "default_metrics_addr")]
-    pub metrics_addr: SocketAddr,
-    /// `MAX_CONNECTIONS`: open connections the public listener accepts.
-    #[serde(default = "default_max_connections")]
-    pub max_connections: usize,
-    /// Log filter, `tracing` syntax.
-    #[serde(default = "default_rust_log")]
-    pub rust_log: String,
-    /// `json` or `text`.
-    #[serde(default)]
-    pub log_format: LogFormat,
+    pub api_token: Secret,
     /// Connections the pool keeps open even when idle.
     #[serde(default = "default_db_pool_min")]
     pub db_pool_min: usize,
@@ -57,17 +51,8 @@ pub struct Config {
     pub migrate_on_start: bool,
 }
 
-fn default_listen_addr() -> SocketAddr {
-    SocketAddr::from(([0, 0, 0, 0], 8081))
-}
-fn default_metrics_addr() -> SocketAddr {
-    SocketAddr::from(([0, 0, 0, 0], 9081))
-}
-fn default_max_connections() -> usize {
-    service_runtime::server::DEFAULT_MAX_CONNECTIONS
-}
-fn default_rust_log() -> String {
-    "info".to_owned()
+fn default_server() -> ServerConfig {
+    ServerConfig::defaults(DEFAULT_PORTS)
 }
 fn default_db_pool_min() -> usize {
     2
@@ -85,22 +70,29 @@ fn default_true() -> bool {
 impl Config {
     /// Reads and checks the process environment.
     pub fn from_env() -> Result<Config, ConfigError> {
-        config::from_env::<Config>()?.validated()
+        Config::from_vars(std::env::vars())
+    }
+
+    /// What [`Config::from_env`] does, for the given variables.
+    pub fn from_vars<I>(vars: I) -> Result<Config, ConfigError>
+    where
+        I: IntoIterator<Item = (String, String)>,
+    {
+        let vars: Vec<(String, String)> = vars.into_iter().collect();
+        let mut config: Config = config::from_iter(vars.iter().cloned())?;
+        config.server = ServerConfig::from_iter(vars, DEFAULT_PORTS)?;
+        config.validated()
     }
 
     /// Defaults for everything but the two required values, listening on a random
     /// loopback port: what tests start.
     pub fn new(database_url: impl Into<String>, api_token: impl Into<String>) -> Config {
         Config {
+            server: ServerConfig::local(),
             database_url: database_url.into(),
             database_password: None,
             database_urls: None,
-            api_token: api_token.into(),
-            listen_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            metrics_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            max_connections: default_max_connections(),
-            rust_log: default_rust_log(),
-            log_format: LogFormat::default(),
+            api_token: Secret::new(api_token),
             db_pool_min: default_db_pool_min(),
             db_pool_max: default_db_pool_max(),
             db_timeout_ms: default_db_timeout_ms(),
@@ -123,13 +115,7 @@ impl Config {
     }
 
     fn validated(mut self) -> Result<Config, ConfigError> {
-        if self.max_connections == 0 {
-            return Err(ConfigError::invalid(
-                "MAX_CONNECTIONS",
-                "must be at least 1",
-            ));
-        }
-        if self.api_token.trim().is_empty() {
+        if self.api_token.expose().trim().is_empty() {
             return Err(ConfigError::invalid("API_TOKEN", "must not be empty"));
         }
         if self.db_pool_max == 0 || self.db_pool_min > self.db_pool_max {
@@ -141,13 +127,13 @@ impl Config {
         if self.db_timeout_ms == 0 {
             return Err(ConfigError::invalid("DB_TIMEOUT_MS", "must be at least 1"));
         }
-        self.database_url = with_password(&self.database_url, self.database_password.as_deref())?;
+        self.database_url = with_password(&self.database_url, self.database_password.as_ref())?;
         crate::db::parse_database_url(&self.database_url)?;
         if let Some(list) = self.database_urls.take() {
             let urls = crate::db::nodes::parse_database_urls(&list)?
                 .iter()
                 .map(|url| {
-                    with_password(url, self.database_password.as_deref()).map_err(|_| {
+                    with_password(url, self.database_password.as_ref()).map_err(|_| {
                         ConfigError::invalid(
                             "DATABASE_URLS",
                             "has an entry without a user and host for DATABASE_PASSWORD to apply to",
@@ -164,11 +150,9 @@ impl Config {
 impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Config")
+            .field("server", &self.server)
             .field("database_url", &redacted_url(&self.database_url))
-            .field(
-                "database_password",
-                &self.database_password.as_ref().map(|_| REDACTED),
-            )
+            .field("database_password", &self.database_password)
             .field(
                 "database_urls",
                 &self
@@ -176,12 +160,7 @@ impl fmt::Debug for Config {
                     .as_ref()
                     .map(|list| list.split(',').map(redacted_url).collect::<Vec<_>>()),
             )
-            .field("api_token", &REDACTED)
-            .field("listen_addr", &self.listen_addr)
-            .field("metrics_addr", &self.metrics_addr)
-            .field("max_connections", &self.max_connections)
-            .field("rust_log", &self.rust_log)
-            .field("log_format", &self.log_format)
+            .field("api_token", &self.api_token)
             .field("db_pool_min", &self.db_pool_min)
             .field("db_pool_max", &self.db_pool_max)
             .field("db_timeout_ms", &self.db_timeout_ms)
@@ -190,13 +169,13 @@ impl fmt::Debug for Config {
     }
 }
 
-/// What `Debug` shows instead of a secret.
-const REDACTED: &str = "<redacted>";
+/// What `Debug` shows instead of the password of a URL.
+const REDACTED: &str = "redacted";
 
 /// `url` with its password replaced by `password` (percent-encoded as a URL needs),
 /// or `url` as it is when there is no `password`. Errors never quote either.
-fn with_password(url: &str, password: Option<&str>) -> Result<String, ConfigError> {
-    let Some(password) = password else {
+fn with_password(url: &str, password: Option<&Secret>) -> Result<String, ConfigError> {
+    let Some(password) = password.map(Secret::expose) else {
         return Ok(url.to_owned());
     };
     if password.is_empty() {
@@ -238,23 +217,32 @@ pub struct MigrateConfig {
     /// As [`Config::database_url`].
     pub database_url: String,
     /// As [`Config::database_password`].
-    pub database_password: Option<String>,
-    /// As [`Config::rust_log`].
-    #[serde(default = "default_rust_log")]
-    pub rust_log: String,
-    /// As [`Config::log_format`].
-    #[serde(default)]
-    pub log_format: LogFormat,
+    pub database_password: Option<Secret>,
+    /// `RUST_LOG` and `LOG_FORMAT`, read by a second pass in [`MigrateConfig::from_vars`]
+    /// as [`ServerConfig`] reads them.
+    #[serde(skip)]
+    pub log: LogConfig,
 }
 
 impl MigrateConfig {
     /// Reads and checks the process environment.
     pub fn from_env() -> Result<MigrateConfig, ConfigError> {
-        config::from_env::<MigrateConfig>()?.validated()
+        MigrateConfig::from_vars(std::env::vars())
+    }
+
+    /// What [`MigrateConfig::from_env`] does, for the given variables.
+    pub fn from_vars<I>(vars: I) -> Result<MigrateConfig, ConfigError>
+    where
+        I: IntoIterator<Item = (String, String)>,
+    {
+        let vars: Vec<(String, String)> = vars.into_iter().collect();
+        let mut migrate: MigrateConfig = config::from_iter(vars.iter().cloned())?;
+        migrate.log = config::from_iter(vars)?;
+        migrate.validated()
     }
 
     fn validated(mut self) -> Result<MigrateConfig, ConfigError> {
-        self.database_url = with_password(&self.database_url, self.database_password.as_deref())?;
+        self.database_url = with_password(&self.database_url, self.database_password.as_ref())?;
         crate::db::parse_database_url(&self.database_url)?;
         Ok(self)
     }
@@ -264,12 +252,8 @@ impl fmt::Debug for MigrateConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MigrateConfig")
             .field("database_url", &redacted_url(&self.database_url))
-            .field(
-                "database_password",
-                &self.database_password.as_ref().map(|_| REDACTED),
-            )
-            .field("rust_log", &self.rust_log)
-            .field("log_format", &self.log_format)
+            .field("database_password", &self.database_password)
+            .field("log", &self.log)
             .finish()
     }
 }
@@ -279,8 +263,7 @@ mod tests {
     use super::*;
 
     fn load(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let vars = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string()));
-        config::from_iter::<Config, _>(vars)?.validated()
+        Config::from_vars(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())))
     }
 
     #[test]
@@ -290,8 +273,12 @@ mod tests {
             ("API_TOKEN", "t0ken"),
         ])
         .unwrap();
-        assert_eq!(config.listen_addr.to_string(), "0.0.0.0:8081");
-        assert_eq!(config.log_format, LogFormat::Json);
+        assert_eq!(config.server.listen_addr.to_string(), "0.0.0.0:8081");
+        assert_eq!(config.server.metrics_addr.to_string(), "0.0.0.0:9081");
+        assert_eq!(
+            config.server.log.log_format,
+            service_runtime::telemetry::LogFormat::Json
+        );
         assert!(config.migrate_on_start);
     }
 
@@ -367,12 +354,10 @@ mod tests {
             ("API_TOKEN", "token-secret"),
         ])
         .unwrap();
-        let migrate = config::from_iter::<MigrateConfig, _>([
+        let migrate = MigrateConfig::from_vars([
             ("DATABASE_URL".to_owned(), "mysql://blog@db/blog".to_owned()),
             ("DATABASE_PASSWORD".to_owned(), "password-secret".to_owned()),
         ])
-        .unwrap()
-        .validated()
         .unwrap();
         for shown in [
             format!("{config:?}"),
@@ -468,5 +453,34 @@ mod tests {
         ])
         .unwrap_err();
         assert!(err.to_string().contains("LOG_FORMAT"), "{err}");
+    }
+
+    /// The configuration reference, held to [`Config`] and [`MigrateConfig`].
+    const REFERENCE: &str = include_str!("../../../docs/configuration.md");
+
+    #[test]
+    fn configuration_reference_lists_every_variable_with_its_default() {
+        let mut variables = config::variables::<Config>();
+        variables.extend(ServerConfig::variables());
+        for name in config::variables::<MigrateConfig>() {
+            if !variables.contains(&name) {
+                variables.push(name);
+            }
+        }
+        let problems = service_runtime::reference::check(
+            REFERENCE,
+            &["Both services", "posts-service"],
+            &variables,
+            &[
+                ("DATABASE_URL", "mysql://blog:secret@db:3306/blog"),
+                ("API_TOKEN", "t0ken"),
+            ],
+            |vars| Config::from_vars(vars).map(|config| format!("{config:?}")),
+        );
+        assert!(
+            problems.is_empty(),
+            "docs/configuration.md disagrees with posts-service:\n{}",
+            problems.join("\n")
+        );
     }
 }

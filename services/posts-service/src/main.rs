@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use posts_service::config::{Config, MigrateConfig};
 use posts_service::{db, Application};
-use service_runtime::{config, shutdown, telemetry};
+use service_runtime::{config, shutdown};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -24,7 +24,7 @@ async fn main() -> ExitCode {
 
 async fn serve() -> ExitCode {
     let config = Config::from_env().unwrap_or_else(|err| config::exit_with(err));
-    telemetry::init(config.log_format, &config.rust_log);
+    config.server.log.init();
     match Application::build(config).await {
         Ok(app) => {
             app.run_until_stopped(shutdown::signal()).await;
@@ -39,7 +39,7 @@ async fn serve() -> ExitCode {
 
 async fn migrate() -> ExitCode {
     let config = MigrateConfig::from_env().unwrap_or_else(|err| config::exit_with(err));
-    telemetry::init(config.log_format, &config.rust_log);
+    config.log.init();
     let pool = match db::connect(&config.database_url, db::PoolSettings { min: 1, max: 2 }) {
         Ok(pool) => pool,
         Err(err) => config::exit_with(err),

@@ -61,8 +61,8 @@ impl Application {
     /// wait for them to be applied, retrying until it succeeds. Fails only for what
     /// retrying cannot mend: a taken address, an unusable setting.
     pub async fn build(config: Config) -> Result<Application, StartupError> {
-        let listener = bind(config.listen_addr).await?;
-        let metrics_listener = bind(config.metrics_addr).await?;
+        let listener = bind(config.server.listen_addr).await?;
+        let metrics_listener = bind(config.server.metrics_addr).await?;
         let settings = PoolSettings {
             min: config.db_pool_min,
             max: config.db_pool_max,
@@ -87,7 +87,7 @@ impl Application {
             database: database.clone(),
             store: PostStore::new(database.clone(), config.db_timeout(), db_metrics.clone()),
             sessions: SessionStore::new(database.clone(), config.db_timeout(), db_metrics.clone()),
-            api_token: ApiToken::new(&config.api_token),
+            api_token: ApiToken::new(config.api_token.expose()),
             registry,
             readiness: Arc::new(Readiness::new(database.clone(), db_metrics.clone())),
             db_metrics,
@@ -96,10 +96,7 @@ impl Application {
         Ok(Application {
             listener,
             metrics_listener,
-            limits: Limits {
-                max_connections: config.max_connections,
-                ..Limits::default()
-            },
+            limits: config.server.limits(),
             metrics_routes: routes::metrics_routes(state.clone()),
             routes: routes::routes(state),
             http_metrics,

@@ -3,13 +3,14 @@
 //! Read once in `main` with [`Config::from_env`] and passed down. Secrets are wrapped in
 //! [`Secret`] so that neither `Debug` output nor an error message can print them.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::time::Duration;
 
 use ipnet::IpNet;
 use serde::Deserialize;
-use service_runtime::config::ConfigError;
-use service_runtime::telemetry::LogFormat;
+use service_runtime::config::{ConfigError, DefaultPorts, ServerConfig};
+
+pub use service_runtime::config::Secret;
 
 use crate::circuit::BreakerSettings;
 
@@ -19,24 +20,21 @@ pub const MAX_SESSION_SECS: u64 = 7 * 24 * 60 * 60;
 /// The shortest `SESSION_SECRET` accepted: 256 bits, the HMAC-SHA256 key size.
 pub const MIN_SESSION_SECRET_BYTES: usize = 32;
 
-/// Everything render-service needs to run. Field names are the variable names in lower case.
+/// Where the service listens when `LISTEN_ADDR` and `METRICS_ADDR` are unset.
+pub const DEFAULT_PORTS: DefaultPorts = DefaultPorts {
+    listen: 8080,
+    metrics: 9080,
+};
+
+/// Everything render-service needs to run. Field names are the variable names in lower
+/// case; `docs/configuration.md` lists them with their defaults (a test holds it to this
+/// struct).
 #[derive(Debug, Clone, Deserialize)]
 pub struct Config {
-    /// `LISTEN_ADDR`: where to accept connections.
-    #[serde(default = "default_listen_addr")]
-    pub listen_addr: SocketAddr,
-    /// `METRICS_ADDR`: where `/metrics` is served, apart from the public listener.
-    #[serde(default = "default_metrics_addr")]
-    pub metrics_addr: SocketAddr,
-    /// `MAX_CONNECTIONS`: open connections the public listener accepts.
-    #[serde(default = "default_max_connections")]
-    pub max_connections: usize,
-    /// `RUST_LOG`: the log filter.
-    #[serde(default = "default_rust_log")]
-    pub rust_log: String,
-    /// `LOG_FORMAT`: `json` or `text`.
-    #[serde(default)]
-    pub log_format: LogFormat,
+    /// `LISTEN_ADDR`, `METRICS_ADDR`, `MAX_CONNECTIONS`, `RUST_LOG`, `LOG_FORMAT`: read by
+    /// [`ServerConfig::from_iter`] in [`Config::from_vars`], not by this struct's serde.
+    #[serde(skip, default = "default_server")]
+    pub server: ServerConfig,
     /// `POSTS_SERVICE_URL`: base URL of posts-service, e.g. `http://posts-service:8081`.
     pub posts_service_url: String,
     /// `POSTS_API_TOKEN`: the bearer token posts-service wants on writes.
@@ -110,7 +108,9 @@ impl Config {
     where
         I: IntoIterator<Item = (String, String)>,
     {
-        let config: Config = service_runtime::config::from_iter(vars)?;
+        let vars: Vec<(String, String)> = vars.into_iter().collect();
+        let mut config: Config = service_runtime::config::from_iter(vars.iter().cloned())?;
+        config.server = ServerConfig::from_iter(vars, DEFAULT_PORTS)?;
         config.validate()?;
         Ok(config)
     }
@@ -125,16 +125,12 @@ impl Config {
         session_secret: impl Into<String>,
     ) -> Config {
         Config {
-            listen_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            metrics_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            max_connections: default_max_connections(),
-            rust_log: default_rust_log(),
-            log_format: LogFormat::default(),
+            server: ServerConfig::local(),
             posts_service_url: posts_service_url.into(),
-            posts_api_token: Secret(posts_api_token.into()),
+            posts_api_token: Secret::new(posts_api_token),
             admin_user: admin_user.into(),
-            admin_password: Secret(admin_password.into()),
-            session_secret: Secret(session_secret.into()),
+            admin_password: Secret::new(admin_password),
+            session_secret: Secret::new(session_secret),
             posts_connect_timeout_ms: default_connect_timeout_ms(),
             posts_request_timeout_ms: default_request_timeout_ms(),
             posts_circuit_failures: default_circuit_failures(),
@@ -154,12 +150,6 @@ impl Config {
 
     /// Checks what the types alone cannot. Messages name the variable, never a secret.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if self.max_connections == 0 {
-            return Err(ConfigError::invalid(
-                "MAX_CONNECTIONS",
-                "must be at least 1",
-            ));
-        }
         let secret_len = self.session_secret.expose().len();
         if secret_len < MIN_SESSION_SECRET_BYTES {
             return Err(ConfigError::invalid(
@@ -309,36 +299,8 @@ fn check_url(variable: &str, value: &str, schemes: &[&str]) -> Result<(), Config
     }
 }
 
-/// A value that must not appear in logs or error messages.
-#[derive(Clone, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    /// The secret itself, for the one place that needs it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
-
-fn default_listen_addr() -> SocketAddr {
-    SocketAddr::from(([0, 0, 0, 0], 8080))
-}
-fn default_metrics_addr() -> SocketAddr {
-    SocketAddr::from(([0, 0, 0, 0], 9080))
-}
-fn default_max_connections() -> usize {
-    service_runtime::server::DEFAULT_MAX_CONNECTIONS
-}
-
-fn default_rust_log() -> String {
-    "info".to_owned()
+fn default_server() -> ServerConfig {
+    ServerConfig::defaults(DEFAULT_PORTS)
 }
 
 fn default_connect_timeout_ms() -> u64 {
@@ -413,9 +375,13 @@ mod tests {
     #[test]
     fn required_variables_alone_give_the_documented_defaults() {
         let config = Config::from_vars(required()).unwrap();
-        assert_eq!(config.listen_addr, "0.0.0.0:8080".parse().unwrap());
-        assert_eq!(config.rust_log, "info");
-        assert_eq!(config.log_format, LogFormat::Json);
+        assert_eq!(config.server.listen_addr, "0.0.0.0:8080".parse().unwrap());
+        assert_eq!(config.server.metrics_addr, "0.0.0.0:9080".parse().unwrap());
+        assert_eq!(config.server.log.rust_log, "info");
+        assert_eq!(
+            config.server.log.log_format,
+            service_runtime::telemetry::LogFormat::Json
+        );
         assert_eq!(config.connect_timeout(), Duration::from_secs(1));
         assert_eq!(config.request_timeout(), Duration::from_secs(3));
         assert_eq!(config.circuit().failures, 5);
@@ -510,5 +476,31 @@ mod tests {
         let err = Config::from_vars(vars).unwrap_err().to_string();
         assert!(err.contains("POSTS_API_TOKEN"), "{err}");
         assert!(!err.contains("s3cret"), "{err}");
+    }
+
+    /// The configuration reference, held to [`Config`].
+    const REFERENCE: &str = include_str!("../../../docs/configuration.md");
+
+    #[test]
+    fn configuration_reference_lists_every_variable_with_its_default() {
+        let mut variables = service_runtime::config::variables::<Config>();
+        variables.extend(ServerConfig::variables());
+        let required: Vec<(String, String)> = required();
+        let required: Vec<(&str, &str)> = required
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str()))
+            .collect();
+        let problems = service_runtime::reference::check(
+            REFERENCE,
+            &["Both services", "render-service"],
+            &variables,
+            &required,
+            |vars| Config::from_vars(vars).map(|config| format!("{config:?}")),
+        );
+        assert!(
+            problems.is_empty(),
+            "docs/configuration.md disagrees with render-service:\n{}",
+            problems.join("\n")
+        );
     }
 }

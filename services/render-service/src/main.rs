@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use render_service::{Application, Config};
-use service_runtime::{config, shutdown, telemetry};
+use service_runtime::{config, shutdown};
 
 /// mimalloc rather than glibc's malloc: a crawler fills and evicts the page cache's
 /// 10 KB pages, and that churn took 18% of render-service's samples in glibc (BENCHMARKS.md).
@@ -19,7 +19,7 @@ async fn main() -> ExitCode {
         return service_runtime::healthcheck::main(([127, 0, 0, 1], 8080).into());
     }
     let config = Config::from_env().unwrap_or_else(|err| config::exit_with(err));
-    telemetry::init(config.log_format, &config.rust_log);
+    config.server.log.init();
     let app = match Application::build(config).await {
         Ok(app) => app,
         Err(err) => {

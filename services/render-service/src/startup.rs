@@ -75,8 +75,8 @@ impl Application {
     /// Checks the configuration, binds the listener and builds everything the pages use.
     pub async fn build(config: Config) -> Result<Application, StartupError> {
         config.validate()?;
-        let (listener, local_addr) = bind(config.listen_addr).await?;
-        let (metrics_listener, metrics_addr) = bind(config.metrics_addr).await?;
+        let (listener, local_addr) = bind(config.server.listen_addr).await?;
+        let (metrics_listener, metrics_addr) = bind(config.server.metrics_addr).await?;
 
         let registry = Registry::new();
         let metrics = HttpMetrics::register(&registry)?;
@@ -109,10 +109,7 @@ impl Application {
             local_addr,
             metrics_listener,
             metrics_addr,
-            limits: Limits {
-                max_connections: config.max_connections,
-                ..Limits::default()
-            },
+            limits: config.server.limits(),
             metrics_routes: routes::metrics_routes(&state),
             routes: routes::routes(state),
             metrics,
