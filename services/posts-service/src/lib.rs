@@ -13,8 +13,8 @@
 //! - [`db`]: everything that talks to MariaDB: the pools and nodes, the start-up latch
 //!   (until the database is seen and migrated, every store operation is a 503), the
 //!   migrations and their lock, which MySQL errors are transient, the stores of posts,
-//!   idempotency keys and sessions, and the database's metrics. Its module doc is the
-//!   map of that tree.
+//!   idempotency keys and sessions, `/readyz`'s check and the database's metrics. Its
+//!   module doc is the map of that tree.
 //! - [`routes`]: one filter per API row ([`routes::routes`]), each naming its metrics
 //!   label; the handlers of posts in [`routes::posts`], of sessions and failed logins
 //!   in [`routes::internal`], of health and metrics in [`routes::health`]; request
@@ -25,6 +25,10 @@
 //! - [`error`]: [`error::ApiError`], the one place failures (storage errors included)
 //!   become problem+json; a transient database failure is a 503 with `Retry-After`.
 //! - [`state`]: [`state::AppState`], what every handler is given.
+//!
+//! The binary (`main.rs`) serves (`posts-service`), applies the migrations and exits
+//! (`posts-service migrate`), or asks a running service's `/readyz` (`posts-service
+//! healthcheck`, for container health checks).
 //!
 //! The API's data types (`Post`, the input and its rules, problem documents, ETags) are
 //! the `posts-api` crate's, shared with render-service's client and the tests.
