@@ -19,7 +19,8 @@ use super::PostsClient;
 /// sent again safely.
 const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
-/// Attempts of a create whose answer was lost (a timeout or a broken connection).
+/// Attempts of a create that got no answer (a timeout, a refused or a broken
+/// connection).
 const CREATE_ATTEMPTS: u32 = 2;
 /// Pause between attempts of a create.
 const CREATE_RETRY_PAUSE: Duration = Duration::from_millis(100);
