@@ -75,6 +75,19 @@ impl Contract {
         self.check(path, method, response).await;
     }
 
+    /// Sends each of `requests` in turn, checking every response against `path` +
+    /// `method`.
+    async fn exercise_each(
+        &mut self,
+        path: &str,
+        method: &str,
+        requests: impl IntoIterator<Item = RequestBuilder>,
+    ) {
+        for request in requests {
+            self.exercise(path, method, request).await;
+        }
+    }
+
     /// Checks `response` against the document's entry for `path` + `method`.
     async fn check(&mut self, path: &str, method: &str, response: Response) {
         let status = response.status().as_u16();
@@ -151,28 +164,25 @@ pub async fn server_conforms_to_openapi_document(db: Db) {
     let post = json!({ "title": "Contract", "body": "checked" });
     let send =
         |app: &TestApp, method: Method, path: &str| app.client.request(method, app.url(path));
+    let authed = |app: &TestApp, method: Method, path: &str| with_token(send(app, method, path));
     let collection = "/v1/posts";
     let item = "/v1/posts/{id}";
 
     // GET /v1/posts
     app.create_ok("one", "x").await;
-    spec.exercise(
+    spec.exercise_each(
         collection,
         "get",
-        send(&app, Method::GET, "/v1/posts?limit=1"),
+        [
+            send(&app, Method::GET, "/v1/posts?limit=1"),
+            send(&app, Method::GET, "/v1/posts?limit=0"),
+            send(&dead, Method::GET, "/v1/posts"),
+        ],
     )
     .await;
-    spec.exercise(
-        collection,
-        "get",
-        send(&app, Method::GET, "/v1/posts?limit=0"),
-    )
-    .await;
-    spec.exercise(collection, "get", send(&dead, Method::GET, "/v1/posts"))
-        .await;
 
     // POST /v1/posts
-    let created = with_token(send(&app, Method::POST, collection))
+    let created = authed(&app, Method::POST, collection)
         .json(&post)
         .send()
         .await
@@ -181,173 +191,86 @@ pub async fn server_conforms_to_openapi_document(db: Db) {
         let bytes = created.bytes().await.unwrap();
         serde_json::from_slice(&bytes).unwrap()
     };
-    spec.exercise(
+    let keyed = |key: &str| authed(&app, Method::POST, collection).header("Idempotency-Key", key);
+    spec.exercise_each(
         collection,
         "post",
-        with_token(send(&app, Method::POST, collection)).json(&post),
-    )
-    .await;
-    for _ in 0..2 {
-        // Created, then replayed (with `Idempotent-Replayed`).
-        spec.exercise(
-            collection,
-            "post",
-            with_token(send(&app, Method::POST, collection))
-                .header("Idempotency-Key", "contract-1")
-                .json(&post),
-        )
-        .await;
-    }
-    spec.exercise(
-        collection,
-        "post",
-        with_token(send(&app, Method::POST, collection))
-            .header("Idempotency-Key", "contract-1")
-            .json(&json!({ "title": "Another", "body": "post" })),
-    )
-    .await;
-    spec.exercise(
-        collection,
-        "post",
-        with_token(send(&app, Method::POST, collection))
-            .header("Idempotency-Key", "")
-            .json(&post),
-    )
-    .await;
-    spec.exercise(
-        collection,
-        "post",
-        with_token(send(&app, Method::POST, collection))
-            .header("content-type", "application/json")
-            .body("{"),
-    )
-    .await;
-    spec.exercise(
-        collection,
-        "post",
-        send(&app, Method::POST, collection).json(&post),
-    )
-    .await;
-    spec.exercise(
-        collection,
-        "post",
-        with_token(send(&app, Method::POST, collection))
-            .header("content-type", "application/json")
-            .body(vec![b' '; 300 * 1024]),
-    )
-    .await;
-    spec.exercise(
-        collection,
-        "post",
-        with_token(send(&app, Method::POST, collection)).body("title=x"),
-    )
-    .await;
-    spec.exercise(
-        collection,
-        "post",
-        with_token(send(&app, Method::POST, collection)).json(&json!({"title": "", "body": ""})),
-    )
-    .await;
-    spec.exercise(
-        collection,
-        "post",
-        with_token(send(&dead, Method::POST, collection)).json(&post),
+        [
+            authed(&app, Method::POST, collection).json(&post),
+            // Created, then replayed (with `Idempotent-Replayed`).
+            keyed("contract-1").json(&post),
+            keyed("contract-1").json(&post),
+            keyed("contract-1").json(&json!({ "title": "Another", "body": "post" })),
+            keyed("").json(&post),
+            authed(&app, Method::POST, collection)
+                .header("content-type", "application/json")
+                .body("{"),
+            send(&app, Method::POST, collection).json(&post),
+            authed(&app, Method::POST, collection)
+                .header("content-type", "application/json")
+                .body(vec![b' '; 300 * 1024]),
+            authed(&app, Method::POST, collection).body("title=x"),
+            authed(&app, Method::POST, collection).json(&json!({"title": "", "body": ""})),
+            authed(&dead, Method::POST, collection).json(&post),
+        ],
     )
     .await;
 
     // GET /v1/posts/{id}
     let id = id_of(&created_body);
     let path = format!("/v1/posts/{id}");
-    spec.exercise(item, "get", send(&app, Method::GET, &path))
-        .await;
-    spec.exercise(item, "get", send(&app, Method::GET, "/v1/posts/abc"))
-        .await;
-    spec.exercise(item, "get", send(&dead, Method::GET, "/v1/posts/1"))
-        .await;
+    spec.exercise_each(
+        item,
+        "get",
+        [
+            send(&app, Method::GET, &path),
+            send(&app, Method::GET, "/v1/posts/abc"),
+            send(&dead, Method::GET, "/v1/posts/1"),
+        ],
+    )
+    .await;
 
     // PUT /v1/posts/{id}
-    let put = |app: &TestApp, path: &str| {
-        with_token(send(app, Method::PUT, path)).header("If-Match", "\"1\"")
-    };
-    spec.exercise(item, "put", put(&app, &path).json(&post))
-        .await;
-    spec.exercise(item, "put", put(&app, &path).json(&post))
-        .await; // now stale: 412
-    spec.exercise(
+    let put =
+        |app: &TestApp, path: &str| authed(app, Method::PUT, path).header("If-Match", "\"1\"");
+    spec.exercise_each(
         item,
         "put",
-        put(&app, &path)
-            .header("content-type", "application/json")
-            .body("[]"),
+        [
+            put(&app, &path).json(&post),
+            put(&app, &path).json(&post), // now stale: 412
+            put(&app, &path)
+                .header("content-type", "application/json")
+                .body("[]"),
+            send(&app, Method::PUT, &path)
+                .header("If-Match", "\"2\"")
+                .json(&post),
+            put(&app, "/v1/posts/999999").json(&post),
+            put(&app, &path)
+                .header("content-type", "application/json")
+                .body(vec![b' '; 300 * 1024]),
+            put(&app, &path).body("x"),
+            authed(&app, Method::PUT, &path)
+                .header("If-Match", "\"2\"")
+                .json(&json!({"title": " ", "body": ""})),
+            authed(&app, Method::PUT, &path).json(&post),
+            put(&dead, "/v1/posts/1").json(&post),
+        ],
     )
     .await;
-    spec.exercise(
-        item,
-        "put",
-        send(&app, Method::PUT, &path)
-            .header("If-Match", "\"2\"")
-            .json(&post),
-    )
-    .await;
-    spec.exercise(item, "put", put(&app, "/v1/posts/999999").json(&post))
-        .await;
-    spec.exercise(
-        item,
-        "put",
-        put(&app, &path)
-            .header("content-type", "application/json")
-            .body(vec![b' '; 300 * 1024]),
-    )
-    .await;
-    spec.exercise(item, "put", put(&app, &path).body("x")).await;
-    spec.exercise(
-        item,
-        "put",
-        with_token(send(&app, Method::PUT, &path))
-            .header("If-Match", "\"2\"")
-            .json(&json!({"title": " ", "body": ""})),
-    )
-    .await;
-    spec.exercise(
-        item,
-        "put",
-        with_token(send(&app, Method::PUT, &path)).json(&post),
-    )
-    .await;
-    spec.exercise(item, "put", put(&dead, "/v1/posts/1").json(&post))
-        .await;
 
     // DELETE /v1/posts/{id}
-    spec.exercise(item, "delete", send(&app, Method::DELETE, &path))
-        .await;
-    spec.exercise(
+    spec.exercise_each(
         item,
         "delete",
-        with_token(send(&app, Method::DELETE, &path)).header("If-Match", "1"),
-    )
-    .await; // malformed: 400
-    spec.exercise(
-        item,
-        "delete",
-        with_token(send(&app, Method::DELETE, &path)).header("If-Match", "\"1\""),
-    )
-    .await;
-    spec.exercise(
-        item,
-        "delete",
-        with_token(send(&app, Method::DELETE, &path)),
-    )
-    .await;
-    spec.exercise(
-        item,
-        "delete",
-        with_token(send(&app, Method::DELETE, &path)),
-    )
-    .await;
-    spec.exercise(
-        item,
-        "delete",
-        with_token(send(&dead, Method::DELETE, "/v1/posts/1")),
+        [
+            send(&app, Method::DELETE, &path),
+            authed(&app, Method::DELETE, &path).header("If-Match", "1"), // malformed: 400
+            authed(&app, Method::DELETE, &path).header("If-Match", "\"1\""),
+            authed(&app, Method::DELETE, &path),
+            authed(&app, Method::DELETE, &path),
+            authed(&dead, Method::DELETE, "/v1/posts/1"),
+        ],
     )
     .await;
 
@@ -357,138 +280,91 @@ pub async fn server_conforms_to_openapi_document(db: Db) {
     let key = "ab".repeat(32);
     let new_session = json!({ "key": key, "idle_secs": 60, "lifetime_secs": 600 });
     let session_path = format!("/internal/v1/sessions/{key}");
-    spec.exercise(
+    spec.exercise_each(
         sessions,
         "post",
-        with_token(send(&app, Method::POST, sessions)).json(&new_session),
+        [
+            authed(&app, Method::POST, sessions).json(&new_session),
+            authed(&app, Method::POST, sessions).json(&new_session),
+            authed(&app, Method::POST, sessions)
+                .json(&json!({ "key": "not-hex", "idle_secs": 60, "lifetime_secs": 600 })),
+            send(&app, Method::POST, sessions).json(&new_session),
+            authed(&app, Method::POST, sessions).body("key=x"),
+            authed(&dead, Method::POST, sessions).json(&new_session),
+        ],
     )
     .await;
-    spec.exercise(
-        sessions,
-        "post",
-        with_token(send(&app, Method::POST, sessions)).json(&new_session),
-    )
-    .await;
-    spec.exercise(
-        sessions,
-        "post",
-        with_token(send(&app, Method::POST, sessions))
-            .json(&json!({ "key": "not-hex", "idle_secs": 60, "lifetime_secs": 600 })),
-    )
-    .await;
-    spec.exercise(
-        sessions,
-        "post",
-        send(&app, Method::POST, sessions).json(&new_session),
-    )
-    .await;
-    spec.exercise(
-        sessions,
-        "post",
-        with_token(send(&app, Method::POST, sessions)).body("key=x"),
-    )
-    .await;
-    spec.exercise(
-        sessions,
-        "post",
-        with_token(send(&dead, Method::POST, sessions)).json(&new_session),
-    )
-    .await;
-    spec.exercise(
+    spec.exercise_each(
         session,
         "get",
-        with_token(send(&app, Method::GET, &session_path)),
+        [
+            authed(&app, Method::GET, &session_path),
+            send(&app, Method::GET, &session_path),
+            authed(&dead, Method::GET, &session_path),
+        ],
     )
     .await;
-    spec.exercise(session, "get", send(&app, Method::GET, &session_path))
-        .await;
-    spec.exercise(
-        session,
-        "get",
-        with_token(send(&dead, Method::GET, &session_path)),
-    )
-    .await;
-    spec.exercise(session, "delete", send(&app, Method::DELETE, &session_path))
-        .await;
-    spec.exercise(
+    spec.exercise_each(
         session,
         "delete",
-        with_token(send(&app, Method::DELETE, &session_path)),
+        [
+            send(&app, Method::DELETE, &session_path),
+            authed(&app, Method::DELETE, &session_path),
+        ],
     )
     .await;
     // Ended: both reading and ending it again are 404.
-    spec.exercise(
-        session,
-        "get",
-        with_token(send(&app, Method::GET, &session_path)),
-    )
-    .await;
-    spec.exercise(
+    spec.exercise(session, "get", authed(&app, Method::GET, &session_path))
+        .await;
+    spec.exercise_each(
         session,
         "delete",
-        with_token(send(&app, Method::DELETE, &session_path)),
-    )
-    .await;
-    spec.exercise(
-        session,
-        "delete",
-        with_token(send(&dead, Method::DELETE, &session_path)),
+        [
+            authed(&app, Method::DELETE, &session_path),
+            authed(&dead, Method::DELETE, &session_path),
+        ],
     )
     .await;
 
     let failures = "/internal/v1/login-failures";
     let failure = json!({ "client": "203.0.113.7" });
-    spec.exercise(
+    spec.exercise_each(
         failures,
         "post",
-        with_token(send(&app, Method::POST, failures)).json(&failure),
-    )
-    .await;
-    spec.exercise(
-        failures,
-        "post",
-        with_token(send(&app, Method::POST, failures)).json(&json!({ "client": "" })),
-    )
-    .await;
-    spec.exercise(
-        failures,
-        "post",
-        send(&app, Method::POST, failures).json(&failure),
-    )
-    .await;
-    spec.exercise(
-        failures,
-        "post",
-        with_token(send(&app, Method::POST, failures)).body("client=x"),
-    )
-    .await;
-    spec.exercise(
-        failures,
-        "post",
-        with_token(send(&dead, Method::POST, failures)).json(&failure),
+        [
+            authed(&app, Method::POST, failures).json(&failure),
+            authed(&app, Method::POST, failures).json(&json!({ "client": "" })),
+            send(&app, Method::POST, failures).json(&failure),
+            authed(&app, Method::POST, failures).body("client=x"),
+            authed(&dead, Method::POST, failures).json(&failure),
+        ],
     )
     .await;
     let count = "/internal/v1/login-failures?client=203.0.113.7";
-    spec.exercise(failures, "get", with_token(send(&app, Method::GET, count)))
-        .await;
-    spec.exercise(
+    spec.exercise_each(
         failures,
         "get",
-        with_token(send(&app, Method::GET, failures)),
+        [
+            authed(&app, Method::GET, count),
+            authed(&app, Method::GET, failures),
+            send(&app, Method::GET, count),
+            authed(&dead, Method::GET, count),
+        ],
     )
     .await;
-    spec.exercise(failures, "get", send(&app, Method::GET, count))
-        .await;
-    spec.exercise(failures, "get", with_token(send(&dead, Method::GET, count)))
-        .await;
 
     // Operations
     spec.exercise("/healthz", "get", send(&app, Method::GET, "/healthz"))
         .await;
-    spec.exercise("/readyz", "get", send(&app, Method::GET, "/readyz"))
-        .await;
-    spec.exercise("/readyz", "get", send(&dead, Method::GET, "/readyz"))
-        .await;
+    spec.exercise_each(
+        "/readyz",
+        "get",
+        [
+            send(&app, Method::GET, "/readyz"),
+            send(&dead, Method::GET, "/readyz"),
+        ],
+    )
+    .await;
 
     let documented = spec.documented();
     let missing: Vec<_> = documented.difference(&spec.exercised).collect();
