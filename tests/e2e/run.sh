@@ -6,7 +6,7 @@
 # port, wait for the health checks, then use the blog as a person would (curl with a
 # cookie jar, CSRF tokens read from the forms): log in, add posts, see them on the index
 # and their pages, edit one, delete another; `restart`, then `down` + `up` keeping the
-# volume, checking the data each time. Then operations (README, "Operating it"): posts
+# volume, checking the data each time. Then operations (docs/operations.md): posts
 # with Unicode and 60 KB bodies plus 20,000 seeded by SQL, a backup (`--profile ops run
 # --rm backup`) while a reader keeps loading pages (measured: requests, errors, latency),
 # `down -v`, `up`, restore, and every row back byte for byte with its id and version;

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # tests/galera/run.sh — the blog on a 3-node MariaDB Galera Cluster, under failures.
 #
-# `up --build -d` docker-compose.yml + docker-compose.galera.yml (README, "High
-# availability") under a unique project name with fresh random credentials, posts-service
+# `up --build -d` docker-compose.yml + docker-compose.galera.yml (docs/operations.md,
+# "High availability") under a unique project name with fresh random credentials, posts-service
 # published on a free loopback port for the load (tests/galera/load.py), then:
 #
 #   cluster_forms                three nodes, each synced, wsrep_cluster_size 3
