@@ -9,7 +9,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use posts_api::session::{LoginFailure, LoginFailures, NewSession, SessionInfo};
 use posts_api::{etag, Post, PostInput, PostsPage};
-use reqwest::{header, Method, StatusCode};
+use reqwest::{header, Method, RequestBuilder, StatusCode};
 use service_runtime::request_id::RequestId;
 
 use super::error::UpstreamError;
@@ -43,11 +43,7 @@ impl PostsClient {
             }
         }
         let request = self.transport.public_get(url);
-        self.transport
-            .send(OP, request, request_id, |status, body| match status {
-                StatusCode::OK => decode_json(OP, body),
-                _ => Err(UpstreamError::unexpected_status(OP, status)),
-            })
+        self.send_for_json(OP, request, request_id, StatusCode::OK)
             .await
     }
 
@@ -55,13 +51,7 @@ impl PostsClient {
     pub async fn get(&self, id: u64, request_id: &RequestId) -> Result<Post, UpstreamError> {
         const OP: &str = "get_post";
         let request = self.transport.public_get(self.transport.post_endpoint(id));
-        self.transport
-            .send(OP, request, request_id, |status, body| match status {
-                StatusCode::OK => decode_json(OP, body),
-                StatusCode::NOT_FOUND => Err(UpstreamError::NotFound),
-                _ => Err(UpstreamError::unexpected_status(OP, status)),
-            })
-            .await
+        self.send_for_post(OP, request, request_id).await
     }
 
     /// `POST /v1/posts` with `Idempotency-Key: <idempotency_key>`: the new post. An
@@ -117,13 +107,7 @@ impl PostsClient {
             .with_api_token(Method::PUT, self.transport.post_endpoint(id))
             .header(header::IF_MATCH, etag::of(version))
             .json(input);
-        self.transport
-            .send(OP, request, request_id, |status, body| match status {
-                StatusCode::OK => decode_json(OP, body),
-                StatusCode::NOT_FOUND => Err(UpstreamError::NotFound),
-                _ => Err(UpstreamError::unexpected_status(OP, status)),
-            })
-            .await
+        self.send_for_post(OP, request, request_id).await
     }
 
     /// `DELETE /v1/posts/{id}`, with `If-Match` when the caller knows the version it
@@ -157,18 +141,8 @@ impl PostsClient {
         request_id: &RequestId,
     ) -> Result<SessionInfo, UpstreamError> {
         const OP: &str = "create_session";
-        let request = self
-            .transport
-            .with_api_token(
-                Method::POST,
-                self.transport.endpoint(&["internal", "v1", "sessions"]),
-            )
-            .json(session);
-        self.transport
-            .send(OP, request, request_id, |status, body| match status {
-                StatusCode::CREATED => decode_json(OP, body),
-                _ => Err(UpstreamError::unexpected_status(OP, status)),
-            })
+        let request = self.internal(Method::POST, &["sessions"]).json(session);
+        self.send_for_json(OP, request, request_id, StatusCode::CREATED)
             .await
     }
 
@@ -180,11 +154,7 @@ impl PostsClient {
         request_id: &RequestId,
     ) -> Result<Option<SessionInfo>, UpstreamError> {
         const OP: &str = "touch_session";
-        let request = self.transport.with_api_token(
-            Method::GET,
-            self.transport
-                .endpoint(&["internal", "v1", "sessions", key]),
-        );
+        let request = self.internal(Method::GET, &["sessions", key]);
         self.transport
             .send(OP, request, request_id, |status, body| match status {
                 StatusCode::OK => decode_json(OP, body).map(Some),
@@ -201,11 +171,7 @@ impl PostsClient {
         request_id: &RequestId,
     ) -> Result<(), UpstreamError> {
         const OP: &str = "delete_session";
-        let request = self.transport.with_api_token(
-            Method::DELETE,
-            self.transport
-                .endpoint(&["internal", "v1", "sessions", key]),
-        );
+        let request = self.internal(Method::DELETE, &["sessions", key]);
         self.transport
             .send(OP, request, request_id, |status, _| match status {
                 StatusCode::NO_CONTENT | StatusCode::NOT_FOUND => Ok(()),
@@ -227,11 +193,7 @@ impl PostsClient {
             .endpoint(&["internal", "v1", "login-failures"]);
         url.query_pairs_mut().append_pair("client", client);
         let request = self.transport.with_api_token(Method::GET, url);
-        self.transport
-            .send(OP, request, request_id, |status, body| match status {
-                StatusCode::OK => decode_json(OP, body),
-                _ => Err(UpstreamError::unexpected_status(OP, status)),
-            })
+        self.send_for_json(OP, request, request_id, StatusCode::OK)
             .await
     }
 
@@ -243,20 +205,61 @@ impl PostsClient {
     ) -> Result<LoginFailures, UpstreamError> {
         const OP: &str = "record_login_failure";
         let request = self
-            .transport
-            .with_api_token(
-                Method::POST,
-                self.transport
-                    .endpoint(&["internal", "v1", "login-failures"]),
-            )
+            .internal(Method::POST, &["login-failures"])
             .json(&LoginFailure {
                 client: client.to_owned(),
             });
+        self.send_for_json(OP, request, request_id, StatusCode::OK)
+            .await
+    }
+
+    /// A request with the API token to `/internal/v1/<segments>`.
+    fn internal(&self, method: Method, segments: &[&str]) -> RequestBuilder {
+        let mut url = self.transport.endpoint(&["internal", "v1"]);
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.extend(segments);
+        }
+        self.transport.with_api_token(method, url)
+    }
+
+    /// Sends `request` and decodes the JSON answer of status `expected`; any other
+    /// status (but those every operation shares) is unexpected.
+    async fn send_for_json<T: serde::de::DeserializeOwned>(
+        &self,
+        operation: &'static str,
+        request: RequestBuilder,
+        request_id: &RequestId,
+        expected: StatusCode,
+    ) -> Result<T, UpstreamError> {
         self.transport
-            .send(OP, request, request_id, |status, body| match status {
-                StatusCode::OK => decode_json(OP, body),
-                _ => Err(UpstreamError::unexpected_status(OP, status)),
+            .send(operation, request, request_id, |status, body| {
+                if status == expected {
+                    decode_json(operation, body)
+                } else {
+                    Err(UpstreamError::unexpected_status(operation, status))
+                }
             })
+            .await
+    }
+
+    /// Sends a request about one post: `200` is the post, `404` [`UpstreamError::NotFound`].
+    async fn send_for_post(
+        &self,
+        operation: &'static str,
+        request: RequestBuilder,
+        request_id: &RequestId,
+    ) -> Result<Post, UpstreamError> {
+        self.transport
+            .send(
+                operation,
+                request,
+                request_id,
+                |status, body| match status {
+                    StatusCode::OK => decode_json(operation, body),
+                    StatusCode::NOT_FOUND => Err(UpstreamError::NotFound),
+                    _ => Err(UpstreamError::unexpected_status(operation, status)),
+                },
+            )
             .await
     }
 }
