@@ -351,12 +351,20 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     fn cache(ttl_ms: u64) -> PageCache {
+        cache_with(
+            Duration::from_millis(ttl_ms),
+            Duration::from_secs(5),
+            1024 * 1024,
+        )
+    }
+
+    fn cache_with(ttl: Duration, stale_after: Duration, bytes: u64) -> PageCache {
         PageCache::new(
             CacheSettings {
-                ttl: Duration::from_millis(ttl_ms),
+                ttl,
                 stale_ttl: Duration::from_secs(60),
-                bytes: 1024 * 1024,
-                stale_after: Duration::from_secs(5),
+                bytes,
+                stale_after,
             },
             &Registry::new(),
         )
@@ -375,6 +383,14 @@ mod tests {
     }
 
     const KEY: PageKey = PageKey::Post { id: 1 };
+
+    /// `KEY` from `cache`, rendered as `html` when it has to be.
+    async fn serve(cache: &PageCache, html: &'static str) -> (Arc<CachedPage>, Served) {
+        cache
+            .get_or_render(KEY, async move { Ok(page(html)) })
+            .await
+            .unwrap()
+    }
 
     #[tokio::test]
     async fn concurrent_readers_share_one_render() {
@@ -397,31 +413,19 @@ mod tests {
     #[tokio::test]
     async fn pages_expire_after_the_bound() {
         let cache = cache(100);
-        let (_, served) = cache
-            .get_or_render(KEY, async { Ok(page("old")) })
-            .await
-            .unwrap();
+        let (_, served) = serve(&cache, "old").await;
         assert_eq!(served, Served::Rendered);
-        let (first, served) = cache
-            .get_or_render(KEY, async { Ok(page("new")) })
-            .await
-            .unwrap();
+        let (first, served) = serve(&cache, "new").await;
         assert_eq!((&first.html[..], served), (&b"old"[..], Served::Fresh));
         tokio::time::sleep(Duration::from_millis(150)).await;
-        let (later, served) = cache
-            .get_or_render(KEY, async { Ok(page("new")) })
-            .await
-            .unwrap();
+        let (later, served) = serve(&cache, "new").await;
         assert_eq!((&later.html[..], served), (&b"new"[..], Served::Rendered));
     }
 
     #[tokio::test]
     async fn outage_serves_the_last_good_page_but_not_a_missing_one() {
         let cache = cache(50);
-        cache
-            .get_or_render(KEY, async { Ok(page("good")) })
-            .await
-            .unwrap();
+        serve(&cache, "good").await;
         tokio::time::sleep(Duration::from_millis(80)).await;
         let (stale, served) = cache
             .get_or_render(KEY, async { Err(unavailable()) })
@@ -442,10 +446,7 @@ mod tests {
     #[tokio::test]
     async fn invalidation_forgets_fresh_and_last_good_pages() {
         let cache = cache(10_000);
-        cache
-            .get_or_render(KEY, async { Ok(page("before")) })
-            .await
-            .unwrap();
+        serve(&cache, "before").await;
         cache.invalidate_all();
         let result = cache.get_or_render(KEY, async { Err(unavailable()) }).await;
         assert!(result.is_err());
@@ -454,30 +455,15 @@ mod tests {
     #[tokio::test]
     async fn zero_ttl_turns_the_cache_off() {
         let cache = cache(0);
-        cache
-            .get_or_render(KEY, async { Ok(page("a")) })
-            .await
-            .unwrap();
-        let (again, served) = cache
-            .get_or_render(KEY, async { Ok(page("b")) })
-            .await
-            .unwrap();
+        serve(&cache, "a").await;
+        let (again, served) = serve(&cache, "b").await;
         assert_eq!((&again.html[..], served), (&b"b"[..], Served::Rendered));
     }
 
     #[tokio::test]
     async fn the_cache_stays_within_its_byte_budget() {
         let budget = 100 * 1024;
-        let cache = PageCache::new(
-            CacheSettings {
-                ttl: Duration::from_secs(60),
-                stale_ttl: Duration::from_secs(60),
-                bytes: budget,
-                stale_after: Duration::from_secs(5),
-            },
-            &Registry::new(),
-        )
-        .unwrap();
+        let cache = cache_with(Duration::from_secs(60), Duration::from_secs(5), budget);
         // 200 pages of 10 KB: twenty times the budget.
         for id in 0..200 {
             let render = async {
@@ -499,19 +485,6 @@ mod tests {
         let held = bytes_of(&cache.fresh) + bytes_of(&cache.last_good);
         assert!(held <= budget, "{held} bytes held, budget {budget}");
         assert!(cache.fresh.entry_count() > 0, "the cache still caches");
-    }
-
-    fn cache_with(ttl: Duration, stale_after: Duration, bytes: u64) -> PageCache {
-        PageCache::new(
-            CacheSettings {
-                ttl,
-                stale_ttl: Duration::from_secs(60),
-                bytes,
-                stale_after,
-            },
-            &Registry::new(),
-        )
-        .unwrap()
     }
 
     #[tokio::test]
@@ -538,10 +511,7 @@ mod tests {
     #[tokio::test]
     async fn a_404_drops_the_last_good_copy() {
         let cache = cache(50);
-        cache
-            .get_or_render(KEY, async { Ok(page("deleted elsewhere")) })
-            .await
-            .unwrap();
+        serve(&cache, "deleted elsewhere").await;
         tokio::time::sleep(Duration::from_millis(80)).await;
         let gone = cache
             .get_or_render(KEY, async { Err(PageError::NotFound) })
@@ -560,10 +530,7 @@ mod tests {
             Duration::from_millis(50),
             1024 * 1024,
         );
-        cache
-            .get_or_render(KEY, async { Ok(page("old")) })
-            .await
-            .unwrap();
+        serve(&cache, "old").await;
         tokio::time::sleep(Duration::from_millis(250)).await;
         let started = Instant::now();
         let (page_served, served) = cache
@@ -581,10 +548,7 @@ mod tests {
         assert!(took < Duration::from_millis(140), "took {took:?}");
         // The render went on without the reader and refreshed the cache.
         tokio::time::sleep(Duration::from_millis(150)).await;
-        let (later, served) = cache
-            .get_or_render(KEY, async { Ok(page("never asked")) })
-            .await
-            .unwrap();
+        let (later, served) = serve(&cache, "never asked").await;
         assert_eq!((&later.html[..], served), (&b"new"[..], Served::Fresh));
     }
 
@@ -607,23 +571,14 @@ mod tests {
     #[tokio::test]
     async fn validators_change_only_with_the_bytes() {
         let cache = cache(30);
-        let (first, _) = cache
-            .get_or_render(KEY, async { Ok(page("same")) })
-            .await
-            .unwrap();
+        let (first, _) = serve(&cache, "same").await;
         tokio::time::sleep(Duration::from_millis(1100)).await;
-        let (again, served) = cache
-            .get_or_render(KEY, async { Ok(page("same")) })
-            .await
-            .unwrap();
+        let (again, served) = serve(&cache, "same").await;
         assert_eq!(served, Served::Rendered);
         assert_eq!(again.etag, first.etag);
         assert_eq!(again.last_modified, first.last_modified);
         tokio::time::sleep(Duration::from_millis(50)).await;
-        let (changed, _) = cache
-            .get_or_render(KEY, async { Ok(page("changed")) })
-            .await
-            .unwrap();
+        let (changed, _) = serve(&cache, "changed").await;
         assert_ne!(changed.etag, first.etag);
         assert!(changed.etag.starts_with('"') && changed.etag.ends_with('"'));
     }
