@@ -13,6 +13,7 @@
 //! own retry of a create whose answer was lost makes one post, and every submission
 //! redirects to it.
 
+use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -276,6 +277,29 @@ pub async fn show_add_form(state: Arc<AppState>, admin: Admin) -> Result<Respons
     )
 }
 
+/// Before a save: the admin and the editor, or the answer already due instead: the form
+/// kept for later when the session could not be checked, or shown again with its errors
+/// (422) when the draft breaks posts-service's rules.
+fn ready_to_save(
+    state: &AppState,
+    admin: Result<Admin, Unverified>,
+    editor: Editor,
+) -> ControlFlow<Result<Response, PageError>, (Visitor, Editor)> {
+    let visitor = match admin {
+        Ok(admin) => admin.into_visitor(),
+        Err(unverified) => return ControlFlow::Break(kept_for_later(state, unverified, editor)),
+    };
+    let errors = editor.draft.validate();
+    if !errors.is_empty() {
+        return ControlFlow::Break(editor.with_errors(errors).show(
+            state,
+            visitor,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ));
+    }
+    ControlFlow::Continue((visitor, editor))
+}
+
 /// `POST /add`: saves a new post (once per idempotency key) and shows it with a flash.
 pub async fn submit_add_form(
     state: Arc<AppState>,
@@ -284,16 +308,10 @@ pub async fn submit_add_form(
 ) -> Result<Response, PageError> {
     let key = submitted_idempotency_key(&form)?;
     let editor = Editor::new_post(Draft::from_form(&form), key.clone());
-    let visitor = match admin {
-        Ok(admin) => admin.into_visitor(),
-        Err(unverified) => return kept_for_later(&state, unverified, editor),
+    let (visitor, editor) = match ready_to_save(&state, admin, editor) {
+        ControlFlow::Continue(ready) => ready,
+        ControlFlow::Break(answer) => return answer,
     };
-    let errors = editor.draft.validate();
-    if !errors.is_empty() {
-        return editor
-            .with_errors(errors)
-            .show(&state, visitor, StatusCode::UNPROCESSABLE_ENTITY);
-    }
     let error = match state
         .posts
         .create(&editor.draft.input(), &key, &visitor.request_id)
@@ -338,16 +356,10 @@ pub async fn submit_edit_form(
 ) -> Result<Response, PageError> {
     let version = form_version(&form.version)?;
     let editor = Editor::edit(id, version, Draft::from_form(&form));
-    let visitor = match admin {
-        Ok(admin) => admin.into_visitor(),
-        Err(unverified) => return kept_for_later(&state, unverified, editor),
+    let (visitor, editor) = match ready_to_save(&state, admin, editor) {
+        ControlFlow::Continue(ready) => ready,
+        ControlFlow::Break(answer) => return answer,
     };
-    let errors = editor.draft.validate();
-    if !errors.is_empty() {
-        return editor
-            .with_errors(errors)
-            .show(&state, visitor, StatusCode::UNPROCESSABLE_ENTITY);
-    }
     let error = match state
         .posts
         .update(id, version, &editor.draft.input(), &visitor.request_id)
