@@ -371,6 +371,11 @@ mod tests {
         .unwrap()
     }
 
+    /// A cache with a bound of a minute and a budget of `bytes`.
+    fn cache_of_bytes(bytes: u64) -> PageCache {
+        cache_with(Duration::from_secs(60), Duration::from_secs(5), bytes)
+    }
+
     fn page(text: &'static str) -> CachedPage {
         CachedPage::new(StatusCode::OK, Bytes::from_static(text.as_bytes()))
     }
@@ -463,7 +468,7 @@ mod tests {
     #[tokio::test]
     async fn the_cache_stays_within_its_byte_budget() {
         let budget = 100 * 1024;
-        let cache = cache_with(Duration::from_secs(60), Duration::from_secs(5), budget);
+        let cache = cache_of_bytes(budget);
         // 200 pages of 10 KB: twenty times the budget.
         for id in 0..200 {
             let render = async {
@@ -555,7 +560,7 @@ mod tests {
     #[tokio::test]
     async fn made_up_ids_do_not_grow_the_cache_beyond_its_budget() {
         let budget = 64 * 1024;
-        let cache = cache_with(Duration::from_secs(60), Duration::from_secs(5), budget);
+        let cache = cache_of_bytes(budget);
         for id in 0..5_000 {
             let result = cache
                 .get_or_render(PageKey::Post { id }, async { Err(PageError::NotFound) })
