@@ -200,22 +200,13 @@ pub async fn recover(rejection: warp::Rejection) -> Result<Response, std::conver
 
 #[cfg(test)]
 mod tests {
-    use mysql_async::{Error, ServerError};
-
     use super::*;
-
-    fn server(code: u16) -> Error {
-        Error::Server(ServerError {
-            code,
-            message: format!("SELECT secret FROM t -- error {code}"),
-            state: "HY000".to_owned(),
-        })
-    }
+    use crate::db::error::server_error;
 
     #[test]
     fn transient_failures_are_a_503_with_retry_after() {
         for code in [1040, 1213, 1290] {
-            let response = ApiError::from(StoreError::from(server(code))).into_response();
+            let response = ApiError::from(StoreError::from(server_error(code))).into_response();
             assert_eq!(response.status(), 503, "{code}");
             assert_eq!(response.headers()["retry-after"], "1");
             assert_eq!(
@@ -227,7 +218,7 @@ mod tests {
 
     #[test]
     fn a_query_error_is_a_500_without_retry_after() {
-        let response = ApiError::from(StoreError::from(server(1064))).into_response();
+        let response = ApiError::from(StoreError::from(server_error(1064))).into_response();
         assert_eq!(response.status(), 500);
         assert!(response.headers().get("retry-after").is_none());
     }

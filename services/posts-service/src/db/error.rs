@@ -76,30 +76,36 @@ impl From<mysql_async::Error> for StoreError {
     }
 }
 
+/// A server error with `code` whose message quotes SQL, as MariaDB sends one: for tests
+/// that must see which errors are whose and that no SQL leaks.
+#[cfg(test)]
+pub(crate) fn server_error(code: u16) -> mysql_async::Error {
+    mysql_async::Error::Server(mysql_async::ServerError {
+        code,
+        message: format!("SELECT secret FROM t -- error {code}"),
+        state: "HY000".to_owned(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
-    use mysql_async::{Error, IoError, ServerError};
+    use mysql_async::{Error, IoError};
 
     use super::*;
-
-    fn server(code: u16) -> Error {
-        Error::Server(ServerError {
-            code,
-            message: format!("SELECT secret FROM t -- error {code}"),
-            state: "HY000".to_owned(),
-        })
-    }
 
     #[test]
     fn a_database_that_is_down_read_only_saturated_or_deadlocked_is_unavailable() {
         for code in [1040, 1047, 1053, 1205, 1290, 1317, 1836, 1927, 1969] {
             assert!(
-                matches!(StoreError::from(server(code)), StoreError::Unavailable(_)),
+                matches!(
+                    StoreError::from(server_error(code)),
+                    StoreError::Unavailable(_)
+                ),
                 "{code}"
             );
         }
         assert!(matches!(
-            StoreError::from(server(1213)),
+            StoreError::from(server_error(1213)),
             StoreError::Deadlock(_)
         ));
         let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
@@ -120,7 +126,10 @@ mod tests {
         // 1064 syntax error, 1146 no such table, 1062 duplicate key, 1406 data too long.
         for code in [1064, 1146, 1062, 1406] {
             assert!(
-                matches!(StoreError::from(server(code)), StoreError::Internal(_)),
+                matches!(
+                    StoreError::from(server_error(code)),
+                    StoreError::Internal(_)
+                ),
                 "{code}"
             );
         }
