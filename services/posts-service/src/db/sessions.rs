@@ -7,10 +7,11 @@
 //! Failed logins are rows of (client address, time), purged once older than the
 //! account window.
 
+use std::future::Future;
 use std::time::Duration;
 
 use mysql_async::prelude::Queryable;
-use mysql_async::Row;
+use mysql_async::{Conn, Row};
 use posts_api::session::{LoginFailures, SessionInfo, ACCOUNT_WINDOW_SECS, CLIENT_WINDOW_SECS};
 use time::PrimitiveDateTime;
 
@@ -51,9 +52,7 @@ impl SessionStore {
         idle_secs: u32,
         lifetime_secs: u32,
     ) -> Result<Option<SessionInfo>, StoreError> {
-        let pool = self.database.pool().clone();
-        let row: Option<Row> = bounded(&self.database, self.timeout, &self.metrics, "create_session", async move {
-            let mut conn = pool.get_conn().await?;
+        let row: Option<Row> = self.on_connection("create_session", |mut conn| async move {
             conn.exec_drop(
                 "DELETE FROM admin_sessions \
                  WHERE idle_expires_at <= UTC_TIMESTAMP(3) OR expires_at <= UTC_TIMESTAMP(3) \
@@ -79,9 +78,7 @@ impl SessionStore {
     /// The session with this key if it is current, its idle expiry slid forward (never
     /// past its absolute expiry); `None` when absent or expired.
     pub async fn touch(&self, key: SessionKey) -> Result<Option<SessionInfo>, StoreError> {
-        let pool = self.database.pool().clone();
-        let row: Option<Row> = bounded(&self.database, self.timeout, &self.metrics, "touch_session", async move {
-            let mut conn = pool.get_conn().await?;
+        let row: Option<Row> = self.on_connection("touch_session", |mut conn| async move {
             conn.exec_drop(
                 "UPDATE admin_sessions \
                  SET idle_expires_at = LEAST(expires_at, UTC_TIMESTAMP(3) + INTERVAL idle_secs SECOND) \
@@ -104,38 +101,24 @@ impl SessionStore {
 
     /// Ends the session with this key; whether there was one.
     pub async fn delete(&self, key: SessionKey) -> Result<bool, StoreError> {
-        let pool = self.database.pool().clone();
-        let deleted = bounded(
-            &self.database,
-            self.timeout,
-            &self.metrics,
-            "delete_session",
-            async move {
-                let mut conn = pool.get_conn().await?;
+        let deleted = self
+            .on_connection("delete_session", |mut conn| async move {
                 conn.exec_drop(
                     "DELETE FROM admin_sessions WHERE session_key = ?",
                     (&key[..],),
                 )
                 .await?;
                 Ok::<_, mysql_async::Error>(conn.affected_rows())
-            },
-        )
-        .await?;
+            })
+            .await?;
         Ok(deleted > 0)
     }
 
     /// Records one wrong password from `client` (after purging failures older than the
     /// account window) and answers the counts including it.
     pub async fn record_login_failure(&self, client: &str) -> Result<LoginFailures, StoreError> {
-        let pool = self.database.pool().clone();
-        let client = client.to_owned();
-        let row: Option<Row> = bounded(
-            &self.database,
-            self.timeout,
-            &self.metrics,
-            "record_login_failure",
-            async move {
-                let mut conn = pool.get_conn().await?;
+        let row: Option<Row> = self
+            .on_connection("record_login_failure", |mut conn| async move {
                 conn.exec_drop(
                     "DELETE FROM login_failures \
                      WHERE failed_at < UTC_TIMESTAMP(3) - INTERVAL ? SECOND LIMIT ?",
@@ -144,32 +127,38 @@ impl SessionStore {
                 .await?;
                 conn.exec_drop(
                     "INSERT INTO login_failures (client, failed_at) VALUES (?, UTC_TIMESTAMP(3))",
-                    (&client,),
+                    (client,),
                 )
                 .await?;
-                conn.exec_first(COUNT_FAILURES, count_params(&client)).await
-            },
-        )
-        .await?;
+                conn.exec_first(COUNT_FAILURES, count_params(client)).await
+            })
+            .await?;
         failures_from_row(row)
     }
 
     /// The counts of recent wrong passwords, for the account and for `client`.
     pub async fn login_failures(&self, client: &str) -> Result<LoginFailures, StoreError> {
-        let pool = self.database.pool().clone();
-        let client = client.to_owned();
-        let row: Option<Row> = bounded(
-            &self.database,
-            self.timeout,
-            &self.metrics,
-            "count_login_failures",
-            async move {
-                let mut conn = pool.get_conn().await?;
-                conn.exec_first(COUNT_FAILURES, count_params(&client)).await
-            },
-        )
-        .await?;
+        let row: Option<Row> = self
+            .on_connection("count_login_failures", |mut conn| async move {
+                conn.exec_first(COUNT_FAILURES, count_params(client)).await
+            })
+            .await?;
         failures_from_row(row)
+    }
+
+    /// Runs `work` on a connection from the pool under the timeout, recording its
+    /// outcome as `operation`.
+    async fn on_connection<T, F>(
+        &self,
+        operation: &'static str,
+        work: impl FnOnce(Conn) -> F,
+    ) -> Result<T, StoreError>
+    where
+        F: Future<Output = Result<T, mysql_async::Error>>,
+    {
+        let pool = self.database.pool().clone();
+        let work = async move { work(pool.get_conn().await?).await };
+        bounded(&self.database, self.timeout, &self.metrics, operation, work).await
     }
 }
 
