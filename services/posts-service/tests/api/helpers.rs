@@ -1,6 +1,7 @@
 //! Starting the real posts-service against a fresh database, and a client for it.
 
 use std::net::SocketAddr;
+use std::process::{Child, ChildStderr, Command};
 use std::time::Duration;
 
 use posts_service::{Application, Config};
@@ -103,6 +104,37 @@ impl TestApp {
         format!("http://{}{}", self.addr, path)
     }
 
+    /// `GET {path}` without the token.
+    pub async fn fetch(&self, path: &str) -> Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request failed")
+    }
+
+    /// `GET {path}` with the token.
+    pub async fn fetch_with_token(&self, path: &str) -> Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .expect("request failed")
+    }
+
+    /// The text of the metrics listener's `/metrics`.
+    pub async fn metrics(&self) -> String {
+        self.client
+            .get(self.metrics_url())
+            .send()
+            .await
+            .expect("request failed")
+            .text()
+            .await
+            .expect("metrics text")
+    }
+
     /// `POST /v1/posts` with the token.
     pub async fn create(&self, title: &str, body: &str) -> Response {
         self.client
@@ -190,6 +222,23 @@ pub async fn assert_problem(response: Response, status: StatusCode) -> Value {
         );
     }
     problem
+}
+
+/// Sends SIGTERM to `child` (spawned with its stderr piped), waits for it and asserts
+/// that it exited cleanly; its stderr, to read to the end.
+pub async fn stop_with_sigterm(mut child: Child) -> ChildStderr {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let stderr = child.stderr.take().unwrap();
+    let exit = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(exit.success(), "exit status {exit:?}");
+    stderr
 }
 
 /// The id of a post JSON.

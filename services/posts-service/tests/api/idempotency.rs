@@ -29,6 +29,18 @@ async fn all_posts(app: &TestApp) -> Vec<Value> {
     page["posts"].as_array().unwrap().clone()
 }
 
+/// Asserts a problem with `status` whose detail names the `Idempotency-Key` header.
+async fn assert_problem_naming_the_key(response: Response, status: StatusCode) {
+    let problem = assert_problem(response, status).await;
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("Idempotency-Key"),
+        "{problem}"
+    );
+}
+
 fn replayed(response: &Response) -> bool {
     response
         .headers()
@@ -153,18 +165,11 @@ pub async fn same_key_with_another_body_is_422_and_creates_nothing(db: Db) {
         json!({ "title": "B", "body": "x" }),
         json!({ "title": "A", "body": "y" }),
     ] {
-        let problem = assert_problem(
+        assert_problem_naming_the_key(
             create_with_key(&app, "k-1", &other).await,
             StatusCode::UNPROCESSABLE_ENTITY,
         )
         .await;
-        assert!(
-            problem["detail"]
-                .as_str()
-                .unwrap()
-                .contains("Idempotency-Key"),
-            "{problem}"
-        );
     }
     assert_eq!(all_posts(&app).await.len(), 1);
     app.stop().await;
@@ -187,14 +192,7 @@ pub async fn malformed_key_is_400_naming_the_header_and_creates_nothing(db: Db) 
             .send()
             .await
             .unwrap();
-        let problem = assert_problem(response, StatusCode::BAD_REQUEST).await;
-        assert!(
-            problem["detail"]
-                .as_str()
-                .unwrap()
-                .contains("Idempotency-Key"),
-            "{problem}"
-        );
+        assert_problem_naming_the_key(response, StatusCode::BAD_REQUEST).await;
     }
     // 255 characters is still a key.
     let longest = create_with_key(&app, &"k".repeat(255), &post).await;

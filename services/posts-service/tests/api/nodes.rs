@@ -50,15 +50,7 @@ pub async fn a_node_that_refuses_connections_is_skipped_and_readyz_names_the_wri
     // the monitor has probed both nodes within a second
     let mut ready = Value::Null;
     for _ in 0..50 {
-        ready = app
-            .client
-            .get(app.url("/readyz"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        ready = app.fetch("/readyz").await.json().await.unwrap();
         if ready["database"]["synced"] == 1 {
             break;
         }
@@ -74,15 +66,7 @@ pub async fn a_node_that_refuses_connections_is_skipped_and_readyz_names_the_wri
         "no credentials in /readyz"
     );
 
-    let metrics = app
-        .client
-        .get(app.metrics_url())
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains(&format!("db_writer{{node=\"{writer}\"}} 1")),
         "{metrics}"
@@ -99,7 +83,7 @@ pub async fn replicas_starting_together_migrate_once_under_the_lock_row(db: Db) 
         TestApp::spawn_with(two_nodes(&live)),
     );
     for app in [&a, &b] {
-        let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
+        let ready = app.fetch("/readyz").await;
         assert_eq!(ready.status(), StatusCode::OK);
     }
     let pool = mysql_async::Pool::new(live.as_str());

@@ -10,40 +10,25 @@ use crate::helpers::{id_of, TestApp, TOKEN};
 
 pub async fn health_and_readiness(db: Db) {
     let app = TestApp::spawn(&db).await;
-    let health = app.client.get(app.url("/healthz")).send().await.unwrap();
+    let health = app.fetch("/healthz").await;
     assert_eq!(health.status(), StatusCode::OK);
-    let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
+    let ready = app.fetch("/readyz").await;
     assert_eq!(ready.status(), StatusCode::OK);
 
     // A server that did not migrate its (empty) database is alive but not ready.
     let mut config = Config::new(db.fresh_database().await, TOKEN);
     config.migrate_on_start = false;
     let unmigrated = TestApp::spawn_unready(config).await;
-    let health = unmigrated
-        .client
-        .get(unmigrated.url("/healthz"))
-        .send()
-        .await
-        .unwrap();
+    let health = unmigrated.fetch("/healthz").await;
     assert_eq!(health.status(), StatusCode::OK);
-    let ready = unmigrated
-        .client
-        .get(unmigrated.url("/readyz"))
-        .send()
-        .await
-        .unwrap();
+    let ready = unmigrated.fetch("/readyz").await;
     assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
     let body = ready.text().await.unwrap();
     assert!(!body.contains("refinery"), "no internals leak: {body}");
     // Once its first look at the database is done, it says why.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
-        let ready = unmigrated
-            .client
-            .get(unmigrated.url("/readyz"))
-            .send()
-            .await
-            .unwrap();
+        let ready = unmigrated.fetch("/readyz").await;
         assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
         let problem: Value = ready.json().await.unwrap();
         if problem["detail"] == "Not ready: migrations pending." {
@@ -84,15 +69,7 @@ pub async fn metrics_use_route_templates(db: Db) {
     let id = id_of(&app.create_ok("measured", "x").await);
     app.get(id).await;
     app.get(987_654).await;
-    let text = app
-        .client
-        .get(app.metrics_url())
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.metrics().await;
     assert!(
         text.contains(r#"http_requests_total{method="GET",route="/v1/posts/{id}",status="200"} 1"#),
         "{text}"

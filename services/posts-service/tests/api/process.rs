@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use mysql_async::prelude::Queryable;
 use test_mariadb::harness::Db;
 
-use crate::helpers::TOKEN;
+use crate::helpers::{stop_with_sigterm, TOKEN};
 
 pub const BINARY: &str = env!("CARGO_BIN_EXE_posts-service");
 
@@ -70,7 +70,7 @@ pub async fn migrate_command_applies_schema_and_exits(db: Db) {
 pub async fn sigterm_finishes_cleanly_and_logs_carry_request_id(db: Db) {
     let url = db.fresh_database().await;
     let port = free_port();
-    let mut child = Command::new(BINARY)
+    let child = Command::new(BINARY)
         .env_clear()
         .env("DATABASE_URL", &url)
         .env("API_TOKEN", TOKEN)
@@ -101,17 +101,7 @@ pub async fn sigterm_finishes_cleanly_and_logs_carry_request_id(db: Db) {
         .unwrap();
     assert_eq!(response.status(), 200);
 
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let stderr = child.stderr.take().unwrap();
-    let exit = tokio::task::spawn_blocking(move || child.wait())
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(exit.success(), "exit status {exit:?}");
+    let stderr = stop_with_sigterm(child).await;
 
     let lines: Vec<serde_json::Value> = BufReader::new(stderr)
         .lines()

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use test_mariadb::harness::Db;
 use test_mariadb::MariaDb;
 
-use crate::helpers::{assert_problem, id_of, TestApp, TOKEN};
+use crate::helpers::{assert_problem, id_of, stop_with_sigterm, TestApp, TOKEN};
 
 /// Asserts a 503 problem with `Retry-After` that names nothing of the database.
 async fn assert_retry_later(response: Response) -> Value {
@@ -40,20 +40,13 @@ async fn assert_retry_later(response: Response) -> Value {
 }
 
 async fn readyz(app: &TestApp) -> Response {
-    app.client.get(app.url("/readyz")).send().await.unwrap()
+    app.fetch("/readyz").await
 }
 
 async fn metric(app: &TestApp, name: &str) -> Option<f64> {
-    let text = app
-        .client
-        .get(app.metrics_url())
-        .send()
+    app.metrics()
         .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
+        .lines()
         .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
 }
 
@@ -64,7 +57,7 @@ pub async fn starts_without_its_database_and_turns_ready_when_it_comes(_shared: 
 
     let started = Instant::now();
     let app = TestApp::spawn_unready(posts_service::Config::new(url, TOKEN)).await;
-    let health = app.client.get(app.url("/healthz")).send().await.unwrap();
+    let health = app.fetch("/healthz").await;
     let health_after = started.elapsed();
     assert_eq!(health.status(), StatusCode::OK);
     println!("database down: /healthz answered 200 {health_after:.1?} after start");
@@ -238,17 +231,7 @@ pub async fn binary_keeps_running_without_its_database_and_stops_on_sigterm(_sha
     assert_retry_later(ready).await;
 
     let signalled = Instant::now();
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let stderr = child.stderr.take().unwrap();
-    let exit = tokio::task::spawn_blocking(move || child.wait())
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(exit.success(), "exit status {exit:?}");
+    let stderr = stop_with_sigterm(child).await;
     assert!(signalled.elapsed() < Duration::from_secs(5));
     let lines: Vec<String> = BufReader::new(stderr).lines().map(Result::unwrap).collect();
     let failures: Vec<&String> = lines

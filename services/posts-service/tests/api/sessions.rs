@@ -24,12 +24,8 @@ async fn create(app: &TestApp, key: &str, idle_secs: u32, lifetime_secs: u32) ->
 }
 
 async fn touch(app: &TestApp, key: &str) -> StatusCode {
-    app.client
-        .get(app.url(&format!("/internal/v1/sessions/{key}")))
-        .bearer_auth(TOKEN)
-        .send()
+    app.fetch_with_token(&format!("/internal/v1/sessions/{key}"))
         .await
-        .expect("request failed")
         .status()
 }
 
@@ -63,11 +59,8 @@ pub async fn sessions_slide_their_idle_expiry_and_end_at_logout(db: Db) {
         StatusCode::CONFLICT
     );
     let anonymous = app
-        .client
-        .get(app.url(&format!("/internal/v1/sessions/{}", key(1))))
-        .send()
-        .await
-        .unwrap();
+        .fetch(&format!("/internal/v1/sessions/{}", key(1)))
+        .await;
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
     app.stop().await;
 }
@@ -139,12 +132,8 @@ pub async fn login_failures_are_counted_per_client_and_for_the_account(db: Db) {
         json!({ "account_last_hour": 4, "client_last_hour": 1, "client_last_minute": 1 })
     );
     let counts: Value = app
-        .client
-        .get(app.url("/internal/v1/login-failures?client=203.0.113.7"))
-        .bearer_auth(TOKEN)
-        .send()
+        .fetch_with_token("/internal/v1/login-failures?client=203.0.113.7")
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
