@@ -187,6 +187,21 @@ mod tests {
         Transport::new(&config, &Registry::new()).unwrap()
     }
 
+    /// A configuration whose posts-service is a local port nothing listens on.
+    fn config_of_a_closed_port() -> Config {
+        let port = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            listener.local_addr().unwrap().port()
+        };
+        Config::new(
+            format!("http://127.0.0.1:{port}"),
+            "token",
+            "admin",
+            "pw",
+            "s".repeat(32),
+        )
+    }
+
     #[test]
     fn urls_keep_a_path_prefix() {
         let transport = transport("http://posts:8081/api");
@@ -203,18 +218,8 @@ mod tests {
 
     #[tokio::test]
     async fn closed_port_is_unavailable_and_counted() {
-        let port = {
-            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            listener.local_addr().unwrap().port()
-        };
         let registry = Registry::new();
-        let config = Config::new(
-            format!("http://127.0.0.1:{port}"),
-            "token",
-            "admin",
-            "pw",
-            "s".repeat(32),
-        );
+        let config = config_of_a_closed_port();
         let client = PostsClient::new(&config, &registry).unwrap();
         let err = client.get(1, &RequestId::generate()).await.unwrap_err();
         assert!(matches!(err, UpstreamError::Unavailable { .. }), "{err:?}");
@@ -227,18 +232,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_failing_posts_service_opens_the_circuit_and_calls_fail_at_once() {
-        let port = {
-            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            listener.local_addr().unwrap().port()
-        };
         let registry = Registry::new();
-        let mut config = Config::new(
-            format!("http://127.0.0.1:{port}"),
-            "token",
-            "admin",
-            "pw",
-            "s".repeat(32),
-        );
+        let mut config = config_of_a_closed_port();
         config.posts_circuit_failures = 2;
         config.posts_circuit_open_ms = 60_000;
         let client = PostsClient::new(&config, &registry).unwrap();
