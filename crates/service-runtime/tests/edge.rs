@@ -177,6 +177,18 @@ async fn a_body_sent_one_byte_every_five_seconds_is_cut_off_at_the_body_deadline
     );
 }
 
+/// `GET /things/1` on a fresh client: the response and how long it took to come.
+async fn timed_get_of_a_thing(addr: SocketAddr) -> (reqwest::Response, Duration) {
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    let response = client
+        .get(format!("http://{addr}/things/1"))
+        .send()
+        .await
+        .unwrap();
+    (response, started.elapsed())
+}
+
 #[tokio::test]
 async fn five_thousand_idle_connections_leave_a_request_answered_at_once() {
     let limits = Limits {
@@ -189,14 +201,7 @@ async fn five_thousand_idle_connections_leave_a_request_answered_at_once() {
     for _ in 0..5_000 {
         idle.push(TcpStream::connect(addr).await.unwrap());
     }
-    let client = reqwest::Client::new();
-    let started = Instant::now();
-    let response = client
-        .get(format!("http://{addr}/things/1"))
-        .send()
-        .await
-        .unwrap();
-    let took = started.elapsed();
+    let (response, took) = timed_get_of_a_thing(addr).await;
     println!("with 5,000 idle connections a request took {took:.1?}");
     assert_eq!(response.status(), 200);
     assert!(took < Duration::from_millis(100), "took {took:?}");
@@ -213,14 +218,7 @@ async fn connections_over_the_cap_wait_until_one_closes() {
     let (addr, _) = spawn(limits).await;
     let first = TcpStream::connect(addr).await.unwrap();
     let second = TcpStream::connect(addr).await.unwrap();
-    let client = reqwest::Client::new();
-    let started = Instant::now();
-    let response = client
-        .get(format!("http://{addr}/things/1"))
-        .send()
-        .await
-        .unwrap();
-    let waited = started.elapsed();
+    let (response, waited) = timed_get_of_a_thing(addr).await;
     // The two idle connections hold the cap until the header timeout closes them.
     assert_eq!(response.status(), 200);
     assert!(
