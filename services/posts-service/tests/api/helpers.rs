@@ -1,7 +1,7 @@
 //! Starting the real posts-service against a fresh database, and a client for it.
 
 use std::net::SocketAddr;
-use std::process::{Child, ChildStderr, Command};
+use std::process::{Child, ChildStderr, Command, Stdio};
 use std::time::Duration;
 
 use posts_service::{Application, Config};
@@ -222,6 +222,36 @@ pub async fn assert_problem(response: Response, status: StatusCode) -> Value {
         );
     }
     problem
+}
+
+/// The `posts-service` binary.
+pub const BINARY: &str = env!("CARGO_BIN_EXE_posts-service");
+
+/// A port nothing listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts the binary on a free port with nothing in its environment but `DATABASE_URL`,
+/// the test token, `LISTEN_ADDR` and `extra`, its stderr piped: the child and its
+/// `http://127.0.0.1:port`.
+pub fn spawn_binary(database_url: &str, extra: &[(&str, String)]) -> (Child, String) {
+    let port = free_port();
+    let child = Command::new(BINARY)
+        .env_clear()
+        .env("DATABASE_URL", database_url)
+        .env("API_TOKEN", TOKEN)
+        .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
+        .envs(extra.iter().map(|(name, value)| (name, value)))
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    (child, format!("http://127.0.0.1:{port}"))
 }
 
 /// Sends SIGTERM to `child` (spawned with its stderr piped), waits for it and asserts

@@ -2,23 +2,13 @@
 //! `migrate` command, JSON logs carrying the request id, and SIGTERM.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use mysql_async::prelude::Queryable;
 use test_mariadb::harness::Db;
 
-use crate::helpers::{stop_with_sigterm, TOKEN};
-
-pub const BINARY: &str = env!("CARGO_BIN_EXE_posts-service");
-
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use crate::helpers::{spawn_binary, stop_with_sigterm, BINARY, TOKEN};
 
 pub async fn missing_or_malformed_variable_exits_with_one_line_naming_it(_db: Db) {
     let output = Command::new(BINARY)
@@ -69,17 +59,7 @@ pub async fn migrate_command_applies_schema_and_exits(db: Db) {
 
 pub async fn sigterm_finishes_cleanly_and_logs_carry_request_id(db: Db) {
     let url = db.fresh_database().await;
-    let port = free_port();
-    let child = Command::new(BINARY)
-        .env_clear()
-        .env("DATABASE_URL", &url)
-        .env("API_TOKEN", TOKEN)
-        .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
+    let (child, base) = spawn_binary(&url, &[]);
     let client = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(30);
     while client

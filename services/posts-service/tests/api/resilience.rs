@@ -10,7 +10,9 @@ use serde_json::{json, Value};
 use test_mariadb::harness::Db;
 use test_mariadb::MariaDb;
 
-use crate::helpers::{assert_problem, id_of, stop_with_sigterm, TestApp, TOKEN};
+use crate::helpers::{
+    assert_problem, free_port, id_of, spawn_binary, stop_with_sigterm, TestApp, TOKEN,
+};
 
 /// Asserts a 503 problem with `Retry-After` that names nothing of the database.
 async fn assert_retry_later(response: Response) -> Value {
@@ -184,26 +186,12 @@ pub async fn read_only_database_is_a_quick_503_and_changes_nothing(_shared: Db) 
 
 pub async fn binary_keeps_running_without_its_database_and_stops_on_sigterm(_shared: Db) {
     use std::io::{BufRead, BufReader};
-    use std::process::{Command, Stdio};
 
-    use crate::process::{free_port, BINARY};
-
-    let port = free_port();
-    let mut child = Command::new(BINARY)
-        .env_clear()
+    let (mut child, base) = spawn_binary(
         // Port 9 on loopback: nothing listens there.
-        .env(
-            "DATABASE_URL",
-            "mysql://blog:hunter2-secret@127.0.0.1:9/blog",
-        )
-        .env("API_TOKEN", TOKEN)
-        .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
-        .env("METRICS_ADDR", format!("127.0.0.1:{}", free_port()))
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
+        "mysql://blog:hunter2-secret@127.0.0.1:9/blog",
+        &[("METRICS_ADDR", format!("127.0.0.1:{}", free_port()))],
+    );
     let client = reqwest::Client::new();
     let launched = Instant::now();
     loop {
