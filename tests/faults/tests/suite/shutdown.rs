@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use fault_proxy::{Direction, Fault};
+use fault_proxy::{Direction, Fault, FaultProxy};
 use fault_suite::measure::{figure, ms};
 use fault_suite::services::API_TOKEN;
 use fault_suite::{Scenario, Service};
@@ -216,17 +216,24 @@ where
     problems.assert_none(scenario);
 }
 
-pub async fn sigterm_under_load_posts_service_fails_no_accepted_request(db: Db) {
-    let scenario = Scenario::new("sigterm-posts-service");
-    // A slow database link keeps requests in flight; allow for it.
-    let (proxy, mut posts) = posts_behind_proxy(&scenario, &db, &[("DB_TIMEOUT_MS", "5000")]).await;
-    let api = Api::new(&posts.url, Duration::from_secs(10));
+/// Creates a post through posts-service at `posts_url` for the load to read, then makes
+/// the link behind `proxy` slow; the post's id.
+async fn post_to_read_then_slow_the_link(posts_url: &str, proxy: &FaultProxy) -> u64 {
+    let api = Api::new(posts_url, Duration::from_secs(10));
     let id = id_of(&api.create_ok("read under load", "x").await);
     proxy.set_fault(Fault::Latency {
         direction: Direction::Downstream,
         delay: SLOW_LINK,
         jitter: SLOW_LINK_JITTER,
     });
+    id
+}
+
+pub async fn sigterm_under_load_posts_service_fails_no_accepted_request(db: Db) {
+    let scenario = Scenario::new("sigterm-posts-service");
+    // A slow database link keeps requests in flight; allow for it.
+    let (proxy, mut posts) = posts_behind_proxy(&scenario, &db, &[("DB_TIMEOUT_MS", "5000")]).await;
+    let id = post_to_read_then_slow_the_link(&posts.url, &proxy).await;
     let base = posts.url.clone();
     terminate_under_load(&scenario, &mut posts, move |client, n| {
         if n % 2 == 0 {
@@ -247,13 +254,7 @@ pub async fn sigterm_under_load_render_service_fails_no_accepted_request(db: Db)
     // No page cache: every page asks posts-service, over a slow link.
     let (proxy, mut render) =
         render_behind_proxy(&scenario, &posts, &[("PAGE_CACHE_TTL_MS", "0")]).await;
-    let api = Api::new(&posts.url, Duration::from_secs(10));
-    let id = id_of(&api.create_ok("read under load", "x").await);
-    proxy.set_fault(Fault::Latency {
-        direction: Direction::Downstream,
-        delay: SLOW_LINK,
-        jitter: SLOW_LINK_JITTER,
-    });
+    let id = post_to_read_then_slow_the_link(&posts.url, &proxy).await;
     let base = render.url.clone();
     terminate_under_load(&scenario, &mut render, move |client, n| {
         if n % 2 == 0 {
