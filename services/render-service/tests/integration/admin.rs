@@ -5,7 +5,6 @@ use test_mariadb::harness::Db;
 
 use crate::helpers::{
     csrf_token, flash, hidden_field, location, spawn_blog, unescape, ADMIN_PASSWORD, ADMIN_USER,
-    API_TOKEN,
 };
 
 pub async fn admin_can_log_in_add_edit_delete_and_log_out(db: Db) {
@@ -23,13 +22,10 @@ pub async fn admin_can_log_in_add_edit_delete_and_log_out(db: Db) {
     // Add.
     let token = blog.csrf_token("/add").await;
     let response = blog
-        .post_form(
-            "/add",
-            &[
-                ("title", "  My first post  "),
-                ("body", "Hello *there*.\r\nSecond line."),
-                ("csrf_token", &token),
-            ],
+        .submit_add(
+            "  My first post  ",
+            "Hello *there*.\r\nSecond line.",
+            &token,
         )
         .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
@@ -57,14 +53,12 @@ pub async fn admin_can_log_in_add_edit_delete_and_log_out(db: Db) {
     assert!(html.contains("Hello *there*."), "{html}");
     assert_eq!(hidden_field(&html, "version").as_deref(), Some("1"));
     let response = blog
-        .post_form(
-            &format!("/edit/{id}"),
-            &[
-                ("title", "My edited post"),
-                ("body", "Edited body."),
-                ("version", "1"),
-                ("csrf_token", &csrf_token(&html)),
-            ],
+        .submit_edit(
+            id,
+            "My edited post",
+            "Edited body.",
+            "1",
+            &csrf_token(&html),
         )
         .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
@@ -119,12 +113,7 @@ pub async fn add_without_session_redirects_to_login(db: Db) {
     let response = blog.get("/add").await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&response), "/login?next=%2Fadd");
-    let response = blog
-        .post_form(
-            "/add",
-            &[("title", "sneaky"), ("body", "x"), ("csrf_token", "x")],
-        )
-        .await;
+    let response = blog.submit_add("sneaky", "x", "x").await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert!(location(&response).starts_with("/login"));
     let (_, html) = blog.page("/").await;
@@ -271,12 +260,7 @@ pub async fn empty_title_keeps_the_users_text_and_shows_the_error_by_the_field(d
     blog.login().await;
     let token = blog.csrf_token("/add").await;
     let body = "My carefully written <text> & more\nacross lines.";
-    let response = blog
-        .post_form(
-            "/add",
-            &[("title", "   "), ("body", body), ("csrf_token", &token)],
-        )
-        .await;
+    let response = blog.submit_add("   ", body, &token).await;
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = response.text().await.unwrap();
     assert!(unescape(&html).contains(body), "the text is kept: {html}");
@@ -298,12 +282,7 @@ pub async fn too_long_title_and_body_are_rejected_by_their_fields(db: Db) {
     let token = blog.csrf_token("/add").await;
     let title = "t".repeat(129);
     let body = "b".repeat(65_536);
-    let response = blog
-        .post_form(
-            "/add",
-            &[("title", &title), ("body", &body), ("csrf_token", &token)],
-        )
-        .await;
+    let response = blog.submit_add(&title, &body, &token).await;
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = response.text().await.unwrap();
     assert!(html.contains("id=\"title-error\""), "title error");
@@ -314,12 +293,7 @@ pub async fn too_long_title_and_body_are_rejected_by_their_fields(db: Db) {
     // Exactly at the limits is fine.
     let title = "é".repeat(128);
     let body = "b".repeat(65_535);
-    let response = blog
-        .post_form(
-            "/add",
-            &[("title", &title), ("body", &body), ("csrf_token", &token)],
-        )
-        .await;
+    let response = blog.submit_add(&title, &body, &token).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
 }
 
@@ -337,15 +311,7 @@ pub async fn edit_conflict_shows_a_message_keeps_the_text_and_overwrites_nothing
         .await;
     // ...and the admin submits the old form.
     let response = blog
-        .post_form(
-            &format!("/edit/{id}"),
-            &[
-                ("title", "My change"),
-                ("body", "My body"),
-                ("version", "1"),
-                ("csrf_token", &csrf_token(&form)),
-            ],
-        )
+        .submit_edit(id, "My change", "My body", "1", &csrf_token(&form))
         .await;
     assert_eq!(response.status(), StatusCode::CONFLICT);
     let html = response.text().await.unwrap();
@@ -367,15 +333,7 @@ pub async fn edit_conflict_shows_a_message_keeps_the_text_and_overwrites_nothing
     // Saving again from the conflict page is a deliberate overwrite of version 2.
     assert_eq!(hidden_field(&html, "version").as_deref(), Some("2"));
     let response = blog
-        .post_form(
-            &format!("/edit/{id}"),
-            &[
-                ("title", "My change"),
-                ("body", "My body"),
-                ("version", "2"),
-                ("csrf_token", &csrf_token(&html)),
-            ],
-        )
+        .submit_edit(id, "My change", "My body", "2", &csrf_token(&html))
         .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let (_, stored) = blog.get_via_api(id).await;
@@ -413,24 +371,15 @@ pub async fn edit_of_a_post_deleted_meanwhile_keeps_the_text(db: Db) {
     let id = post["id"].as_u64().unwrap();
     blog.login().await;
     let (_, form) = blog.page(&format!("/edit/{id}")).await;
-    let deleted = blog
-        .api
-        .delete(format!("{}/v1/posts/{id}", blog.api_url))
-        .bearer_auth(API_TOKEN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    assert_eq!(blog.delete_via_api(id).await, StatusCode::NO_CONTENT);
 
     let response = blog
-        .post_form(
-            &format!("/edit/{id}"),
-            &[
-                ("title", "My rescued title"),
-                ("body", "Words I typed for an hour"),
-                ("version", "1"),
-                ("csrf_token", &csrf_token(&form)),
-            ],
+        .submit_edit(
+            id,
+            "My rescued title",
+            "Words I typed for an hour",
+            "1",
+            &csrf_token(&form),
         )
         .await;
     assert_eq!(response.status(), StatusCode::CONFLICT);
@@ -448,14 +397,7 @@ pub async fn saving_while_posts_service_is_down_keeps_the_text(db: Db) {
     let (_, form) = blog.page("/add").await;
     blog.stop_posts_service().await;
     let response = blog
-        .post_form(
-            "/add",
-            &[
-                ("title", "Unsaved title"),
-                ("body", "Precious words"),
-                ("csrf_token", &csrf_token(&form)),
-            ],
-        )
+        .submit_add("Unsaved title", "Precious words", &csrf_token(&form))
         .await;
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     let html = response.text().await.unwrap();

@@ -10,7 +10,7 @@ use reqwest::StatusCode;
 use test_mariadb::harness::Db;
 
 use crate::helpers::{
-    csrf_token, spawn_blog_behind_proxy, spawn_blog_with, Blog, Browser, API_TOKEN,
+    csrf_token, spawn_blog_behind_proxy, spawn_blog_with, x_cache, Blog, Browser,
 };
 
 /// The bound these tests configure (the default is 1 s).
@@ -29,12 +29,7 @@ async fn blog_with_bound(db: &Db, bound: Duration) -> Blog {
 async fn view(reader: &Browser, path: &str) -> (StatusCode, String, String) {
     let response = reader.get(path).await;
     let status = response.status();
-    let cache = response
-        .headers()
-        .get("x-cache")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("none")
-        .to_owned();
+    let cache = x_cache(&response);
     (status, cache, response.text().await.unwrap())
 }
 
@@ -60,9 +55,7 @@ async fn time_until(
 
 pub async fn anonymous_readers_share_a_cached_page(db: Db) {
     let blog = blog_with_bound(&db, Duration::from_secs(60)).await;
-    let id = blog.create_via_api("Cached", "body").await["id"]
-        .as_u64()
-        .unwrap();
+    let id = blog.create_id_via_api("Cached", "body").await;
     let path = format!("/posts/{id}");
     let reader = blog.new_browser();
     assert_eq!(view(&reader, &path).await.1, "miss");
@@ -74,9 +67,7 @@ pub async fn anonymous_readers_share_a_cached_page(db: Db) {
 pub async fn admin_sees_their_own_edit_on_the_very_next_page(db: Db) {
     // A long bound, so a cached page would be noticed.
     let blog = blog_with_bound(&db, Duration::from_secs(60)).await;
-    let id = blog.create_via_api("Before", "old body").await["id"]
-        .as_u64()
-        .unwrap();
+    let id = blog.create_id_via_api("Before", "old body").await;
     let path = format!("/posts/{id}");
     let reader = blog.new_browser();
     view(&reader, &path).await;
@@ -85,15 +76,7 @@ pub async fn admin_sees_their_own_edit_on_the_very_next_page(db: Db) {
     blog.login().await;
     let (_, form) = blog.page(&format!("/edit/{id}")).await;
     let response = blog
-        .post_form(
-            &format!("/edit/{id}"),
-            &[
-                ("title", "After"),
-                ("body", "new body"),
-                ("version", "1"),
-                ("csrf_token", &csrf_token(&form)),
-            ],
-        )
+        .submit_edit(id, "After", "new body", "1", &csrf_token(&form))
         .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let (_, admin_cache, html) = view(&blog, &path).await;
@@ -111,9 +94,7 @@ pub async fn admin_sees_their_own_edit_on_the_very_next_page(db: Db) {
 
 pub async fn edits_and_deletes_made_elsewhere_reach_readers_within_the_bound(db: Db) {
     let blog = blog_with_bound(&db, BOUND).await;
-    let id = blog.create_via_api("Original", "body").await["id"]
-        .as_u64()
-        .unwrap();
+    let id = blog.create_id_via_api("Original", "body").await;
     let path = format!("/posts/{id}");
     let reader = blog.new_browser();
     view(&reader, &path).await;
@@ -126,26 +107,17 @@ pub async fn edits_and_deletes_made_elsewhere_reach_readers_within_the_bound(db:
     let took = time_until(&reader, "/", |_, html| html.contains("Edited elsewhere")).await;
     assert!(took <= BOUND + SLACK, "index stale for {took:?}");
 
-    let deleted = blog
-        .api
-        .delete(format!("{}/v1/posts/{id}", blog.api_url))
-        .bearer_auth(API_TOKEN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    assert_eq!(blog.delete_via_api(id).await, StatusCode::NO_CONTENT);
     let took = time_until(&reader, &path, |status, _| status == StatusCode::NOT_FOUND).await;
     assert!(took <= BOUND + SLACK, "deleted post shown for {took:?}");
 }
 
 pub async fn outage_serves_the_last_good_page(db: Db) {
     let blog = blog_with_bound(&db, Duration::from_millis(100)).await;
-    let kept = blog.create_via_api("Kept through the outage", "body").await["id"]
-        .as_u64()
-        .unwrap();
-    let never_seen = blog.create_via_api("Never viewed", "body").await["id"]
-        .as_u64()
-        .unwrap();
+    let kept = blog
+        .create_id_via_api("Kept through the outage", "body")
+        .await;
+    let never_seen = blog.create_id_via_api("Never viewed", "body").await;
     let reader = blog.new_browser();
     view(&reader, &format!("/posts/{kept}")).await;
     view(&reader, "/").await;
@@ -168,16 +140,7 @@ pub async fn pages_with_a_flash_or_a_session_are_never_shared(db: Db) {
     let blog = blog_with_bound(&db, Duration::from_secs(60)).await;
     blog.login().await;
     let (_, form) = blog.page("/add").await;
-    let response = blog
-        .post_form(
-            "/add",
-            &[
-                ("title", "Fresh"),
-                ("body", "body"),
-                ("csrf_token", &csrf_token(&form)),
-            ],
-        )
-        .await;
+    let response = blog.submit_add("Fresh", "body", &csrf_token(&form)).await;
     let location = response.headers()["location"].to_str().unwrap().to_owned();
     // The admin's page (with the flash and the logout form) ...
     let (_, cache, html) = view(&blog, &location).await;
@@ -225,9 +188,7 @@ pub async fn unknown_ids_are_remembered_as_404_within_the_bound(db: Db) {
 
 pub async fn a_made_up_flash_cookie_does_not_bypass_the_cache(db: Db) {
     let blog = blog_with_bound(&db, Duration::from_secs(60)).await;
-    let id = blog.create_via_api("Cached for everyone", "body").await["id"]
-        .as_u64()
-        .unwrap();
+    let id = blog.create_id_via_api("Cached for everyone", "body").await;
     let path = format!("/posts/{id}");
     assert_eq!(view(&blog.new_browser(), &path).await.1, "miss");
     for cookie in ["blog_flash=made-up", "blog_flash=SGk.AAAA", "blog_flash="] {
@@ -258,21 +219,12 @@ pub async fn a_made_up_flash_cookie_does_not_bypass_the_cache(db: Db) {
 
 pub async fn a_post_deleted_elsewhere_never_comes_back_from_an_old_copy(db: Db) {
     let blog = blog_with_bound(&db, Duration::from_millis(100)).await;
-    let id = blog.create_via_api("Deleted elsewhere", "body").await["id"]
-        .as_u64()
-        .unwrap();
+    let id = blog.create_id_via_api("Deleted elsewhere", "body").await;
     let path = format!("/posts/{id}");
     let reader = blog.new_browser();
     assert_eq!(view(&reader, &path).await.0, StatusCode::OK);
     // Deleted through another replica (straight at posts-service).
-    let deleted = blog
-        .api
-        .delete(format!("{}/v1/posts/{id}", blog.api_url))
-        .bearer_auth(API_TOKEN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    assert_eq!(blog.delete_via_api(id).await, StatusCode::NO_CONTENT);
     tokio::time::sleep(Duration::from_millis(150)).await;
     assert_eq!(view(&reader, &path).await.0, StatusCode::NOT_FOUND);
     // Then posts-service goes away: the old copy must not come back.
@@ -285,9 +237,7 @@ pub async fn a_post_deleted_elsewhere_never_comes_back_from_an_old_copy(db: Db) 
 
 pub async fn shared_pages_and_the_feed_answer_conditional_gets_with_304(db: Db) {
     let blog = blog_with_bound(&db, Duration::from_secs(60)).await;
-    let id = blog.create_via_api("Conditional", "body").await["id"]
-        .as_u64()
-        .unwrap();
+    let id = blog.create_id_via_api("Conditional", "body").await;
     for path in [
         "/".to_owned(),
         format!("/posts/{id}"),

@@ -223,33 +223,64 @@ impl Browser {
         csrf_token(&html)
     }
 
+    /// Submits the login form with the admin's user name and password; the answer.
+    pub async fn submit_login(&self) -> Response {
+        let token = self.csrf_token("/login").await;
+        self.post_form(
+            "/login",
+            &[
+                ("username", ADMIN_USER),
+                ("password", ADMIN_PASSWORD),
+                ("csrf_token", &token),
+                ("next", "/"),
+            ],
+        )
+        .await
+    }
+
     /// Logs the browser in as the admin.
     pub async fn login(&self) {
-        let token = self.csrf_token("/login").await;
-        let response = self
-            .post_form(
-                "/login",
-                &[
-                    ("username", ADMIN_USER),
-                    ("password", ADMIN_PASSWORD),
-                    ("csrf_token", &token),
-                    ("next", "/"),
-                ],
-            )
-            .await;
+        let response = self.submit_login().await;
         assert_eq!(response.status(), StatusCode::SEE_OTHER, "login redirects");
         assert_eq!(location(&response), "/");
+    }
+
+    /// Submits the add form with `csrf_token` (taken from a page the browser was shown);
+    /// the answer.
+    pub async fn submit_add(&self, title: &str, body: &str, csrf_token: &str) -> Response {
+        self.post_form(
+            "/add",
+            &[("title", title), ("body", body), ("csrf_token", csrf_token)],
+        )
+        .await
+    }
+
+    /// Submits the edit form of post `id` with `csrf_token` (taken from a page the
+    /// browser was shown) and the `version` it was loaded with; the answer.
+    pub async fn submit_edit(
+        &self,
+        id: u64,
+        title: &str,
+        body: &str,
+        version: &str,
+        csrf_token: &str,
+    ) -> Response {
+        self.post_form(
+            &format!("/edit/{id}"),
+            &[
+                ("title", title),
+                ("body", body),
+                ("version", version),
+                ("csrf_token", csrf_token),
+            ],
+        )
+        .await
     }
 
     /// Adds a post through the pages (logged in); returns its id.
     pub async fn add_post(&self, title: &str, body: &str) -> u64 {
         let token = self.csrf_token("/add").await;
-        let response = self
-            .post_form(
-                "/add",
-                &[("title", title), ("body", body), ("csrf_token", &token)],
-            )
-            .await;
+        let response = self.submit_add(title, body, &token).await;
         assert_eq!(response.status(), StatusCode::SEE_OTHER);
         let location = location(&response);
         location
@@ -288,6 +319,24 @@ impl Blog {
             .expect("posts-service answers");
         assert_eq!(response.status(), StatusCode::CREATED);
         response.json().await.expect("a post")
+    }
+
+    /// Creates a post directly in posts-service; returns its id.
+    pub async fn create_id_via_api(&self, title: &str, body: &str) -> u64 {
+        self.create_via_api(title, body).await["id"]
+            .as_u64()
+            .expect("an id")
+    }
+
+    /// Deletes a post directly in posts-service (as another replica would); the status.
+    pub async fn delete_via_api(&self, id: u64) -> StatusCode {
+        self.api
+            .delete(format!("{}/v1/posts/{id}", self.api_url))
+            .bearer_auth(API_TOKEN)
+            .send()
+            .await
+            .expect("posts-service answers")
+            .status()
     }
 
     /// Reads a post from posts-service: its status and JSON.
@@ -366,6 +415,16 @@ pub fn location(response: &Response) -> String {
         .get(LOCATION)
         .and_then(|value| value.to_str().ok())
         .unwrap_or_default()
+        .to_owned()
+}
+
+/// The `X-Cache` header of a response (`hit`, `miss`, `stale`), `none` without one.
+pub fn x_cache(response: &Response) -> String {
+    response
+        .headers()
+        .get("x-cache")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("none")
         .to_owned()
 }
 

@@ -11,7 +11,7 @@ use tokio::net::TcpListener;
 
 use crate::helpers::{
     browser, closed_port, render_config, spawn_blog_behind_proxy, spawn_posts_service,
-    spawn_render_service, spawn_render_service_with_metrics, Browser,
+    spawn_render_service, spawn_render_service_with_metrics, x_cache, Browser,
 };
 
 /// Faster than any answer that waited for posts-service (the stale budget is 300 ms).
@@ -160,12 +160,7 @@ async fn timed_get(reader: &Browser, path: &str) -> (StatusCode, String, bool, D
     let started = Instant::now();
     let response = reader.get(path).await;
     let status = response.status();
-    let cache = response
-        .headers()
-        .get("x-cache")
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or("none")
-        .to_owned();
+    let cache = x_cache(&response);
     let has_age = response.headers().contains_key("age");
     let _ = response.bytes().await;
     (status, cache, has_age, started.elapsed())
@@ -185,12 +180,10 @@ pub async fn frozen_posts_service_serves_stale_pages_fast_and_the_breaker_recove
         config.posts_circuit_open_ms = COOL_DOWN.as_millis() as u64;
     })
     .await;
-    let kept = blog.create_via_api("Kept through the freeze", "body").await["id"]
-        .as_u64()
-        .unwrap();
-    let never_seen = blog.create_via_api("Never viewed", "body").await["id"]
-        .as_u64()
-        .unwrap();
+    let kept = blog
+        .create_id_via_api("Kept through the freeze", "body")
+        .await;
+    let never_seen = blog.create_id_via_api("Never viewed", "body").await;
     let reader = blog.new_browser();
     let cached = [
         format!("/posts/{kept}"),

@@ -52,12 +52,7 @@ pub async fn csrf_token_of_another_session_is_403(db: Db) {
     // A second login (another browser) gets another token; the first one is not valid there.
     let second = blog.new_browser();
     second.login().await;
-    let response = second
-        .post_form(
-            "/add",
-            &[("title", "x"), ("body", "y"), ("csrf_token", &other_token)],
-        )
-        .await;
+    let response = second.submit_add("x", "y", &other_token).await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
 }
 

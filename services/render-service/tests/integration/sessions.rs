@@ -15,18 +15,7 @@ use crate::helpers::{
 
 /// Logs `blog`'s browser in; returns the `name=value` of the session cookie it got.
 async fn login_and_copy_the_cookie(blog: &Blog) -> String {
-    let token = blog.csrf_token("/login").await;
-    let response = blog
-        .post_form(
-            "/login",
-            &[
-                ("username", ADMIN_USER),
-                ("password", ADMIN_PASSWORD),
-                ("csrf_token", &token),
-                ("next", "/"),
-            ],
-        )
-        .await;
+    let response = blog.submit_login().await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     session_pair(&set_cookies(response.headers()), "blog_session")
 }
@@ -89,18 +78,7 @@ pub async fn every_login_gets_a_new_session_id(db: Db) {
     let blog = spawn_blog(&db).await;
     let first = login_and_copy_the_cookie(&blog).await;
     let other = blog.new_browser();
-    let token = other.csrf_token("/login").await;
-    let response = other
-        .post_form(
-            "/login",
-            &[
-                ("username", ADMIN_USER),
-                ("password", ADMIN_PASSWORD),
-                ("csrf_token", &token),
-                ("next", "/"),
-            ],
-        )
-        .await;
+    let response = other.submit_login().await;
     let second = session_pair(&set_cookies(response.headers()), "blog_session");
     assert_ne!(first, second);
     let id = second.split_once('=').unwrap().1.split('.').next().unwrap();
