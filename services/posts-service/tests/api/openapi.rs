@@ -289,6 +289,9 @@ pub async fn server_conforms_to_openapi_document(db: Db) {
             authed(&app, Method::POST, sessions)
                 .json(&json!({ "key": "not-hex", "idle_secs": 60, "lifetime_secs": 600 })),
             send(&app, Method::POST, sessions).json(&new_session),
+            authed(&app, Method::POST, sessions)
+                .header("content-type", "application/json")
+                .body(vec![b' '; 300 * 1024]),
             authed(&app, Method::POST, sessions).body("key=x"),
             authed(&dead, Method::POST, sessions).json(&new_session),
         ],
@@ -335,6 +338,9 @@ pub async fn server_conforms_to_openapi_document(db: Db) {
             authed(&app, Method::POST, failures).json(&failure),
             authed(&app, Method::POST, failures).json(&json!({ "client": "" })),
             send(&app, Method::POST, failures).json(&failure),
+            authed(&app, Method::POST, failures)
+                .header("content-type", "application/json")
+                .body(vec![b' '; 300 * 1024]),
             authed(&app, Method::POST, failures).body("client=x"),
             authed(&dead, Method::POST, failures).json(&failure),
         ],
