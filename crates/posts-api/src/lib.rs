@@ -5,7 +5,8 @@
 //!
 //! # Layout
 //!
-//! - [`post`]: [`Post`], a page of posts ([`PostsPage`]) and the input of a create or
+//! - [`post`]: [`Post`], a page of posts ([`PostsPage`]) or of their summaries
+//!   ([`SummariesPage`]), and the input of a create or
 //!   update ([`PostInput`]).
 //! - [`rules`]: the title and body limits and their validation, so the server and the
 //!   admin form can never disagree about what a valid post is.
@@ -19,7 +20,7 @@ pub mod problem;
 pub mod rules;
 pub mod session;
 
-pub use post::{Post, PostInput, PostsPage};
+pub use post::{Post, PostInput, PostSummary, PostsPage, SummariesPage};
 pub use problem::{FieldError, Problem};
 pub use rules::{PostContent, Violation, BODY_MAX_BYTES, TITLE_MAX_CHARS};
 

@@ -1,4 +1,5 @@
-//! A post, a page of posts, and what a client sends to create or replace one.
+//! A post, a page of posts or of their summaries, and what a client sends to create or
+//! replace one.
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -12,6 +13,16 @@ pub struct Post {
     pub title: String,
     /// Markdown text.
     pub body: String,
+    /// The body as safe HTML, rendered by posts-service when the post was written (never
+    /// taken from a client).
+    #[serde(default)]
+    pub html: String,
+    /// The opening prose of the body as plain text, for lists and link previews.
+    #[serde(default)]
+    pub excerpt: String,
+    /// Whether `excerpt` leaves some of the body out.
+    #[serde(default)]
+    pub excerpt_truncated: bool,
     /// When the post was created, UTC.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -27,6 +38,37 @@ pub struct Post {
 pub struct PostsPage {
     /// The posts, id descending.
     pub posts: Vec<Post>,
+    /// Pass as `before` to get the next (older) page; `None` on the last page.
+    pub next_before: Option<u64>,
+}
+
+/// A post without its body or HTML, as `GET /v1/post-summaries` lists it: what an
+/// index page shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PostSummary {
+    /// The post's id.
+    pub id: u64,
+    /// Its title.
+    pub title: String,
+    /// The opening prose of the body as plain text.
+    pub excerpt: String,
+    /// Whether `excerpt` leaves some of the body out.
+    pub excerpt_truncated: bool,
+    /// When the post was created, UTC.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// When the post last changed, UTC.
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+    /// The post's version.
+    pub version: u32,
+}
+
+/// One page of the newest-first summaries, `GET /v1/post-summaries`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SummariesPage {
+    /// The summaries, id descending.
+    pub posts: Vec<PostSummary>,
     /// Pass as `before` to get the next (older) page; `None` on the last page.
     pub next_before: Option<u64>,
 }

@@ -7,6 +7,8 @@ use serde::Deserialize;
 use service_runtime::config::{self, ConfigError, DefaultPorts, Secret, ServerConfig};
 use service_runtime::telemetry::LogConfig;
 
+use crate::rerender::RerenderSettings;
+
 /// Where the service listens when `LISTEN_ADDR` and `METRICS_ADDR` are unset.
 pub const DEFAULT_PORTS: DefaultPorts = DefaultPorts {
     listen: 8081,
@@ -49,6 +51,14 @@ pub struct Config {
     /// separate `posts-service migrate` job does it.
     #[serde(default = "default_true")]
     pub migrate_on_start: bool,
+    /// Most posts a second the background re-render renders and stores, when posts were
+    /// rendered by older rules ([`crate::rerender`]).
+    #[serde(default = "default_rerender_rows_per_second")]
+    pub rerender_rows_per_second: u32,
+    /// Posts the background re-render reads, renders and stores in one batch (one short
+    /// transaction).
+    #[serde(default = "default_rerender_batch_rows")]
+    pub rerender_batch_rows: u32,
 }
 
 fn default_server() -> ServerConfig {
@@ -65,6 +75,12 @@ fn default_db_timeout_ms() -> u64 {
 }
 fn default_true() -> bool {
     true
+}
+fn default_rerender_rows_per_second() -> u32 {
+    1000
+}
+fn default_rerender_batch_rows() -> u32 {
+    100
 }
 
 impl Config {
@@ -97,6 +113,16 @@ impl Config {
             db_pool_max: default_db_pool_max(),
             db_timeout_ms: default_db_timeout_ms(),
             migrate_on_start: true,
+            rerender_rows_per_second: default_rerender_rows_per_second(),
+            rerender_batch_rows: default_rerender_batch_rows(),
+        }
+    }
+
+    /// The background re-render's pace.
+    pub fn rerender(&self) -> RerenderSettings {
+        RerenderSettings {
+            rows_per_second: self.rerender_rows_per_second,
+            batch_rows: self.rerender_batch_rows,
         }
     }
 
@@ -122,6 +148,18 @@ impl Config {
             return Err(ConfigError::invalid(
                 "DB_POOL_MAX",
                 "must be at least 1 and at least DB_POOL_MIN",
+            ));
+        }
+        if self.rerender_rows_per_second == 0 {
+            return Err(ConfigError::invalid(
+                "RERENDER_ROWS_PER_SECOND",
+                "must be at least 1",
+            ));
+        }
+        if !(1..=10_000).contains(&self.rerender_batch_rows) {
+            return Err(ConfigError::invalid(
+                "RERENDER_BATCH_ROWS",
+                "must be from 1 to 10000",
             ));
         }
         if self.db_timeout_ms == 0 {
@@ -165,6 +203,8 @@ impl fmt::Debug for Config {
             .field("db_pool_max", &self.db_pool_max)
             .field("db_timeout_ms", &self.db_timeout_ms)
             .field("migrate_on_start", &self.migrate_on_start)
+            .field("rerender_rows_per_second", &self.rerender_rows_per_second)
+            .field("rerender_batch_rows", &self.rerender_batch_rows)
             .finish_non_exhaustive()
     }
 }

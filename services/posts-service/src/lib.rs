@@ -20,6 +20,10 @@
 //!   in [`routes::internal`], of health and metrics in [`routes::health`]; request
 //!   parsing (the bearer token checked before any body is read) in [`routes::request`],
 //!   JSON answers in [`routes::reply`].
+//! - [`rendering`]: a post's body rendered when it is written ([`post_render`]), so
+//!   readers get stored HTML and teasers.
+//! - [`rerender`]: the background walk that re-renders posts rendered by older rules,
+//!   at a bounded rate.
 //! - [`idempotency`]: the `Idempotency-Key` rules: what a key is, what makes two
 //!   requests the same, how long keys are kept.
 //! - [`error`]: [`error::ApiError`], the one place failures (storage errors included)
@@ -37,6 +41,8 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod idempotency;
+pub mod rendering;
+pub mod rerender;
 pub mod routes;
 pub mod startup;
 pub mod state;

@@ -4,6 +4,8 @@
 //! the database: start-up (connect, migrate) runs in the background
 //! ([`crate::db::start_up`]), so `/healthz` answers at once and `/readyz` turns 200 when
 //! the database is reachable and its schema current. Until then the API answers 503.
+//! Once it has started, posts rendered by older rules are re-rendered in the background
+//! ([`crate::rerender`]).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -20,6 +22,7 @@ use warp::reply::Response;
 use crate::config::Config;
 use crate::db::nodes::{self, Node, Nodes};
 use crate::db::{self, Database, DbMetrics, PoolSettings, PostStore, Readiness, SessionStore};
+use crate::rerender::{self, RerenderMetrics};
 use crate::routes::{self, request::ApiToken};
 use crate::state::AppState;
 
@@ -52,6 +55,7 @@ pub struct Application {
     http_metrics: HttpMetrics,
     database: Database,
     start_up: tokio::task::JoinHandle<()>,
+    rerender: tokio::task::JoinHandle<rerender::Walk>,
     monitor: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -83,9 +87,11 @@ impl Application {
         let registry = Registry::new();
         let http_metrics = HttpMetrics::register(&registry)?;
         let db_metrics = DbMetrics::register(&registry, config.db_pool_max)?;
+        let rerender_metrics = RerenderMetrics::register(&registry)?;
+        let store = PostStore::new(database.clone(), config.db_timeout(), db_metrics.clone());
         let state = AppState {
             database: database.clone(),
-            store: PostStore::new(database.clone(), config.db_timeout(), db_metrics.clone()),
+            store: store.clone(),
             sessions: SessionStore::new(database.clone(), config.db_timeout(), db_metrics.clone()),
             api_token: ApiToken::new(config.api_token.expose()),
             registry,
@@ -93,6 +99,8 @@ impl Application {
             db_metrics,
         };
         let start_up = database.spawn_start_up(config.migrate_on_start);
+        let rerender =
+            rerender::spawn(database.clone(), store, config.rerender(), rerender_metrics);
         Ok(Application {
             listener,
             metrics_listener,
@@ -102,6 +110,7 @@ impl Application {
             http_metrics,
             database,
             start_up,
+            rerender,
             monitor,
         })
     }
@@ -149,6 +158,7 @@ impl Application {
         .await;
         metrics.abort();
         self.start_up.abort();
+        self.rerender.abort();
         for task in &self.monitor {
             task.abort();
         }

@@ -23,7 +23,6 @@
 //!   served during a posts-service outage or slowness.
 //! - [`error`]: [`PageError`], what can go wrong in a page, and its error page.
 //! - [`templates`]: the askama page types, whose markup lives in `templates/`.
-//! - [`markdown`]: CommonMark to sanitized HTML, and plain-text excerpts.
 //! - [`auth`]: the admin's session cookie (a random id whose session lives in
 //!   posts-service), CSRF tokens, flash messages and the constant-time credential
 //!   check, all keyed by `SESSION_SECRET`.
@@ -52,7 +51,6 @@ pub mod circuit;
 pub mod config;
 pub mod error;
 pub mod login_limit;
-pub mod markdown;
 pub mod page_cache;
 pub mod pages;
 pub mod posts_client;

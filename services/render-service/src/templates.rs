@@ -2,7 +2,8 @@
 //!
 //! askama checks the templates against these types at compile time and HTML-escapes
 //! every value unless a template says `|safe`, which only [`PostView::body_html`] and
-//! the feed's content (both sanitized in [`crate::markdown`]) do.
+//! the feed's content do: that HTML is the post's body rendered and sanitised by
+//! posts-service (with the `post-render` crate) when the post was written.
 
 use askama::Template;
 use time::format_description::well_known::Rfc3339;
@@ -10,8 +11,6 @@ use time::macros::format_description;
 use time::OffsetDateTime;
 
 use posts_api::Post;
-
-use crate::markdown;
 
 /// What every page's frame (header, navigation, flash) needs.
 #[derive(Debug, Clone)]
@@ -48,7 +47,7 @@ impl DateView {
     }
 }
 
-/// A post in the index: title, date and a teaser.
+/// A post in a list: title, date and its teaser (stored by posts-service).
 #[derive(Debug, Clone)]
 pub struct PostSummary {
     pub id: u64,
@@ -59,18 +58,14 @@ pub struct PostSummary {
     pub truncated: bool,
 }
 
-/// Characters of body text shown in the index.
-const EXCERPT_CHARS: usize = 280;
-
 impl PostSummary {
-    pub fn new(post: &Post) -> PostSummary {
-        let (excerpt, truncated) = markdown::excerpt(&post.body, EXCERPT_CHARS);
+    pub fn new(post: &posts_api::PostSummary) -> PostSummary {
         PostSummary {
             id: post.id,
             title: post.title.clone(),
             date: DateView::new(post.created_at),
-            excerpt,
-            truncated,
+            excerpt: post.excerpt.clone(),
+            truncated: post.excerpt_truncated,
         }
     }
 }
@@ -83,7 +78,8 @@ pub struct PostView {
     pub created: DateView,
     /// Shown when the post was edited after it was published.
     pub updated: Option<DateView>,
-    /// Sanitized HTML from [`markdown::to_html`].
+    /// The body as safe HTML, rendered and stored by posts-service when the post was
+    /// written.
     pub body_html: String,
 }
 
@@ -95,7 +91,7 @@ impl PostView {
             created: DateView::new(post.created_at),
             updated: (post.version > 1 && post.updated_at > post.created_at)
                 .then(|| DateView::new(post.updated_at)),
-            body_html: markdown::to_html(&post.body),
+            body_html: post.html.clone(),
         }
     }
 }

@@ -17,6 +17,8 @@
 //! - [`readiness`]: [`Readiness`], `/readyz`'s database check, asked at most once a
 //!   second.
 //! - [`posts`]: [`PostStore`], the posts' SQL.
+//! - [`rerender`]: the SQL of the background re-render: posts rendered by older rules,
+//!   found in batches, and their new rendering stored.
 //! - [`idempotency_keys`]: the SQL of the keys remembered with idempotent creates.
 //! - [`sessions`]: [`SessionStore`], the admin's sessions and the failed logins.
 //!
@@ -33,6 +35,7 @@ pub mod operation;
 pub mod pool;
 pub mod posts;
 pub mod readiness;
+pub mod rerender;
 pub mod sessions;
 pub mod start_up;
 

@@ -12,6 +12,11 @@
 //! only touches the row when `version` still matches, so two writers holding the same
 //! version can never both win. Write transactions that lose a deadlock are run again
 //! ([`super::operation::retrying_deadlocks`]).
+//!
+//! A post is stored with what its body renders to ([`crate::rendering`]), written in the
+//! same statement as the body. A post whose stored rendering is missing (written before
+//! rendering was stored, or by an older release) is rendered when read, until the
+//! background re-render ([`super::rerender`]) has stored it.
 
 use std::future::Future;
 use std::time::Duration;
@@ -20,7 +25,7 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, IsolationLevel, Pool, Row, TxOpts};
 use time::{OffsetDateTime, PrimitiveDateTime};
 
-use posts_api::{Post, PostContent, PostsPage};
+use posts_api::{Post, PostSummary, PostsPage, SummariesPage};
 
 use super::error::StoreError;
 use super::idempotency_keys::{self, Remembered};
@@ -28,8 +33,20 @@ use super::metrics::DbMetrics;
 use super::operation::{bounded, retrying_deadlocks};
 use super::start_up::Database;
 use crate::idempotency::{Fingerprint, Key, Outcome};
+use crate::rendering::RenderedContent;
 
-const POST_COLUMNS: &str = "id, title, body, created_at, updated_at, version";
+const POST_COLUMNS: &str = "id, title, body, created_at, updated_at, version, \
+                            html, excerpt, excerpt_truncated, renderer_version";
+
+/// A summary's columns; the body only where no teaser is stored yet.
+const SUMMARY_COLUMNS: &str = "id, title, created_at, updated_at, version, \
+                               excerpt, excerpt_truncated, \
+                               IF(renderer_version = 0, body, NULL)";
+
+/// A new post at version 1, rendered.
+const INSERT: &str = "INSERT INTO posts (title, body, html, excerpt, excerpt_truncated, \
+                      plain_text, renderer_version, created_at, updated_at, version) \
+                      VALUES (?, ?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(), UTC_TIMESTAMP(), 1)";
 
 /// Which version a write expects to find.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,6 +121,40 @@ impl PostStore {
         Ok(PostsPage { posts, next_before })
     }
 
+    /// One page of summaries (no body, no HTML) with ids below `before`, newest first.
+    pub async fn summaries(
+        &self,
+        before: Option<u64>,
+        limit: u32,
+    ) -> Result<SummariesPage, StoreError> {
+        let before = before.unwrap_or(u64::MAX);
+        let pool = self.pool().clone();
+        let mut rows: Vec<Row> = self
+            .bounded("summaries", async move {
+                let mut conn = pool.get_conn().await?;
+                conn.exec(
+                    format!(
+                        "SELECT {SUMMARY_COLUMNS} FROM posts WHERE id < ? ORDER BY id DESC LIMIT ?"
+                    ),
+                    (before, limit + 1),
+                )
+                .await
+            })
+            .await?;
+        let has_more = rows.len() > limit as usize;
+        rows.truncate(limit as usize);
+        let posts = rows
+            .into_iter()
+            .map(summary_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        let next_before = if has_more {
+            posts.last().map(|p| p.id)
+        } else {
+            None
+        };
+        Ok(SummariesPage { posts, next_before })
+    }
+
     /// The post with this id, if any.
     pub async fn get(&self, id: u64) -> Result<Option<Post>, StoreError> {
         let pool = self.pool().clone();
@@ -121,18 +172,14 @@ impl PostStore {
     }
 
     /// Stores a new post at version 1.
-    pub async fn create(&self, content: PostContent) -> Result<Post, StoreError> {
+    pub async fn create(&self, content: RenderedContent) -> Result<Post, StoreError> {
         let pool = self.pool().clone();
         let row: Option<Row> = self
             .bounded("create", async move {
                 let mut conn = pool.get_conn().await?;
                 conn.exec_first(
-                    format!(
-                        "INSERT INTO posts (title, body, created_at, updated_at, version) \
-                         VALUES (?, ?, UTC_TIMESTAMP(), UTC_TIMESTAMP(), 1) \
-                         RETURNING {POST_COLUMNS}"
-                    ),
-                    (content.title, content.body),
+                    format!("{INSERT} RETURNING {POST_COLUMNS}"),
+                    insert_params(content),
                 )
                 .await
             })
@@ -146,11 +193,11 @@ impl PostStore {
     /// for without creating anything. See [`crate::idempotency`].
     pub async fn create_idempotent(
         &self,
-        content: PostContent,
+        content: RenderedContent,
         key: Key,
     ) -> Result<Outcome, StoreError> {
         let pool = self.pool().clone();
-        let fingerprint = Fingerprint::of(&content);
+        let fingerprint = Fingerprint::of(&content.content);
         self.bounded(
             "create_idempotent",
             retrying_deadlocks(move || {
@@ -181,7 +228,7 @@ impl PostStore {
         &self,
         id: u64,
         expected: Expected,
-        content: PostContent,
+        content: RenderedContent,
     ) -> Result<WriteOutcome<Post>, StoreError> {
         let pool = self.pool().clone();
         let (changed, row): (u64, Option<Row>) = self
@@ -197,16 +244,24 @@ impl PostStore {
                             Expected::Any => (0, true),
                             Expected::Version(v) => (v, false),
                         };
+                        let RenderedContent { content, rendered } = content;
                         tx.exec_drop(
-                            "UPDATE posts SET title = ?, body = ?, updated_at = UTC_TIMESTAMP(), \
-                             version = version + 1 WHERE id = ? AND (? OR version = ?)",
-                            (
-                                content.title,
-                                content.body,
-                                id,
-                                any_version,
-                                required_version,
-                            ),
+                            "UPDATE posts SET title = ?, body = ?, html = ?, excerpt = ?, \
+                             excerpt_truncated = ?, plain_text = ?, renderer_version = ?, \
+                             updated_at = UTC_TIMESTAMP(), version = version + 1 \
+                             WHERE id = ? AND (? OR version = ?)",
+                            mysql_async::Params::Positional(vec![
+                                content.title.into(),
+                                content.body.into(),
+                                rendered.html.into(),
+                                rendered.excerpt.into(),
+                                rendered.excerpt_truncated.into(),
+                                rendered.plain_text.into(),
+                                post_render::VERSION.into(),
+                                id.into(),
+                                any_version.into(),
+                                required_version.into(),
+                            ]),
                         )
                         .await?;
                         let changed = tx.affected_rows();
@@ -269,7 +324,7 @@ impl PostStore {
     }
 
     /// Runs one database operation under the timeout, recording its outcome.
-    async fn bounded<T, E: Into<StoreError>>(
+    pub(super) async fn bounded<T, E: Into<StoreError>>(
         &self,
         operation: &'static str,
         work: impl Future<Output = Result<T, E>>,
@@ -283,7 +338,7 @@ impl PostStore {
 /// makes the key's `INSERT` wait for it: then this one finds the key taken and replays.
 async fn insert_with_key(
     conn: &mut Conn,
-    content: PostContent,
+    content: RenderedContent,
     key: Key,
     fingerprint: Fingerprint,
 ) -> Result<Option<Post>, StoreError> {
@@ -295,12 +350,8 @@ async fn insert_with_key(
     idempotency_keys::forget_if_expired(&mut tx, key).await?;
     let row: Option<Row> = tx
         .exec_first(
-            format!(
-                "INSERT INTO posts (title, body, created_at, updated_at, version) \
-                 VALUES (?, ?, UTC_TIMESTAMP(), UTC_TIMESTAMP(), 1) \
-                 RETURNING {POST_COLUMNS}"
-            ),
-            (content.title, content.body),
+            format!("{INSERT} RETURNING {POST_COLUMNS}"),
+            insert_params(content),
         )
         .await?;
     let post = post_from_row(
@@ -315,20 +366,87 @@ async fn insert_with_key(
     }
 }
 
+/// The parameters of [`INSERT`].
+fn insert_params(content: RenderedContent) -> mysql_async::Params {
+    let RenderedContent { content, rendered } = content;
+    mysql_async::Params::Positional(vec![
+        content.title.into(),
+        content.body.into(),
+        rendered.html.into(),
+        rendered.excerpt.into(),
+        rendered.excerpt_truncated.into(),
+        rendered.plain_text.into(),
+        post_render::VERSION.into(),
+    ])
+}
+
+fn malformed() -> StoreError {
+    StoreError::Internal("unexpected row shape from posts".to_owned())
+}
+
+/// A post from [`POST_COLUMNS`]; rendered now if its rendering is not stored yet.
 fn post_from_row(row: Row) -> Result<Post, StoreError> {
-    let malformed = || StoreError::Internal("unexpected row shape from posts".to_owned());
-    let (id, title, body, created_at, updated_at, version): (
+    type Columns = (
         u64,
         String,
         String,
         PrimitiveDateTime,
         PrimitiveDateTime,
         u32,
-    ) = mysql_async::from_row_opt(row).map_err(|_| malformed())?;
+        Option<String>,
+        Option<String>,
+        bool,
+        u16,
+    );
+    let (id, title, body, created_at, updated_at, version, html, excerpt, truncated, rendered_by): Columns =
+        mysql_async::from_row_opt(row).map_err(|_| malformed())?;
+    let (html, excerpt, excerpt_truncated) = match (html, excerpt) {
+        (Some(html), Some(excerpt)) if rendered_by > 0 => (html, excerpt, truncated),
+        _ => {
+            let rendered = post_render::render(&body);
+            (rendered.html, rendered.excerpt, rendered.excerpt_truncated)
+        }
+    };
     Ok(Post {
         id,
         title,
         body,
+        html,
+        excerpt,
+        excerpt_truncated,
+        created_at: utc(created_at),
+        updated_at: utc(updated_at),
+        version,
+    })
+}
+
+/// A summary from [`SUMMARY_COLUMNS`].
+fn summary_from_row(row: Row) -> Result<PostSummary, StoreError> {
+    type Columns = (
+        u64,
+        String,
+        PrimitiveDateTime,
+        PrimitiveDateTime,
+        u32,
+        Option<String>,
+        bool,
+        Option<String>,
+    );
+    let (id, title, created_at, updated_at, version, excerpt, truncated, unrendered_body): Columns =
+        mysql_async::from_row_opt(row).map_err(|_| malformed())?;
+    let (excerpt, excerpt_truncated) = match (unrendered_body, excerpt) {
+        (None, Some(excerpt)) => (excerpt, truncated),
+        (Some(body), _) => {
+            let rendered = post_render::render(&body);
+            (rendered.excerpt, rendered.excerpt_truncated)
+        }
+        (None, None) => return Err(malformed()),
+    };
+    Ok(PostSummary {
+        id,
+        title,
+        excerpt,
+        excerpt_truncated,
         created_at: utc(created_at),
         updated_at: utc(updated_at),
         version,

@@ -35,6 +35,11 @@ pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
         .and(raw_query())
         .and(with_state(&state))
         .then(posts::list);
+    let summaries = warp::path!("v1" / "post-summaries")
+        .and(route("/v1/post-summaries", Method::GET))
+        .and(raw_query())
+        .and(with_state(&state))
+        .then(posts::summaries);
     let get = warp::path!("v1" / "posts" / String)
         .and(route("/v1/posts/{id}", Method::GET))
         .and(with_state(&state))
@@ -100,6 +105,8 @@ pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
         .then(health::readyz);
 
     answer(list)
+        .or(answer(summaries))
+        .unify()
         .or(answer(get))
         .unify()
         .or(answer(create))
@@ -233,6 +240,7 @@ mod tests {
             ("DELETE", "/v1/posts/42", "/v1/posts/{id}"),
             ("PUT", "/v1/posts/abc", "/v1/posts/{id}"),
             ("GET", "/healthz", "/healthz"),
+            ("GET", "/v1/post-summaries", "/v1/post-summaries"),
             ("GET", "/metrics", "unmatched"),
             (
                 "GET",

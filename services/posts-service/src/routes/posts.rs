@@ -1,4 +1,4 @@
-//! Handlers for the five rows of the API table. Each takes exactly what its route
+//! Handlers for the six rows of the API table. Each takes exactly what its route
 //! extracts and answers with a response or an [`ApiError`]; the writes take an
 //! [`Authorized`], so none can run without the token.
 
@@ -13,6 +13,7 @@ use super::request::{self, Authorized, IfMatch};
 use crate::db::posts::{Expected, WriteOutcome};
 use crate::error::ApiError;
 use crate::idempotency::Outcome;
+use crate::rendering;
 use crate::state::AppState;
 
 /// The response header set on a replayed create.
@@ -22,6 +23,13 @@ const REPLAYED: &str = "idempotent-replayed";
 pub async fn list(raw_query: String, state: AppState) -> Result<Response, ApiError> {
     let query = request::list_query(&raw_query)?;
     let page = state.store.list(query.before, query.limit).await?;
+    Ok(json(StatusCode::OK, &page))
+}
+
+/// `GET /v1/post-summaries?limit=N&before=ID`: the list without bodies or HTML.
+pub async fn summaries(raw_query: String, state: AppState) -> Result<Response, ApiError> {
+    let query = request::list_query(&raw_query)?;
+    let page = state.store.summaries(query.before, query.limit).await?;
     Ok(json(StatusCode::OK, &page))
 }
 
@@ -43,6 +51,7 @@ pub async fn create(
     let content = request::json::<PostInput>(&headers, body)?
         .validate()
         .map_err(ApiError::Validation)?;
+    let content = rendering::render(content).await;
     let Some(key) = key else {
         let post = state.store.create(content).await?;
         tracing::info!(post_id = post.id, "post created");
@@ -91,6 +100,7 @@ pub async fn update(
     let content = request::json::<PostInput>(&headers, body)?
         .validate()
         .map_err(ApiError::Validation)?;
+    let content = rendering::render(content).await;
     match state.store.update(id, expected, content).await? {
         WriteOutcome::Written(post) => {
             tracing::info!(post_id = post.id, version = post.version, "post updated");

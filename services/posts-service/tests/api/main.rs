@@ -13,6 +13,7 @@ mod openapi;
 mod outage;
 mod pagination;
 mod process;
+mod rendering;
 mod resilience;
 mod sessions;
 mod validation;
@@ -42,6 +43,10 @@ fn main() -> std::process::ExitCode {
         validation::body_over_256_kib_is_413,
         validation::invalid_input_changes_nothing,
         validation::text_with_control_characters_or_nothing_visible_is_422,
+        rendering::a_post_is_stored_rendered_and_html_is_never_taken_from_a_client,
+        rendering::posts_stored_without_a_rendering_are_served_and_rendered_in_the_background,
+        rendering::a_body_changed_by_an_older_release_is_rendered_again,
+        rendering::the_background_walk_never_overwrites_a_newer_edit,
         pagination::listing_is_newest_first_with_default_limit,
         pagination::walking_pages_returns_every_post_once,
         pagination::limit_out_of_range_is_400,

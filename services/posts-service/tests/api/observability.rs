@@ -111,6 +111,7 @@ pub async fn migrations_are_idempotent_across_replicas(db: Db) {
             (1, "create_posts".to_owned()),
             (2, "create_admin_sessions_and_login_failures".to_owned()),
             (3, "create_idempotency_keys".to_owned()),
+            (4, "add_rendered_columns".to_owned()),
         ]
     );
     let charset: Option<String> = conn

@@ -181,6 +181,18 @@ pub async fn server_conforms_to_openapi_document(db: Db) {
     )
     .await;
 
+    // GET /v1/post-summaries
+    spec.exercise_each(
+        "/v1/post-summaries",
+        "get",
+        [
+            send(&app, Method::GET, "/v1/post-summaries?limit=1"),
+            send(&app, Method::GET, "/v1/post-summaries?before=x"),
+            send(&dead, Method::GET, "/v1/post-summaries"),
+        ],
+    )
+    .await;
+
     // POST /v1/posts
     let created = authed(&app, Method::POST, collection)
         .json(&post)
@@ -210,6 +222,9 @@ pub async fn server_conforms_to_openapi_document(db: Db) {
                 .header("content-type", "application/json")
                 .body(vec![b' '; 300 * 1024]),
             authed(&app, Method::POST, collection).body("title=x"),
+            // HTML comes only from the service's own renderer.
+            authed(&app, Method::POST, collection)
+                .json(&json!({"title": "t", "body": "b", "html": "<script>x</script>"})),
             authed(&app, Method::POST, collection).json(&json!({"title": "", "body": ""})),
             authed(&dead, Method::POST, collection).json(&post),
         ],

@@ -24,7 +24,6 @@ use warp::reply::Response;
 use warp::Filter;
 
 use crate::error::PageError;
-use crate::markdown;
 use crate::page_cache::{CachedPage, PageKey};
 use crate::site::Site;
 use crate::state::{with_state, AppState};
@@ -135,7 +134,7 @@ async fn feed_xml(state: &AppState, request_id: &RequestId) -> Result<String, Pa
             url: format!("{BASE_URL_MARK}/posts/{}", post.id),
             published: rfc3339(post.created_at),
             updated: rfc3339(post.updated_at),
-            content_html: markdown::to_html(&post.body),
+            content_html: post.html.clone(),
         })
         .collect();
     Ok(render(&FeedDocument {
@@ -238,7 +237,7 @@ mod tests {
                     url: "http://localhost/posts/1".into(),
                     published: "2026-11-25T00:00:00Z".into(),
                     updated: "2026-11-25T00:00:00Z".into(),
-                    content_html: markdown::to_html(&content.body),
+                    content_html: post_render::render(&content.body).html,
                 }],
             })
             .unwrap();
@@ -250,6 +249,34 @@ mod tests {
             }
         }
         assert!(accepted > 100, "only {accepted} inputs were accepted");
+    }
+
+    #[test]
+    fn references_to_characters_xml_forbids_keep_the_feed_well_formed() {
+        for body in [
+            "x &#1; y",
+            "&#x1F;",
+            "&#xFFFE; and &#xFFFF;",
+            "<b>&#8;</b>",
+            "# T &#11;",
+        ] {
+            let xml = render(&FeedDocument {
+                blog_title: "Blog".into(),
+                base_url: "http://localhost".into(),
+                updated: "2026-11-25T00:00:00Z".into(),
+                entries: vec![FeedEntry {
+                    title: "Title".into(),
+                    url: "http://localhost/posts/1".into(),
+                    published: "2026-11-25T00:00:00Z".into(),
+                    updated: "2026-11-25T00:00:00Z".into(),
+                    content_html: post_render::render(body).html,
+                }],
+            })
+            .unwrap();
+            if let Err(err) = roxmltree::Document::parse(&xml) {
+                panic!("{err} for body {body:?}");
+            }
+        }
     }
 
     #[test]

@@ -76,7 +76,7 @@ async fn index_html(
     before: Option<u64>,
     request_id: &RequestId,
 ) -> Result<String, PageError> {
-    let page = state.posts.list(PAGE_SIZE, before, request_id).await?;
+    let page = state.posts.summaries(PAGE_SIZE, before, request_id).await?;
     Ok(render(&IndexPage {
         chrome,
         posts: page.posts.iter().map(PostSummary::new).collect(),

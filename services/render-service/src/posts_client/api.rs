@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use posts_api::session::{LoginFailure, LoginFailures, NewSession, SessionInfo};
-use posts_api::{etag, Post, PostInput, PostsPage};
+use posts_api::{etag, Post, PostInput, PostsPage, SummariesPage};
 use reqwest::{header, Method, RequestBuilder, StatusCode};
 use service_runtime::request_id::RequestId;
 
@@ -35,6 +35,28 @@ impl PostsClient {
     ) -> Result<PostsPage, UpstreamError> {
         const OP: &str = "list_posts";
         let mut url = self.transport.endpoint(&["v1", "posts"]);
+        {
+            let mut query = url.query_pairs_mut();
+            query.append_pair("limit", &limit.to_string());
+            if let Some(before) = before {
+                query.append_pair("before", &before.to_string());
+            }
+        }
+        let request = self.transport.public_get(url);
+        self.send_for_json(OP, request, request_id, StatusCode::OK)
+            .await
+    }
+
+    /// `GET /v1/post-summaries?limit=&before=`: a page of summaries (no bodies, no
+    /// HTML), newest first: what the index shows.
+    pub async fn summaries(
+        &self,
+        limit: u32,
+        before: Option<u64>,
+        request_id: &RequestId,
+    ) -> Result<SummariesPage, UpstreamError> {
+        const OP: &str = "list_summaries";
+        let mut url = self.transport.endpoint(&["v1", "post-summaries"]);
         {
             let mut query = url.query_pairs_mut();
             query.append_pair("limit", &limit.to_string());

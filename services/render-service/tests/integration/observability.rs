@@ -15,10 +15,11 @@ use warp::Filter;
 use crate::helpers::{browser, render_config, spawn_blog, spawn_render_service};
 
 pub async fn request_id_is_returned_and_forwarded_to_posts_service(db: Db) {
-    // A stub posts-service that remembers the X-Request-Id of each call it receives.
+    // A stub posts-service (its summaries, which the index asks for) that remembers the
+    // X-Request-Id of each call it receives.
     let seen: Arc<Mutex<Vec<String>>> = Arc::default();
     let recorded = seen.clone();
-    let stub = warp::path!("v1" / "posts")
+    let stub = warp::path!("v1" / "post-summaries")
         .and(warp::get())
         .and(request_id::filter())
         .map(move |id: RequestId| {

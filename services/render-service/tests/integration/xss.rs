@@ -1,4 +1,4 @@
-//! The XSS corpus (`tests/xss-corpus.txt`, OWASP filter-evasion families plus Markdown)
+//! The XSS corpus (`crates/post-render/tests/xss-corpus.txt`, OWASP filter-evasion families plus Markdown)
 //! in a real browser: every payload goes in as a post's title and body through the
 //! admin form, then headless Chromium loads the index, the feed, each post page and
 //! each edit form. A payload counts as executed if it opens a dialog, sets the
@@ -84,10 +84,13 @@ return {
 /// Lets timers, focus, media errors and animations fire before the check.
 const SETTLE_SCRIPT: &str = "const done = arguments[arguments.length - 1]; setTimeout(done, 120);";
 
-/// The payloads of `tests/xss-corpus.txt`, escapes resolved.
+/// The payloads of `crates/post-render/tests/xss-corpus.txt`, escapes resolved.
 pub fn corpus() -> Vec<String> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/xss-corpus.txt");
-    let text = std::fs::read_to_string(path).expect("tests/xss-corpus.txt is readable");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../crates/post-render/tests/xss-corpus.txt"
+    );
+    let text = std::fs::read_to_string(path).expect("the XSS corpus is readable");
     text.lines()
         .filter(|line| !line.trim().is_empty() && !line.starts_with("//"))
         .map(unescape)

@@ -5,12 +5,12 @@
 use pulldown_cmark::{Options, Parser};
 
 /// The schemes an absolute URL in `href` or `src` may have; relative URLs pass.
-pub(super) const URL_SCHEMES: [&str; 3] = ["http", "https", "mailto"];
+pub(crate) const URL_SCHEMES: [&str; 3] = ["http", "https", "mailto"];
 
 /// The `rel` of every link.
-pub(super) const LINK_REL: &str = "noopener noreferrer nofollow";
+pub(crate) const LINK_REL: &str = "noopener noreferrer nofollow";
 
 /// The one Markdown parser configuration (plain CommonMark, no extensions).
-pub(super) fn parser(markdown: &str) -> Parser<'_> {
+pub(crate) fn parser(markdown: &str) -> Parser<'_> {
     Parser::new_ext(markdown, Options::empty())
 }

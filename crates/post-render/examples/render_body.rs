@@ -1,12 +1,12 @@
 //! Renders N distinct benchmark-like post bodies (the ~2 KB bodies `bench/lib.sh`'s
-//! `seed` writes) through [`render_service::markdown::to_html`], each once, so every
-//! one misses the memo: what an uncached post page spends on its body.
+//! `seed` writes) through [`post_render::render`]: what posts-service spends rendering
+//! a post when it is written or re-rendered.
 //!
 //! Instructions per uncached render, with valgrind's callgrind (the difference of two
 //! runs leaves out start-up and the one warm-up render):
 //!
 //! ```text
-//! cargo build --release -p render-service --example render_body
+//! cargo build --release -p post-render --example render_body
 //! valgrind --tool=callgrind --callgrind-out-file=/dev/null target/release/examples/render_body 0
 //! valgrind --tool=callgrind --callgrind-out-file=/dev/null target/release/examples/render_body 200
 //! ```
@@ -15,7 +15,7 @@
 
 use std::hint::black_box;
 
-use render_service::markdown::to_html;
+use post_render::render;
 
 /// The body of post `seq`, as `bench/lib.sh` seeds it.
 fn bench_body(seq: u64) -> String {
@@ -35,11 +35,11 @@ fn main() {
             .expect("the argument is how many bodies to render"),
         None => 200,
     };
-    // Warm-up: lazily built statics (the memo, the sanitiser) are set up here, so a run
-    // with 0 bodies costs everything but the renders.
-    let mut bytes = to_html(&bench_body(0)).len();
+    // Warm-up: lazily built statics (the sanitiser) are set up here, so a run with 0
+    // bodies costs everything but the renders.
+    let mut bytes = render(&bench_body(0)).html.len();
     for seq in 1..=count {
-        bytes += black_box(to_html(black_box(&bench_body(seq)))).len();
+        bytes += black_box(render(black_box(&bench_body(seq)))).html.len();
     }
     println!("{count} bodies rendered, {bytes} bytes of HTML");
 }

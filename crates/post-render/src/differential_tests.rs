@@ -6,7 +6,8 @@
 //! bodies from a small random grammar of Markdown constructs with a fixed seed, so
 //! every run checks the same bodies.
 
-use super::{fast, render_and_clean};
+use crate::fast;
+use crate::html::render_and_clean;
 
 /// How many bodies the fast path took, and the first few it got wrong.
 #[derive(Default)]
@@ -49,7 +50,7 @@ impl Outcome {
     }
 }
 
-const CORPUS: &str = include_str!("../../tests/xss-corpus.txt");
+const CORPUS: &str = include_str!("../tests/xss-corpus.txt");
 
 /// The corpus's payload lines, as written and with `\n`, `\t`, `\\` resolved (as
 /// `tests/integration/xss.rs` reads them).

@@ -1,10 +1,10 @@
-//! The fast path of [`super::to_html`]: a body without raw HTML, written as safe HTML
+//! The fast path of [`crate::html`]: a body without raw HTML, written as safe HTML
 //! straight from its Markdown events, with no HTML parser in between.
 //!
 //! # When it applies
 //!
 //! Only while every event of the body (the same parser as the full path,
-//! [`super::policy::parser`]) is one this writer knows: paragraphs, headings, block
+//! [`crate::policy::parser`]) is one this writer knows: paragraphs, headings, block
 //! quotes, code blocks, lists, emphasis, strong, links (not nested in links), images, code spans, text,
 //! breaks and rules. The first raw HTML event (`Html`, `InlineHtml`) or anything else
 //! makes [`render`] give up and return `None`, and the body goes through the full path
@@ -44,7 +44,7 @@ use std::fmt::Write as _;
 use ammonia::url::{ParseError, Url};
 use pulldown_cmark::{CodeBlockKind, Event, HeadingLevel, LinkType, Parser, Tag, TagEnd};
 
-use super::policy::{self, LINK_REL, URL_SCHEMES};
+use crate::policy::{self, LINK_REL, URL_SCHEMES};
 
 /// `markdown` as safe HTML, identical to the full path's, or `None` when the body
 /// has raw HTML (or anything else this writer does not know) and needs the full path.

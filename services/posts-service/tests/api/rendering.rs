@@ -1,0 +1,257 @@
+//! A post's body is rendered when it is written and stored with the post; posts stored
+//! without a rendering (before this release, or changed by an older one) are rendered
+//! when read and then, in the background, once and for all.
+
+use std::time::{Duration, Instant};
+
+use mysql_async::prelude::Queryable;
+use posts_service::db::{Database, DbMetrics, PostStore};
+use posts_service::Config;
+use prometheus::Registry;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use test_mariadb::harness::Db;
+
+use crate::helpers::{id_of, TestApp, TOKEN};
+
+const BODY: &str = "Intro with *emphasis* &#1; and <script>alert(1)</script> here.\n\n\
+                    ## More\n\nThe rest of the post.";
+
+/// Characters XML forbids: none may reach a page or the feed.
+fn has_xml_forbidden(text: &str) -> bool {
+    !text.chars().all(post_render::xml_text::allowed)
+}
+
+async fn post_json(app: &TestApp, id: u64) -> Value {
+    let response = app.get(id).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    response.json().await.unwrap()
+}
+
+pub async fn a_post_is_stored_rendered_and_html_is_never_taken_from_a_client(db: Db) {
+    let app = TestApp::spawn(&db).await;
+    let created = app.create_ok("Rendered", BODY).await;
+    let id = id_of(&created);
+    for post in [created, post_json(&app, id).await] {
+        let html = post["html"].as_str().unwrap();
+        assert!(html.contains("<em>emphasis</em>"), "{html}");
+        assert!(html.contains("<h2>More</h2>"), "{html}");
+        assert!(!html.contains("<script"), "{html}");
+        assert!(!has_xml_forbidden(html), "{html:?}");
+        let excerpt = post["excerpt"].as_str().unwrap();
+        assert!(excerpt.starts_with("Intro with emphasis"), "{excerpt}");
+        assert!(!excerpt.contains("alert"), "{excerpt}");
+        assert!(!has_xml_forbidden(excerpt), "{excerpt:?}");
+        assert_eq!(post["excerpt_truncated"], true);
+        assert_eq!(post["body"], BODY, "the source is kept as written");
+    }
+
+    // An edit renders again.
+    let response = app
+        .update(id, Some("\"1\""), "Rendered", "Now *only* this.")
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let post = post_json(&app, id).await;
+    assert_eq!(post["html"], "<p>Now <em>only</em> this.</p>\n");
+    assert_eq!(post["excerpt"], "Now only this.");
+    assert_eq!(post["excerpt_truncated"], false);
+
+    // The summaries carry the teaser, never the body or the HTML.
+    let response = app.fetch("/v1/post-summaries?limit=5").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let page: Value = response.json().await.unwrap();
+    let summary = page["posts"][0].as_object().unwrap();
+    let mut keys: Vec<&str> = summary.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "created_at",
+            "excerpt",
+            "excerpt_truncated",
+            "id",
+            "title",
+            "updated_at",
+            "version"
+        ]
+    );
+    assert_eq!(summary["excerpt"], "Now only this.");
+
+    // HTML from a client is refused, and nothing is written.
+    let response = app
+        .client
+        .post(app.url("/v1/posts"))
+        .bearer_auth(TOKEN)
+        .json(&json!({"title": "Mine", "body": "b", "html": "<script>x()</script>"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let listed: Value = app.list("").await.json().await.unwrap();
+    assert_eq!(listed["posts"].as_array().unwrap().len(), 1);
+}
+
+/// Inserts posts the way the previous release did: without any rendering.
+async fn insert_unrendered(conn: &mut mysql_async::Conn, count: usize) {
+    for n in 0..count {
+        conn.exec_drop(
+            "INSERT INTO posts (title, body, created_at, updated_at, version) \
+             VALUES (?, ?, UTC_TIMESTAMP(), UTC_TIMESTAMP(), 1)",
+            (
+                format!("Old {n}"),
+                format!("Old post *{n}*.\n\n# Heading {n}"),
+            ),
+        )
+        .await
+        .unwrap();
+    }
+}
+
+async fn count_unrendered(conn: &mut mysql_async::Conn) -> u64 {
+    conn.exec_first(
+        "SELECT COUNT(*) FROM posts WHERE renderer_version < ?",
+        (post_render::VERSION,),
+    )
+    .await
+    .unwrap()
+    .unwrap()
+}
+
+pub async fn posts_stored_without_a_rendering_are_served_and_rendered_in_the_background(db: Db) {
+    let database_url = db.fresh_database().await;
+    let first = TestApp::spawn_with(Config::new(database_url.clone(), TOKEN)).await;
+    let pool = mysql_async::Pool::new(database_url.as_str());
+    let mut conn = pool.get_conn().await.unwrap();
+    const POSTS: usize = 250;
+    insert_unrendered(&mut conn, POSTS).await;
+    assert_eq!(count_unrendered(&mut conn).await, POSTS as u64);
+
+    // Served rendered at once, before the walk reaches them.
+    let id: u64 = conn
+        .query_first("SELECT MAX(id) FROM posts")
+        .await
+        .unwrap()
+        .unwrap();
+    let post = post_json(&first, id).await;
+    assert_eq!(
+        post["html"],
+        "<p>Old post <em>249</em>.</p>\n<h1>Heading 249</h1>\n"
+    );
+    let page: Value = first
+        .fetch("/v1/post-summaries?limit=1")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["posts"][0]["excerpt"], "Old post 249.");
+    assert_eq!(page["posts"][0]["excerpt_truncated"], true);
+    first.stop().await;
+
+    // A replica starting on this database walks them at its bounded rate.
+    let mut config = Config::new(database_url, TOKEN);
+    config.rerender_rows_per_second = 100;
+    config.rerender_batch_rows = 40;
+    let started = Instant::now();
+    let second = TestApp::spawn_with(config).await;
+    let deadline = started + Duration::from_secs(120);
+    while count_unrendered(&mut conn).await > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the walk did not finish in 120 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // 250 posts at 100 a second: no less than the 210 after the first batch take.
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(2000),
+        "the walk took only {took:?}"
+    );
+    let stored: Vec<(String, String, String, bool, String)> = conn
+        .query("SELECT body, html, excerpt, excerpt_truncated, plain_text FROM posts")
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), POSTS);
+    for (body, html, excerpt, truncated, plain_text) in stored {
+        let rendered = post_render::render(&body);
+        assert_eq!(
+            (html, excerpt, truncated, plain_text),
+            (
+                rendered.html,
+                rendered.excerpt,
+                rendered.excerpt_truncated,
+                rendered.plain_text
+            )
+        );
+    }
+    let metrics = second.metrics().await;
+    assert!(
+        metrics.contains(&format!("posts_rerendered_total {POSTS}")),
+        "{metrics}"
+    );
+    second.stop().await;
+}
+
+pub async fn a_body_changed_by_an_older_release_is_rendered_again(db: Db) {
+    let database_url = db.fresh_database().await;
+    let app = TestApp::spawn_with(Config::new(database_url.clone(), TOKEN)).await;
+    let id = id_of(&app.create_ok("Edited elsewhere", "First *body*.").await);
+    let pool = mysql_async::Pool::new(database_url.as_str());
+    let mut conn = pool.get_conn().await.unwrap();
+    // What the previous release's update does: it knows nothing of `html`.
+    conn.exec_drop(
+        "UPDATE posts SET title = ?, body = ?, updated_at = UTC_TIMESTAMP(), \
+         version = version + 1 WHERE id = ?",
+        ("Edited elsewhere", "# Second body", id),
+    )
+    .await
+    .unwrap();
+    let post = post_json(&app, id).await;
+    assert_eq!(post["html"], "<h1>Second body</h1>\n");
+    assert_eq!(count_unrendered(&mut conn).await, 1);
+
+    // This release's own edits keep their rendering current.
+    let response = app
+        .update(id, Some("*"), "Edited here", "Third *body*.")
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(count_unrendered(&mut conn).await, 0);
+    assert_eq!(
+        post_json(&app, id).await["html"],
+        "<p>Third <em>body</em>.</p>\n"
+    );
+}
+
+pub async fn the_background_walk_never_overwrites_a_newer_edit(db: Db) {
+    let database_url = db.fresh_database().await;
+    let app = TestApp::spawn_with(Config::new(database_url.clone(), TOKEN)).await;
+    let pool = mysql_async::Pool::new(database_url.as_str());
+    let mut conn = pool.get_conn().await.unwrap();
+    insert_unrendered(&mut conn, 1).await;
+
+    let database = Database::new(pool.clone());
+    let _start_up = database.spawn_start_up(false);
+    database.started().await;
+    let metrics = DbMetrics::register(&Registry::new(), 4).unwrap();
+    let store = PostStore::new(database, Duration::from_secs(10), metrics);
+    let read = store.unrendered_after(0, 10).await.unwrap();
+    assert_eq!(read.len(), 1);
+    let id = read[0].id;
+
+    // The post is edited between the walk's read and its write.
+    let response = app.update(id, Some("\"1\""), "Edited", "The *edit*.").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let stale = read
+        .into_iter()
+        .map(|post| {
+            let rendered = post_render::render(&post.body);
+            (post, rendered)
+        })
+        .collect();
+    assert_eq!(store.store_renderings(stale).await.unwrap(), 0);
+    assert_eq!(
+        post_json(&app, id).await["html"],
+        "<p>The <em>edit</em>.</p>\n"
+    );
+    assert!(store.unrendered_after(0, 10).await.unwrap().is_empty());
+}
