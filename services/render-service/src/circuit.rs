@@ -5,15 +5,28 @@
 //! Three states, as Nygard's *Release It!* describes them:
 //!
 //! - **closed**: calls go through. `POSTS_CIRCUIT_FAILURES` consecutive failures (a
-//!   timeout, a refused or reset connection, a 5xx) open it; any success resets the
-//!   count. Answers that show posts-service working (404, 412, 422, any other 2xx/4xx)
-//!   count as successes.
+//!   timeout, a slow call, a refused or reset connection, a 5xx) open it; any success
+//!   resets the count. Answers that show posts-service working (404, 412, 422, any
+//!   other 2xx/4xx) count as successes.
 //! - **open**: calls fail at once, without touching the network, for
 //!   `POSTS_CIRCUIT_OPEN_MS` (the cool-down).
 //! - **half-open**: after the cool-down, exactly one call (the trial) goes through while
 //!   the others still fail at once. Its success closes the circuit; its failure opens it
 //!   for another cool-down. A trial whose caller gave up (the future was dropped)
 //!   lets the next call be the trial.
+//!
+//! **Slow calls.** A call still unanswered after the slow-call threshold
+//! (`PAGE_CACHE_STALE_AFTER_MS`: how long a reader with a last good copy waits for a
+//! page; see [`CircuitBreaker::counting_slow_calls_after`]) counts as a failure at that
+//! moment, without waiting for its timeout: by then readers are already given stale
+//! copies, and a frozen posts-service opens the circuit after `POSTS_CIRCUIT_FAILURES`
+//! such calls instead of as many timeouts. The call itself goes on. Each call is judged
+//! once: by its answer, or as slow when it crosses the threshold, and a slow call's
+//! late answer, success or failure, then counts for nothing. Were a late success to
+//! count, a posts-service answering every call just past the threshold would reset the
+//! run of failures it makes itself, and the circuit would never open while readers
+//! keep getting stale copies (the same rule as for answers of calls let through before
+//! the circuit opened: they do not decide either).
 //!
 //! Consecutive failures rather than a failure rate over a window: a blog's traffic is
 //! bursty and often low, and "five calls in a row failed" means the same at 1 request a
@@ -22,6 +35,7 @@
 //! The state is exported as the gauge `render_circuit_state` (0 closed, 0.5 half-open,
 //! 1 open); the `CircuitOpen` alert fires on `== 1`.
 
+use std::future::Future;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -69,13 +83,14 @@ enum State {
 pub struct CircuitBreaker {
     state: Mutex<State>,
     settings: BreakerSettings,
+    slow_after: Option<Duration>,
     gauge: Gauge,
     rejected: IntCounter,
 }
 
-/// Leave to make one call. Report its outcome with [`Permit::succeeded`] or
-/// [`Permit::failed`]; dropped without either (the caller gave up), it counts for
-/// nothing.
+/// Leave to make one call. Make it under [`Permit::watch`], then report its outcome with
+/// [`Permit::succeeded`] or [`Permit::failed`] (unless it was judged slow); dropped
+/// without either (the caller gave up), it counts for nothing.
 #[must_use = "report the call's outcome"]
 pub struct Permit<'a> {
     breaker: &'a CircuitBreaker,
@@ -102,9 +117,20 @@ impl CircuitBreaker {
                 failures: settings.failures.max(1),
                 open_for: settings.open_for,
             },
+            slow_after: None,
             gauge,
             rejected,
         })
+    }
+
+    /// The breaker, counting a call still unanswered after `threshold` as a failure
+    /// when it crosses it (see the module's "Slow calls"). Zero counts no call as slow:
+    /// only its answer (or its timeout) judges it.
+    pub fn counting_slow_calls_after(self, threshold: Duration) -> Self {
+        CircuitBreaker {
+            slow_after: (!threshold.is_zero()).then_some(threshold),
+            ..self
+        }
     }
 
     /// Leave to call now, or `None` while the circuit is open (fail at once).
@@ -119,6 +145,13 @@ impl CircuitBreaker {
             State::Open { .. } => CircuitState::Open,
             State::HalfOpen { .. } => CircuitState::HalfOpen,
         }
+    }
+
+    /// Whether posts-service is failing as far as the breaker knows: the circuit is not
+    /// closed, or the last call judged failed (a success since would have reset the
+    /// count). Readers with a last good copy then get it without waiting.
+    pub fn failing(&self) -> bool {
+        !matches!(&*self.lock(), State::Closed { failures: 0 })
     }
 
     fn admit_at(&self, now: Instant) -> Option<Permit<'_>> {
@@ -204,7 +237,24 @@ impl CircuitBreaker {
     }
 }
 
-impl Permit<'_> {
+impl<'a> Permit<'a> {
+    /// Makes the call: runs `call` to its end, and if it is still running after the
+    /// slow-call threshold, counts it as a failure at that moment. Gives the call's
+    /// output and, unless it was judged slow, this permit to report how it went.
+    pub async fn watch<F: Future>(self, call: F) -> (F::Output, Option<Permit<'a>>) {
+        let Some(threshold) = self.breaker.slow_after else {
+            return (call.await, Some(self));
+        };
+        let mut call = std::pin::pin!(call);
+        match tokio::time::timeout(threshold, call.as_mut()).await {
+            Ok(output) => (output, Some(self)),
+            Err(_) => {
+                self.slow(threshold, Instant::now());
+                (call.await, None)
+            }
+        }
+    }
+
     /// posts-service answered in a way that shows it working.
     pub fn succeeded(self) {
         self.settle(true, Instant::now());
@@ -213,6 +263,14 @@ impl Permit<'_> {
     /// The call failed in a way that counts against posts-service.
     pub fn failed(self) {
         self.settle(false, Instant::now());
+    }
+
+    fn slow(self, threshold: Duration, now: Instant) {
+        tracing::warn!(
+            slow_ms = threshold.as_millis() as u64,
+            "posts-service call still unanswered after the slow-call threshold: counted as a failure; its answer will count for nothing"
+        );
+        self.settle(false, now);
     }
 
     fn settle(mut self, success: bool, now: Instant) {
@@ -348,6 +406,119 @@ mod tests {
         }
         early.settle(true, t0);
         assert_eq!(breaker.state(), CircuitState::Open);
+    }
+
+    /// A breaker opening after `failures` failures, counting calls as slow after `slow`.
+    fn slow_breaker(failures: u32, slow: Duration) -> CircuitBreaker {
+        let settings = BreakerSettings {
+            failures,
+            open_for: COOL_DOWN,
+        };
+        CircuitBreaker::new(settings, &Registry::new())
+            .unwrap()
+            .counting_slow_calls_after(slow)
+    }
+
+    /// How long `calls` ran until `breaker` opened; they must not end first.
+    async fn until_open(breaker: &CircuitBreaker, calls: impl Future) -> Duration {
+        let started = Instant::now();
+        let opened = async {
+            while breaker.state() != CircuitState::Open {
+                assert!(
+                    started.elapsed() < Duration::from_secs(5),
+                    "the breaker never opened"
+                );
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            started.elapsed()
+        };
+        tokio::select! {
+            _ = calls => panic!("the calls were meant to hang"),
+            opened = opened => opened,
+        }
+    }
+
+    #[tokio::test]
+    async fn calls_past_the_slow_threshold_fail_when_they_cross_it_not_at_their_timeout() {
+        const SLOW: Duration = Duration::from_millis(50);
+        let breaker = slow_breaker(3, SLOW);
+        // Three calls to a posts-service that never answers.
+        let calls = futures_util::future::join_all((0..3).map(|_| {
+            let permit = breaker.admit().expect("closed");
+            permit.watch(std::future::pending::<()>())
+        }));
+        let opened = until_open(&breaker, calls).await;
+        assert!(opened >= SLOW, "opened after {opened:?}");
+        assert!(breaker.admit().is_none(), "calls fail at once");
+    }
+
+    #[tokio::test]
+    async fn a_slow_calls_late_answer_counts_for_nothing() {
+        let breaker = slow_breaker(2, Duration::from_millis(20));
+        // Slow, then a success: judged slow, the success changes nothing.
+        let permit = breaker.admit().unwrap();
+        let late = tokio::time::sleep(Duration::from_millis(80));
+        let ((), permit) = permit.watch(late).await;
+        assert!(permit.is_none(), "a slow call is judged already");
+        assert_eq!(breaker.state(), CircuitState::Closed);
+        assert!(
+            breaker.failing(),
+            "the late success did not reset the count"
+        );
+        // So a second slow call is the second failure in a row.
+        let permit = breaker.admit().unwrap();
+        let calls = permit.watch(std::future::pending::<()>());
+        until_open(&breaker, calls).await;
+    }
+
+    #[tokio::test]
+    async fn a_call_answering_within_the_threshold_is_judged_by_its_answer() {
+        let breaker = slow_breaker(1, Duration::from_secs(5));
+        let (answer, permit) = breaker.admit().unwrap().watch(async { 7 }).await;
+        assert_eq!(answer, 7);
+        permit.expect("not judged yet").succeeded();
+        assert!(!breaker.failing());
+        let ((), permit) = breaker.admit().unwrap().watch(async {}).await;
+        permit.expect("not judged yet").failed();
+        assert_eq!(breaker.state(), CircuitState::Open);
+    }
+
+    #[tokio::test]
+    async fn a_slow_trial_opens_the_circuit_again() {
+        let breaker = slow_breaker(1, Duration::from_millis(20));
+        let t0 = Instant::now();
+        fail(&breaker, t0);
+        let trial = breaker.admit_at(t0 + COOL_DOWN).expect("the trial");
+        assert_eq!(breaker.state(), CircuitState::HalfOpen);
+        until_open(&breaker, trial.watch(std::future::pending::<()>())).await;
+    }
+
+    #[tokio::test]
+    async fn without_a_threshold_no_call_is_slow() {
+        let breaker = slow_breaker(1, Duration::ZERO);
+        let slow = tokio::time::sleep(Duration::from_millis(30));
+        let ((), permit) = breaker.admit().unwrap().watch(slow).await;
+        permit.expect("judged by its answer").succeeded();
+        assert_eq!(breaker.state(), CircuitState::Closed);
+    }
+
+    #[test]
+    fn failing_means_not_closed_or_the_last_call_failed() {
+        let (breaker, _) = breaker();
+        let t0 = Instant::now();
+        assert!(!breaker.failing());
+        fail(&breaker, t0);
+        assert!(breaker.failing(), "closed, but the last call failed");
+        succeed(&breaker, t0);
+        assert!(!breaker.failing());
+        for _ in 0..3 {
+            fail(&breaker, t0);
+        }
+        assert!(breaker.failing(), "open");
+        let trial = breaker.admit_at(t0 + COOL_DOWN).unwrap();
+        assert!(breaker.failing(), "half-open");
+        trial.settle(true, t0 + COOL_DOWN);
+        assert!(!breaker.failing(), "closed by the trial");
     }
 
     #[test]

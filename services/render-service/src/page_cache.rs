@@ -17,29 +17,43 @@
 //!   for last good copies), whatever the number of keys a client makes up.
 //! - **An outage or a slow posts-service serves the last good page rather than an
 //!   error.** Every rendered page is also kept as the "last good" copy (for
-//!   `PAGE_CACHE_STALE_SECS`, default an hour). When posts-service is unavailable (at
-//!   once while the circuit breaker is open) or has not answered within
-//!   `PAGE_CACHE_STALE_AFTER_MS`, a reader gets that copy (`X-Cache: stale`); the slow
-//!   render goes on in the background and refreshes the cache when it ends. A page
-//!   never rendered before is the 503 page. When posts-service says a post is gone
-//!   (404), its last good copy is dropped: a deleted post never comes back from it.
+//!   `PAGE_CACHE_STALE_SECS`, default an hour). When posts-service is unavailable or has
+//!   not answered within `PAGE_CACHE_STALE_AFTER_MS` (the stale budget), a reader gets
+//!   that copy (`X-Cache: stale`); the slow render goes on in the background and
+//!   refreshes the cache when it ends. A page never rendered before is the 503 page.
+//!   When posts-service says a post is gone (404), its last good copy is dropped: a
+//!   deleted post never comes back from it.
+//! - **A reader with a last good copy never waits longer than the stale budget in
+//!   all.** The budget runs from when the render began, not from when the reader came:
+//!   a reader who joins a render already in flight waits only for what is left of it,
+//!   and once a render has run past it, its waiters and every new reader get the copy
+//!   at once. The circuit breaker counts that render's call as a failure as it crosses
+//!   the budget (see [`crate::circuit`]), and while posts-service is failing as far as
+//!   the breaker knows (circuit not closed, or the last call failed), readers with a
+//!   copy do not wait at all. So when posts-service freezes, only the readers who came
+//!   before the first call crossed the budget wait for it (none longer than the
+//!   budget); every reader after them gets the copy at once.
 //!
 //! Each page carries its validators: a strong `ETag` (a hash of its bytes, XXH3-128) and a
 //! `Last-Modified` that moves only when those bytes change, so readers can revalidate
 //! with a conditional `GET` and get a `304`.
 
+use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use http::StatusCode;
 use moka::future::Cache;
 use prometheus::{IntCounterVec, Opts, Registry};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
 use tracing::Instrument;
 use twox_hash::XxHash3_128;
 
-use crate::circuit::{CircuitBreaker, CircuitState};
+use crate::circuit::CircuitBreaker;
 use crate::config::CacheSettings;
 use crate::error::PageError;
 use crate::posts_client::UpstreamError;
@@ -135,6 +149,77 @@ pub struct PageCache {
     stale_after: Duration,
     circuit: Option<Arc<CircuitBreaker>>,
     served: IntCounterVec,
+    flights: Arc<Flights>,
+}
+
+/// The renders in flight, one per page at most.
+#[derive(Default)]
+struct Flights {
+    by_key: Mutex<HashMap<PageKey, Flight>>,
+    next_id: AtomicU64,
+}
+
+/// A render in flight: when it began (its stale budget runs from then) and where the
+/// readers who joined it will find how it ended.
+struct Flight {
+    id: u64,
+    started: tokio::time::Instant,
+    landed: watch::Receiver<Option<Landed>>,
+}
+
+/// How a render ended, for the readers who joined it: the page (a remembered 404
+/// included), or why there is none.
+type Landed = Result<Arc<CachedPage>, Arc<str>>;
+
+/// A reader's part in a render: the one who started it holds its task (and gets its
+/// own error, if any); the others wait for it to land.
+enum Boarding {
+    Started {
+        started: tokio::time::Instant,
+        task: JoinHandle<Result<Arc<CachedPage>, PageError>>,
+    },
+    Joined {
+        started: tokio::time::Instant,
+        landed: watch::Receiver<Option<Landed>>,
+    },
+}
+
+impl Boarding {
+    /// When the render began: its stale budget runs from then.
+    fn started(&self) -> tokio::time::Instant {
+        match self {
+            Boarding::Started { started, .. } | Boarding::Joined { started, .. } => *started,
+        }
+    }
+}
+
+/// Takes a render's flight off the board when its task ends, however it ends (a panic
+/// included), so that the next reader starts a new render.
+struct Landing {
+    flights: Arc<Flights>,
+    key: PageKey,
+    id: u64,
+}
+
+impl Drop for Landing {
+    fn drop(&mut self) {
+        let mut by_key = self.flights.lock();
+        if by_key
+            .get(&self.key)
+            .is_some_and(|flight| flight.id == self.id)
+        {
+            by_key.remove(&self.key);
+        }
+    }
+}
+
+impl Flights {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PageKey, Flight>> {
+        // The map is valid after any panic (every update is one insert or remove).
+        self.by_key
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
 }
 
 impl PageCache {
@@ -165,12 +250,14 @@ impl PageCache {
             stale_after: settings.stale_after,
             circuit: None,
             served,
+            flights: Arc::default(),
         })
     }
 
-    /// The cache, serving last good copies without waiting at all while `circuit` is
-    /// not closed: then posts-service is known to be failing, and the one trial call
-    /// the breaker lets through must not delay a reader either.
+    /// The cache, serving last good copies without waiting at all while `circuit` says
+    /// posts-service is failing (not closed, or its last call failed): then a render is
+    /// likely to fail or to run past the budget, and the one trial call the breaker
+    /// lets through must not delay a reader either.
     pub fn watching(self, circuit: Arc<CircuitBreaker>) -> PageCache {
         PageCache {
             circuit: Some(circuit),
@@ -178,21 +265,25 @@ impl PageCache {
         }
     }
 
-    /// How long a reader with a last good copy waits for a render.
+    /// How long a reader with a last good copy may wait for a render, counted from
+    /// when the render began.
     fn stale_budget(&self) -> Duration {
         match &self.circuit {
-            Some(circuit) if circuit.state() != CircuitState::Closed => Duration::ZERO,
+            Some(circuit) if circuit.failing() => Duration::ZERO,
             _ => self.stale_after,
         }
     }
 
     /// The page for `key`: from the cache within the bound, else rendered by `render`
     /// (once, however many readers ask at the same time), else — when posts-service is
-    /// unavailable, or slower than `PAGE_CACHE_STALE_AFTER_MS` — the last good copy.
-    /// An unknown post (`PageError::NotFound` from `render`) is remembered as such.
+    /// unavailable, or the render has run for `PAGE_CACHE_STALE_AFTER_MS` — the last
+    /// good copy. An unknown post (`PageError::NotFound` from `render`) is remembered as
+    /// such.
     ///
     /// `render` runs in a task of its own, so that a reader who got the stale copy
-    /// does not cancel it: its result refreshes the cache for the next reader.
+    /// does not cancel it: its result refreshes the cache for the next reader. When a
+    /// render of `key` is already in flight, `render` is dropped unused and the reader
+    /// waits for that one.
     pub async fn get_or_render<F>(
         &self,
         key: PageKey,
@@ -221,28 +312,118 @@ impl PageCache {
     where
         F: Future<Output = Result<CachedPage, PageError>> + Send + 'static,
     {
-        if let Some(page) = self.fresh.get(&key).await {
-            return Ok((page, Served::Fresh));
+        let mut render = Some(render);
+        loop {
+            if let Some(page) = self.fresh.get(&key).await {
+                return Ok((page, Served::Fresh));
+            }
+            let last_good = self.last_good.get(&key).await;
+            // `None`: a render landed since the lookup above; its page is fresh now.
+            if let Some(boarding) = self.board(key, &mut render) {
+                return self.wait(key, boarding, last_good).await;
+            }
         }
-        let last_good = self.last_good.get(&key).await;
-        let cache = self.clone();
-        let mut rendering =
-            tokio::spawn(async move { cache.render_once(key, render).await }.in_current_span());
-        let joined = match &last_good {
-            Some(page) => match tokio::time::timeout(self.stale_budget(), &mut rendering).await {
-                Ok(joined) => joined,
-                Err(_) => {
-                    tracing::debug!(
-                        ?key,
-                        "no render within the stale budget: serving the last good page, the render goes on"
-                    );
-                    return Ok((page.clone(), Served::Stale));
-                }
+    }
+
+    /// Joins the render of `key` in flight, or starts one with `render`; `None` when
+    /// neither is needed any more because a render has just landed a fresh page.
+    fn board<F>(&self, key: PageKey, render: &mut Option<F>) -> Option<Boarding>
+    where
+        F: Future<Output = Result<CachedPage, PageError>> + Send + 'static,
+    {
+        let mut by_key = self.flights.lock();
+        if let Some(flight) = by_key.get(&key) {
+            return Some(Boarding::Joined {
+                started: flight.started,
+                landed: flight.landed.clone(),
+            });
+        }
+        // A render puts its page in the cache before it leaves the board.
+        if self.fresh.contains_key(&key) {
+            return None;
+        }
+        let render = render.take()?;
+        let id = self.flights.next_id.fetch_add(1, Ordering::Relaxed);
+        let started = tokio::time::Instant::now();
+        let (land, landed) = watch::channel(None);
+        by_key.insert(
+            key,
+            Flight {
+                id,
+                started,
+                landed,
             },
-            None => rendering.await,
+        );
+        let landing = Landing {
+            flights: self.flights.clone(),
+            key,
+            id,
         };
-        let outcome = joined
-            .unwrap_or_else(|err| Err(PageError::Internal(format!("page render failed: {err}"))));
+        let cache = self.clone();
+        let task = tokio::spawn(
+            async move {
+                let outcome = cache.render_and_keep(key, render).await;
+                drop(landing);
+                let shared = match &outcome {
+                    Ok(page) => Ok(page.clone()),
+                    Err(error) => Err(Arc::from(error.to_string())),
+                };
+                land.send_replace(Some(shared));
+                outcome
+            }
+            .in_current_span(),
+        );
+        Some(Boarding::Started { started, task })
+    }
+
+    /// Waits for the render the reader boarded: with a last good copy, only until the
+    /// render's stale budget is spent (at once when it already is), then that copy.
+    async fn wait(
+        &self,
+        key: PageKey,
+        boarding: Boarding,
+        last_good: Option<Arc<CachedPage>>,
+    ) -> Result<(Arc<CachedPage>, Served), PageError> {
+        let started = boarding.started();
+        let outcome = async move {
+            match boarding {
+                Boarding::Started { task, .. } => {
+                    let page = task.await.unwrap_or_else(|err| {
+                        Err(PageError::Internal(format!("page render failed: {err}")))
+                    })?;
+                    Ok((page, Served::Rendered))
+                }
+                Boarding::Joined { mut landed, .. } => {
+                    let landed = match landed.wait_for(Option::is_some).await {
+                        Ok(landed) => landed.clone(),
+                        Err(_) => None,
+                    };
+                    match landed {
+                        Some(Ok(page)) => Ok((page, Served::Fresh)),
+                        Some(Err(cause)) => Err(shared_failure(&cause)),
+                        None => Err(PageError::Internal(
+                            "page render failed: it ended without a page".to_owned(),
+                        )),
+                    }
+                }
+            }
+        };
+        let outcome = match &last_good {
+            Some(page) => {
+                let deadline = started + self.stale_budget();
+                match tokio::time::timeout_at(deadline, outcome).await {
+                    Ok(outcome) => outcome,
+                    Err(_) => {
+                        tracing::debug!(
+                            ?key,
+                            "no render within the stale budget: serving the last good page, the render goes on"
+                        );
+                        return Ok((page.clone(), Served::Stale));
+                    }
+                }
+            }
+            None => outcome.await,
+        };
         match (outcome, last_good) {
             (Err(PageError::Upstream(_)), Some(page)) => {
                 tracing::debug!(
@@ -255,40 +436,31 @@ impl PageCache {
         }
     }
 
-    /// Renders `key` once for every reader waiting for it, and keeps the result.
-    async fn render_once<F>(
+    /// Renders `key` and keeps the result: fresh and last good, or remembered as not
+    /// found (a 404 page) with its last good copy dropped.
+    async fn render_and_keep<F>(
         &self,
         key: PageKey,
         render: F,
-    ) -> Result<(Arc<CachedPage>, Served), PageError>
+    ) -> Result<Arc<CachedPage>, PageError>
     where
         F: Future<Output = Result<CachedPage, PageError>>,
     {
-        let mut rendered_here = false;
-        let outcome = self
-            .fresh
-            .try_get_with(key, async {
-                rendered_here = true;
-                match render.await {
-                    Ok(page) => {
-                        let page = Arc::new(self.keep_last_modified(key, page).await);
-                        self.last_good.insert(key, page.clone()).await;
-                        Ok(page)
-                    }
-                    // Gone: remembered as such, and never served from an old copy.
-                    Err(PageError::NotFound) => {
-                        self.last_good.invalidate(&key).await;
-                        Ok(Arc::new(CachedPage::not_found()))
-                    }
-                    Err(error) => Err(error),
-                }
-            })
-            .await;
-        match outcome {
-            Ok(page) if rendered_here => Ok((page, Served::Rendered)),
-            Ok(page) => Ok((page, Served::Fresh)),
-            Err(shared) => Err(unshare(shared)),
-        }
+        let page = match render.await {
+            Ok(page) => {
+                let page = Arc::new(self.keep_last_modified(key, page).await);
+                self.last_good.insert(key, page.clone()).await;
+                page
+            }
+            // Gone: remembered as such, and never served from an old copy.
+            Err(PageError::NotFound) => {
+                self.last_good.invalidate(&key).await;
+                Arc::new(CachedPage::not_found())
+            }
+            Err(error) => return Err(error),
+        };
+        self.fresh.insert(key, page.clone()).await;
+        Ok(page)
     }
 
     /// `page`, with the `Last-Modified` of the copy it replaces when the bytes are the same.
@@ -321,15 +493,12 @@ fn weight(_key: &PageKey, page: &Arc<CachedPage>) -> u32 {
     u32::try_from(page.html.len() + 192).unwrap_or(u32::MAX)
 }
 
-/// Readers that waited for someone else's failed render share its error; give each an
-/// error of its own, keeping what decides the page (not found, or upstream trouble).
-fn unshare(error: Arc<PageError>) -> PageError {
-    Arc::try_unwrap(error).unwrap_or_else(|shared| match &*shared {
-        PageError::NotFound => PageError::NotFound,
-        other => PageError::Upstream(UpstreamError::Unavailable {
-            operation: "shared page render",
-            cause: other.to_string(),
-        }),
+/// The error of a reader who joined someone else's failed render: upstream trouble, with
+/// the cause in words (a remembered 404 is a page, not an error, so it never comes here).
+fn shared_failure(cause: &str) -> PageError {
+    PageError::Upstream(UpstreamError::Unavailable {
+        operation: "shared page render",
+        cause: cause.to_owned(),
     })
 }
 
@@ -348,7 +517,8 @@ fn hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use crate::circuit::{BreakerSettings, CircuitState};
+    use std::sync::atomic::AtomicUsize;
 
     fn cache(ttl_ms: u64) -> PageCache {
         cache_with(
@@ -586,5 +756,206 @@ mod tests {
         let (changed, _) = serve(&cache, "changed").await;
         assert_ne!(changed.etag, first.etag);
         assert!(changed.etag.starts_with('"') && changed.etag.ends_with('"'));
+    }
+
+    /// The stale budget of the tests on waiting (`PAGE_CACHE_STALE_AFTER_MS`).
+    const BUDGET: Duration = Duration::from_millis(400);
+    /// What the product promises stale pages take once nobody waits: far under BUDGET.
+    const AT_ONCE: Duration = Duration::from_millis(100);
+
+    /// Pages that have a last good copy and none fresh: `cache` as at the first view
+    /// after the bound, with posts-service gone since.
+    async fn with_good_copies(cache: &PageCache, keys: &[PageKey]) {
+        for &key in keys {
+            cache
+                .get_or_render(key, async { Ok(page("good")) })
+                .await
+                .unwrap();
+        }
+        cache.fresh.invalidate_all();
+    }
+
+    /// A render that asks a posts-service which never answers, through `breaker` as the
+    /// client does: fails at once while the circuit is open, else waits for its answer
+    /// until `timeout`, the breaker judging the call on the way.
+    async fn frozen_render(
+        breaker: Arc<CircuitBreaker>,
+        timeout: Duration,
+    ) -> Result<CachedPage, PageError> {
+        let Some(permit) = breaker.admit() else {
+            return Err(unavailable());
+        };
+        let ((), permit) = permit.watch(tokio::time::sleep(timeout)).await;
+        if let Some(permit) = permit {
+            permit.failed();
+        }
+        Err(unavailable())
+    }
+
+    /// One view of `key`, timed; it must be the good copy, stale.
+    async fn stale_view(
+        cache: &PageCache,
+        key: PageKey,
+        render: impl Future<Output = Result<CachedPage, PageError>> + Send + 'static,
+    ) -> Duration {
+        let started = Instant::now();
+        let (page, served) = cache.get_or_render(key, render).await.unwrap();
+        let took = started.elapsed();
+        assert_eq!(
+            (&page.html[..], served),
+            (&b"good"[..], Served::Stale),
+            "{key:?}"
+        );
+        took
+    }
+
+    #[tokio::test]
+    async fn with_posts_service_frozen_only_the_first_readers_wait_and_the_breaker_learns_early() {
+        // The product's defaults but the budget: five failures open the breaker, and a
+        // call times out long after the budget.
+        const TIMEOUT: Duration = Duration::from_millis(1200);
+        let registry = Registry::new();
+        let settings = BreakerSettings {
+            failures: 5,
+            open_for: Duration::from_secs(60),
+        };
+        let breaker = Arc::new(
+            CircuitBreaker::new(settings, &registry)
+                .unwrap()
+                .counting_slow_calls_after(BUDGET),
+        );
+        let cache =
+            cache_with(Duration::from_secs(60), BUDGET, 1024 * 1024).watching(breaker.clone());
+        let keys = [
+            PageKey::Post { id: 1 },
+            PageKey::Index { before: None },
+            PageKey::Feed,
+        ];
+        with_good_copies(&cache, &keys).await;
+
+        // posts-service freezes. Readers come one after another, over the three pages.
+        let mut slow = Vec::new();
+        let mut views = 0;
+        let frozen_since = Instant::now();
+        while views < 40 || breaker.state() != CircuitState::Open {
+            assert!(
+                frozen_since.elapsed() < Duration::from_secs(10),
+                "the breaker never opened ({views} views)"
+            );
+            let key = keys[views % keys.len()];
+            let took = stale_view(&cache, key, frozen_render(breaker.clone(), TIMEOUT)).await;
+            // Never longer than the budget (plus a busy machine's scheduling).
+            assert!(
+                took < BUDGET + Duration::from_millis(300),
+                "view {views} took {took:?}"
+            );
+            if took >= AT_ONCE {
+                slow.push((views, took));
+            }
+            views += 1;
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let opened = frozen_since.elapsed();
+        println!(
+            "    {views} views; slow ones (view, time): {slow:?}; breaker open after {opened:?}"
+        );
+        // At most one reader per page waits for the frozen posts-service (here one:
+        // the first call past the budget tells the breaker, and nobody waits after).
+        assert!(slow.len() <= 3, "slow views: {slow:?}");
+        assert!(
+            slow.iter().all(|&(view, _)| view < 3),
+            "slow views: {slow:?}"
+        );
+        // The breaker opened on calls past the budget, before most had timed out.
+        assert!(opened < 3 * TIMEOUT, "opened after {opened:?}");
+    }
+
+    #[tokio::test]
+    async fn a_reader_joining_a_render_waits_only_for_what_is_left_of_its_budget() {
+        let cache = cache_with(Duration::from_secs(60), BUDGET, 1024 * 1024);
+        with_good_copies(&cache, &[KEY]).await;
+        let never = std::future::pending::<Result<CachedPage, PageError>>;
+
+        let first = {
+            let cache = cache.clone();
+            tokio::spawn(async move {
+                let took = stale_view(&cache, KEY, never()).await;
+                (took, Instant::now())
+            })
+        };
+        // Once the first reader's render is in flight, half its budget later, a second
+        // reader joins it.
+        let started = Instant::now();
+        while !cache.flights.lock().contains_key(&KEY) {
+            assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "no render began"
+            );
+            tokio::task::yield_now().await;
+        }
+        tokio::time::sleep(BUDGET / 2).await;
+        let second_took = stale_view(&cache, KEY, never()).await;
+        let second_ended = Instant::now();
+        let (first_took, first_ended) = first.await.unwrap();
+
+        assert!(
+            first_took >= BUDGET * 9 / 10,
+            "the first waited {first_took:?}"
+        );
+        // Both had the same deadline: the render's start plus the budget.
+        let apart = second_ended.saturating_duration_since(first_ended);
+        assert!(
+            apart < BUDGET / 4,
+            "the second ended {apart:?} after the first"
+        );
+        assert!(
+            second_took < BUDGET * 3 / 4,
+            "the second waited {second_took:?}"
+        );
+
+        // The render is now past its budget: a new reader gets the copy at once.
+        let third_took = stale_view(&cache, KEY, never()).await;
+        assert!(third_took < AT_ONCE, "the third waited {third_took:?}");
+        assert_eq!(cache.flights.lock().len(), 1, "still one render in flight");
+    }
+
+    #[tokio::test]
+    async fn readers_do_not_wait_while_posts_services_last_call_failed() {
+        let breaker = Arc::new(
+            CircuitBreaker::new(
+                BreakerSettings {
+                    failures: 5,
+                    open_for: Duration::from_secs(60),
+                },
+                &Registry::new(),
+            )
+            .unwrap(),
+        );
+        let cache =
+            cache_with(Duration::from_secs(60), BUDGET, 1024 * 1024).watching(breaker.clone());
+        with_good_copies(&cache, &[KEY]).await;
+        breaker.admit().unwrap().failed();
+        assert_eq!(breaker.state(), CircuitState::Closed);
+
+        let slow_but_good = async {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            Ok(page("new"))
+        };
+        let took = stale_view(&cache, KEY, slow_but_good).await;
+        assert!(took < AT_ONCE, "waited {took:?}");
+        // The render went on and refreshed the page.
+        let started = Instant::now();
+        loop {
+            let (page, served) = serve(&cache, "never asked").await;
+            if served == Served::Fresh {
+                assert_eq!(&page.html[..], b"new");
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "never refreshed"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 }

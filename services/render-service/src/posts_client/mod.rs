@@ -8,7 +8,9 @@
 //!
 //! Every call passes the [`CircuitBreaker`]: while posts-service keeps failing, calls
 //! fail at once (outcome `circuit_open`) instead of waiting for the timeout, so pages
-//! fall back to their last good copy without delay. A create carries an
+//! fall back to their last good copy without delay. A call still unanswered after
+//! `PAGE_CACHE_STALE_AFTER_MS` already counts as a failure (a slow call), so a frozen
+//! posts-service opens the breaker without waiting for the calls' timeouts. A create carries an
 //! `Idempotency-Key` and is sent once more with the same key when the first attempt got
 //! no answer (a timeout, a refused or a broken connection): posts-service answers the
 //! first result again rather than making a second post.

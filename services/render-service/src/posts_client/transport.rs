@@ -1,7 +1,7 @@
 //! How a call reaches posts-service: [`Transport`], one pooled `reqwest` client with a
 //! connect timeout and a whole-request timeout, the API token, the forwarded
-//! `X-Request-Id`, the circuit breaker every call passes (and tells how it went), and
-//! the metrics and log line each call leaves.
+//! `X-Request-Id`, the circuit breaker every call passes (and tells how it went, or that
+//! it is slow), and the metrics and log line each call leaves.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -53,7 +53,10 @@ impl Transport {
             http,
             base,
             bearer: format!("Bearer {}", config.posts_api_token.expose()),
-            breaker: Arc::new(CircuitBreaker::new(config.circuit(), registry)?),
+            breaker: Arc::new(
+                CircuitBreaker::new(config.circuit(), registry)?
+                    .counting_slow_calls_after(slow_call_threshold(config)),
+            ),
             metrics: UpstreamMetrics::register(registry)?,
         })
     }
@@ -107,7 +110,8 @@ impl Transport {
 
     /// [`Transport::send`], also telling the [`Outcome`] (a create decides on it whether
     /// to send again). The call is made only when the circuit breaker lets it, else it
-    /// fails at once; the outcome then tells the breaker whether posts-service failed.
+    /// fails at once; the outcome then tells the breaker whether posts-service failed,
+    /// unless the breaker already counted the call as a failure for being slow.
     pub(super) async fn send_with_outcome<T>(
         &self,
         operation: &'static str,
@@ -135,7 +139,8 @@ impl Transport {
             let body = response.bytes().await?;
             Ok::<_, reqwest::Error>((status, body))
         };
-        let (result, outcome) = match exchange.await {
+        let (answer, permit) = permit.watch(exchange).await;
+        let (result, outcome) = match answer {
             Ok((status, body)) => {
                 // 404 is not shared: only the operations on one post read it as "no
                 // such post"; for the others it means a misrouted URL, an outage.
@@ -158,10 +163,11 @@ impl Transport {
                 )
             }
         };
-        if outcome.counts_against_posts_service() {
-            permit.failed();
-        } else {
-            permit.succeeded();
+        match permit {
+            Some(permit) if outcome.counts_against_posts_service() => permit.failed(),
+            Some(permit) => permit.succeeded(),
+            // Judged slow while it ran: its answer counts for nothing.
+            None => {}
         }
         self.metrics.record(operation, outcome, started.elapsed());
         if let Err(UpstreamError::Unavailable { operation, cause }) = &result {
@@ -173,6 +179,19 @@ impl Transport {
             );
         }
         (result, outcome)
+    }
+}
+
+/// How long a call may go unanswered before the breaker counts it as a failure: the
+/// time a reader with a last good copy waits for a page (`PAGE_CACHE_STALE_AFTER_MS`),
+/// since past it readers get stale copies anyway. With the page cache off, readers wait
+/// for every page, so no call is slow: only its timeout fails it.
+fn slow_call_threshold(config: &Config) -> Duration {
+    let cache = config.page_cache();
+    if cache.ttl.is_zero() {
+        Duration::ZERO
+    } else {
+        cache.stale_after
     }
 }
 
@@ -252,5 +271,55 @@ mod tests {
             "{metrics}"
         );
         assert!(metrics.contains("render_circuit_state 1"), "{metrics}");
+    }
+
+    #[tokio::test]
+    async fn a_frozen_posts_service_opens_the_circuit_at_the_stale_budget_not_the_timeout() {
+        // A posts-service that takes connections and never answers.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let frozen = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                held.push(socket);
+            }
+        });
+        let mut config = Config::new(url, "token", "admin", "pw", "s".repeat(32));
+        config.posts_circuit_failures = 2;
+        config.posts_request_timeout_ms = 30_000;
+        config.page_cache_stale_after_ms = 100;
+        let client = PostsClient::new(&config, &Registry::new()).unwrap();
+        let started = Instant::now();
+        let calls: Vec<_> = (1..=2)
+            .map(|id| {
+                let client = client.clone();
+                tokio::spawn(async move { client.get(id, &RequestId::generate()).await })
+            })
+            .collect();
+        while client.circuit_state() != CircuitState::Open {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "the breaker waited for the calls' timeout"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(started.elapsed() >= Duration::from_millis(100));
+        assert!(
+            calls.iter().all(|call| !call.is_finished()),
+            "still waiting"
+        );
+        for call in calls {
+            call.abort();
+        }
+        frozen.abort();
+    }
+
+    #[test]
+    fn calls_are_slow_past_the_stale_budget_only_with_the_page_cache_on() {
+        let mut config = config_of_a_closed_port();
+        config.page_cache_stale_after_ms = 250;
+        assert_eq!(slow_call_threshold(&config), Duration::from_millis(250));
+        config.page_cache_ttl_ms = 0;
+        assert_eq!(slow_call_threshold(&config), Duration::ZERO);
     }
 }
