@@ -3,16 +3,14 @@
 //!
 //! CONNECTIONS tasks share a pool built exactly as posts-service builds its own
 //! (`posts_service::db::connect` with the default sizes) and loop on the same
-//! `SELECT … FROM posts WHERE id = ?` the service runs, for SECONDS. Prints one line:
+//! `SELECT … FROM posts WHERE id = ?` the service runs (its very column list), for
+//! SECONDS. Prints one line:
 //! `requests=… errors=… rps=… p50_ms=… p99_ms=…`.
 
 use std::time::{Duration, Instant};
 
 use mysql_async::prelude::Queryable;
 use posts_service::db::{self, PoolSettings};
-
-const QUERY: &str =
-    "SELECT id, title, body, created_at, updated_at, version FROM posts WHERE id = ?";
 
 #[tokio::main]
 async fn main() {
@@ -40,6 +38,11 @@ async fn main() {
         std::process::exit(2)
     });
 
+    let query: &'static str = format!(
+        "SELECT {} FROM posts WHERE id = ?",
+        posts_service::db::posts::POST_COLUMNS
+    )
+    .leak();
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let started = Instant::now();
     let workers = (0..connections).map(|worker| {
@@ -52,7 +55,7 @@ async fn main() {
                 let began = Instant::now();
                 let outcome = async {
                     let mut conn = pool.get_conn().await?;
-                    conn.exec_first::<mysql_async::Row, _, _>(QUERY, (id,))
+                    conn.exec_first::<mysql_async::Row, _, _>(query, (id,))
                         .await
                 }
                 .await;

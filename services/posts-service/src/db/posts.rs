@@ -35,7 +35,8 @@ use super::start_up::Database;
 use crate::idempotency::{Fingerprint, Key, Outcome};
 use crate::rendering::RenderedContent;
 
-const POST_COLUMNS: &str = "id, title, body, created_at, updated_at, version, \
+/// The columns a post is read with (the benchmark's point-select reads the same).
+pub const POST_COLUMNS: &str = "id, title, body, created_at, updated_at, version, \
                             html, excerpt, excerpt_truncated, renderer_version";
 
 /// A summary's columns; the body only where no teaser is stored yet.
