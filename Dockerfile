@@ -38,6 +38,13 @@ COPY . .
 RUN cargo chef prepare --recipe-path recipe.json
 
 FROM chef AS build
+# How hard the release build optimises. Shipped images keep the defaults (Cargo.toml's
+# release profile); the test suites build with RELEASE_OPT_LEVEL=1 and RELEASE_LTO=off,
+# which shortens a cold build and changes no behaviour they check.
+ARG RELEASE_OPT_LEVEL=3
+ARG RELEASE_LTO=thin
+ENV CARGO_PROFILE_RELEASE_OPT_LEVEL=${RELEASE_OPT_LEVEL} \
+    CARGO_PROFILE_RELEASE_LTO=${RELEASE_LTO}
 # Static glibc binaries. The target is named explicitly so that build scripts and
 # proc-macros (which must stay dynamic) are not built with crt-static; libz-sys builds
 # its bundled zlib rather than looking for a system one.
