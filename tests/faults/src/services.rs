@@ -50,6 +50,7 @@ pub fn binary(name: &str) -> PathBuf {
         root.join("services").join(name),
         root.join("crates/service-runtime"),
         root.join("crates/posts-api"),
+        root.join("crates/post-render"),
     ];
     sources.retain(|dir| dir.is_dir());
     if let Some((newest, changed)) = newest_file(&sources) {

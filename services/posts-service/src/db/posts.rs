@@ -37,7 +37,7 @@ use crate::rendering::RenderedContent;
 
 /// The columns a post is read with (the benchmark's point-select reads the same).
 pub const POST_COLUMNS: &str = "id, title, body, created_at, updated_at, version, \
-                            html, excerpt, excerpt_truncated, renderer_version";
+     html, excerpt, excerpt_truncated, renderer_version";
 
 /// A summary's columns; the body only where no teaser is stored yet.
 const SUMMARY_COLUMNS: &str = "id, title, created_at, updated_at, version, \
