@@ -1,4 +1,4 @@
-//! `GET /posts/{id}`: one post, its Markdown body rendered and sanitized.
+//! `GET /posts/{id}`: one post, its body as the HTML posts-service stored when it was written.
 
 use std::sync::Arc;
 
