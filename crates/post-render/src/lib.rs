@@ -62,6 +62,14 @@ pub fn render(markdown: &str) -> Rendered {
     }
 }
 
+/// Only the teaser of [`render`] (the same text and flag), for a list that needs no
+/// more.
+pub fn teaser(markdown: &str) -> (String, bool) {
+    let (text, truncated) = catch_unwind(AssertUnwindSafe(|| excerpt(markdown, EXCERPT_CHARS)))
+        .unwrap_or_else(|_| cut_chars(markdown, EXCERPT_CHARS));
+    (xml_text::replace_forbidden(&text).into_owned(), truncated)
+}
+
 /// The fallback for a body the renderer could not handle: its text, shown as is.
 fn unrendered(markdown: &str) -> Rendered {
     let (excerpt, excerpt_truncated) = cut_chars(markdown, EXCERPT_CHARS);
@@ -193,6 +201,23 @@ mod tests {
         assert_eq!(rendered.excerpt, "First words here.");
         assert!(rendered.excerpt_truncated);
         assert_eq!(rendered.plain_text, "Title\nFirst words here.\nlet x = 1;");
+    }
+
+    #[test]
+    fn the_teaser_is_the_renderings_teaser() {
+        for body in [
+            "One *two* &#1; three.\n\n## Four",
+            "",
+            "```\ncode\n```",
+            &"word ".repeat(90),
+        ] {
+            let rendered = render(body);
+            assert_eq!(
+                teaser(body),
+                (rendered.excerpt, rendered.excerpt_truncated),
+                "{body:?}"
+            );
+        }
     }
 
     #[test]

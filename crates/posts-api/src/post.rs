@@ -14,14 +14,12 @@ pub struct Post {
     /// Markdown text.
     pub body: String,
     /// The body as safe HTML, rendered by posts-service when the post was written (never
-    /// taken from a client).
-    #[serde(default)]
+    /// taken from a client). Required: a posts-service too old to send it is an error
+    /// to render-service, not an empty page.
     pub html: String,
     /// The opening prose of the body as plain text, for lists and link previews.
-    #[serde(default)]
     pub excerpt: String,
     /// Whether `excerpt` leaves some of the body out.
-    #[serde(default)]
     pub excerpt_truncated: bool,
     /// When the post was created, UTC.
     #[serde(with = "time::serde::rfc3339")]
@@ -103,7 +101,8 @@ mod tests {
     #[test]
     fn post_json_is_read_with_rfc3339_dates() {
         let post: Post = serde_json::from_str(
-            r#"{"id":42,"title":"t","body":"b","created_at":"2026-11-24T10:00:00Z",
+            r#"{"id":42,"title":"t","body":"b","html":"<p>b</p>","excerpt":"b",
+                "excerpt_truncated":false,"created_at":"2026-11-24T10:00:00Z",
                 "updated_at":"2026-11-24T11:00:00Z","version":3}"#,
         )
         .unwrap();

@@ -70,6 +70,10 @@ pub fn run(cases: Vec<Case>) -> ExitCode {
     run_with_threads(cases, 8)
 }
 
+/// The longest one case may run: a case that hangs fails, named, instead of holding up
+/// the whole binary.
+const CASE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
+
 /// [`run`], with `threads` cases at a time unless `--test-threads` says otherwise: for
 /// cases that load the machine or measure latency, and so must not crowd each other.
 pub fn run_with_threads(cases: Vec<Case>, threads: usize) -> ExitCode {
@@ -96,9 +100,17 @@ pub fn run_with_threads(cases: Vec<Case>, threads: usize) -> ExitCode {
             let db = db.clone();
             Trial::test(case.name, move || {
                 let handle = runtime.spawn((case.body)(db));
-                match runtime.block_on(handle) {
-                    Ok(()) => Ok(()),
-                    Err(join_error) => Err(Failed::from(panic_message(join_error))),
+                let abort = handle.abort_handle();
+                match runtime.block_on(tokio::time::timeout(CASE_TIMEOUT, handle)) {
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(join_error)) => Err(Failed::from(panic_message(join_error))),
+                    Err(_) => {
+                        abort.abort();
+                        Err(Failed::from(format!(
+                            "did not finish within {} s",
+                            CASE_TIMEOUT.as_secs()
+                        )))
+                    }
                 }
             })
         })

@@ -156,10 +156,10 @@ impl Config {
                 "must be at least 1",
             ));
         }
-        if !(1..=10_000).contains(&self.rerender_batch_rows) {
+        if !(1..=1_000).contains(&self.rerender_batch_rows) {
             return Err(ConfigError::invalid(
                 "RERENDER_BATCH_ROWS",
-                "must be from 1 to 10000",
+                "must be from 1 to 1000",
             ));
         }
         if self.db_timeout_ms == 0 {

@@ -1,22 +1,26 @@
-//! The background re-render: when the stored rendering of some posts is older than this
-//! binary's rules ([`post_render::VERSION`]), because they were written before rendering
-//! was stored, by an older release, or the rules changed, render them again and store
-//! the result, a batch at a time, at a bounded rate, without ever making a reader wait.
-//! Until a post's turn comes, readers get its stored rendering (or, for a post that has
-//! none, one made when it is read).
+//! The background re-render: posts whose stored rendering is not for their body
+//! (written before rendering was stored, or changed by an older release) or was made by
+//! older rules than this binary's ([`post_render::VERSION`]) are rendered again and
+//! stored, a batch at a time, at a bounded rate, without ever making a reader wait.
+//! Until a post's turn comes, readers get its stored rendering, or, when none is for
+//! its body, one made as it is read ([`crate::db::posts`]).
 //!
-//! It starts once the database has started, walks the table once in id order, and
-//! ends. Failures (the database away, a timeout) pause it and it resumes from where it
-//! was. Every replica walks; the updates are conditional, so two replicas at work
+//! A walk goes over every post once, in id order, in windows of ids. One starts once
+//! the database has started, and again whenever a read has met a post without a
+//! rendering for its body since the last one began. Failures (the database away, a
+//! timeout) pause it, and it resumes where it was. Every replica walks, each at its own
+//! `RERENDER_ROWS_PER_SECOND`; the updates are conditional, so two replicas at work
 //! together only repeat each other's rendering, never undo it.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use prometheus::{IntCounter, Registry};
+use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 use crate::db::rerender::Unrendered;
-use crate::db::{Database, PostStore};
+use crate::db::{Database, PostStore, StoreError};
 
 /// How fast and in what steps to re-render.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,7 +31,10 @@ pub struct RerenderSettings {
     pub batch_rows: u32,
 }
 
-/// Pause after a failed batch before trying it again.
+/// Ids one scan looks through: a bounded range scan of the primary key.
+const WINDOW_IDS: u64 = 2_000;
+
+/// Pause after a failed step before trying it again.
 const RETRY_AFTER: Duration = Duration::from_secs(5);
 
 /// What one walk did.
@@ -41,10 +48,12 @@ pub struct Walk {
     pub longest_batch: Duration,
 }
 
-/// `posts_rerendered_total`: posts whose rendering the background re-render stored.
+/// `posts_rerendered_total`: posts whose rendering the background re-render stored;
+/// `posts_rerender_walks_total`: walks it finished.
 #[derive(Clone)]
 pub struct RerenderMetrics {
     stored: IntCounter,
+    walks: IntCounter,
 }
 
 impl RerenderMetrics {
@@ -55,74 +64,89 @@ impl RerenderMetrics {
             "Posts whose stored rendering the background re-render replaced",
         )?;
         registry.register(Box::new(stored.clone()))?;
-        Ok(RerenderMetrics { stored })
+        let walks = IntCounter::new(
+            "posts_rerender_walks_total",
+            "Walks over every post that the background re-render finished",
+        )?;
+        registry.register(Box::new(walks.clone()))?;
+        Ok(RerenderMetrics { stored, walks })
     }
 }
 
-/// Starts the walk in the background, once `database` has started.
+/// Walks once `database` has started, then again each time a read meets a post
+/// without a rendering for its body. Runs until aborted.
 pub fn spawn(
     database: Database,
     store: PostStore,
     settings: RerenderSettings,
     metrics: RerenderMetrics,
-) -> JoinHandle<Walk> {
+) -> JoinHandle<()> {
+    let stale_seen: Arc<Notify> = store.stale_seen();
     tokio::spawn(async move {
         database.started().await;
-        run(&store, settings, &metrics).await
+        loop {
+            run(&store, settings, &metrics).await;
+            stale_seen.notified().await;
+        }
     })
 }
 
-/// Walks every post once, re-rendering those rendered by older rules.
+/// Walks every post once, re-rendering those that need it.
 pub async fn run(store: &PostStore, settings: RerenderSettings, metrics: &RerenderMetrics) -> Walk {
     let started = Instant::now();
+    let batch_rows = settings.batch_rows.max(1);
+    let seconds_per_row = 1.0 / f64::from(settings.rows_per_second.max(1));
     let mut walk = Walk::default();
+    let last_id = retrying(|| store.max_id(), "read the highest post id").await;
     let mut after = 0;
-    let rate = f64::from(settings.rows_per_second.max(1));
-    let mut walked: u64 = 0;
     let mut logged_start = false;
-    loop {
-        let batch = match store
-            .unrendered_after(after, settings.batch_rows.max(1))
-            .await
-        {
-            Ok(batch) => batch,
-            Err(err) => {
-                tracing::warn!(error = %err, after, "re-render paused: cannot read posts");
-                tokio::time::sleep(RETRY_AFTER).await;
-                continue;
-            }
-        };
+    while after < last_id {
+        let through = last_id.min(after + WINDOW_IDS);
+        let batch = retrying(
+            || store.unrendered_in(after, through, batch_rows),
+            "read posts to render",
+        )
+        .await;
         let Some(last) = batch.last().map(|post| post.id) else {
-            break;
+            after = through;
+            continue;
         };
         if !logged_start {
             tracing::info!(
                 renderer_version = post_render::VERSION,
-                "re-rendering posts rendered by older rules"
+                "re-rendering posts whose stored rendering is not current"
             );
             logged_start = true;
         }
-        walked += batch.len() as u64;
-        let renderings = render_batch(batch).await;
+        // A full batch may have left posts in this window; else the window is done.
+        let next = if batch.len() as u32 == batch_rows {
+            last
+        } else {
+            through
+        };
+        let batch_started = Instant::now();
+        let rows = batch.len();
+        let Some(renderings) = render_batch(batch).await else {
+            tracing::warn!(after, "re-render paused: rendering a batch failed");
+            tokio::time::sleep(RETRY_AFTER).await;
+            continue;
+        };
         let writing = Instant::now();
-        match store.store_renderings(renderings).await {
-            Ok(stored) => {
-                walk.longest_batch = walk.longest_batch.max(writing.elapsed());
-                walk.stored += stored;
-                walk.batches += 1;
-                metrics.stored.inc_by(stored);
-                after = last;
-            }
-            Err(err) => {
-                tracing::warn!(error = %err, after, "re-render paused: cannot store a batch");
-                tokio::time::sleep(RETRY_AFTER).await;
-                continue;
-            }
-        }
-        // Keep to the rate: the walk so far may not have taken less than its share.
-        let due = started + Duration::from_secs_f64(walked as f64 / rate);
-        tokio::time::sleep_until(due.into()).await;
+        let stored = retrying(
+            || store.store_renderings(renderings.clone()),
+            "store a batch",
+        )
+        .await;
+        walk.longest_batch = walk.longest_batch.max(writing.elapsed());
+        walk.stored += stored;
+        walk.batches += 1;
+        metrics.stored.inc_by(stored);
+        after = next;
+        // Keep to the rate: this batch's share of a second, less what it took.
+        let share = Duration::from_secs_f64(rows as f64 * seconds_per_row);
+        tokio::time::sleep(share.saturating_sub(batch_started.elapsed())).await;
     }
+    metrics.walks.inc();
     if logged_start {
         tracing::info!(
             stored = walk.stored,
@@ -135,8 +159,26 @@ pub async fn run(store: &PostStore, settings: RerenderSettings, metrics: &Rerend
     walk
 }
 
+/// `step`'s result, trying again after a pause for as long as it fails.
+async fn retrying<T, F, Fut>(mut step: F, what: &str) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, StoreError>>,
+{
+    loop {
+        match step().await {
+            Ok(value) => return value,
+            Err(err) => {
+                tracing::warn!(error = %err, "re-render paused: cannot {what}");
+                tokio::time::sleep(RETRY_AFTER).await;
+            }
+        }
+    }
+}
+
 /// Renders a batch on the blocking pool: it is CPU work, and must not hold up requests.
-async fn render_batch(batch: Vec<Unrendered>) -> Vec<(Unrendered, post_render::Rendered)> {
+/// `None` when the rendering did not finish (the runtime is shutting down).
+async fn render_batch(batch: Vec<Unrendered>) -> Option<Vec<(Unrendered, post_render::Rendered)>> {
     tokio::task::spawn_blocking(move || {
         batch
             .into_iter()
@@ -147,5 +189,5 @@ async fn render_batch(batch: Vec<Unrendered>) -> Vec<(Unrendered, post_render::R
             .collect()
     })
     .await
-    .unwrap_or_default()
+    .ok()
 }

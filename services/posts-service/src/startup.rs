@@ -55,7 +55,7 @@ pub struct Application {
     http_metrics: HttpMetrics,
     database: Database,
     start_up: tokio::task::JoinHandle<()>,
-    rerender: tokio::task::JoinHandle<rerender::Walk>,
+    rerender: tokio::task::JoinHandle<()>,
     monitor: Vec<tokio::task::JoinHandle<()>>,
 }
 

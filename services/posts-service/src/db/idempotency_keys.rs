@@ -101,7 +101,29 @@ pub async fn lookup(
     if request_hash != fingerprint.digest() {
         return Ok(Remembered::OtherRequest);
     }
-    let post = serde_json::from_slice(&answer)
-        .map_err(|err| StoreError::Internal(format!("unreadable stored response: {err}")))?;
-    Ok(Remembered::SameRequest(post))
+    Ok(Remembered::SameRequest(replayed_post(&answer)?))
+}
+
+/// The post of a stored answer. An answer stored before posts carried their rendering
+/// gets it now (only within a day of an upgrade, while such keys live).
+fn replayed_post(answer: &[u8]) -> Result<Post, StoreError> {
+    let unreadable =
+        |err: serde_json::Error| StoreError::Internal(format!("unreadable stored response: {err}"));
+    let mut value: serde_json::Value = serde_json::from_slice(answer).map_err(unreadable)?;
+    if let Some(fields) = value.as_object_mut() {
+        if !fields.contains_key("html") {
+            let body = fields
+                .get("body")
+                .and_then(|b| b.as_str())
+                .unwrap_or_default();
+            let rendered = post_render::render(body);
+            fields.insert("html".into(), rendered.html.into());
+            fields.insert("excerpt".into(), rendered.excerpt.into());
+            fields.insert(
+                "excerpt_truncated".into(),
+                rendered.excerpt_truncated.into(),
+            );
+        }
+    }
+    serde_json::from_value(value).map_err(unreadable)
 }

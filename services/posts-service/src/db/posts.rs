@@ -14,16 +14,21 @@
 //! ([`super::operation::retrying_deadlocks`]).
 //!
 //! A post is stored with what its body renders to ([`crate::rendering`]), written in the
-//! same statement as the body. A post whose stored rendering is missing (written before
-//! rendering was stored, or by an older release) is rendered when read, until the
-//! background re-render ([`super::rerender`]) has stored it.
+//! same statement as the body, with the post version it was made for. A post whose
+//! stored rendering is not for its body (written before rendering was stored, or
+//! changed by an older release) is rendered when read, on the blocking pool, and the
+//! background re-render ([`super::rerender`]) is woken to store it. A rendering made by
+//! older rules but for the current body is served as it is: re-rendering for new rules
+//! is the background walk's alone.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, IsolationLevel, Pool, Row, TxOpts};
 use time::{OffsetDateTime, PrimitiveDateTime};
+use tokio::sync::Notify;
 
 use posts_api::{Post, PostSummary, PostsPage, SummariesPage};
 
@@ -37,17 +42,19 @@ use crate::rendering::RenderedContent;
 
 /// The columns a post is read with (the benchmark's point-select reads the same).
 pub const POST_COLUMNS: &str = "id, title, body, created_at, updated_at, version, \
-     html, excerpt, excerpt_truncated, renderer_version";
+     IF(rendered_for_version = version, html, NULL), \
+     IF(rendered_for_version = version, excerpt, NULL), excerpt_truncated";
 
-/// A summary's columns; the body only where no teaser is stored yet.
+/// A summary's columns: the stored teaser when it is for the current body, else the
+/// body to make one from.
 const SUMMARY_COLUMNS: &str = "id, title, created_at, updated_at, version, \
-                               excerpt, excerpt_truncated, \
-                               IF(renderer_version = 0, body, NULL)";
+     IF(rendered_for_version = version, excerpt, NULL), excerpt_truncated, \
+     IF(rendered_for_version = version AND excerpt IS NOT NULL, NULL, body)";
 
 /// A new post at version 1, rendered.
 const INSERT: &str = "INSERT INTO posts (title, body, html, excerpt, excerpt_truncated, \
-                      plain_text, renderer_version, created_at, updated_at, version) \
-                      VALUES (?, ?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(), UTC_TIMESTAMP(), 1)";
+     plain_text, renderer_version, rendered_for_version, created_at, updated_at, version) \
+     VALUES (?, ?, ?, ?, ?, ?, ?, 1, UTC_TIMESTAMP(), UTC_TIMESTAMP(), 1)";
 
 /// Which version a write expects to find.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,6 +82,8 @@ pub struct PostStore {
     database: Database,
     timeout: Duration,
     metrics: DbMetrics,
+    /// Told when a read met a post whose rendering is not for its body.
+    stale_seen: Arc<Notify>,
 }
 
 impl PostStore {
@@ -84,7 +93,14 @@ impl PostStore {
             database,
             timeout,
             metrics,
+            stale_seen: Arc::new(Notify::new()),
         }
+    }
+
+    /// Notified when a read meets a post whose stored rendering is not for its body:
+    /// the background re-render waits on it.
+    pub fn stale_seen(&self) -> Arc<Notify> {
+        self.stale_seen.clone()
     }
 
     /// The pool, for metrics.
@@ -112,8 +128,9 @@ impl PostStore {
         rows.truncate(limit as usize);
         let posts = rows
             .into_iter()
-            .map(post_from_row)
+            .map(stored_post)
             .collect::<Result<Vec<_>, _>>()?;
+        let posts = self.rendered(posts).await?;
         let next_before = if has_more {
             posts.last().map(|p| p.id)
         } else {
@@ -144,10 +161,11 @@ impl PostStore {
             .await?;
         let has_more = rows.len() > limit as usize;
         rows.truncate(limit as usize);
-        let posts = rows
+        let summaries = rows
             .into_iter()
-            .map(summary_from_row)
+            .map(stored_summary)
             .collect::<Result<Vec<_>, _>>()?;
+        let posts = self.with_teasers(summaries).await?;
         let next_before = if has_more {
             posts.last().map(|p| p.id)
         } else {
@@ -169,7 +187,68 @@ impl PostStore {
                 .await
             })
             .await?;
-        row.map(post_from_row).transpose()
+        match row.map(stored_post).transpose()? {
+            Some(post) => Ok(self.rendered(vec![post]).await?.pop()),
+            None => Ok(None),
+        }
+    }
+
+    /// The posts, each with a rendering for its body: the stored one, or one made now
+    /// (on the blocking pool) for those without, which also wakes the background
+    /// re-render to store it.
+    async fn rendered(&self, posts: Vec<Stored<Post>>) -> Result<Vec<Post>, StoreError> {
+        if posts.iter().all(|post| post.unrendered_body.is_none()) {
+            return Ok(posts.into_iter().map(|post| post.value).collect());
+        }
+        self.stale_seen.notify_one();
+        off_the_async_threads(move || {
+            posts
+                .into_iter()
+                .map(
+                    |Stored {
+                         mut value,
+                         unrendered_body,
+                     }| {
+                        if let Some(body) = unrendered_body {
+                            let rendered = post_render::render(&body);
+                            value.html = rendered.html;
+                            value.excerpt = rendered.excerpt;
+                            value.excerpt_truncated = rendered.excerpt_truncated;
+                        }
+                        value
+                    },
+                )
+                .collect()
+        })
+        .await
+    }
+
+    /// The summaries, each with a teaser for its body, like [`PostStore::rendered`].
+    async fn with_teasers(
+        &self,
+        summaries: Vec<Stored<PostSummary>>,
+    ) -> Result<Vec<PostSummary>, StoreError> {
+        if summaries.iter().all(|s| s.unrendered_body.is_none()) {
+            return Ok(summaries.into_iter().map(|s| s.value).collect());
+        }
+        self.stale_seen.notify_one();
+        off_the_async_threads(move || {
+            summaries
+                .into_iter()
+                .map(
+                    |Stored {
+                         mut value,
+                         unrendered_body,
+                     }| {
+                        if let Some(body) = unrendered_body {
+                            (value.excerpt, value.excerpt_truncated) = post_render::teaser(&body);
+                        }
+                        value
+                    },
+                )
+                .collect()
+        })
+        .await
     }
 
     /// Stores a new post at version 1.
@@ -186,7 +265,7 @@ impl PostStore {
             })
             .await?;
         let row = row.ok_or_else(|| StoreError::Internal("INSERT returned no row".to_owned()))?;
-        post_from_row(row)
+        written_post(row)
     }
 
     /// Stores a new post at version 1 and remembers `key` with it, in one transaction;
@@ -247,8 +326,11 @@ impl PostStore {
                         };
                         let RenderedContent { content, rendered } = content;
                         tx.exec_drop(
+                            // Assignments run left to right: `rendered_for_version`
+                            // takes the new version before `version` changes.
                             "UPDATE posts SET title = ?, body = ?, html = ?, excerpt = ?, \
                              excerpt_truncated = ?, plain_text = ?, renderer_version = ?, \
+                             rendered_for_version = version + 1, \
                              updated_at = UTC_TIMESTAMP(), version = version + 1 \
                              WHERE id = ? AND (? OR version = ?)",
                             mysql_async::Params::Positional(vec![
@@ -281,7 +363,9 @@ impl PostStore {
             )
             .await?;
         match (changed, row) {
-            (1, Some(row)) => Ok(WriteOutcome::Written(post_from_row(row)?)),
+            (1, Some(row)) => Ok(WriteOutcome::Written(
+                self.rendered(vec![stored_post(row)?]).await?.remove(0),
+            )),
             (_, None) => Ok(WriteOutcome::Missing),
             (_, Some(_)) => Ok(WriteOutcome::Stale),
         }
@@ -355,7 +439,7 @@ async fn insert_with_key(
             insert_params(content),
         )
         .await?;
-    let post = post_from_row(
+    let post = written_post(
         row.ok_or_else(|| StoreError::Internal("INSERT returned no row".to_owned()))?,
     )?;
     if idempotency_keys::remember(&mut tx, key, fingerprint, &post).await? {
@@ -385,8 +469,15 @@ fn malformed() -> StoreError {
     StoreError::Internal("unexpected row shape from posts".to_owned())
 }
 
-/// A post from [`POST_COLUMNS`]; rendered now if its rendering is not stored yet.
-fn post_from_row(row: Row) -> Result<Post, StoreError> {
+/// A value read from the database, and the body to render for it when the stored
+/// rendering is not for that body.
+struct Stored<T> {
+    value: T,
+    unrendered_body: Option<String>,
+}
+
+/// A post from [`POST_COLUMNS`]; its rendering empty when none is stored for its body.
+fn stored_post(row: Row) -> Result<Stored<Post>, StoreError> {
     type Columns = (
         u64,
         String,
@@ -397,32 +488,43 @@ fn post_from_row(row: Row) -> Result<Post, StoreError> {
         Option<String>,
         Option<String>,
         bool,
-        u16,
     );
-    let (id, title, body, created_at, updated_at, version, html, excerpt, truncated, rendered_by): Columns =
+    let (id, title, body, created_at, updated_at, version, html, excerpt, truncated): Columns =
         mysql_async::from_row_opt(row).map_err(|_| malformed())?;
-    let (html, excerpt, excerpt_truncated) = match (html, excerpt) {
-        (Some(html), Some(excerpt)) if rendered_by > 0 => (html, excerpt, truncated),
-        _ => {
-            let rendered = post_render::render(&body);
-            (rendered.html, rendered.excerpt, rendered.excerpt_truncated)
-        }
+    let (html, excerpt, unrendered_body) = match (html, excerpt) {
+        (Some(html), Some(excerpt)) => (html, excerpt, None),
+        _ => (String::new(), String::new(), Some(body.clone())),
     };
-    Ok(Post {
-        id,
-        title,
-        body,
-        html,
-        excerpt,
-        excerpt_truncated,
-        created_at: utc(created_at),
-        updated_at: utc(updated_at),
-        version,
+    Ok(Stored {
+        value: Post {
+            id,
+            title,
+            body,
+            html,
+            excerpt,
+            excerpt_truncated: truncated,
+            created_at: utc(created_at),
+            updated_at: utc(updated_at),
+            version,
+        },
+        unrendered_body,
     })
 }
 
-/// A summary from [`SUMMARY_COLUMNS`].
-fn summary_from_row(row: Row) -> Result<PostSummary, StoreError> {
+/// A post this release has just written: its rendering is stored with it.
+fn written_post(row: Row) -> Result<Post, StoreError> {
+    let stored = stored_post(row)?;
+    if stored.unrendered_body.is_some() {
+        return Err(StoreError::Internal(
+            "a post written without its rendering".to_owned(),
+        ));
+    }
+    Ok(stored.value)
+}
+
+/// A summary from [`SUMMARY_COLUMNS`]; its teaser empty when none is stored for its
+/// body.
+fn stored_summary(row: Row) -> Result<Stored<PostSummary>, StoreError> {
     type Columns = (
         u64,
         String,
@@ -435,23 +537,27 @@ fn summary_from_row(row: Row) -> Result<PostSummary, StoreError> {
     );
     let (id, title, created_at, updated_at, version, excerpt, truncated, unrendered_body): Columns =
         mysql_async::from_row_opt(row).map_err(|_| malformed())?;
-    let (excerpt, excerpt_truncated) = match (unrendered_body, excerpt) {
-        (None, Some(excerpt)) => (excerpt, truncated),
-        (Some(body), _) => {
-            let rendered = post_render::render(&body);
-            (rendered.excerpt, rendered.excerpt_truncated)
-        }
-        (None, None) => return Err(malformed()),
-    };
-    Ok(PostSummary {
-        id,
-        title,
-        excerpt,
-        excerpt_truncated,
-        created_at: utc(created_at),
-        updated_at: utc(updated_at),
-        version,
+    Ok(Stored {
+        value: PostSummary {
+            id,
+            title,
+            excerpt: excerpt.unwrap_or_default(),
+            excerpt_truncated: truncated,
+            created_at: utc(created_at),
+            updated_at: utc(updated_at),
+            version,
+        },
+        unrendered_body,
     })
+}
+
+/// Runs CPU work on the blocking pool, so that it holds up no other request.
+async fn off_the_async_threads<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|err| StoreError::Internal(format!("rendering did not finish: {err}")))
 }
 
 /// Stored `DATETIME`s are UTC (written with `UTC_TIMESTAMP()`).

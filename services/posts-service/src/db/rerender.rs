@@ -1,13 +1,15 @@
 //! The SQL of the background re-render ([`crate::rerender`]): find stored posts whose
-//! rendering is older than this binary's rules, and store their new rendering.
+//! rendering is not for their body or is older than this binary's rules, and store
+//! their new rendering.
 //!
-//! Posts are walked in primary-key order from a cursor, so each batch is a short range
-//! scan of the clustered index, whatever the table's size, and no index is needed. A
+//! Posts are looked for in windows of ids, each a bounded range scan of the clustered
+//! index whatever the table's size and however few posts need work (no index is
+//! needed, and none is built: on a Galera cluster building one stalls every node). A
 //! batch is written in one short transaction of single-row updates by primary key, so
 //! the row locks it takes are held for milliseconds. Each update is conditional on the
 //! post's `version`: a post edited meanwhile was rendered by its edit and is left alone.
-//! Rows rendered by newer rules (a newer release, during a rolling upgrade) are left
-//! alone too.
+//! Rows rendered by newer rules for their current body (a newer release, during a
+//! rolling upgrade) are left alone too.
 
 use mysql_async::prelude::Queryable;
 use mysql_async::{Params, Row, TxOpts};
@@ -16,7 +18,11 @@ use post_render::Rendered;
 use super::error::StoreError;
 use super::posts::PostStore;
 
-/// A stored post whose rendering is older than [`post_render::VERSION`].
+/// Which posts need rendering: none stored for the current body, or older rules.
+const NEEDS_RENDERING: &str = "(rendered_for_version <> version OR renderer_version < ?)";
+
+/// A stored post whose rendering is not for its body, or older than
+/// [`post_render::VERSION`].
 #[derive(Debug, Clone)]
 pub struct Unrendered {
     /// Its id.
@@ -28,10 +34,25 @@ pub struct Unrendered {
 }
 
 impl PostStore {
-    /// Up to `limit` posts after id `after` (in id order) rendered by older rules.
-    pub async fn unrendered_after(
+    /// The highest post id (0 without posts).
+    pub async fn max_id(&self) -> Result<u64, StoreError> {
+        let pool = self.pool().clone();
+        let max: Option<u64> = self
+            .bounded("rerender_max_id", async move {
+                let mut conn = pool.get_conn().await?;
+                conn.query_first("SELECT COALESCE(MAX(id), 0) FROM posts")
+                    .await
+            })
+            .await?;
+        Ok(max.unwrap_or(0))
+    }
+
+    /// Up to `limit` posts with ids in `after + 1 ..= through`, in id order, that need
+    /// rendering.
+    pub async fn unrendered_in(
         &self,
         after: u64,
+        through: u64,
         limit: u32,
     ) -> Result<Vec<Unrendered>, StoreError> {
         let pool = self.pool().clone();
@@ -39,9 +60,11 @@ impl PostStore {
             .bounded("rerender_scan", async move {
                 let mut conn = pool.get_conn().await?;
                 conn.exec(
-                    "SELECT id, version, body FROM posts \
-                     WHERE id > ? AND renderer_version < ? ORDER BY id LIMIT ?",
-                    (after, post_render::VERSION, limit),
+                    format!(
+                        "SELECT id, version, body FROM posts \
+                         WHERE id > ? AND id <= ? AND {NEEDS_RENDERING} ORDER BY id LIMIT ?"
+                    ),
+                    (after, through, post_render::VERSION, limit),
                 )
                 .await
             })
@@ -69,9 +92,11 @@ impl PostStore {
             let mut stored = 0;
             for (post, rendered) in renderings {
                 tx.exec_drop(
-                    "UPDATE posts SET html = ?, excerpt = ?, excerpt_truncated = ?, \
-                     plain_text = ?, renderer_version = ? \
-                     WHERE id = ? AND version = ? AND renderer_version < ?",
+                    format!(
+                        "UPDATE posts SET html = ?, excerpt = ?, excerpt_truncated = ?, \
+                         plain_text = ?, renderer_version = ?, rendered_for_version = version \
+                         WHERE id = ? AND version = ? AND {NEEDS_RENDERING}"
+                    ),
                     Params::Positional(vec![
                         rendered.html.into(),
                         rendered.excerpt.into(),

@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use mysql_async::prelude::Queryable;
-use posts_service::db::{Database, DbMetrics, PostStore};
+use posts_service::db::{Database, DbMetrics, LockScope, PostStore};
 use posts_service::Config;
 use prometheus::Registry;
 use reqwest::StatusCode;
@@ -91,7 +91,19 @@ pub async fn a_post_is_stored_rendered_and_html_is_never_taken_from_a_client(db:
     assert_eq!(listed["posts"].as_array().unwrap().len(), 1);
 }
 
-/// Inserts posts the way the previous release did: without any rendering.
+/// A fresh database at the current schema, with `count` posts inserted the way the
+/// previous release did (without any rendering), before any posts-service sees it.
+async fn database_with_unrendered_posts(db: &Db, count: usize) -> (String, mysql_async::Conn) {
+    let database_url = db.fresh_database().await;
+    let pool = mysql_async::Pool::new(database_url.as_str());
+    posts_service::db::migrate(&pool, LockScope::Server)
+        .await
+        .unwrap();
+    let mut conn = pool.get_conn().await.unwrap();
+    insert_unrendered(&mut conn, count).await;
+    (database_url, conn)
+}
+
 async fn insert_unrendered(conn: &mut mysql_async::Conn, count: usize) {
     for n in 0..count {
         conn.exec_drop(
@@ -109,7 +121,8 @@ async fn insert_unrendered(conn: &mut mysql_async::Conn, count: usize) {
 
 async fn count_unrendered(conn: &mut mysql_async::Conn) -> u64 {
     conn.exec_first(
-        "SELECT COUNT(*) FROM posts WHERE renderer_version < ?",
+        "SELECT COUNT(*) FROM posts \
+         WHERE rendered_for_version <> version OR renderer_version < ?",
         (post_render::VERSION,),
     )
     .await
@@ -117,16 +130,28 @@ async fn count_unrendered(conn: &mut mysql_async::Conn) -> u64 {
     .unwrap()
 }
 
-pub async fn posts_stored_without_a_rendering_are_served_and_rendered_in_the_background(db: Db) {
-    let database_url = db.fresh_database().await;
-    let first = TestApp::spawn_with(Config::new(database_url.clone(), TOKEN)).await;
-    let pool = mysql_async::Pool::new(database_url.as_str());
-    let mut conn = pool.get_conn().await.unwrap();
-    const POSTS: usize = 250;
-    insert_unrendered(&mut conn, POSTS).await;
-    assert_eq!(count_unrendered(&mut conn).await, POSTS as u64);
+/// Waits (up to 120 s) until no post needs rendering.
+async fn until_all_rendered(conn: &mut mysql_async::Conn) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while count_unrendered(conn).await > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "posts still unrendered after 120 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
 
-    // Served rendered at once, before the walk reaches them.
+pub async fn posts_stored_without_a_rendering_are_served_and_rendered_in_the_background(db: Db) {
+    const POSTS: usize = 250;
+    let (database_url, mut conn) = database_with_unrendered_posts(&db, POSTS).await;
+
+    // A replica walking one post a second, from the lowest id: the newest post's turn
+    // is minutes away, and it is served rendered at once.
+    let mut slow = Config::new(database_url.clone(), TOKEN);
+    slow.rerender_rows_per_second = 1;
+    slow.rerender_batch_rows = 1;
+    let first = TestApp::spawn_with(slow).await;
     let id: u64 = conn
         .query_first("SELECT MAX(id) FROM posts")
         .await
@@ -137,6 +162,7 @@ pub async fn posts_stored_without_a_rendering_are_served_and_rendered_in_the_bac
         post["html"],
         "<p>Old post <em>249</em>.</p>\n<h1>Heading 249</h1>\n"
     );
+    assert_eq!(post["excerpt"], "Old post 249.");
     let page: Value = first
         .fetch("/v1/post-summaries?limit=1")
         .await
@@ -147,26 +173,22 @@ pub async fn posts_stored_without_a_rendering_are_served_and_rendered_in_the_bac
     assert_eq!(page["posts"][0]["excerpt_truncated"], true);
     first.stop().await;
 
-    // A replica starting on this database walks them at its bounded rate.
+    // A replica starting at 100 posts a second walks what is left at that rate.
+    let left = count_unrendered(&mut conn).await;
+    assert!(
+        left >= POSTS as u64 - 20,
+        "the slow walk rendered {left} posts"
+    );
     let mut config = Config::new(database_url, TOKEN);
     config.rerender_rows_per_second = 100;
     config.rerender_batch_rows = 40;
     let started = Instant::now();
     let second = TestApp::spawn_with(config).await;
-    let deadline = started + Duration::from_secs(120);
-    while count_unrendered(&mut conn).await > 0 {
-        assert!(
-            Instant::now() < deadline,
-            "the walk did not finish in 120 s"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    // 250 posts at 100 a second: no less than the 210 after the first batch take.
+    until_all_rendered(&mut conn).await;
+    // At 100 a second, what follows the first batch takes at least (left - 40) / 100 s.
     let took = started.elapsed();
-    assert!(
-        took >= Duration::from_millis(2000),
-        "the walk took only {took:?}"
-    );
+    let least = Duration::from_millis((left - 40) * 10);
+    assert!(took >= least, "{left} posts took only {took:?}");
     let stored: Vec<(String, String, String, bool, String)> = conn
         .query("SELECT body, html, excerpt, excerpt_truncated, plain_text FROM posts")
         .await
@@ -186,61 +208,95 @@ pub async fn posts_stored_without_a_rendering_are_served_and_rendered_in_the_bac
     }
     let metrics = second.metrics().await;
     assert!(
-        metrics.contains(&format!("posts_rerendered_total {POSTS}")),
+        metrics.contains(&format!("posts_rerendered_total {left}")),
         "{metrics}"
     );
     second.stop().await;
+}
+
+/// The walks the app's background re-render has finished.
+async fn walks(app: &TestApp) -> u64 {
+    let metrics = app.metrics().await;
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("posts_rerender_walks_total "))
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Waits (up to 60 s) until the app has finished `at_least` walks.
+async fn until_walks(app: &TestApp, at_least: u64) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while walks(app).await < at_least {
+        assert!(
+            Instant::now() < deadline,
+            "fewer than {at_least} walks in 60 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 pub async fn a_body_changed_by_an_older_release_is_rendered_again(db: Db) {
     let database_url = db.fresh_database().await;
     let app = TestApp::spawn_with(Config::new(database_url.clone(), TOKEN)).await;
     let id = id_of(&app.create_ok("Edited elsewhere", "First *body*.").await);
+    // The start-up walk is over: nothing renders now unless a read asks for it.
+    until_walks(&app, 1).await;
     let pool = mysql_async::Pool::new(database_url.as_str());
     let mut conn = pool.get_conn().await.unwrap();
-    // What the previous release's update does: it knows nothing of `html`.
-    conn.exec_drop(
-        "UPDATE posts SET title = ?, body = ?, updated_at = UTC_TIMESTAMP(), \
-         version = version + 1 WHERE id = ?",
-        ("Edited elsewhere", "# Second body", id),
-    )
-    .await
-    .unwrap();
-    let post = post_json(&app, id).await;
-    assert_eq!(post["html"], "<h1>Second body</h1>\n");
-    assert_eq!(count_unrendered(&mut conn).await, 1);
+    // What the previous release's update does: it knows nothing of the rendering. The
+    // first change is only of case, which the table's collation does not tell apart.
+    for (round, body) in [(1, "FIRST *BODY*."), (2, "# Second body")] {
+        conn.exec_drop(
+            "UPDATE posts SET title = ?, body = ?, updated_at = UTC_TIMESTAMP(), \
+             version = version + 1 WHERE id = ?",
+            ("Edited elsewhere", body, id),
+        )
+        .await
+        .unwrap();
+        assert_eq!(count_unrendered(&mut conn).await, 1);
+        let expected = post_render::render(body).html;
+        // Served rendered at once; the read wakes a walk, which stores it.
+        assert_eq!(post_json(&app, id).await["html"], expected.as_str());
+        until_walks(&app, round + 1).await;
+        assert_eq!(count_unrendered(&mut conn).await, 0);
+        assert_eq!(post_json(&app, id).await["html"], expected.as_str());
+    }
 
-    // This release's own edits keep their rendering current.
-    let response = app
-        .update(id, Some("*"), "Edited here", "Third *body*.")
-        .await;
-    assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(count_unrendered(&mut conn).await, 0);
-    assert_eq!(
-        post_json(&app, id).await["html"],
-        "<p>Third <em>body</em>.</p>\n"
-    );
+    // This release's own edits keep their rendering current, even one that renders the
+    // same HTML as before.
+    for body in ["Third *body*.", "Third _body_."] {
+        let response = app.update(id, Some("*"), "Edited here", body).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(count_unrendered(&mut conn).await, 0);
+        assert_eq!(
+            post_json(&app, id).await["html"],
+            "<p>Third <em>body</em>.</p>\n"
+        );
+    }
+    assert_eq!(walks(&app).await, 3, "a current post woke the walk");
 }
 
 pub async fn the_background_walk_never_overwrites_a_newer_edit(db: Db) {
-    let database_url = db.fresh_database().await;
-    let app = TestApp::spawn_with(Config::new(database_url.clone(), TOKEN)).await;
+    let (database_url, mut conn) = database_with_unrendered_posts(&db, 1).await;
     let pool = mysql_async::Pool::new(database_url.as_str());
-    let mut conn = pool.get_conn().await.unwrap();
-    insert_unrendered(&mut conn, 1).await;
-
-    let database = Database::new(pool.clone());
+    let database = Database::new(pool);
     let _start_up = database.spawn_start_up(false);
     database.started().await;
     let metrics = DbMetrics::register(&Registry::new(), 4).unwrap();
     let store = PostStore::new(database, Duration::from_secs(10), metrics);
-    let read = store.unrendered_after(0, 10).await.unwrap();
+    let read = store.unrendered_in(0, u64::MAX, 10).await.unwrap();
     assert_eq!(read.len(), 1);
     let id = read[0].id;
 
-    // The post is edited between the walk's read and its write.
-    let response = app.update(id, Some("\"1\""), "Edited", "The *edit*.").await;
-    assert_eq!(response.status(), StatusCode::OK);
+    // The post is edited (by an older release: nothing rendered) between the walk's
+    // read and its write.
+    conn.exec_drop(
+        "UPDATE posts SET body = 'The edit.', version = version + 1 WHERE id = ?",
+        (id,),
+    )
+    .await
+    .unwrap();
     let stale = read
         .into_iter()
         .map(|post| {
@@ -249,9 +305,26 @@ pub async fn the_background_walk_never_overwrites_a_newer_edit(db: Db) {
         })
         .collect();
     assert_eq!(store.store_renderings(stale).await.unwrap(), 0);
+    let html: Option<String> = conn
+        .exec_first("SELECT html FROM posts WHERE id = ?", (id,))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(
-        post_json(&app, id).await["html"],
-        "<p>The <em>edit</em>.</p>\n"
+        html, None,
+        "the old body's rendering was stored over the edit"
     );
-    assert!(store.unrendered_after(0, 10).await.unwrap().is_empty());
+
+    // Read again, it is rendered for the edit.
+    let again = store.unrendered_in(0, u64::MAX, 10).await.unwrap();
+    assert_eq!(again[0].body, "The edit.");
+    let fresh = again
+        .into_iter()
+        .map(|post| {
+            let rendered = post_render::render(&post.body);
+            (post, rendered)
+        })
+        .collect();
+    assert_eq!(store.store_renderings(fresh).await.unwrap(), 1);
+    assert_eq!(count_unrendered(&mut conn).await, 0);
 }
