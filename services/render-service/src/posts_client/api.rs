@@ -312,19 +312,21 @@ mod tests {
             let mut json = br#"{"posts":[{"id":1,"title":""#.to_vec();
             json.extend_from_slice(title);
             json.extend_from_slice(
-                br#"","body":"b","created_at":"2026-12-03T08:00:00Z","updated_at":"2026-12-03T08:00:00Z","version":1}],"next_before":null}"#,
+                br#"","body":"b","html":"<p>b</p>\n","excerpt":"b","excerpt_truncated":false,"created_at":"2026-12-03T08:00:00Z","updated_at":"2026-12-03T08:00:00Z","version":1}],"next_before":null}"#,
             );
             json
         };
         let page: PostsPage = decode_json("list", &Bytes::from(post(b"caf\xc3\xa9"))).unwrap();
         assert_eq!(page.posts[0].title, "café");
-        let bad: [&[u8]; 5] = [
+        let bad: [&[u8]; 6] = [
             b"",
             b"{\"posts\":[",
             b"{\"posts\":[],\"next_before\":null} trailing",
             b"{\"posts\":[],\"next_before\":\"seven\"}",
             // The same post with invalid UTF-8 in its title.
             &post(b"caf\xff"),
+            // A post from a posts-service too old to send its HTML.
+            br#"{"posts":[{"id":1,"title":"t","body":"b","created_at":"2026-12-03T08:00:00Z","updated_at":"2026-12-03T08:00:00Z","version":1}],"next_before":null}"#,
         ];
         for body in bad {
             match decode_json::<PostsPage>("list", &Bytes::copy_from_slice(body)) {
