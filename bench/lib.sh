@@ -11,6 +11,8 @@ pids=()
 
 bench_cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  # A process stopped with SIGSTOP (bench/run.sh's stale pages) gets its SIGTERM now.
+  for pid in "${pids[@]}"; do kill -CONT "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   [ -n "$container" ] && docker rm -f "$container" >/dev/null 2>&1 || true
   [ -n "$work" ] && rm -rf "$work"
@@ -70,7 +72,10 @@ start_db() {
 sql() { docker exec -i "$container" mariadb -uroot -pbench blog; }
 
 # seed COUNT: exactly COUNT posts of realistic size (a ~50-character title and a ~2 KB
-# Markdown body), ids 1..COUNT, in one statement over MariaDB's sequence engine.
+# Markdown body), ids 1..COUNT, in one statement over MariaDB's sequence engine. They are
+# stored the way the release before migration V4 stored posts: only title, body, dates
+# and version (no rendering: renderer_version 0). `seed_rendered` also stores their
+# rendering, as posts written through this release have it.
 seed() {
   sql <<SQL
 TRUNCATE posts;
@@ -85,16 +90,78 @@ FROM seq_1_to_$1;
 SQL
 }
 
-# start_posts: posts-service on a free port; sets posts, posts_pid.
+# start_posts [ENV=VALUE...]: posts-service on a free port; sets posts, posts_pid and
+# posts_log (its JSON log).
 start_posts() {
   local port; port=$(free_port)
-  RUST_LOG=${BENCH_RUST_LOG:-warn} LISTEN_ADDR="127.0.0.1:$port" METRICS_ADDR="127.0.0.1:0" \
-    DATABASE_URL="$DATABASE_URL" API_TOKEN=$TOKEN \
-    ${POSTS_WRAPPER:-} "${BENCH_BIN_DIR:-target/release}/posts-service" 2>"$work/posts.log" &
+  posts_log=$(mktemp -p "$work" posts.XXXX.log)
+  env RUST_LOG="${BENCH_RUST_LOG:-warn}" LISTEN_ADDR="127.0.0.1:$port" METRICS_ADDR="127.0.0.1:0" \
+    DATABASE_URL="$DATABASE_URL" API_TOKEN=$TOKEN LOG_FORMAT=json "$@" \
+    ${POSTS_WRAPPER:-} "${BENCH_BIN_DIR:-target/release}/posts-service" 2>"$posts_log" &
   pids+=($!); posts_pid=$!
   posts="http://127.0.0.1:$port"
   wait_http "$posts/readyz" posts-service
 }
+
+# wait_log FILE PATTERN PID SECONDS: waits until FILE has a line matching PATTERN; fails
+# when PID exits first or SECONDS pass.
+wait_log() {
+  local file=$1 pattern=$2 pid=$3 deadline=$(( SECONDS + $4 ))
+  until grep -q -- "$pattern" "$file" 2>/dev/null; do
+    kill -0 "$pid" 2>/dev/null || { log "process $pid ended before logging '$pattern'"; tail -5 "$file" >&2; exit 1; }
+    [ "$SECONDS" -lt "$deadline" ] || { log "no '$pattern' after $4 s"; exit 1; }
+    sleep 0.2
+  done
+}
+
+# log_field FILE MESSAGE FIELD: FIELD of the last JSON log line of FILE whose message is
+# MESSAGE.
+log_field() {
+  python3 - "$@" <<'PY'
+import json, sys
+path, message, field = sys.argv[1:4]
+value = ""
+for line in open(path, errors="replace"):
+    try:
+        record = json.loads(line)
+    except ValueError:
+        continue
+    fields = record.get("fields", record)
+    if fields.get("message") == message:
+        value = fields.get(field, "")
+print(value)
+PY
+}
+
+# unrendered: how many posts have no stored rendering (empty when the schema predates V4).
+unrendered() {
+  sql <<<"SELECT COUNT(*) FROM posts WHERE renderer_version = 0" 2>/dev/null | tail -1 || true
+}
+
+# render_stored: stores the rendering of every seeded post with posts-service's own
+# background re-render, in a second posts-service run for that alone (at
+# RERENDER_ROWS_PER_SECOND=${BENCH_RERENDER_RATE:-1000000}), and stops it when it logs
+# `re-render finished`. Sets rerender_seconds, rerender_stored, rerender_longest_ms.
+render_stored() {
+  rerender_seconds=""; rerender_stored=""; rerender_longest_ms=""
+  local pending; pending=$(unrendered)
+  [ -n "$pending" ] && [ "$pending" -gt 0 ] || return 0
+  local keep_posts=$posts keep_pid=$posts_pid keep_log=$posts_log
+  log "storing the rendering of $pending posts (posts-service's re-render)"
+  BENCH_RUST_LOG=warn,posts_service::rerender=info start_posts RERENDER_ROWS_PER_SECOND="${BENCH_RERENDER_RATE:-1000000}"
+  wait_log "$posts_log" '"re-render finished"' "$posts_pid" 3600
+  rerender_seconds=$(log_field "$posts_log" "re-render finished" seconds)
+  rerender_stored=$(log_field "$posts_log" "re-render finished" stored)
+  rerender_longest_ms=$(log_field "$posts_log" "re-render finished" longest_batch_ms)
+  kill "$posts_pid"; wait "$posts_pid" 2>/dev/null || true
+  posts=$keep_posts; posts_pid=$keep_pid; posts_log=$keep_log
+  log "stored $rerender_stored renderings in $rerender_seconds s (longest batch $rerender_longest_ms ms)"
+  pending=$(unrendered)
+  [ "$pending" = 0 ] || { log "$pending posts still without a rendering"; exit 1; }
+}
+
+# seed_rendered COUNT: seed COUNT, then render_stored.
+seed_rendered() { seed "$1"; render_stored; }
 
 # start_render NAME [ENV=VALUE...]: a render-service over $posts; sets render_url, render_pid.
 start_render() {
