@@ -6,7 +6,8 @@
 # sync workers, same database, same posts). Then a crawler run: 100,000 posts, each post
 # page once in random order; a stale-page run (posts-service frozen with SIGSTOP, 40
 # views through the page cache). Every seeded post's rendering is stored first, by
-# posts-service's own background re-render (its time for 1,000,000 posts is a row).
+# posts-service's own background re-render (for 1,000,000 posts: see bench/lib.sh's
+# seed_rendered_by_copy; bench/backfill.sh measures that re-render).
 # Writes a results table to bench/results.md (BENCHMARKS.md says how to read it).
 #
 #   bench/run.sh                   # everything (about 10 minutes once built)
@@ -261,7 +262,7 @@ fi
 crawl_rows=()
 if [ -z "${BENCH_SKIP_CRAWL:-}" ]; then
   log "seeding $CRAWL posts for the crawler"
-  seed_rendered $CRAWL
+  seed_rendered_by_copy $CRAWL
   start_render crawled
   crawled=$render_url; crawled_pid=$render_pid
   shuf -i "1-$CRAWL" >"$work/ids.txt"
@@ -295,9 +296,7 @@ fi
 scale_rows=()
 if [ -z "${BENCH_SKIP_SCALE:-}" ]; then
   log "seeding $LARGE posts (takes a minute)"
-  seed $LARGE
-  BENCH_RERENDER_RATE=1000000 render_stored
-  rerender_large="$rerender_seconds s for $rerender_stored posts (longest batch $rerender_longest_ms ms)"
+  seed_rendered_by_copy $LARGE
   load "render GET / ($LARGE posts)" "$render/"; count_errors
   render_index_p50_large=$last_p50
   load "render GET /posts/{id} ($LARGE posts)" "$render/posts/$((LARGE / 2))"; count_errors
@@ -317,7 +316,6 @@ if [ -z "${BENCH_SKIP_SCALE:-}" ]; then
   scale_rows+=("| index p50, $LARGE vs 100 posts | $(ratio "$render_index_p50_large" "$render_index_p50_small")× (cache off: $(ratio "$uncached_index_p50_large" "$uncached_index_p50_small")×) | ≤ 1.2× |")
   scale_rows+=("| post page p50, $LARGE vs 100 posts | $(ratio "$render_post_p50_large" "$render_post_p50_small")× (cache off: $(ratio "$uncached_post_p50_large" "$uncached_post_p50_small")×) | ≤ 1.2× |")
   scale_rows+=("| posts API p50, $LARGE vs 100 posts | get $(ratio "$posts_get_p50_large" "$posts_get_p50_small")×, list $(ratio "$posts_list_p50_large" "$posts_list_p50_small")× | (keyset: flat) |")
-  scale_rows+=("| background re-render of $LARGE seeded posts, nothing else running (RERENDER_ROWS_PER_SECOND=1000000) | $rerender_large | (bench/backfill.sh: under load) |")
 fi
 
 # --- the report ---------------------------------------------------------------------------
