@@ -60,7 +60,7 @@ start_db() {
   db_port=$(free_port)
   container=$(docker run -d --label blog-platform.bench=true \
     -e MARIADB_ROOT_PASSWORD=bench -e MARIADB_DATABASE=blog \
-    --tmpfs /var/lib/mysql:rw,size=8g -p "127.0.0.1:$db_port:3306" \
+    --tmpfs "/var/lib/mysql:rw,size=${BENCH_DB_TMPFS:-16g}" -p "127.0.0.1:$db_port:3306" \
     mariadb:10.11 --innodb-buffer-pool-size=2G --innodb-flush-log-at-trx-commit=2 \
     --max-connections=500)
   for _ in $(seq 1 120); do
