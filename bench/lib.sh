@@ -11,6 +11,8 @@ pids=()
 
 bench_cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  # A process stopped with SIGSTOP (bench/run.sh's stale pages) gets its SIGTERM now.
+  for pid in "${pids[@]}"; do kill -CONT "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   [ -n "$container" ] && docker rm -f "$container" >/dev/null 2>&1 || true
   [ -n "$work" ] && rm -rf "$work"
@@ -58,7 +60,7 @@ start_db() {
   db_port=$(free_port)
   container=$(docker run -d --label blog-platform.bench=true \
     -e MARIADB_ROOT_PASSWORD=bench -e MARIADB_DATABASE=blog \
-    --tmpfs /var/lib/mysql:rw,size=8g -p "127.0.0.1:$db_port:3306" \
+    --tmpfs "/var/lib/mysql:rw,size=${BENCH_DB_TMPFS:-16g}" -p "127.0.0.1:$db_port:3306" \
     mariadb:10.11 --innodb-buffer-pool-size=2G --innodb-flush-log-at-trx-commit=2 \
     --max-connections=500)
   for _ in $(seq 1 120); do
@@ -70,7 +72,10 @@ start_db() {
 sql() { docker exec -i "$container" mariadb -uroot -pbench blog; }
 
 # seed COUNT: exactly COUNT posts of realistic size (a ~50-character title and a ~2 KB
-# Markdown body), ids 1..COUNT, in one statement over MariaDB's sequence engine.
+# Markdown body), ids 1..COUNT, in one statement over MariaDB's sequence engine. They are
+# stored the way the release before migration V4 stored posts: only title, body, dates
+# and version (no rendering: renderer_version 0). `seed_rendered` also stores their
+# rendering, as posts written through this release have it.
 seed() {
   sql <<SQL
 TRUNCATE posts;
@@ -85,15 +90,113 @@ FROM seq_1_to_$1;
 SQL
 }
 
-# start_posts: posts-service on a free port; sets posts, posts_pid.
+# start_posts [ENV=VALUE...]: posts-service on a free port; sets posts, posts_pid and
+# posts_log (its JSON log).
 start_posts() {
   local port; port=$(free_port)
-  RUST_LOG=${BENCH_RUST_LOG:-warn} LISTEN_ADDR="127.0.0.1:$port" METRICS_ADDR="127.0.0.1:0" \
-    DATABASE_URL="$DATABASE_URL" API_TOKEN=$TOKEN \
-    ${POSTS_WRAPPER:-} "${BENCH_BIN_DIR:-target/release}/posts-service" 2>"$work/posts.log" &
+  posts_log=$(mktemp -p "$work" posts.XXXX.log)
+  env RUST_LOG="${BENCH_RUST_LOG:-warn}" LISTEN_ADDR="127.0.0.1:$port" METRICS_ADDR="127.0.0.1:0" \
+    DATABASE_URL="$DATABASE_URL" API_TOKEN=$TOKEN LOG_FORMAT=json "$@" \
+    ${POSTS_WRAPPER:-} "${BENCH_BIN_DIR:-target/release}/posts-service" 2>"$posts_log" &
   pids+=($!); posts_pid=$!
   posts="http://127.0.0.1:$port"
   wait_http "$posts/readyz" posts-service
+}
+
+# wait_log FILE PATTERN PID SECONDS: waits until FILE has a line matching PATTERN; fails
+# when PID exits first or SECONDS pass.
+wait_log() {
+  local file=$1 pattern=$2 pid=$3 deadline=$(( SECONDS + $4 ))
+  until grep -q -- "$pattern" "$file" 2>/dev/null; do
+    kill -0 "$pid" 2>/dev/null || { log "process $pid ended before logging '$pattern'"; tail -5 "$file" >&2; exit 1; }
+    [ "$SECONDS" -lt "$deadline" ] || { log "no '$pattern' after $4 s"; exit 1; }
+    sleep 0.2
+  done
+}
+
+# log_field FILE MESSAGE FIELD: FIELD of the last JSON log line of FILE whose message is
+# MESSAGE.
+log_field() {
+  python3 - "$@" <<'PY'
+import json, sys
+path, message, field = sys.argv[1:4]
+value = ""
+for line in open(path, errors="replace"):
+    try:
+        record = json.loads(line)
+    except ValueError:
+        continue
+    fields = record.get("fields", record)
+    if fields.get("message") == message:
+        value = fields.get(field, "")
+print(value)
+PY
+}
+
+# unrendered: how many posts have no stored rendering (empty when the schema predates V4).
+unrendered() {
+  sql <<<"SELECT COUNT(*) FROM posts WHERE renderer_version = 0" 2>/dev/null | tail -1 || true
+}
+
+# render_stored: stores the rendering of every seeded post with posts-service's own
+# background re-render, in a second posts-service run for that alone (at
+# RERENDER_ROWS_PER_SECOND=${BENCH_RERENDER_RATE:-1000000}), and stops it when it logs
+# `re-render finished`. Sets rerender_seconds, rerender_stored, rerender_longest_ms.
+render_stored() {
+  rerender_seconds=""; rerender_stored=""; rerender_longest_ms=""
+  local pending; pending=$(unrendered)
+  [ -n "$pending" ] && [ "$pending" -gt 0 ] || return 0
+  local keep_posts=$posts keep_pid=$posts_pid keep_log=$posts_log
+  log "storing the rendering of $pending posts (posts-service's re-render)"
+  BENCH_RUST_LOG=warn,posts_service::rerender=info start_posts RERENDER_ROWS_PER_SECOND="${BENCH_RERENDER_RATE:-1000000}"
+  wait_log "$posts_log" '"re-render finished"' "$posts_pid" 3600
+  rerender_seconds=$(log_field "$posts_log" "re-render finished" seconds)
+  rerender_stored=$(log_field "$posts_log" "re-render finished" stored)
+  rerender_longest_ms=$(log_field "$posts_log" "re-render finished" longest_batch_ms)
+  kill "$posts_pid"; wait "$posts_pid" 2>/dev/null || true
+  posts=$keep_posts; posts_pid=$keep_pid; posts_log=$keep_log
+  log "stored $rerender_stored renderings in $rerender_seconds s (longest batch $rerender_longest_ms ms)"
+  pending=$(unrendered)
+  [ "$pending" = 0 ] || { log "$pending posts still without a rendering"; exit 1; }
+}
+
+# seed_rendered COUNT: seed COUNT, then render_stored.
+seed_rendered() { seed "$1"; render_stored; }
+
+# seed_rendered_by_copy COUNT: COUNT posts with their rendering stored, without waiting
+# for a re-render of all of them (which takes many minutes for 1,000,000 posts on a busy
+# 2-core machine). The first 100 are seeded and rendered by posts-service (seed_rendered);
+# the others are inserted with post 1's rendering, its heading and plain text's first
+# line changed to their own part number, which is all that differs between two seeded
+# bodies. Checked: that derivation gives posts 2..100 exactly what posts-service stored.
+seed_rendered_by_copy() {
+  seed_rendered 100
+  local differ
+  differ=$(sql <<SQL | tail -1
+SELECT COUNT(*) FROM posts p JOIN posts t ON t.id = 1
+WHERE p.id BETWEEN 2 AND 100 AND NOT (
+  p.html <=> CONCAT('<h2>Part ', p.id, '</h2>', SUBSTRING(t.html, LOCATE('</h2>', t.html) + 5))
+  AND p.plain_text <=> CONCAT('Part ', p.id, SUBSTRING(t.plain_text, LOCATE('\n', t.plain_text)))
+  AND p.excerpt <=> t.excerpt AND p.excerpt_truncated = t.excerpt_truncated
+  AND p.renderer_version = t.renderer_version);
+SQL
+)
+  [ "$differ" = 0 ] || { log "copying post 1's rendering would differ from posts-service's for $differ posts"; exit 1; }
+  sql <<SQL
+INSERT INTO posts (id, title, body, created_at, updated_at, version, html, excerpt, excerpt_truncated, plain_text, renderer_version)
+SELECT seq, CONCAT('Notes on building sturdy web services, part ', seq),
+       CONCAT('## Part ', seq, '\n\n',
+              REPEAT('Posts are written in *Markdown* and rendered on the **server**, with [links](https://example.com/) and \`code\`. ', 14),
+              '\n\n- one point\n- another point\n\n\`\`\`\nfn main() {}\n\`\`\`\n\n',
+              REPEAT('A closing paragraph that carries the post to its realistic size. ', 7)),
+       UTC_TIMESTAMP(), UTC_TIMESTAMP(), 1,
+       CONCAT('<h2>Part ', seq, '</h2>', SUBSTRING(t.html, LOCATE('</h2>', t.html) + 5)),
+       t.excerpt, t.excerpt_truncated,
+       CONCAT('Part ', seq, SUBSTRING(t.plain_text, LOCATE('\n', t.plain_text))),
+       t.renderer_version
+FROM seq_101_to_$1 JOIN posts t ON t.id = 1;
+SQL
+  [ "$(unrendered)" = 0 ] || { log "posts left without a rendering"; exit 1; }
 }
 
 # start_render NAME [ENV=VALUE...]: a render-service over $posts; sets render_url, render_pid.

@@ -30,7 +30,7 @@ apt_need perf linux-perf
 build_release
 start_db
 start_posts
-seed 100
+seed_rendered 100
 start_render uncached PAGE_CACHE_TTL_MS=0
 uncached=$render_url; uncached_pid=$render_pid
 start_render cached
