@@ -135,7 +135,7 @@ PY
 
 # unrendered: how many posts have no stored rendering (empty when the schema predates V4).
 unrendered() {
-  sql <<<"SELECT COUNT(*) FROM posts WHERE renderer_version = 0" 2>/dev/null | tail -1 || true
+  sql <<<"SELECT COUNT(*) FROM posts WHERE renderer_version = 0 OR rendered_for_version <> version" 2>/dev/null | tail -1 || true
 }
 
 # render_stored: stores the rendering of every seeded post with posts-service's own
@@ -183,7 +183,7 @@ SQL
 )
   [ "$differ" = 0 ] || { log "copying post 1's rendering would differ from posts-service's for $differ posts"; exit 1; }
   sql <<SQL
-INSERT INTO posts (id, title, body, created_at, updated_at, version, html, excerpt, excerpt_truncated, plain_text, renderer_version)
+INSERT INTO posts (id, title, body, created_at, updated_at, version, html, excerpt, excerpt_truncated, plain_text, renderer_version, rendered_for_version)
 SELECT seq, CONCAT('Notes on building sturdy web services, part ', seq),
        CONCAT('## Part ', seq, '\n\n',
               REPEAT('Posts are written in *Markdown* and rendered on the **server**, with [links](https://example.com/) and \`code\`. ', 14),
@@ -193,7 +193,7 @@ SELECT seq, CONCAT('Notes on building sturdy web services, part ', seq),
        CONCAT('<h2>Part ', seq, '</h2>', SUBSTRING(t.html, LOCATE('</h2>', t.html) + 5)),
        t.excerpt, t.excerpt_truncated,
        CONCAT('Part ', seq, SUBSTRING(t.plain_text, LOCATE('\n', t.plain_text))),
-       t.renderer_version
+       t.renderer_version, 1
 FROM seq_101_to_$1 JOIN posts t ON t.id = 1;
 SQL
   [ "$(unrendered)" = 0 ] || { log "posts left without a rendering"; exit 1; }
