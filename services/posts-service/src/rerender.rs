@@ -44,7 +44,7 @@ pub struct Walk {
     pub stored: u64,
     /// Batches written.
     pub batches: u64,
-    /// The longest time one batch's transaction took.
+    /// The longest time storing one batch took.
     pub longest_batch: Duration,
 }
 
@@ -132,15 +132,19 @@ pub async fn run(store: &PostStore, settings: RerenderSettings, metrics: &Rerend
             continue;
         };
         let writing = Instant::now();
-        let stored = retrying(
-            || store.store_renderings(renderings.clone()),
-            "store a batch",
-        )
-        .await;
+        for (post, rendered) in &renderings {
+            let stored = retrying(
+                || store.store_rendering(post, rendered),
+                "store a rendering",
+            )
+            .await;
+            if stored {
+                walk.stored += 1;
+                metrics.stored.inc();
+            }
+        }
         walk.longest_batch = walk.longest_batch.max(writing.elapsed());
-        walk.stored += stored;
         walk.batches += 1;
-        metrics.stored.inc_by(stored);
         after = next;
         // Keep to the rate: this batch's share of a second, less what it took.
         let share = Duration::from_secs_f64(rows as f64 * seconds_per_row);

@@ -55,7 +55,7 @@ pub struct Application {
     http_metrics: HttpMetrics,
     database: Database,
     start_up: tokio::task::JoinHandle<()>,
-    rerender: tokio::task::JoinHandle<()>,
+    rerender: AbortOnDrop,
     monitor: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -99,8 +99,12 @@ impl Application {
             db_metrics,
         };
         let start_up = database.spawn_start_up(config.migrate_on_start);
-        let rerender =
-            rerender::spawn(database.clone(), store, config.rerender(), rerender_metrics);
+        let rerender = AbortOnDrop(rerender::spawn(
+            database.clone(),
+            store,
+            config.rerender(),
+            rerender_metrics,
+        ));
         Ok(Application {
             listener,
             metrics_listener,
@@ -158,16 +162,37 @@ impl Application {
         .await;
         metrics.abort();
         self.start_up.abort();
-        self.rerender.abort();
+        drop(self.rerender);
         for task in &self.monitor {
             task.abort();
         }
         for node in self.database.nodes().all() {
-            if let Err(err) = node.pool.clone().disconnect().await {
-                tracing::warn!(error = %err, node = %node.label, "database pool did not close cleanly");
+            // A pool closes once every connection taken from it is back: bounded, so
+            // that one held by a task that has not ended yet cannot hold up the exit.
+            match tokio::time::timeout(POOL_CLOSE_WAIT, node.pool.clone().disconnect()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(err)) => {
+                    tracing::warn!(error = %err, node = %node.label, "database pool did not close cleanly");
+                }
+                Err(_) => {
+                    tracing::warn!(node = %node.label, "database pool still had connections out when the service stopped");
+                }
             }
         }
         tracing::info!("posts-service stopped");
+    }
+}
+
+/// How long stopping waits for each database pool to close.
+const POOL_CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// A background task that ends with the value owning it: an application built but never
+/// run (as tests do) leaves no re-render walking behind it.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

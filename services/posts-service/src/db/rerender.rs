@@ -5,14 +5,14 @@
 //! Posts are looked for in windows of ids, each a bounded range scan of the clustered
 //! index whatever the table's size and however few posts need work (no index is
 //! needed, and none is built: on a Galera cluster building one stalls every node). A
-//! batch is written in one short transaction of single-row updates by primary key, so
-//! the row locks it takes are held for milliseconds. Each update is conditional on the
+//! rendering is stored by a single-row update by primary key that commits by itself, so
+//! its row lock is held for that statement only. Each update is conditional on the
 //! post's `version`: a post edited meanwhile was rendered by its edit and is left alone.
 //! Rows rendered by newer rules for their current body (a newer release, during a
 //! rolling upgrade) are left alone too.
 
 use mysql_async::prelude::Queryable;
-use mysql_async::{Params, Row, TxOpts};
+use mysql_async::{Params, Row};
 use post_render::Rendered;
 
 use super::error::StoreError;
@@ -79,40 +79,37 @@ impl PostStore {
             .collect()
     }
 
-    /// Stores each post's new rendering unless the post changed since it was read;
-    /// answers how many were stored.
-    pub async fn store_renderings(
+    /// Stores a post's new rendering unless the post changed since it was read, in a
+    /// statement of its own (its row lock is held for that statement only); answers
+    /// whether it was stored.
+    pub async fn store_rendering(
         &self,
-        renderings: Vec<(Unrendered, Rendered)>,
-    ) -> Result<u64, StoreError> {
+        post: &Unrendered,
+        rendered: &Rendered,
+    ) -> Result<bool, StoreError> {
         let pool = self.pool().clone();
+        let params = Params::Positional(vec![
+            rendered.html.as_str().into(),
+            rendered.excerpt.as_str().into(),
+            rendered.excerpt_truncated.into(),
+            rendered.plain_text.as_str().into(),
+            post_render::VERSION.into(),
+            post.id.into(),
+            post.version.into(),
+            post_render::VERSION.into(),
+        ]);
         self.bounded("rerender_store", async move {
             let mut conn = pool.get_conn().await?;
-            let mut tx = conn.start_transaction(TxOpts::default()).await?;
-            let mut stored = 0;
-            for (post, rendered) in renderings {
-                tx.exec_drop(
-                    format!(
-                        "UPDATE posts SET html = ?, excerpt = ?, excerpt_truncated = ?, \
-                         plain_text = ?, renderer_version = ?, rendered_for_version = version \
-                         WHERE id = ? AND version = ? AND {NEEDS_RENDERING}"
-                    ),
-                    Params::Positional(vec![
-                        rendered.html.into(),
-                        rendered.excerpt.into(),
-                        rendered.excerpt_truncated.into(),
-                        rendered.plain_text.into(),
-                        post_render::VERSION.into(),
-                        post.id.into(),
-                        post.version.into(),
-                        post_render::VERSION.into(),
-                    ]),
-                )
-                .await?;
-                stored += tx.affected_rows();
-            }
-            tx.commit().await?;
-            Ok::<_, mysql_async::Error>(stored)
+            conn.exec_drop(
+                format!(
+                    "UPDATE posts SET html = ?, excerpt = ?, excerpt_truncated = ?, \
+                     plain_text = ?, renderer_version = ?, rendered_for_version = version \
+                     WHERE id = ? AND version = ? AND {NEEDS_RENDERING}"
+                ),
+                params,
+            )
+            .await?;
+            Ok::<_, mysql_async::Error>(conn.affected_rows() == 1)
         })
         .await
     }
