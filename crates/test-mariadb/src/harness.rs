@@ -101,7 +101,8 @@ pub fn run_with_threads(cases: Vec<Case>, threads: usize) -> ExitCode {
             Trial::test(case.name, move || {
                 let handle = runtime.spawn((case.body)(db));
                 let abort = handle.abort_handle();
-                match runtime.block_on(tokio::time::timeout(CASE_TIMEOUT, handle)) {
+                // The timer is made inside the runtime, which drives it.
+                match runtime.block_on(async { tokio::time::timeout(CASE_TIMEOUT, handle).await }) {
                     Ok(Ok(())) => Ok(()),
                     Ok(Err(join_error)) => Err(Failed::from(panic_message(join_error))),
                     Err(_) => {
