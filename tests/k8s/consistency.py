@@ -464,8 +464,10 @@ def check_overlay(report, overlay, docs, facts, drain, targets, root):
                     problems.append(f"{overlay}: Ingress backend port {wanted} is not a port of Service {backend['name']}")
     for route in by_kind.get("HTTPRoute", []):
         problems += httproute_problems(overlay, route, services, listen_port)
+    if not by_kind.get("HTTPRoute") and not by_kind.get("Ingress"):
+        problems.append(f"{overlay}: neither an HTTPRoute nor an Ingress routes readers to the blog")
     if by_kind.get("HTTPRoute") and by_kind.get("Ingress"):
-        problems.append(f"{overlay}: both an Ingress and an HTTPRoute route the blog; the gateway-api component removes the Ingress")
+        problems.append(f"{overlay}: both an Ingress and an HTTPRoute route the blog; the ingress component removes the HTTPRoutes")
     for policy in policies:
         selected = policy["spec"]["podSelector"].get("matchLabels", {}).get("app.kubernetes.io/name")
         if selected in listen_port:
