@@ -680,9 +680,15 @@ def httproute_problems(overlay, route, services, listen_port):
     return problems
 
 
+# Variables restic itself reads, for the repository backends (S3 here), which the
+# backup script leaves to it.
+RESTIC_BACKEND_VARIABLES = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
+
+
 def script_variables(root: Path):
-    """The variables k8s/base/mariadb-backup.sh reads."""
-    return set(re.findall(r"\$\{((?:MARIADB|BACKUP)_[A-Z_]+)", (root / BACKUP_SCRIPT).read_text()))
+    """The variables k8s/base/mariadb-backup.sh reads (restic's backend ones included)."""
+    script = (root / BACKUP_SCRIPT).read_text()
+    return set(re.findall(r"\$\{((?:MARIADB|BACKUP|RESTIC)_[A-Z_]+)", script)) | RESTIC_BACKEND_VARIABLES
 
 
 def backup_pod_problems(where, pod, config_maps, secrets_ref, script_vars, backup_cm):
@@ -1034,13 +1040,20 @@ def check_compose(report, path: Path, facts, drain, targets, root, galera_path=N
         problems.append("deploy/prometheus/prometheus.yml: rule_files should be [alerts.yml]")
     report.check("compose::prometheus_scrapes_both_metrics_listeners", problems)
 
-    # MariaDB's image: the public one for the single node (and the backup and restore
-    # jobs), the project's Galera image, built from its target, for the cluster's nodes
+    # MariaDB's image: the public one for the single node (and, with restic added, for
+    # the backup and restore jobs), the project's Galera image, built from its target, for the cluster's nodes
     problems = []
-    for name in ("mariadb", "backup", "restore"):
+    image = services.get("mariadb", {}).get("image", "")
+    if image != "mariadb:10.11":
+        problems.append(f"docker-compose.yml: mariadb runs {image!r}, not mariadb:10.11")
+    # the backup jobs: that image plus restic (deploy/images/mariadb-backup builds it FROM it)
+    backup_from = re.search(r"^FROM (\S+)", (root / "deploy/images/mariadb-backup/Dockerfile").read_text(), re.M)
+    if not backup_from or backup_from.group(1) != "mariadb:10.11":
+        problems.append("deploy/images/mariadb-backup is not built FROM mariadb:10.11")
+    for name in ("backup", "restore", "restore-restic"):
         image = services.get(name, {}).get("image", "")
-        if image != "mariadb:10.11":
-            problems.append(f"docker-compose.yml: {name} runs {image!r}, not mariadb:10.11")
+        if image != "blog/mariadb-backup:10.11":
+            problems.append(f"docker-compose.yml: {name} runs {image!r}, not blog/mariadb-backup:10.11")
     if galera_path:
         galera_services = yaml.safe_load(galera_path.read_text())["services"]
         nodes = {n: svc for n, svc in galera_services.items() if "GALERA_CLUSTER_ADDRESS" in compose_env(svc)}
@@ -1062,7 +1075,7 @@ def check_compose(report, path: Path, facts, drain, targets, root, galera_path=N
     problems = []
     mariadb_env = compose_env(services.get("mariadb", {}))
     script_vars = script_variables(root)
-    for name, command in (("backup", "backup"), ("restore", "restore")):
+    for name, command in (("backup", "backup"), ("restore", "restore"), ("restore-restic", "restore-restic")):
         svc = services.get(name, {})
         where = f"docker-compose.yml: {name}"
         if "ops" not in svc.get("profiles", []):

@@ -90,6 +90,7 @@ mutant_fails_the_tests() { # NAME SED-EXPRESSION
 mutant_fails_the_tests error_ratio_threshold_too_high 's/^\( *\)> 0\.05$/\1> 0.5/'
 mutant_fails_the_tests target_down_waits_too_long '/alert: BlogTargetDown/,/for:/ s/for: 2m/for: 5m/'
 mutant_fails_the_tests probes_counted_as_errors 's/route!~"\/healthz|\/readyz|\/metrics", status=~"5.."/status=~"5.."/'
+mutant_fails_the_tests backup_allowed_to_be_older '/alert: BlogBackupTooOld/,/labels:/ s/> 26 \* 3600$/> 36 * 3600/'
 
 # 5. the runbook links lead to a section of docs/operations.md
 rc=0
