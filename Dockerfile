@@ -55,8 +55,11 @@ COPY --from=planner /src/recipe.json recipe.json
 RUN cargo chef cook --release --locked --recipe-path recipe.json \
         --package posts-service --package render-service --bins
 COPY . .
+# build_info's revision label (option_env!("REVISION") in the services); declared after
+# the dependencies' layer so that a new commit rebuilds only the workspace's crates.
+ARG REVISION
 RUN set -eux; \
-    cargo build --release --locked --package posts-service --package render-service --bins; \
+    REVISION="${REVISION}" cargo build --release --locked --package posts-service --package render-service --bins; \
     mkdir /out; \
     for bin in posts-service render-service; do \
         cp "target/$CARGO_BUILD_TARGET/release/$bin" /out/; \

@@ -20,6 +20,8 @@
 #   prom/prometheus:vX.Y.Z    docker build deploy/images/prometheus (Debian's prometheus,
 #                             with promtool): `docker compose --profile monitoring` and
 #                             tests/prometheus/run.sh
+#   blog/mariadb-backup:10.11 deploy/images/mariadb-backup FROM mariadb:10.11: restic and
+#                             busybox for the compose backup jobs and backup-metrics
 #
 # Usage: deploy/build-images.sh [--force] [--verbose] [IMAGE...]
 #   IMAGE      build only these tags (default: all); missing base images are
@@ -50,6 +52,8 @@ PROMETHEUS_VERSION=2.42.0
 GALERA_IMAGE=blog/mariadb-galera
 GALERA_IMAGE_VERSION=0.2.0
 
+# The backup jobs' image: mariadb:10.11 with restic and busybox (the project's own).
+BACKUP_IMAGE=blog/mariadb-backup
 # tag | build function | tags it builds FROM (space separated, may be empty)
 IMAGES=(
   "debian:bookworm-slim|build_debian_slim|"
@@ -57,6 +61,7 @@ IMAGES=(
   "$GALERA_IMAGE:10.11|build_mariadb_galera|mariadb:10.11"
   "rust:$RUST_VERSION-slim-bookworm|build_rust|debian:bookworm-slim"
   "prom/prometheus:v$PROMETHEUS_VERSION|build_prometheus|debian:bookworm-slim"
+  "$BACKUP_IMAGE:10.11|build_mariadb_backup|mariadb:10.11"
 )
 
 # The engine may have BuildKit on or off by default; the legacy builder is
@@ -124,6 +129,7 @@ context_hash() {
   local dir
   case $1 in
     mariadb:* | "$GALERA_IMAGE":*) dir=$IMAGES_DIR/mariadb ;;
+    "$BACKUP_IMAGE":*) dir=$IMAGES_DIR/mariadb-backup ;;
     *) return 0 ;;
   esac
   (cd "$dir" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum) | sha256sum | cut -c1-16
@@ -269,6 +275,15 @@ build_mariadb_galera() {
     docker build --pull=false --target galera --label "$CONTEXT_LABEL=$(context_hash "$tag")" \
       --build-arg "REVISION=$revision" --build-arg "SOURCE=$source" \
       -t "$tag" -t "${tag%:*}:10.11-$GALERA_IMAGE_VERSION" "$IMAGES_DIR/mariadb"
+}
+
+# blog/mariadb-backup:10.11 — mariadb:10.11 with Debian's restic and busybox, for the
+# backup jobs (see deploy/images/mariadb-backup/).
+build_mariadb_backup() {
+  local tag=$1
+  step "docker build -t $tag deploy/images/mariadb-backup" \
+    docker build --pull=false --label "$CONTEXT_LABEL=$(context_hash "$tag")" -t "$tag" \
+      "$IMAGES_DIR/mariadb-backup"
 }
 
 # prom/prometheus:vX.Y.Z — Debian's prometheus (and promtool), laid out like the

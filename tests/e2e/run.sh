@@ -10,8 +10,10 @@
 # with Unicode and 60 KB bodies plus 20,000 seeded by SQL, a backup (`--profile ops run
 # --rm backup`) while a reader keeps loading pages (measured: requests, errors, latency),
 # `down -v`, `up`, restore, and every row back byte for byte with its id and version;
-# Prometheus (`--profile monitoring`) up with every scrape target up and the alert rules
-# loaded; finally `down -v`. Whatever happens, the EXIT trap removes the project's
+# the same from the encrypted off-site copy the backup made with restic (a second host
+# directory stands in for the remote repository) after another `down -v` with the local
+# backups deleted; Prometheus (`--profile monitoring`) up with every scrape target up
+# (the backup's status included) and the alert rules loaded; finally `down -v`. Whatever happens, the EXIT trap removes the project's
 # containers, networks and volumes; leftovers of an earlier run that was killed are
 # removed first.
 #
@@ -54,7 +56,9 @@ compose() { "${COMPOSE_BIN[@]}" -p "$PROJECT" --env-file "$ENV_FILE" "${COMPOSE_
 compose_all() { compose --profile ops --profile monitoring "$@"; }
 
 # Variables in the caller's environment would override the env file.
-unset_compose_env BACKUP_DIR BACKUP_KEEP PROMETHEUS_PORT
+unset_compose_env BACKUP_DIR BACKUP_KEEP PROMETHEUS_PORT RESTIC_REPOSITORY RESTIC_PASSWORD \
+  RESTIC_DIR RESTIC_KEEP_DAILY RESTIC_KEEP_WEEKLY RESTIC_KEEP_MONTHLY AWS_ACCESS_KEY_ID \
+  AWS_SECRET_ACCESS_KEY
 
 ADMIN_PASSWORD="e2e-$(random_hex 12)"
 DB_PASSWORD=$(random_hex 16)
@@ -63,11 +67,15 @@ BASE="http://127.0.0.1:$PORT"
 PROMETHEUS_PORT=$(free_port)
 BACKUPS="$WORK/backups"
 BACKUP_KEEP=3
-mkdir -p "$BACKUPS"
+# the off-site restic repository: a path repository in another directory, mounted by
+# compose at /restic-repository (RESTIC_DIR)
+RESTIC_DIR="$WORK/restic"
+mkdir -p "$BACKUPS" "$RESTIC_DIR"
 RUN_ID=$(random_hex 4)
 compose_env_file "$ENV_FILE" "MARIADB_PASSWORD=$DB_PASSWORD" ADMIN_USER=e2e-admin \
   "ADMIN_PASSWORD=$ADMIN_PASSWORD" "BLOG_TITLE=E2E Blog" "BLOG_PORT=$PORT" "BACKUP_DIR=$BACKUPS" \
-  "BACKUP_KEEP=$BACKUP_KEEP" "PROMETHEUS_PORT=$PROMETHEUS_PORT"
+  "BACKUP_KEEP=$BACKUP_KEEP" "PROMETHEUS_PORT=$PROMETHEUS_PORT" \
+  RESTIC_REPOSITORY=/restic-repository "RESTIC_PASSWORD=$(random_hex 16)" "RESTIC_DIR=$RESTIC_DIR"
 
 # --------------------------------------------------------------- reporting --
 
@@ -105,6 +113,10 @@ on_exit() {
     mkdir -p "$E2E_KEEP_LOGS" && compose_all logs --no-color >"$E2E_KEEP_LOGS/$PROJECT.log" 2>&1 || true
   fi
   remove_project "$PROJECT"
+  # what the backup jobs wrote as root (the restic repository's directories, the status
+  # file's) is not this user's to delete
+  docker run --rm --network none -v "$WORK:/scratch" --entrypoint rm mariadb:10.11 \
+    -rf /scratch/restic /scratch/backups >/dev/null 2>&1 || true
   local left
   left=$(docker ps -aq --filter "label=com.docker.compose.project=$PROJECT" 2>/dev/null || true)
   [[ -z $left ]] || { docker rm -f $left >/dev/null 2>&1 || true; }
@@ -512,6 +524,10 @@ kept=$(cd "$BACKUPS" && ls blog-*.sql.gz | tr '\n' ' ')
 [[ $kept == "blog-20000102T000000Z.sql.gz blog-20000103T000000Z.sql.gz $BACKUP_FILE " ]] ||
   fail "expected the newest $BACKUP_KEEP backups to remain, found: $kept"
 log "$BACKUP_FILE: $(stat -c %s "$BACKUPS/$BACKUP_FILE") bytes"
+grep -q "copied $BACKUP_FILE to the restic repository" "$WORK/backup.log" ||
+  fail "the backup was not copied to the restic repository"
+grep -q '^blog_backup_last_success_timestamp_seconds [0-9]' "$BACKUPS/.status/metrics" 2>/dev/null ||
+  fail "the backup left no status for Prometheus in BACKUP_DIR/.status/metrics"
 ok
 
 begin restore_after_down_v_brings_back_every_post_byte_for_byte
@@ -562,9 +578,28 @@ get "/posts/$POST_ID"
 expect_status 200 "the post made after the restore is still there"
 ok
 
+begin restore_from_the_restic_copy_after_down_v_without_local_backups
+compose_all down -v >"$WORK/down.log" 2>&1 || { cat "$WORK/down.log" >&2; fail "compose down -v"; }
+# only the off-site copy is left: the local backups go too
+rm -f "$BACKUPS"/blog-*.sql.gz
+compose up -d >"$WORK/up4.log" 2>&1 || { tail -n 40 "$WORK/up4.log" >&2; fail "compose up -d"; }
+wait_healthy 240
+t0=$(now_ms)
+compose --profile ops run --rm -T restore-restic >"$WORK/restic-restore.out" 2>"$WORK/restic-restore.log" ||
+  { cat "$WORK/restic-restore.log" >&2; fail "docker compose --profile ops run --rm restore-restic"; }
+sed 's/^/    /' "$WORK/restic-restore.log"
+log "restore from restic took $(secs "$t0") (compose run included)"
+snapshot after-restic
+if ! cmp -s "$WORK/before" "$WORK/after-restic"; then
+  diff "$WORK/before" "$WORK/after-restic" | head -n 10 >&2
+  fail "the database restored from restic differs from the one backed up"
+fi
+log "$(grep -c . "$WORK/after-restic") snapshot lines identical after the restore from restic"
+ok
+
 begin prometheus_scrapes_every_target
-compose --profile monitoring up -d prometheus >"$WORK/prom.log" 2>&1 ||
-  { cat "$WORK/prom.log" >&2; fail "docker compose --profile monitoring up -d prometheus"; }
+compose --profile monitoring up -d prometheus backup-metrics >"$WORK/prom.log" 2>&1 ||
+  { cat "$WORK/prom.log" >&2; fail "docker compose --profile monitoring up -d prometheus backup-metrics"; }
 PROM="http://127.0.0.1:$PROMETHEUS_PORT"
 # every_target_up: Prometheus scrapes each job; "targets" lists them with their health
 every_target_up() {
@@ -572,7 +607,7 @@ every_target_up() {
     python3 -c 'import json, sys
 for t in json.load(sys.stdin)["data"]["activeTargets"]:
     print(t["labels"]["job"], t["health"], t.get("lastError", ""))' 2>/dev/null | sort || true)
-  [[ $(awk '$2 == "up"' <<<"$targets" | cut -d' ' -f1 | tr '\n' ' ') == "posts-service prometheus render-service " ]]
+  [[ $(awk '$2 == "up"' <<<"$targets" | cut -d' ' -f1 | tr '\n' ' ') == "blog-backup posts-service prometheus render-service " ]]
 }
 wait_until 90 2 every_target_up || fail "not every target is up within 90 s: $(tr '\n' ';' <<<"$targets")"
 log "targets up: $(tr '\n' ';' <<<"$targets")"
@@ -581,6 +616,11 @@ rules=$(curl -fsS --max-time 3 "$PROM/api/v1/rules?type=alert" |
 expected=$(grep -c '^ *- alert:' "$ROOT/deploy/prometheus/alerts.yml")
 [[ $rules == "$expected" ]] || fail "Prometheus loaded $rules alert rules, alerts.yml has $expected"
 log "$rules alert rules loaded"
+# the backup's age as Prometheus reads it: minutes, not the 26 hours BlogBackupTooOld waits
+age=$(curl -fsS --max-time 3 "$PROM/api/v1/query" --data-urlencode 'query=time() - blog_backup_last_success_timestamp_seconds' |
+  python3 -c 'import json, sys; r = json.load(sys.stdin)["data"]["result"]; print(int(float(r[0]["value"][1])) if r else "none")')
+[[ $age =~ ^[0-9]+$ ]] && (( age < 3600 )) || fail "Prometheus reads the last backup's age as $age s"
+log "the last backup is $age s old for Prometheus"
 ok
 
 begin compose_down_v_removes_everything

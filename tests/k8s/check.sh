@@ -133,7 +133,9 @@ mutant_is_caught() {
   local base="$OUT/$name.yaml"
   [[ $mistake == compose-* ]] && base=$galera
   case $mistake in
-    unknown-variable) sed 's/name: DATABASE_PASSWORD$/name: DATABASE_SECRET/' "$base" ;;
+    unknown-variable) sed 's/name: DATABASE_PASSWORD_FILE$/name: DATABASE_SECRET_FILE/' "$base" ;;
+    secret-file-not-mounted) sed 's|value: /run/secrets/blog/session-secret$|value: /run/secrets/session-secret|' "$base" ;;
+    secret-file-of-a-missing-key) sed 's/- key: session-secret$/- key: session-key/' "$base" ;;
     unserved-probe-path) sed 's|path: /healthz|path: /health|' "$base" ;;
     wrong-container-port) sed 's/containerPort: 8081/containerPort: 9090/' "$base" ;;
     liveness-on-readyz) awk '/livenessProbe:/ { live = 1 } live && /path:/ { sub("/healthz", "/readyz"); live = 0 } 1' "$base" ;;
@@ -162,7 +164,7 @@ mutant_is_caught() {
   fi
 }
 if [[ -s $OUT/dev+components.yaml && -s $OUT/dev.yaml ]]; then
-  for mistake in unknown-variable unserved-probe-path wrong-container-port liveness-on-readyz \
+  for mistake in unknown-variable secret-file-not-mounted secret-file-of-a-missing-key unserved-probe-path wrong-container-port liveness-on-readyz \
     replicas-beside-an-hpa pools-over-the-connection-budget password-in-the-database-url \
     pdb-min-available default-service-account backup-without-network-policy stale-alert-rules \
     migration-job-and-migrate-on-start galera-urls-miss-a-node galera-port-open-to-all \

@@ -119,6 +119,9 @@ def struct_vars(source: str, struct: str, groups=None):
                 names |= (groups or {}).get(ty, set())
             else:
                 names.add(name)
+                if re.fullmatch(r"(?:Option<)?Secret>?", ty):
+                    # a secret may come from a file instead (NAME_FILE, service-runtime)
+                    names.add(name + "_FILE")
                 if not has_default and not ty.startswith("Option<"):
                     required.add(name)
             has_default = skipped = False
@@ -188,8 +191,32 @@ def service_of_image(image: str):
 
 def env_problems(where, service, names, allowed, required):
     problems = [f"{where}: sets {n}, which {service} does not read" for n in sorted(names - allowed)]
-    problems += [f"{where}: does not set {n}, which {service} requires" for n in sorted(required - names)]
+    problems += [f"{where}: does not set {n}, which {service} requires"
+                 for n in sorted(required - names) if f"{n}_FILE" not in names]
+    problems += [f"{where}: sets both {n} and {n}_FILE, which {service} refuses"
+                 for n in sorted(names) if f"{n}_FILE" in names]
     return problems
+
+
+def file_secret_ref(pod, container, path):
+    """(Secret, key) of the file `path` in `container`, mounted from a `secret` volume or
+    a `projected` volume's secret sources; None when no Secret is mounted there."""
+    for mount in container.get("volumeMounts", []):
+        base = mount["mountPath"].rstrip("/") + "/"
+        if not path.startswith(base):
+            continue
+        file = path[len(base):]
+        volume = next((v for v in pod.get("volumes", []) if v["name"] == mount["name"]), {})
+        sources = [volume["secret"] | {"name": volume["secret"].get("secretName")}] if "secret" in volume else [
+            source["secret"] for source in volume.get("projected", {}).get("sources", []) if "secret" in source]
+        for source in sources:
+            items = source.get("items")
+            if items is None:
+                return (source.get("name"), file)
+            for item in items:
+                if item["path"] == file:
+                    return (source.get("name"), item["key"])
+    return None
 
 
 def pod_spec_of(workload):
@@ -327,6 +354,15 @@ def check_overlay(report, overlay, docs, facts, drain, targets, root):
                         env[entry["name"]] = secrets[ref["name"]][ref["key"]]
                 if ref and ref["name"] not in secrets and overlay.startswith("dev"):
                     problems.append(f"{where}: Secret {ref['name']} is not in the dev overlay")
+                if entry["name"].endswith("_FILE") and entry.get("value"):
+                    file_ref = file_secret_ref(pod, container, entry["value"])
+                    if not file_ref:
+                        problems.append(f"{where}: {entry['name']} {entry['value']} is no file of a mounted Secret")
+                    elif file_ref[0] in secrets:
+                        if file_ref[1] not in secrets[file_ref[0]]:
+                            problems.append(f"{where}: {entry['name']} refers to key {file_ref[1]} missing from Secret {file_ref[0]}")
+                    elif overlay.startswith("dev"):
+                        problems.append(f"{where}: Secret {file_ref[0]} is not in the dev overlay")
                 cm_ref = entry.get("valueFrom", {}).get("configMapKeyRef")
                 if cm_ref:
                     if cm_ref["key"] not in config_maps.get(cm_ref["name"], {}):
@@ -428,8 +464,10 @@ def check_overlay(report, overlay, docs, facts, drain, targets, root):
                     problems.append(f"{overlay}: Ingress backend port {wanted} is not a port of Service {backend['name']}")
     for route in by_kind.get("HTTPRoute", []):
         problems += httproute_problems(overlay, route, services, listen_port)
+    if not by_kind.get("HTTPRoute") and not by_kind.get("Ingress"):
+        problems.append(f"{overlay}: neither an HTTPRoute nor an Ingress routes readers to the blog")
     if by_kind.get("HTTPRoute") and by_kind.get("Ingress"):
-        problems.append(f"{overlay}: both an Ingress and an HTTPRoute route the blog; the gateway-api component removes the Ingress")
+        problems.append(f"{overlay}: both an Ingress and an HTTPRoute route the blog; the ingress component removes the HTTPRoutes")
     for policy in policies:
         selected = policy["spec"]["podSelector"].get("matchLabels", {}).get("app.kubernetes.io/name")
         if selected in listen_port:
@@ -476,11 +514,14 @@ def check_overlay(report, overlay, docs, facts, drain, targets, root):
             problems.append(f"{overlay}: {where}'s DATABASE_URL user/database are not MariaDB's MARIADB_USER/MARIADB_DATABASE")
     workload_password_refs = {}
     for workload in workloads:
-        for container in pod_spec_of(workload)[1].get("containers", []):
+        pod = pod_spec_of(workload)[1]
+        for container in pod.get("containers", []):
             for entry in container.get("env", []):
                 ref = entry.get("valueFrom", {}).get("secretKeyRef")
                 if entry["name"] == "DATABASE_PASSWORD" and ref:
                     workload_password_refs[workload["metadata"]["name"]] = (ref["name"], ref["key"])
+                if entry["name"] == "DATABASE_PASSWORD_FILE" and entry.get("value"):
+                    workload_password_refs[workload["metadata"]["name"]] = file_secret_ref(pod, container, entry["value"])
     for name in ["posts-service"] + [w["metadata"]["name"] for w, _ in migrate_jobs]:
         if workload_password_refs.get(name) != password_ref:
             problems.append(f"{overlay}: {name} does not read DATABASE_PASSWORD from {password_ref}, the Secret key MariaDB reads")
@@ -639,9 +680,15 @@ def httproute_problems(overlay, route, services, listen_port):
     return problems
 
 
+# Variables restic itself reads, for the repository backends (S3 here), which the
+# backup script leaves to it.
+RESTIC_BACKEND_VARIABLES = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
+
+
 def script_variables(root: Path):
-    """The variables k8s/base/mariadb-backup.sh reads."""
-    return set(re.findall(r"\$\{((?:MARIADB|BACKUP)_[A-Z_]+)", (root / BACKUP_SCRIPT).read_text()))
+    """The variables k8s/base/mariadb-backup.sh reads (restic's backend ones included)."""
+    script = (root / BACKUP_SCRIPT).read_text()
+    return set(re.findall(r"\$\{((?:MARIADB|BACKUP|RESTIC)_[A-Z_]+)", script)) | RESTIC_BACKEND_VARIABLES
 
 
 def backup_pod_problems(where, pod, config_maps, secrets_ref, script_vars, backup_cm):
@@ -993,13 +1040,20 @@ def check_compose(report, path: Path, facts, drain, targets, root, galera_path=N
         problems.append("deploy/prometheus/prometheus.yml: rule_files should be [alerts.yml]")
     report.check("compose::prometheus_scrapes_both_metrics_listeners", problems)
 
-    # MariaDB's image: the public one for the single node (and the backup and restore
-    # jobs), the project's Galera image, built from its target, for the cluster's nodes
+    # MariaDB's image: the public one for the single node (and, with restic added, for
+    # the backup and restore jobs), the project's Galera image, built from its target, for the cluster's nodes
     problems = []
-    for name in ("mariadb", "backup", "restore"):
+    image = services.get("mariadb", {}).get("image", "")
+    if image != "mariadb:10.11":
+        problems.append(f"docker-compose.yml: mariadb runs {image!r}, not mariadb:10.11")
+    # the backup jobs: that image plus restic (deploy/images/mariadb-backup builds it FROM it)
+    backup_from = re.search(r"^FROM (\S+)", (root / "deploy/images/mariadb-backup/Dockerfile").read_text(), re.M)
+    if not backup_from or backup_from.group(1) != "mariadb:10.11":
+        problems.append("deploy/images/mariadb-backup is not built FROM mariadb:10.11")
+    for name in ("backup", "restore", "restore-restic"):
         image = services.get(name, {}).get("image", "")
-        if image != "mariadb:10.11":
-            problems.append(f"docker-compose.yml: {name} runs {image!r}, not mariadb:10.11")
+        if image != "blog/mariadb-backup:10.11":
+            problems.append(f"docker-compose.yml: {name} runs {image!r}, not blog/mariadb-backup:10.11")
     if galera_path:
         galera_services = yaml.safe_load(galera_path.read_text())["services"]
         nodes = {n: svc for n, svc in galera_services.items() if "GALERA_CLUSTER_ADDRESS" in compose_env(svc)}
@@ -1021,7 +1075,7 @@ def check_compose(report, path: Path, facts, drain, targets, root, galera_path=N
     problems = []
     mariadb_env = compose_env(services.get("mariadb", {}))
     script_vars = script_variables(root)
-    for name, command in (("backup", "backup"), ("restore", "restore")):
+    for name, command in (("backup", "backup"), ("restore", "restore"), ("restore-restic", "restore-restic")):
         svc = services.get(name, {})
         where = f"docker-compose.yml: {name}"
         if "ops" not in svc.get("profiles", []):

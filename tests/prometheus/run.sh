@@ -9,7 +9,8 @@
 #      them;
 #   5. every rule of alerts.yml and of its Kubernetes copy
 #      (k8s/components/monitoring/prometheusrule.yaml) has a `runbook_url` naming a
-#      heading of docs/operations.md (runbook_urls.py), and a missing heading is caught.
+#      heading of docs/operations.md (runbook_urls.py), and a missing heading is caught;
+#   6. every query of the Grafana dashboards in deploy/grafana/ parses (dashboard.py).
 #
 # promtool runs from the Prometheus image docker-compose.yml uses (Debian's prometheus
 # package, built by deploy/build-images.sh when missing; the public image has promtool
@@ -89,6 +90,7 @@ mutant_fails_the_tests() { # NAME SED-EXPRESSION
 mutant_fails_the_tests error_ratio_threshold_too_high 's/^\( *\)> 0\.05$/\1> 0.5/'
 mutant_fails_the_tests target_down_waits_too_long '/alert: BlogTargetDown/,/for:/ s/for: 2m/for: 5m/'
 mutant_fails_the_tests probes_counted_as_errors 's/route!~"\/healthz|\/readyz|\/metrics", status=~"5.."/status=~"5.."/'
+mutant_fails_the_tests backup_allowed_to_be_older '/alert: BlogBackupTooOld/,/labels:/ s/> 26 \* 3600$/> 36 * 3600/'
 
 # 5. the runbook links lead to a section of docs/operations.md
 rc=0
@@ -99,5 +101,30 @@ rc=0
 python3 "$ROOT/tests/prometheus/runbook_urls.py" "$ROOT" --self-test deploy/prometheus/alerts.yml \
   >"$OUT/runbooks-self-test.log" 2>&1 || rc=$?
 report tests_catch::runbook_url_to_a_missing_heading "$rc" "$OUT/runbooks-self-test.log"
+
+# 6. the Grafana dashboard's queries parse (as recording rules, `promtool check rules`),
+#    and a broken query is caught. That they use only metrics the services expose is
+#    render-service's integration test the_dashboard_uses_only_metrics_the_services_expose.
+for dashboard in "$ROOT"/deploy/grafana/*.json; do
+  name=$(basename "$dashboard" .json)
+  mkdir -p "$OUT/dashboard-$name"
+  rc=0
+  { python3 "$ROOT/tests/prometheus/dashboard.py" "$dashboard" >"$OUT/dashboard-$name/rules.yml" &&
+    promtool "$OUT/dashboard-$name" check rules rules.yml; } >"$OUT/dashboard-$name.log" 2>&1 || rc=$?
+  report "dashboard::${name}::every_query_parses" "$rc" "$OUT/dashboard-$name.log"
+done
+mkdir -p "$OUT/dashboard-mutant"
+sed '0,/"expr": "sum by (job) (rate(/s//"expr": "sum by (job) (rate(rate(/' "$ROOT/deploy/grafana/blog.json" \
+  >"$OUT/dashboard-mutant/blog.json"
+python3 "$ROOT/tests/prometheus/dashboard.py" "$OUT/dashboard-mutant/blog.json" >"$OUT/dashboard-mutant/rules.yml"
+if cmp -s "$OUT/dashboard-mutant/blog.json" "$ROOT/deploy/grafana/blog.json"; then
+  echo "the mutation changed nothing" >"$OUT/dashboard-mutant.log"
+  report tests_catch::a_dashboard_query_that_does_not_parse 1 "$OUT/dashboard-mutant.log"
+elif promtool "$OUT/dashboard-mutant" check rules rules.yml >"$OUT/dashboard-mutant.log" 2>&1; then
+  echo "promtool accepted a query with unbalanced parentheses" >>"$OUT/dashboard-mutant.log"
+  report tests_catch::a_dashboard_query_that_does_not_parse 1 "$OUT/dashboard-mutant.log"
+else
+  report tests_catch::a_dashboard_query_that_does_not_parse 0
+fi
 
 result_line

@@ -48,12 +48,18 @@ pub fn from_env<T: DeserializeOwned>() -> Result<T, ConfigError> {
 
 /// Reads `T` from the given variables; what [`from_env`] does, testable without
 /// touching the process environment.
+///
+/// Every [`Secret`] variable may instead be given as `NAME_FILE`, the path of a file
+/// holding the value (Docker and Kubernetes secrets mounted as files): the value is the
+/// file's content with one trailing newline (`\n` or `\r\n`) removed. Setting both is
+/// an error naming both; a file that cannot be read is an error naming `NAME_FILE` and
+/// the path, never the content.
 pub fn from_iter<T, I>(vars: I) -> Result<T, ConfigError>
 where
     T: DeserializeOwned,
     I: IntoIterator<Item = (String, String)>,
 {
-    let vars: Vec<(String, String)> = vars.into_iter().collect();
+    let vars = with_secret_files::<T>(vars.into_iter().collect())?;
     envy::from_iter::<_, T>(vars.clone()).map_err(|err| match err {
         envy::Error::MissingValue(field) => {
             ConfigError(format!("{} is required but not set", field.to_uppercase()))
@@ -85,15 +91,187 @@ fn culprit<T: DeserializeOwned>(vars: &[(String, String)], message: &str) -> Opt
 }
 
 /// The environment variables `T` reads (its serde field names in upper case), in the
-/// order of its fields. Fields that serde skips are not among them.
+/// order of its fields, each secret followed by its `NAME_FILE` form. Fields that serde
+/// skips are not among them.
 pub fn variables<T: DeserializeOwned>() -> Vec<String> {
+    let mut fields = None;
+    let _ = T::deserialize(FieldNames(&mut fields));
+    let secrets = secret_variables::<T>();
+    fields
+        .unwrap_or_default()
+        .iter()
+        .map(|field| field.to_uppercase())
+        .flat_map(|name| {
+            let file = secrets
+                .contains(&name)
+                .then(|| format!("{name}{FILE_SUFFIX}"));
+            std::iter::once(name).chain(file)
+        })
+        .collect()
+}
+
+/// The suffix of the variable that names a file holding a secret: `API_TOKEN_FILE` for
+/// `API_TOKEN`, as Docker and Kubernetes secrets (mounted as files) and the official
+/// database images expect.
+pub const FILE_SUFFIX: &str = "_FILE";
+
+/// The variables of `T` that hold a [`Secret`] (a `Secret` or `Option<Secret>` field),
+/// in upper case: each may also be given as `NAME_FILE` ([`from_iter`]).
+pub fn secret_variables<T: DeserializeOwned>() -> Vec<String> {
     let mut fields = None;
     let _ = T::deserialize(FieldNames(&mut fields));
     fields
         .unwrap_or_default()
         .iter()
+        .filter(|field| {
+            let found = std::cell::Cell::new(false);
+            let _ = T::deserialize(SecretProbe {
+                field,
+                found: &found,
+            });
+            found.get()
+        })
         .map(|field| field.to_uppercase())
         .collect()
+}
+
+/// Replaces each `NAME_FILE` of a secret variable of `T` with `NAME` set to the file's
+/// content, one trailing newline trimmed. Errors name the variables, never the content.
+fn with_secret_files<T: DeserializeOwned>(
+    mut vars: Vec<(String, String)>,
+) -> Result<Vec<(String, String)>, ConfigError> {
+    for name in secret_variables::<T>() {
+        let file_variable = format!("{name}{FILE_SUFFIX}");
+        let Some(index) = vars
+            .iter()
+            .position(|(key, _)| key.eq_ignore_ascii_case(&file_variable))
+        else {
+            continue;
+        };
+        if vars.iter().any(|(key, _)| key.eq_ignore_ascii_case(&name)) {
+            return Err(ConfigError(format!(
+                "{name} and {file_variable} are both set: set only one of them"
+            )));
+        }
+        let (_, path) = vars.remove(index);
+        let content = std::fs::read(&path).map_err(|err| {
+            ConfigError::invalid(
+                &file_variable,
+                format_args!("names a file that cannot be read ({path}): {}", err.kind()),
+            )
+        })?;
+        let mut content = String::from_utf8(content).map_err(|_| {
+            ConfigError::invalid(
+                &file_variable,
+                format_args!("names a file that is not UTF-8 text ({path})"),
+            )
+        })?;
+        if content.ends_with('\n') {
+            content.pop();
+            if content.ends_with('\r') {
+                content.pop();
+            }
+        }
+        vars.push((name, content));
+    }
+    Ok(vars)
+}
+
+/// The name [`Secret`] deserializes itself under, for [`SecretProbe`] to recognise it.
+const SECRET_TYPE: &str = "service_runtime::config::Secret";
+
+/// A deserializer of a struct that hands the struct one field, `field`, whose value
+/// notes in `found` whether it is deserialized as a [`Secret`] (or an optional one),
+/// then gives up.
+struct SecretProbe<'a> {
+    field: &'static str,
+    found: &'a std::cell::Cell<bool>,
+}
+
+impl<'de> de::Deserializer<'de> for SecretProbe<'_> {
+    type Error = de::value::Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, _visitor: V) -> Result<V::Value, Self::Error> {
+        Err(de::Error::custom("only a struct has fields"))
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        visitor.visit_map(ProbeEntry {
+            field: Some(self.field),
+            found: self.found,
+        })
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+        byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map enum
+        identifier ignored_any
+    }
+}
+
+/// The one entry of [`SecretProbe`]'s map.
+struct ProbeEntry<'a> {
+    field: Option<&'static str>,
+    found: &'a std::cell::Cell<bool>,
+}
+
+impl<'de> de::MapAccess<'de> for ProbeEntry<'_> {
+    type Error = de::value::Error;
+
+    fn next_key_seed<K: de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, Self::Error> {
+        match self.field {
+            Some(field) => seed
+                .deserialize(de::value::BorrowedStrDeserializer::new(field))
+                .map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn next_value_seed<V: de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: V,
+    ) -> Result<V::Value, Self::Error> {
+        self.field = None;
+        seed.deserialize(ProbeValue(self.found))
+    }
+}
+
+/// A field's value: notes a [`Secret`], fails for anything else.
+struct ProbeValue<'a>(&'a std::cell::Cell<bool>);
+
+impl<'de> de::Deserializer<'de> for ProbeValue<'_> {
+    type Error = de::value::Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, _visitor: V) -> Result<V::Value, Self::Error> {
+        Err(de::Error::custom("not a secret"))
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        visitor.visit_some(self)
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        _visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        self.0.set(self.0.get() || name == SECRET_TYPE);
+        Err(de::Error::custom("probed"))
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+        byte_buf unit unit_struct seq tuple tuple_struct map struct enum
+        identifier ignored_any
+    }
 }
 
 /// A deserializer that only notes the field names a struct asks for, then gives up.
@@ -126,9 +304,40 @@ impl<'de> de::Deserializer<'de> for FieldNames<'_> {
 /// A value that must not appear in logs, error messages or any output: `Debug` and
 /// `Display` print `[redacted]`, and it cannot be serialized. [`Secret::expose`] is the
 /// one way to the value, for the code that must use it.
-#[derive(Clone, Deserialize)]
-#[serde(transparent)]
+#[derive(Clone)]
 pub struct Secret(String);
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Secret, D::Error> {
+        struct SecretVisitor;
+
+        impl<'de> Visitor<'de> for SecretVisitor {
+            type Value = Secret;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+
+            fn visit_str<E: de::Error>(self, value: &str) -> Result<Secret, E> {
+                Ok(Secret(value.to_owned()))
+            }
+
+            fn visit_string<E: de::Error>(self, value: String) -> Result<Secret, E> {
+                Ok(Secret(value))
+            }
+
+            fn visit_newtype_struct<D: de::Deserializer<'de>>(
+                self,
+                deserializer: D,
+            ) -> Result<Secret, D::Error> {
+                String::deserialize(deserializer).map(Secret)
+            }
+        }
+
+        // as a newtype, for [`secret_variables`] to tell secrets from other strings
+        deserializer.deserialize_newtype_struct(SECRET_TYPE, SecretVisitor)
+    }
+}
 
 impl Secret {
     /// Wraps `value`.
@@ -349,6 +558,124 @@ mod tests {
         from_iter::<WithSecret, _>(vars(&[("TOKEN", value)]))
             .unwrap()
             .token
+    }
+
+    #[derive(Debug, Deserialize)]
+    struct WithSecrets {
+        token: Secret,
+        #[serde(default)]
+        password: Option<Secret>,
+        #[serde(default)]
+        name: Option<String>,
+    }
+
+    /// A file in a fresh directory holding `content`; the directory goes with the guard.
+    fn secret_file(content: &str) -> (tempdir::Dir, String) {
+        let dir = tempdir::Dir::new();
+        let path = dir.0.join("secret");
+        std::fs::write(&path, content).unwrap();
+        let path = path.to_str().unwrap().to_owned();
+        (dir, path)
+    }
+
+    mod tempdir {
+        /// A directory removed when dropped.
+        pub struct Dir(pub std::path::PathBuf);
+
+        impl Dir {
+            pub fn new() -> Dir {
+                use std::sync::atomic::{AtomicUsize, Ordering};
+                static NEXT: AtomicUsize = AtomicUsize::new(0);
+                let path = std::env::temp_dir().join(format!(
+                    "service-runtime-secret-{}-{}",
+                    std::process::id(),
+                    NEXT.fetch_add(1, Ordering::Relaxed)
+                ));
+                std::fs::create_dir_all(&path).unwrap();
+                Dir(path)
+            }
+        }
+
+        impl Drop for Dir {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_dir_all(&self.0);
+            }
+        }
+    }
+
+    #[test]
+    fn secret_fields_are_found_and_have_a_file_form() {
+        assert_eq!(secret_variables::<WithSecrets>(), ["TOKEN", "PASSWORD"]);
+        assert_eq!(
+            variables::<WithSecrets>(),
+            ["TOKEN", "TOKEN_FILE", "PASSWORD", "PASSWORD_FILE", "NAME"]
+        );
+        assert!(secret_variables::<Example>().is_empty());
+    }
+
+    #[test]
+    fn a_secret_is_read_from_its_file_without_one_trailing_newline() {
+        for (content, expected) in [
+            ("s3cret\n", "s3cret"),
+            ("s3cret", "s3cret"),
+            ("s3cret\r\n", "s3cret"),
+            ("s3cret\n\n", "s3cret\n"),
+            (" spaced \n", " spaced "),
+        ] {
+            let (_dir, path) = secret_file(content);
+            let config: WithSecrets = from_iter(vars(&[
+                ("TOKEN_FILE", path.as_str()),
+                ("PASSWORD_FILE", path.as_str()),
+            ]))
+            .unwrap();
+            assert_eq!(config.token.expose(), expected, "{content:?}");
+            assert_eq!(config.password.unwrap().expose(), expected, "{content:?}");
+        }
+        // a variable that is not a secret has no file form
+        let (_dir, path) = secret_file("x");
+        let config: WithSecrets =
+            from_iter(vars(&[("TOKEN", "t"), ("NAME_FILE", path.as_str())])).unwrap();
+        assert_eq!(config.name, None);
+    }
+
+    #[test]
+    fn a_secret_set_both_ways_is_an_error_naming_both() {
+        let (_dir, path) = secret_file("from-file\n");
+        let err = from_iter::<WithSecrets, _>(vars(&[
+            ("TOKEN", "from-env"),
+            ("TOKEN_FILE", path.as_str()),
+        ]))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("TOKEN and TOKEN_FILE are both set"), "{err}");
+        assert!(
+            !err.contains("from-env") && !err.contains("from-file"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn an_unreadable_secret_file_is_an_error_naming_the_variable_not_the_content() {
+        let missing = std::env::temp_dir().join("service-runtime-no-such-secret");
+        let err = from_iter::<WithSecrets, _>(vars(&[("TOKEN_FILE", missing.to_str().unwrap())]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("TOKEN_FILE names a file that cannot be read"),
+            "{err}"
+        );
+        assert!(err.contains("not found"), "{err}");
+
+        let (_dir, path) = secret_file("");
+        std::fs::write(&path, b"s3cret\xff\n").unwrap();
+        let err = from_iter::<WithSecrets, _>(vars(&[("TOKEN_FILE", path.as_str())]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("TOKEN_FILE names a file that is not UTF-8"),
+            "{err}"
+        );
+        assert!(!err.contains("s3cret"), "{err}");
     }
 
     const PORTS: DefaultPorts = DefaultPorts {

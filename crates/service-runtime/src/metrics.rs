@@ -17,7 +17,7 @@ use http::Method;
 use warp::Filter;
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 /// Latency buckets in seconds, fine-grained at the low end where these services live.
@@ -62,6 +62,48 @@ impl HttpMetrics {
             .with_label_values(&labels)
             .observe(elapsed.as_secs_f64());
     }
+}
+
+/// What `build_info` says about the running binary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BuildInfo {
+    /// The release: the service's `CARGO_PKG_VERSION`.
+    pub version: &'static str,
+    /// The commit it was built from: the `REVISION` variable at build time (the image
+    /// build passes its `REVISION` argument), `unknown` when unset or empty.
+    pub revision: &'static str,
+}
+
+impl BuildInfo {
+    /// The revision as given at build time (`option_env!("REVISION")`), or `unknown`.
+    pub fn revision_or_unknown(revision: Option<&'static str>) -> &'static str {
+        revision
+            .map(str::trim)
+            .filter(|revision| !revision.is_empty())
+            .unwrap_or("unknown")
+    }
+}
+
+/// Registers what every service exposes besides its own figures: `build_info` (a gauge
+/// that is always 1, labelled with the version and the revision) and, on Linux, the
+/// standard `process_*` metrics of the running process (CPU seconds, resident memory,
+/// open file descriptors and their limit, start time, threads).
+pub fn register_runtime(registry: &Registry, build: BuildInfo) -> prometheus::Result<()> {
+    let info = IntGaugeVec::new(
+        Opts::new(
+            "build_info",
+            "Always 1; the labels name the release and the commit of the running binary",
+        ),
+        &["version", "revision"],
+    )?;
+    info.with_label_values(&[build.version, build.revision])
+        .set(1);
+    registry.register(Box::new(info))?;
+    #[cfg(target_os = "linux")]
+    registry.register(Box::new(
+        prometheus::process_collector::ProcessCollector::for_self(),
+    ))?;
+    Ok(())
 }
 
 /// The label of a request that no route matched.
@@ -216,6 +258,35 @@ mod tests {
             .reply(&routes)
             .await;
         assert_eq!(unmatched.template(), UNMATCHED);
+    }
+
+    #[test]
+    fn build_info_and_process_metrics_are_exposed() {
+        let registry = Registry::new();
+        let build = BuildInfo {
+            version: "1.2.3",
+            revision: BuildInfo::revision_or_unknown(Some("abc123")),
+        };
+        register_runtime(&registry, build).unwrap();
+        let text = encode(&registry);
+        assert!(
+            text.contains(r#"build_info{revision="abc123",version="1.2.3"} 1"#),
+            "{text}"
+        );
+        assert!(text.contains("# TYPE build_info gauge"), "{text}");
+        for name in [
+            "process_cpu_seconds_total",
+            "process_resident_memory_bytes",
+            "process_open_fds",
+            "process_start_time_seconds",
+        ] {
+            assert!(
+                text.contains(&format!("\n{name} ")),
+                "{name} missing: {text}"
+            );
+        }
+        assert_eq!(BuildInfo::revision_or_unknown(None), "unknown");
+        assert_eq!(BuildInfo::revision_or_unknown(Some(" ")), "unknown");
     }
 
     #[test]

@@ -158,6 +158,10 @@ where
     }
     for row in &documented {
         let name = row.name.as_str();
+        if let Some(secret) = file_form_of(name, variables) {
+            problems.extend(check_file_form(row, secret, required, &load));
+            continue;
+        }
         let field = row.name.to_lowercase();
         let shows = |shown: &str, value: &str| {
             shown.contains(&format!("{{ {field}: {value}"))
@@ -194,6 +198,73 @@ where
     problems
 }
 
+/// The secret variable `name` is the `NAME_FILE` form of, when the code reads both.
+fn file_form_of<'a>(name: &'a str, variables: &[String]) -> Option<&'a str> {
+    let secret = name.strip_suffix(crate::config::FILE_SUFFIX)?;
+    (variables.iter().any(|known| known == secret) && variables.iter().any(|known| known == name))
+        .then_some(secret)
+}
+
+/// The problems of the row of `NAME_FILE`, the file form of the secret `secret`: it must
+/// be documented as `unset`; a file must give the secret its value (in place of the
+/// variable when that is required); and setting both must be an error naming both.
+fn check_file_form<L>(row: &Row, secret: &str, required: &[(&str, &str)], load: &L) -> Vec<String>
+where
+    L: Fn(Vec<(String, String)>) -> Result<String, ConfigError>,
+{
+    let name = row.name.as_str();
+    let mut problems = Vec::new();
+    if row.default != Documented::Unset {
+        problems.push(format!(
+            "{name} is the file form of {secret}: its default must be `unset`, not {:?}",
+            row.default
+        ));
+    }
+    let value = required
+        .iter()
+        .find(|(given, _)| *given == secret)
+        .map_or("from-a-file", |(_, value)| *value);
+    let file = std::env::temp_dir().join(format!("config-reference-{}-{name}", std::process::id()));
+    if let Err(err) = std::fs::write(&file, format!("{value}\n")) {
+        problems.push(format!(
+            "{name}: cannot write a file to test it with: {err}"
+        ));
+        return problems;
+    }
+    let path = file.to_string_lossy().into_owned();
+    let vars = |with_secret: bool| {
+        required
+            .iter()
+            .filter(|(given, _)| *given != secret || with_secret)
+            .map(|(given, value)| ((*given).to_owned(), (*value).to_owned()))
+            .chain(with_secret.then(|| (secret.to_owned(), value.to_owned())))
+            .chain([(name.to_owned(), path.clone())])
+            .collect::<Vec<_>>()
+    };
+    let field = secret.to_lowercase();
+    let is_required = required.iter().any(|(given, _)| *given == secret);
+    match load(vars(false)) {
+        Ok(_) if is_required => {}
+        Ok(shown)
+            if shown.contains(&format!("{{ {field}: Some("))
+                || shown.contains(&format!(", {field}: Some(")) => {}
+        Ok(shown) => problems.push(format!(
+            "{name} set to a file does not set {secret}: {shown}"
+        )),
+        Err(err) => problems.push(format!(
+            "{name} set to a file holding a valid {secret} does not load: {err}"
+        )),
+    }
+    match load(vars(true)) {
+        Err(err) if err.to_string().contains(&format!("{secret} and {name}")) => {}
+        other => problems.push(format!(
+            "{secret} and {name} both set should be an error naming both, but gave {other:?}"
+        )),
+    }
+    let _ = std::fs::remove_file(&file);
+    problems
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -223,6 +294,7 @@ mod tests {
 | variable | default | meaning |
 |---|---|---|
 | `TOKEN` | required | the token |
+| `TOKEN_FILE` | unset | a file holding the token |
 | `SIZE` | `10` (ten) | how many |
 | `NOTE` | unset | a note |
 | `LABEL` | empty | a label |
@@ -284,9 +356,51 @@ mod tests {
     }
 
     #[test]
+    fn a_secret_without_its_file_row_or_with_a_default_is_reported() {
+        let found =
+            problems(&PAGE.replace("| `TOKEN_FILE` | unset | a file holding the token |\n", ""));
+        assert!(
+            found
+                .iter()
+                .any(|problem| problem.starts_with("TOKEN_FILE is read by the code")),
+            "{found:?}"
+        );
+        let found =
+            problems(&PAGE.replace("| `TOKEN_FILE` | unset |", "| `TOKEN_FILE` | required |"));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].contains("must be `unset`"), "{found:?}");
+    }
+
+    #[test]
+    fn a_file_form_the_code_does_not_honour_is_reported() {
+        // the struct reads TOKEN_FILE but as a plain variable, not as TOKEN's file
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)] // read through Debug
+        struct Plain {
+            token: String,
+            #[serde(default)]
+            token_file: Option<String>,
+        }
+        let page = "## toy\n| `TOKEN` | required | t |\n| `TOKEN_FILE` | unset | f |\n";
+        let found = check(
+            page,
+            &["toy"],
+            &config::variables::<Plain>(),
+            &[("TOKEN", "t")],
+            |vars| config::from_iter::<Plain, _>(vars).map(|plain| format!("{plain:?}")),
+        );
+        assert!(
+            found
+                .iter()
+                .any(|problem| problem.contains("both set should be an error")),
+            "{found:?}"
+        );
+    }
+
+    #[test]
     fn default_cells_are_read() {
         assert_eq!(
-            rows(PAGE, "toy").unwrap()[1],
+            rows(PAGE, "toy").unwrap()[2],
             Row {
                 name: "SIZE".to_owned(),
                 default: Documented::Value("10".to_owned())

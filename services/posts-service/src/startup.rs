@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use prometheus::Registry;
 use service_runtime::config::ConfigError;
-use service_runtime::metrics::HttpMetrics;
+use service_runtime::metrics::{self, BuildInfo, HttpMetrics};
 use service_runtime::server::{self, Limits};
 use tokio::net::TcpListener;
 use warp::filters::BoxedFilter;
@@ -86,6 +86,13 @@ impl Application {
 
         let registry = Registry::new();
         let http_metrics = HttpMetrics::register(&registry)?;
+        metrics::register_runtime(
+            &registry,
+            BuildInfo {
+                version: env!("CARGO_PKG_VERSION"),
+                revision: BuildInfo::revision_or_unknown(option_env!("REVISION")),
+            },
+        )?;
         let db_metrics = DbMetrics::register(&registry, config.db_pool_max)?;
         let rerender_metrics = RerenderMetrics::register(&registry)?;
         let store = PostStore::new(database.clone(), config.db_timeout(), db_metrics.clone());

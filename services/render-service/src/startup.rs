@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use prometheus::Registry;
-use service_runtime::metrics::HttpMetrics;
+use service_runtime::metrics::{self, BuildInfo, HttpMetrics};
 use service_runtime::server::{self, Limits};
 use tokio::net::TcpListener;
 use warp::filters::BoxedFilter;
@@ -80,6 +80,13 @@ impl Application {
 
         let registry = Registry::new();
         let metrics = HttpMetrics::register(&registry)?;
+        metrics::register_runtime(
+            &registry,
+            BuildInfo {
+                version: env!("CARGO_PKG_VERSION"),
+                revision: BuildInfo::revision_or_unknown(option_env!("REVISION")),
+            },
+        )?;
         let posts = PostsClient::new(&config, &registry)?;
         let site = Site {
             blog_title: config.blog_title.trim().to_owned(),

@@ -4,11 +4,12 @@
 //! from the cached readiness check), and with several nodes which one writes.
 
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use mysql_async::Pool;
 use prometheus::{
-    HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
 };
 
 /// Database metrics registered in the service's registry.
@@ -18,12 +19,15 @@ pub struct DbMetrics {
     latency: HistogramVec,
     pool_connections: IntGaugeVec,
     pool_waiting: IntGauge,
-    pool_connect_failures: IntGauge,
+    pool_connect_failures: IntCounter,
     up: IntGauge,
     writer: IntGaugeVec,
     nodes: IntGauge,
     nodes_synced: IntGauge,
-    writer_changes: IntGauge,
+    writer_changes: IntCounter,
+    /// Held while the counters catch up with the totals they copy, so that two scrapes
+    /// at once cannot add the same increase twice.
+    catching_up: Arc<Mutex<()>>,
 }
 
 impl DbMetrics {
@@ -51,8 +55,8 @@ impl DbMetrics {
             "db_pool_waiting_requests",
             "Requests waiting for a pooled connection",
         )?;
-        let pool_connect_failures = IntGauge::new(
-            "db_pool_connect_failures",
+        let pool_connect_failures = IntCounter::new(
+            "db_pool_connect_failures_total",
             "Connections that could not be opened since start",
         )?;
         let up = IntGauge::new(
@@ -81,8 +85,8 @@ impl DbMetrics {
             "db_nodes_synced",
             "Database nodes the last probes found synced with their Galera cluster",
         )?;
-        let writer_changes = IntGauge::new(
-            "db_writer_changes",
+        let writer_changes = IntCounter::new(
+            "db_writer_changes_total",
             "Times the writer moved to another database node since start",
         )?;
         registry.register(Box::new(writer.clone()))?;
@@ -100,6 +104,7 @@ impl DbMetrics {
             pool_waiting,
             pool_connect_failures,
             up,
+            catching_up: Arc::default(),
         })
     }
 
@@ -135,8 +140,7 @@ impl DbMetrics {
         };
         self.nodes_synced
             .set(i64::try_from(synced).unwrap_or(i64::MAX));
-        self.writer_changes
-            .set(i64::try_from(nodes.writer_changes()).unwrap_or(i64::MAX));
+        self.catch_up(&self.writer_changes, nodes.writer_changes());
     }
 
     /// Copies the pool's live counters into the gauges; call before encoding.
@@ -152,6 +156,44 @@ impl DbMetrics {
             .with_label_values(&["in_use"])
             .set(read(&metrics.connections_in_use));
         self.pool_waiting.set(read(&metrics.active_wait_requests));
-        self.pool_connect_failures.set(read(&metrics.create_failed));
+        self.catch_up(
+            &self.pool_connect_failures,
+            u64::try_from(metrics.create_failed.load(Ordering::Relaxed)).unwrap_or(u64::MAX),
+        );
+    }
+
+    /// Raises `counter` to `total`, a count kept elsewhere that only grows.
+    fn catch_up(&self, counter: &IntCounter, total: u64) {
+        let _held = self
+            .catching_up
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(increase) = total.checked_sub(counter.get()).filter(|&n| n > 0) {
+            counter.inc_by(increase);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_kept_elsewhere_are_counters_that_only_catch_up() {
+        let registry = Registry::new();
+        let metrics = DbMetrics::register(&registry, 4).unwrap();
+        metrics.catch_up(&metrics.writer_changes, 2);
+        metrics.catch_up(&metrics.writer_changes, 2);
+        metrics.catch_up(&metrics.writer_changes, 3);
+        metrics.catch_up(&metrics.pool_connect_failures, 5);
+        let text = service_runtime::metrics::encode(&registry);
+        for expected in [
+            "# TYPE db_writer_changes_total counter",
+            "\ndb_writer_changes_total 3\n",
+            "# TYPE db_pool_connect_failures_total counter",
+            "\ndb_pool_connect_failures_total 5\n",
+        ] {
+            assert!(text.contains(expected), "{expected:?} not in {text}");
+        }
     }
 }

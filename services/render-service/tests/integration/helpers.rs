@@ -63,7 +63,7 @@ pub async fn spawn_posts_service(db: &Db) -> (SocketAddr, JoinHandle<()>) {
 }
 
 /// Waits for posts-service's `/readyz` (it may start before its database is migrated).
-async fn wait_until_ready(addr: SocketAddr) {
+pub async fn wait_until_ready(addr: SocketAddr) {
     let client = reqwest::Client::new();
     let started = std::time::Instant::now();
     loop {

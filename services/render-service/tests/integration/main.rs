@@ -79,6 +79,7 @@ fn main() -> ExitCode {
         observability::request_id_is_returned_and_forwarded_to_posts_service,
         observability::metrics_show_route_templates_not_ids,
         observability::healthz_is_ok,
+        observability::the_dashboard_uses_only_metrics_the_services_expose,
         feed::atom_feed_has_the_20_newest_posts,
         feed::atom_feed_escapes_and_sanitizes_content,
         browser::browser_adds_edits_and_deletes_a_post,
