@@ -470,6 +470,15 @@ sql -e "INSERT INTO posts (title, body, created_at, updated_at, version)
 count=$(sql -e "SELECT COUNT(*) FROM posts")
 (( count >= 20003 )) || fail "only $count posts after seeding"
 log "$count posts in the database"
+# Stored as an older release stores posts, without their rendering: the first read of
+# one wakes posts-service's background re-render, which stores it for every post. Wait
+# for that, so that the snapshots below see the posts as they stay.
+unrendered() { sql -e "SELECT COUNT(*) FROM posts WHERE rendered_for_version <> version OR renderer_version = 0"; }
+all_rendered() { [[ $(unrendered) == 0 ]]; }
+t0=$(now_ms)
+curl -fsS -o /dev/null "$BASE/" || fail "the index did not load after seeding"
+wait_until 300 2 all_rendered || fail "$(unrendered) posts still unrendered after 300 s"
+log "the seeded posts rendered in the background in $(secs "$t0")"
 ok
 
 begin backup_runs_while_the_blog_keeps_serving
