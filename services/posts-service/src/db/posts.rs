@@ -110,32 +110,13 @@ impl PostStore {
 
     /// One page of posts with ids below `before`, newest first.
     pub async fn list(&self, before: Option<u64>, limit: u32) -> Result<PostsPage, StoreError> {
-        let before = before.unwrap_or(u64::MAX);
-        let pool = self.pool().clone();
-        let mut rows: Vec<Row> = self
-            .bounded("list", async move {
-                let mut conn = pool.get_conn().await?;
-                conn.exec(
-                    format!(
-                        "SELECT {POST_COLUMNS} FROM posts WHERE id < ? ORDER BY id DESC LIMIT ?"
-                    ),
-                    (before, limit + 1),
-                )
-                .await
-            })
-            .await?;
-        let has_more = rows.len() > limit as usize;
-        rows.truncate(limit as usize);
+        let (rows, has_more) = self.page_rows("list", POST_COLUMNS, before, limit).await?;
         let posts = rows
             .into_iter()
             .map(stored_post)
             .collect::<Result<Vec<_>, _>>()?;
         let posts = self.rendered(posts).await?;
-        let next_before = if has_more {
-            posts.last().map(|p| p.id)
-        } else {
-            None
-        };
+        let next_before = has_more.then(|| posts.last().map(|p| p.id)).flatten();
         Ok(PostsPage { posts, next_before })
     }
 
@@ -145,15 +126,34 @@ impl PostStore {
         before: Option<u64>,
         limit: u32,
     ) -> Result<SummariesPage, StoreError> {
+        let (rows, has_more) = self
+            .page_rows("summaries", SUMMARY_COLUMNS, before, limit)
+            .await?;
+        let summaries = rows
+            .into_iter()
+            .map(stored_summary)
+            .collect::<Result<Vec<_>, _>>()?;
+        let posts = self.with_teasers(summaries).await?;
+        let next_before = has_more.then(|| posts.last().map(|p| p.id)).flatten();
+        Ok(SummariesPage { posts, next_before })
+    }
+
+    /// The `columns` of up to `limit` posts with ids below `before`, newest first (a
+    /// range scan of the primary key), and whether older posts remain.
+    async fn page_rows(
+        &self,
+        operation: &'static str,
+        columns: &'static str,
+        before: Option<u64>,
+        limit: u32,
+    ) -> Result<(Vec<Row>, bool), StoreError> {
         let before = before.unwrap_or(u64::MAX);
         let pool = self.pool().clone();
         let mut rows: Vec<Row> = self
-            .bounded("summaries", async move {
+            .bounded(operation, async move {
                 let mut conn = pool.get_conn().await?;
                 conn.exec(
-                    format!(
-                        "SELECT {SUMMARY_COLUMNS} FROM posts WHERE id < ? ORDER BY id DESC LIMIT ?"
-                    ),
+                    format!("SELECT {columns} FROM posts WHERE id < ? ORDER BY id DESC LIMIT ?"),
                     (before, limit + 1),
                 )
                 .await
@@ -161,17 +161,7 @@ impl PostStore {
             .await?;
         let has_more = rows.len() > limit as usize;
         rows.truncate(limit as usize);
-        let summaries = rows
-            .into_iter()
-            .map(stored_summary)
-            .collect::<Result<Vec<_>, _>>()?;
-        let posts = self.with_teasers(summaries).await?;
-        let next_before = if has_more {
-            posts.last().map(|p| p.id)
-        } else {
-            None
-        };
-        Ok(SummariesPage { posts, next_before })
+        Ok((rows, has_more))
     }
 
     /// The post with this id, if any.

@@ -34,15 +34,7 @@ impl PostsClient {
         request_id: &RequestId,
     ) -> Result<PostsPage, UpstreamError> {
         const OP: &str = "list_posts";
-        let mut url = self.transport.endpoint(&["v1", "posts"]);
-        {
-            let mut query = url.query_pairs_mut();
-            query.append_pair("limit", &limit.to_string());
-            if let Some(before) = before {
-                query.append_pair("before", &before.to_string());
-            }
-        }
-        let request = self.transport.public_get(url);
+        let request = self.page_request("posts", limit, before);
         self.send_for_json(OP, request, request_id, StatusCode::OK)
             .await
     }
@@ -56,7 +48,14 @@ impl PostsClient {
         request_id: &RequestId,
     ) -> Result<SummariesPage, UpstreamError> {
         const OP: &str = "list_summaries";
-        let mut url = self.transport.endpoint(&["v1", "post-summaries"]);
+        let request = self.page_request("post-summaries", limit, before);
+        self.send_for_json(OP, request, request_id, StatusCode::OK)
+            .await
+    }
+
+    /// `GET /v1/{collection}?limit=&before=`: one keyset page.
+    fn page_request(&self, collection: &str, limit: u32, before: Option<u64>) -> RequestBuilder {
+        let mut url = self.transport.endpoint(&["v1", collection]);
         {
             let mut query = url.query_pairs_mut();
             query.append_pair("limit", &limit.to_string());
@@ -64,9 +63,7 @@ impl PostsClient {
                 query.append_pair("before", &before.to_string());
             }
         }
-        let request = self.transport.public_get(url);
-        self.send_for_json(OP, request, request_id, StatusCode::OK)
-            .await
+        self.transport.public_get(url)
     }
 
     /// `GET /v1/posts/{id}`.
