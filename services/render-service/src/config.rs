@@ -13,6 +13,7 @@ use service_runtime::config::{ConfigError, DefaultPorts, ServerConfig};
 pub use service_runtime::config::Secret;
 
 use crate::circuit::BreakerSettings;
+use crate::forwarded::ProxyTrust;
 
 /// The longest `SESSION_IDLE_SECS` or `SESSION_LIFETIME_SECS` posts-service keeps.
 pub const MAX_SESSION_SECS: u64 = 7 * 24 * 60 * 60;
@@ -71,6 +72,10 @@ pub struct Config {
     /// names the client; empty (the default) trusts no proxy, so the client is the peer.
     #[serde(default)]
     pub trusted_proxies: String,
+    /// `TRUSTED_PROXY_HOPS`: how many proxies stand in front of the service, whatever
+    /// their addresses; the alternative to `TRUSTED_PROXIES`. `0` (the default): none.
+    #[serde(default)]
+    pub trusted_proxy_hops: u32,
     /// `BLOG_TITLE`: the name shown in the header, page titles and the feed.
     #[serde(default = "default_blog_title")]
     pub blog_title: String,
@@ -139,6 +144,7 @@ impl Config {
             session_lifetime_secs: default_session_lifetime_secs(),
             session_idle_secs: default_session_idle_secs(),
             trusted_proxies: String::new(),
+            trusted_proxy_hops: 0,
             blog_title: default_blog_title(),
             public_url: None,
             page_cache_ttl_ms: default_page_cache_ttl_ms(),
@@ -209,7 +215,7 @@ impl Config {
                 ));
             }
         }
-        self.trusted_proxies()?;
+        self.proxy_trust()?;
         Ok(())
     }
 
@@ -241,8 +247,24 @@ impl Config {
         Duration::from_secs(self.session_idle_secs)
     }
 
+    /// Whose `X-Forwarded-For` is believed: `TRUSTED_PROXIES` or `TRUSTED_PROXY_HOPS`
+    /// (setting both is an error), or nobody's.
+    pub fn proxy_trust(&self) -> Result<ProxyTrust, ConfigError> {
+        let networks = self.trusted_proxies()?;
+        match (networks.is_empty(), self.trusted_proxy_hops) {
+            (true, 0) => Ok(ProxyTrust::None),
+            (true, hops) => Ok(ProxyTrust::Hops(hops)),
+            (false, 0) => Ok(ProxyTrust::Addresses(networks)),
+            (false, _) => Err(ConfigError::invalid(
+                "TRUSTED_PROXIES",
+                "and TRUSTED_PROXY_HOPS are both set: set one of them (the proxies' \
+                 addresses, or how many proxies stand in front of the service)",
+            )),
+        }
+    }
+
     /// `TRUSTED_PROXIES` as networks: each entry an address (one host) or a CIDR.
-    pub fn trusted_proxies(&self) -> Result<Vec<IpNet>, ConfigError> {
+    fn trusted_proxies(&self) -> Result<Vec<IpNet>, ConfigError> {
         self.trusted_proxies
             .split(',')
             .map(str::trim)
@@ -390,7 +412,7 @@ mod tests {
         assert!(!config.cookie_secure);
         assert_eq!(config.session_lifetime(), Duration::from_secs(43_200));
         assert_eq!(config.session_idle(), Duration::from_secs(1_800));
-        assert!(config.trusted_proxies().unwrap().is_empty());
+        assert_eq!(config.proxy_trust().unwrap(), ProxyTrust::None);
         assert_eq!(config.blog_title, "Blog");
         assert_eq!(config.public_url, None);
     }
@@ -447,13 +469,32 @@ mod tests {
     #[test]
     fn trusted_proxies_are_addresses_or_cidrs() {
         let vars = with(required(), "TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1,::1");
-        let proxies = Config::from_vars(vars).unwrap().trusted_proxies().unwrap();
+        let ProxyTrust::Addresses(proxies) =
+            Config::from_vars(vars).unwrap().proxy_trust().unwrap()
+        else {
+            panic!("TRUSTED_PROXIES gives addresses");
+        };
         assert_eq!(proxies.len(), 3);
         assert!(proxies[1].contains(&"127.0.0.1".parse::<IpAddr>().unwrap()));
         let err = Config::from_vars(with(required(), "TRUSTED_PROXIES", "10.0.0.0/33"))
             .unwrap_err()
             .to_string();
         assert!(err.contains("TRUSTED_PROXIES"), "{err}");
+    }
+
+    #[test]
+    fn trusted_proxy_hops_count_proxies_and_exclude_trusted_proxies() {
+        let vars = with(required(), "TRUSTED_PROXY_HOPS", "1");
+        let config = Config::from_vars(vars.clone()).unwrap();
+        assert_eq!(config.proxy_trust().unwrap(), ProxyTrust::Hops(1));
+        let both = with(vars, "TRUSTED_PROXIES", "10.0.0.0/8");
+        let err = Config::from_vars(both).unwrap_err().to_string();
+        assert!(err.contains("TRUSTED_PROXIES"), "{err}");
+        assert!(err.contains("TRUSTED_PROXY_HOPS"), "{err}");
+        let err = Config::from_vars(with(required(), "TRUSTED_PROXY_HOPS", "-1"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("TRUSTED_PROXY_HOPS"), "{err}");
     }
 
     #[test]

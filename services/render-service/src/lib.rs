@@ -26,8 +26,9 @@
 //! - [`auth`]: the admin's session cookie (a random id whose session lives in
 //!   posts-service), CSRF tokens, flash messages and the constant-time credential
 //!   check, all keyed by `SESSION_SECRET`.
-//! - [`login_limit`]: login throttling per client address and for the admin account,
-//!   and who the client is (`TRUSTED_PROXIES`).
+//! - [`login_limit`]: login throttling per client address and for the admin account.
+//! - [`forwarded`]: who the client is behind proxies (`TRUSTED_PROXIES`,
+//!   `TRUSTED_PROXY_HOPS` and `X-Forwarded-For`).
 //! - [`site`]: the blog's identity and the security headers every response carries.
 //! - [`posts_client`]: [`PostsClient`], the only way to posts-service: one method per
 //!   API call over a pooled HTTP client with timeouts, the API token, request-id
@@ -50,6 +51,7 @@ pub mod auth;
 pub mod circuit;
 pub mod config;
 pub mod error;
+pub mod forwarded;
 pub mod login_limit;
 pub mod page_cache;
 pub mod pages;

@@ -1,5 +1,4 @@
-//! Login throttling (OWASP ASVS 5.0 §6.3): who the client is, and whether it may try a
-//! password now.
+//! Login throttling (OWASP ASVS 5.0 §6.3): whether a client may try a password now.
 //!
 //! Two bounds, each answered with 429 and `Retry-After`:
 //!
@@ -17,19 +16,15 @@
 //!   address (or many) never locks the admin out from another; each attacking address
 //!   gets at most one more guess an hour once the account bound is reached.
 //!
-//! Both count a client by [`throttle_key`]: its IPv4 address, or its IPv6 /64.
-//!
-//! The client address is the TCP peer, unless the peer is a proxy listed in
-//! `TRUSTED_PROXIES`: then it is the right-most `X-Forwarded-For` entry that is not
-//! itself a trusted proxy (entries to its left could have been written by anyone).
+//! Both count a client by [`throttle_key`]: its IPv4 address, or its IPv6 /64. Who the
+//! client is behind proxies is [`crate::forwarded`]'s answer.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::time::Duration;
 
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use ipnet::IpNet;
 use posts_api::session::{LoginFailures, ACCOUNT_WINDOW_SECS, CLIENT_WINDOW_SECS};
 use prometheus::{IntCounterVec, Opts, Registry};
 
@@ -71,14 +66,12 @@ pub struct Refusal {
 /// The per-replica part of login throttling, and its metric.
 pub struct LoginLimiter {
     per_address: DefaultKeyedRateLimiter<IpAddr>,
-    trusted_proxies: Vec<IpNet>,
     refusals: IntCounterVec,
 }
 
 impl LoginLimiter {
-    /// A limiter trusting `X-Forwarded-For` from `trusted_proxies`, with its refusal
-    /// counter registered in `registry`.
-    pub fn new(trusted_proxies: Vec<IpNet>, registry: &Registry) -> prometheus::Result<Self> {
+    /// A limiter with its refusal counter registered in `registry`.
+    pub fn new(registry: &Registry) -> prometheus::Result<Self> {
         let refusals = IntCounterVec::new(
             Opts::new(
                 "render_login_refusals_total",
@@ -96,40 +89,8 @@ impl LoginLimiter {
             .allow_burst(burst);
         Ok(LoginLimiter {
             per_address: RateLimiter::keyed(quota),
-            trusted_proxies,
             refusals,
         })
-    }
-
-    /// The client's address: the peer, or what a trusted proxy says it forwarded for.
-    pub fn client_address(&self, peer: Option<SocketAddr>, forwarded_for: Option<&str>) -> IpAddr {
-        let Some(peer) = peer.map(|peer| canonical(peer.ip())) else {
-            // Only a request built in-process has no peer.
-            return IpAddr::from([0, 0, 0, 0]);
-        };
-        if !self.is_trusted(peer) {
-            return peer;
-        }
-        let mut client = peer;
-        for entry in forwarded_for.unwrap_or_default().rsplit(',') {
-            match entry.trim().parse::<IpAddr>() {
-                Ok(hop) => {
-                    client = canonical(hop);
-                    if !self.is_trusted(client) {
-                        break;
-                    }
-                }
-                // Not an address: nothing to its left can be believed.
-                Err(_) => break,
-            }
-        }
-        client
-    }
-
-    fn is_trusted(&self, address: IpAddr) -> bool {
-        self.trusted_proxies
-            .iter()
-            .any(|net| net.contains(&address))
     }
 
     /// Whether `client` may try a login now on this replica (counts the attempt).
@@ -189,28 +150,12 @@ pub fn throttle_key(client: IpAddr) -> IpAddr {
     }
 }
 
-/// `::ffff:192.0.2.1` is `192.0.2.1`: one client, one key.
-fn canonical(address: IpAddr) -> IpAddr {
-    match address {
-        IpAddr::V6(v6) => v6
-            .to_ipv4_mapped()
-            .map(IpAddr::V4)
-            .unwrap_or(IpAddr::V6(v6)),
-        v4 => v4,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn limiter(trusted: &[&str]) -> LoginLimiter {
-        let trusted = trusted.iter().map(|net| net.parse().unwrap()).collect();
-        LoginLimiter::new(trusted, &Registry::new()).unwrap()
-    }
-
-    fn peer(address: &str) -> Option<SocketAddr> {
-        Some(SocketAddr::new(address.parse().unwrap(), 40000))
+    fn limiter() -> LoginLimiter {
+        LoginLimiter::new(&Registry::new()).unwrap()
     }
 
     fn ip(address: &str) -> IpAddr {
@@ -218,45 +163,9 @@ mod tests {
     }
 
     #[test]
-    fn forwarded_for_counts_only_from_a_trusted_proxy() {
-        let none = limiter(&[]);
-        assert_eq!(
-            none.client_address(peer("198.51.100.9"), Some("1.2.3.4")),
-            ip("198.51.100.9")
-        );
-        let proxy = limiter(&["10.0.0.0/8"]);
-        assert_eq!(
-            proxy.client_address(peer("198.51.100.9"), Some("1.2.3.4")),
-            ip("198.51.100.9")
-        );
-        assert_eq!(
-            proxy.client_address(peer("10.1.2.3"), Some("1.2.3.4")),
-            ip("1.2.3.4")
-        );
-        // The right-most untrusted entry: a client cannot pick its own address.
-        assert_eq!(
-            proxy.client_address(peer("10.1.2.3"), Some("6.6.6.6, 1.2.3.4, 10.9.9.9")),
-            ip("1.2.3.4")
-        );
-        assert_eq!(
-            proxy.client_address(peer("10.1.2.3"), Some("junk, 1.2.3.4")),
-            ip("1.2.3.4")
-        );
-        assert_eq!(
-            proxy.client_address(peer("10.1.2.3"), Some("1.2.3.4, junk")),
-            ip("10.1.2.3")
-        );
-        assert_eq!(proxy.client_address(peer("10.1.2.3"), None), ip("10.1.2.3"));
-        assert_eq!(
-            proxy.client_address(peer("::ffff:10.1.2.3"), Some("::ffff:1.2.3.4")),
-            ip("1.2.3.4")
-        );
-    }
-
-    #[test]
     fn refusals_are_counted_by_scope() {
         let registry = Registry::new();
-        let limiter = LoginLimiter::new(Vec::new(), &registry).unwrap();
+        let limiter = LoginLimiter::new(&registry).unwrap();
         limiter.count_refusal(Scope::Account);
         limiter.count_refusal(Scope::Account);
         let text = service_runtime::metrics::encode(&registry);
@@ -281,7 +190,7 @@ mod tests {
 
     #[test]
     fn one_address_gets_its_burst_then_a_retry_after() {
-        let limiter = limiter(&[]);
+        let limiter = limiter();
         for _ in 0..ADDRESS_BURST {
             assert!(limiter.check_address(ip("192.0.2.1")).is_ok());
         }

@@ -25,6 +25,7 @@ pub fn metrics_routes(state: &Arc<AppState>) -> BoxedFilter<(Response,)> {
 /// Every page of the blog, with error pages and security headers.
 pub fn routes(state: Arc<AppState>) -> BoxedFilter<(Response,)> {
     let site = state.site.clone();
+    let https = site.https;
     index::routes(&state)
         .or(post::routes(&state))
         .unify()
@@ -42,7 +43,7 @@ pub fn routes(state: Arc<AppState>) -> BoxedFilter<(Response,)> {
         .unify()
         .recover(move |rejection| respond::recover(site.clone(), rejection))
         .unify()
-        .map(with_security_headers)
+        .map(move |response| with_security_headers(response, https))
         .boxed()
 }
 
@@ -70,9 +71,8 @@ mod tests {
             posts: PostsClient::new(&config, &registry).unwrap(),
             pages: PageCache::new(config.page_cache(), &registry).unwrap(),
             auth: Auth::new(&config),
-            login_limiter: Arc::new(
-                crate::login_limit::LoginLimiter::new(Vec::new(), &registry).unwrap(),
-            ),
+            login_limiter: Arc::new(crate::login_limit::LoginLimiter::new(&registry).unwrap()),
+            proxies: crate::forwarded::ProxyTrust::None,
             site: Arc::new(Site {
                 blog_title: "Blog".into(),
                 stylesheet: "/static/style.css",

@@ -11,7 +11,8 @@ pub struct Site {
     pub stylesheet: &'static str,
     /// `PUBLIC_URL` without a trailing slash, when configured.
     pub public_url: Option<String>,
-    /// Whether the blog is served over HTTPS (`COOKIE_SECURE`), to guess absolute URLs.
+    /// Whether the blog is served over HTTPS (`COOKIE_SECURE`), to guess absolute URLs
+    /// and to send `Strict-Transport-Security`.
     pub https: bool,
 }
 
@@ -19,10 +20,22 @@ pub struct Site {
 /// from here (images also from `https:` and `data:`), forms only post here.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self' data: https:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-/// Adds the headers every response carries. Pages are personal (flash, CSRF token,
+/// `Strict-Transport-Security` when the blog is served over HTTPS: browsers use only
+/// HTTPS for this host for a year. Not `includeSubDomains`: the blog may be served from
+/// a domain whose other hosts are not ours to move to HTTPS.
+pub const STRICT_TRANSPORT_SECURITY: &str = "max-age=31536000";
+
+/// Adds the headers every response carries (`Strict-Transport-Security` too when
+/// `https`, the blog being served over HTTPS). Pages are personal (flash, CSRF token,
 /// admin links), so unless a route chose otherwise they are not stored by caches.
-pub fn with_security_headers(mut response: Response) -> Response {
+pub fn with_security_headers(mut response: Response, https: bool) -> Response {
     let headers = response.headers_mut();
+    if https {
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static(STRICT_TRANSPORT_SECURITY),
+        );
+    }
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(CONTENT_SECURITY_POLICY),
@@ -53,7 +66,7 @@ mod tests {
 
     #[test]
     fn every_response_gets_the_security_headers() {
-        let response = with_security_headers(warp::reply::html("x").into_response());
+        let response = with_security_headers(warp::reply::html("x").into_response(), false);
         let headers = response.headers();
         assert_eq!(headers["content-security-policy"], CONTENT_SECURITY_POLICY);
         assert!(!CONTENT_SECURITY_POLICY.contains("unsafe-inline"));
@@ -61,5 +74,15 @@ mod tests {
         assert_eq!(headers["referrer-policy"], "same-origin");
         assert_eq!(headers["x-frame-options"], "DENY");
         assert_eq!(headers["cache-control"], "no-store");
+        assert!(headers.get("strict-transport-security").is_none());
+    }
+
+    #[test]
+    fn https_responses_get_strict_transport_security() {
+        let response = with_security_headers(warp::reply::html("x").into_response(), true);
+        assert_eq!(
+            response.headers()["strict-transport-security"],
+            "max-age=31536000"
+        );
     }
 }

@@ -98,7 +98,7 @@ impl Application {
             https: config.cookie_secure,
         };
         let pages = PageCache::new(config.page_cache(), &registry)?.watching(posts.circuit());
-        let login_limiter = Arc::new(LoginLimiter::new(config.trusted_proxies()?, &registry)?);
+        let login_limiter = Arc::new(LoginLimiter::new(&registry)?);
         spawn_pruning(Arc::downgrade(&login_limiter));
         let readiness = Readiness::ready();
         let state = Arc::new(AppState {
@@ -106,6 +106,7 @@ impl Application {
             pages,
             auth: Auth::new(&config),
             login_limiter,
+            proxies: config.proxy_trust()?,
             site: Arc::new(site),
             registry,
             readiness: readiness.clone(),

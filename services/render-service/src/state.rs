@@ -8,6 +8,7 @@ use prometheus::Registry;
 use warp::Filter;
 
 use crate::auth::Auth;
+use crate::forwarded::ProxyTrust;
 use crate::login_limit::LoginLimiter;
 use crate::page_cache::PageCache;
 use crate::posts_client::PostsClient;
@@ -19,8 +20,10 @@ pub struct AppState {
     /// Rendered pages shared between anonymous readers.
     pub pages: PageCache,
     pub auth: Auth,
-    /// Login throttling and who the client is.
+    /// Login throttling.
     pub login_limiter: Arc<LoginLimiter>,
+    /// Whose `X-Forwarded-For` names the client.
+    pub proxies: ProxyTrust,
     pub site: Arc<Site>,
     pub registry: Registry,
     /// Whether this process takes new work (`/readyz`).

@@ -1,11 +1,12 @@
 //! The client's address, as login throttling and the login log lines need it: the TCP
-//! peer (from the server loop, [`PeerAddr`]), or the `X-Forwarded-For` entry a trusted
-//! proxy added ([`crate::login_limit::LoginLimiter::client_address`]).
+//! peer (from the server loop, [`PeerAddr`]), or what the trusted proxies wrote in
+//! `X-Forwarded-For`, every line of it ([`crate::forwarded::ProxyTrust::client_address`]).
 
 use std::convert::Infallible;
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use http::HeaderMap;
 use service_runtime::server::PeerAddr;
 use warp::Filter;
 
@@ -17,15 +18,19 @@ pub fn client_address(
 ) -> impl Filter<Extract = (IpAddr,), Error = Infallible> + Clone {
     with_state(state)
         .and(warp::ext::optional::<PeerAddr>())
-        .and(
-            warp::header::optional::<String>("x-forwarded-for")
-                .or_else(|_| async { Ok::<_, Infallible>((None,)) }),
-        )
+        .and(warp::header::headers_cloned())
         .map(
-            |state: Arc<AppState>, peer: Option<PeerAddr>, forwarded_for: Option<String>| {
-                state
-                    .login_limiter
-                    .client_address(peer.map(|peer| peer.0), forwarded_for.as_deref())
+            |state: Arc<AppState>, peer: Option<PeerAddr>, headers: HeaderMap| {
+                // A line that is not text stays in its place, as an entry that is no address.
+                let lines: Vec<_> = headers
+                    .get_all("x-forwarded-for")
+                    .iter()
+                    .map(|line| String::from_utf8_lossy(line.as_bytes()))
+                    .collect();
+                state.proxies.client_address(
+                    peer.map(|peer| peer.0),
+                    lines.iter().map(|line| line.as_ref()),
+                )
             },
         )
 }

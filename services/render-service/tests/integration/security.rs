@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use test_mariadb::harness::Db;
 
-use crate::helpers::{browser, location, set_cookies, spawn_blog};
+use crate::helpers::{browser, location, set_cookies, spawn_blog, spawn_blog_with};
 
 pub async fn post_without_csrf_token_is_403(db: Db) {
     let blog = spawn_blog(&db).await;
@@ -233,9 +233,44 @@ pub async fn every_response_carries_the_security_headers(db: Db) {
         assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
         assert_eq!(headers["referrer-policy"], "same-origin", "{path}");
         assert_eq!(headers["x-frame-options"], "DENY", "{path}");
+        assert!(
+            headers.get("strict-transport-security").is_none(),
+            "{path}: HSTS without COOKIE_SECURE"
+        );
     }
     // No inline styles or scripts that the CSP would block.
     let (_, html) = blog.page("/").await;
     assert!(!html.contains("style=\""), "{html}");
     assert!(!html.contains("<script"), "{html}");
+}
+
+pub async fn strict_transport_security_comes_with_cookie_secure_only(db: Db) {
+    let blog = spawn_blog_with(&db, |config| config.cookie_secure = true).await;
+    let post = blog.create_via_api("HSTS", "body").await;
+    for path in [
+        "/".to_owned(),
+        format!("/posts/{}", post["id"]),
+        "/posts/999999".to_owned(),
+        "/login".to_owned(),
+        "/add".to_owned(),
+        "/feed.xml".to_owned(),
+        "/static/style.css".to_owned(),
+        "/healthz".to_owned(),
+        "/nowhere".to_owned(),
+    ] {
+        let response = blog.get(&path).await;
+        let hsts = response.headers().get("strict-transport-security");
+        assert_eq!(
+            hsts.and_then(|value| value.to_str().ok()),
+            Some("max-age=31536000"),
+            "{path}"
+        );
+    }
+    // The form's answer too (a 403 without a CSRF token).
+    let response = blog.post_form("/login", &[("username", "admin")]).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        response.headers()["strict-transport-security"],
+        "max-age=31536000"
+    );
 }

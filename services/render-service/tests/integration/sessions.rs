@@ -1,6 +1,7 @@
 //! Server-side sessions and login throttling, through HTTP: a copied cookie dies with
 //! logout and with idle time, ids change at login, `__Host-` cookies behind HTTPS, and
-//! login floods get 429 without locking the admin out, on one replica or two.
+//! login floods get 429 without locking the admin out, on one replica or two, whatever
+//! the client writes in `X-Forwarded-For` behind trusted proxies or a count of them.
 
 use std::time::Duration;
 
@@ -140,16 +141,28 @@ pub async fn secure_cookies_are_host_prefixed(db: Db) {
 
 /// One attempt to log in from `address` (through the trusted proxy at 127.0.0.1).
 async fn attempt(client: &Client, url: &str, address: &str, password: &str) -> reqwest::Response {
-    let form = client
-        .get(format!("{url}/login"))
-        .header("x-forwarded-for", address)
+    attempt_with(client, url, &[address], password).await
+}
+
+/// One attempt to log in with these `X-Forwarded-For` lines, in this order.
+async fn attempt_with(
+    client: &Client,
+    url: &str,
+    forwarded_for: &[&str],
+    password: &str,
+) -> reqwest::Response {
+    let with_lines = |mut request: reqwest::RequestBuilder| {
+        for line in forwarded_for {
+            request = request.header("x-forwarded-for", *line);
+        }
+        request
+    };
+    let form = with_lines(client.get(format!("{url}/login")))
         .send()
         .await
         .unwrap();
     let token = csrf_token(&form.text().await.unwrap());
-    client
-        .post(format!("{url}/login"))
-        .header("x-forwarded-for", address)
+    with_lines(client.post(format!("{url}/login")))
         .form(&[
             ("username", ADMIN_USER),
             ("password", password),
@@ -210,6 +223,82 @@ pub async fn login_flood_from_one_address_is_429_while_the_admin_logs_in_from_an
     let response = attempt(&admin, &blog.url, "198.51.100.2", ADMIN_PASSWORD).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&response), "/");
+}
+
+/// Ten wrong passwords with each of `attacks` (`X-Forwarded-For` lines whose left-most
+/// entries change every time, the last `{n}` replaced by the attempt's number) are one
+/// client's: the eleventh is refused, while the admin, at `admin_address` (which the
+/// attacker also writes), logs in.
+async fn spoofed_entries_neither_spread_the_limit_nor_lock_out(
+    blog: &Blog,
+    attack: &[&str],
+    admin_address: &str,
+) {
+    let attacker = browser();
+    for n in 1..=11 {
+        let lines: Vec<String> = attack
+            .iter()
+            .map(|line| line.replace("{n}", &n.to_string()))
+            .collect();
+        let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+        let response = attempt_with(&attacker, &blog.url, &lines, "wrong").await;
+        let expected = if n <= 10 {
+            StatusCode::UNAUTHORIZED
+        } else {
+            StatusCode::TOO_MANY_REQUESTS
+        };
+        assert_eq!(response.status(), expected, "attempt {n} with {lines:?}");
+    }
+    let admin = browser();
+    let response = attempt(&admin, &blog.url, admin_address, ADMIN_PASSWORD).await;
+    assert_eq!(
+        response.status(),
+        StatusCode::SEE_OTHER,
+        "the admin logs in"
+    );
+    assert_eq!(location(&response), "/");
+}
+
+pub async fn every_forwarded_for_line_is_read_behind_trusted_proxies(db: Db) {
+    let blog = spawn_blog_with(&db, |config| config.trusted_proxies = "127.0.0.1".into()).await;
+    // The client's own line, naming the admin's address and then one of its choosing,
+    // and the line the proxy added with the client's real address.
+    spoofed_entries_neither_spread_the_limit_nor_lock_out(
+        &blog,
+        &["198.51.100.2, 192.0.2.{n}", "203.0.113.7"],
+        "198.51.100.2",
+    )
+    .await;
+}
+
+pub async fn a_hop_count_believes_only_the_proxys_entry(db: Db) {
+    let blog = spawn_blog_with(&db, |config| config.trusted_proxy_hops = 1).await;
+    spoofed_entries_neither_spread_the_limit_nor_lock_out(
+        &blog,
+        &["198.51.100.2, 192.0.2.{n}, 203.0.113.8"],
+        "198.51.100.2",
+    )
+    .await;
+    // Two proxies, each adding its own line: the client is the entry the first wrote.
+    let blog = spawn_blog_with(&db, |config| config.trusted_proxy_hops = 2).await;
+    spoofed_entries_neither_spread_the_limit_nor_lock_out(
+        &blog,
+        &["198.51.100.3, 192.0.2.{n}", "203.0.113.9", "10.0.0.{n}"],
+        "198.51.100.3",
+    )
+    .await;
+}
+
+pub async fn ipv6_clients_behind_a_proxy_are_told_apart(db: Db) {
+    let blog = spawn_blog_with(&db, |config| config.trusted_proxies = "127.0.0.1".into()).await;
+    // An attacker in one /64 writing the admin's address (in another /64) to the left;
+    // the proxy writes the client as `[address]:port`.
+    spoofed_entries_neither_spread_the_limit_nor_lock_out(
+        &blog,
+        &["2001:db8:ad::1, 2001:db8:{n}::1", "[2001:db8:bad::7]:443"],
+        "2001:db8:ad::1",
+    )
+    .await;
 }
 
 pub async fn account_bound_holds_across_two_replicas(db: Db) {
