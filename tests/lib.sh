@@ -54,25 +54,40 @@ compose_bin() {
 # docker-compose.yml, compose's own, and NAMEs
 unset_compose_env() {
   unset MARIADB_ROOT_PASSWORD MARIADB_USER MARIADB_PASSWORD API_TOKEN ADMIN_USER \
-    ADMIN_PASSWORD SESSION_SECRET BLOG_TITLE BLOG_PORT BLOG_BIND COOKIE_SECURE RUST_LOG \
+    ADMIN_PASSWORD SESSION_SECRET RESTIC_PASSWORD SECRETS_DIR BLOG_TITLE BLOG_PORT BLOG_BIND COOKIE_SECURE RUST_LOG \
     LOG_FORMAT COMPOSE_PROJECT_NAME COMPOSE_FILE COMPOSE_PROFILES "$@"
 }
 
 # compose_env_file FILE NAME=VALUE...: an env file for docker-compose.yml with the
-# NAME=VALUEs given, and for the settings not given: fresh random secrets, user blog,
-# the blog on loopback only, text logs
+# NAME=VALUEs given, and for the settings not given: user blog, the blog on loopback
+# only, text logs. The secrets (MARIADB_ROOT_PASSWORD, MARIADB_PASSWORD, API_TOKEN,
+# ADMIN_PASSWORD, SESSION_SECRET, RESTIC_PASSWORD: given, else fresh random ones) go
+# into files in secrets/ beside FILE, which SECRETS_DIR names, as compose reads them.
 compose_env_file() {
-  local file=$1 pair name
+  local file=$1 pair name value
   shift
-  local given=" ${*%%=*} "
+  local dir given secrets
+  dir=$(cd "$(dirname "$file")" && pwd)/secrets
+  mkdir -p "$dir"
+  secrets=" MARIADB_ROOT_PASSWORD MARIADB_PASSWORD API_TOKEN ADMIN_PASSWORD SESSION_SECRET RESTIC_PASSWORD "
+  given=" ${*%%=*} "
   {
-    printf '%s\n' "$@"
-    for pair in "MARIADB_ROOT_PASSWORD=$(random_hex 16)" MARIADB_USER=blog \
-      "MARIADB_PASSWORD=$(random_hex 16)" "API_TOKEN=$(random_hex 16)" \
-      "SESSION_SECRET=$(random_hex 32)" BLOG_BIND=127.0.0.1 LOG_FORMAT=text; do
+    for pair in "$@"; do
+      name=${pair%%=*} value=${pair#*=}
+      if [[ $secrets == *" $name "* ]]; then
+        printf '%s\n' "$value" >"$dir/${name,,}"
+      else
+        printf '%s\n' "$pair"
+      fi
+    done
+    for name in $secrets; do
+      [[ $given == *" $name "* ]] || random_hex 16 >"$dir/${name,,}"
+    done
+    for pair in MARIADB_USER=blog BLOG_BIND=127.0.0.1 LOG_FORMAT=text; do
       name=${pair%%=*}
       [[ $given == *" $name "* ]] || echo "$pair"
     done
+    echo "SECRETS_DIR=$dir"
   } >"$file"
 }
 

@@ -215,6 +215,12 @@ BLOG_BIND=127.0.0.1 dev_only_compose run --rm preflight >>"$WORK/preflight.log" 
   || fail "the preflight refused a blog on 127.0.0.1"
 compose run --rm -e BLOG_BIND=0.0.0.0 preflight >>"$WORK/preflight.log" 2>&1 \
   || fail "the preflight refused real secrets on 0.0.0.0"
+# a secret still set as a variable, as .env files before 0.3 did, would be ignored
+if API_TOKEN=left-in-env dev_only_compose run --rm preflight >>"$WORK/preflight.log" 2>&1; then
+  fail "the preflight let a secret set as a variable (API_TOKEN) pass"
+fi
+grep -q "secrets are files now: put the value of API_TOKEN in SECRETS_DIR" "$WORK/preflight.log" \
+  || fail "the preflight did not say where API_TOKEN goes: $(tail -n 3 "$WORK/preflight.log")"
 dev_only_compose down -v --remove-orphans >/dev/null 2>&1 || true
 ok
 
@@ -229,6 +235,19 @@ ok
 begin all_services_become_healthy
 wait_healthy 240
 log "healthy $(secs "$t0") after 'up' began"
+ok
+
+begin no_secret_is_in_any_containers_environment
+# every secret is a file in /run/secrets: none of their values is in any container's
+# environment (what `docker inspect` shows anyone who may talk to the engine)
+for container in $(compose ps -q); do
+  docker inspect -f '{{range .Config.Env}}{{println .}}{{end}}' "$container" >"$WORK/env"
+  for secret in "$(dirname "$ENV_FILE")"/secrets/*; do
+    if grep -qF -- "$(cat "$secret")" "$WORK/env"; then
+      fail "$(basename "$secret") is in the environment of $(docker inspect -f '{{.Name}}' "$container")"
+    fi
+  done
+done
 ok
 
 begin images_are_small_static_and_non_root

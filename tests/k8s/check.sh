@@ -128,7 +128,7 @@ mutant_is_caught() {
   local mistake=$1 name=dev+components mutant="$OUT/mutant.yaml" galera="$ROOT/docker-compose.galera.yml"
   case $mistake in
     single-node-on-the-galera-image) name=dev ;;
-    compose-galera-on-the-public-image) mutant="$OUT/mutant-galera.yml" ;;
+    compose-*) mutant="$OUT/mutant-galera.yml" ;;
   esac
   local base="$OUT/$name.yaml"
   [[ $mistake == compose-* ]] && base=$galera
@@ -154,6 +154,10 @@ mutant_is_caught() {
     # (its build context made absolute: the copy is not beside the original)
     compose-galera-on-the-public-image)
       sed "s|image: blog/mariadb-galera:10.11\$|image: mariadb:10.11|; s|context: \./|context: $ROOT/|" "$base" ;;
+    compose-secret-in-the-environment)
+      sed "s|MARIADB_PASSWORD_FILE: /run/secrets/mariadb_password|MARIADB_PASSWORD: hunter2|; s|context: \./|context: $ROOT/|" "$base" ;;
+    compose-secret-not-mounted)
+      sed "/^  secrets:\$/,/^  networks:/ { /- mariadb_password/d }; s|context: \./|context: $ROOT/|" "$base" ;;
   esac >"$mutant"
   ! cmp -s "$mutant" "$base" || { echo "the mutation $mistake changed nothing"; return 1; }
   local args=("$name=$mutant")
@@ -168,7 +172,8 @@ if [[ -s $OUT/dev+components.yaml && -s $OUT/dev.yaml ]]; then
     replicas-beside-an-hpa pools-over-the-connection-budget password-in-the-database-url \
     pdb-min-available default-service-account backup-without-network-policy stale-alert-rules \
     migration-job-and-migrate-on-start galera-urls-miss-a-node galera-port-open-to-all \
-    galera-on-the-public-image single-node-on-the-galera-image compose-galera-on-the-public-image; do
+    galera-on-the-public-image single-node-on-the-galera-image compose-galera-on-the-public-image \
+    compose-secret-in-the-environment compose-secret-not-mounted; do
     case_ "consistency_catches::$mistake" mutant_is_caught "$mistake"
   done
 fi

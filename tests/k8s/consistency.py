@@ -682,6 +682,10 @@ def httproute_problems(overlay, route, services, listen_port):
 
 # Variables restic itself reads, for the repository backends (S3 here), which the
 # backup script leaves to it.
+# secrets the services, MariaDB's image and the backup script read, which compose gives
+# only as files (NAME_FILE)
+PLAIN_SECRET_VARIABLES = {"API_TOKEN", "POSTS_API_TOKEN", "ADMIN_PASSWORD", "SESSION_SECRET", "DATABASE_PASSWORD",
+                          "MARIADB_PASSWORD", "MARIADB_ROOT_PASSWORD", "RESTIC_PASSWORD"}
 RESTIC_BACKEND_VARIABLES = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
 
 
@@ -1007,9 +1011,38 @@ def check_compose(report, path: Path, facts, drain, targets, root, galera_path=N
     db = urlparse(interpolated_default(posts_env.get("DATABASE_URL", "")))
     if db.hostname != "mariadb" or "mariadb" not in services:
         problems.append(f"docker-compose.yml: DATABASE_URL does not point at the mariadb service")
-    if interpolated_default(render_env.get("POSTS_API_TOKEN")) != interpolated_default(posts_env.get("API_TOKEN")):
-        problems.append("docker-compose.yml: POSTS_API_TOKEN and API_TOKEN differ")
+    if db.password:
+        problems.append("docker-compose.yml: DATABASE_URL carries a password (it belongs in DATABASE_PASSWORD_FILE)")
+    if not render_env.get("POSTS_API_TOKEN_FILE") or render_env.get("POSTS_API_TOKEN_FILE") != posts_env.get("API_TOKEN_FILE"):
+        problems.append("docker-compose.yml: POSTS_API_TOKEN_FILE and API_TOKEN_FILE are not the same secret")
     report.check("compose::urls_between_the_services_match", problems)
+
+    # secrets: files under /run/secrets, each a secret the service mounts and the file
+    # declares; none in the environment
+    problems = []
+    declared = set((compose.get("secrets") or {}).keys())
+    compose_services = dict(services)
+    if galera_path:
+        for n, svc in yaml.safe_load(galera_path.read_text())["services"].items():
+            compose_services[f"{galera_path.name}: {n}"] = svc
+    for name, svc in compose_services.items():
+        env = compose_env(svc)
+        mounted = set(svc.get("secrets") or [])
+        for var, value in env.items():
+            if var in PLAIN_SECRET_VARIABLES and value not in (None, ""):
+                problems.append(f"{name}: {var} is in the environment; use {var}_FILE and a secret")
+            if var.endswith("_FILE") and str(value).startswith("/run/secrets/"):
+                secret = str(value).removeprefix("/run/secrets/")
+                if secret not in declared:
+                    problems.append(f"{name}: {var} reads secret {secret}, which docker-compose.yml does not declare")
+                if secret not in mounted:
+                    problems.append(f"{name}: {var} reads secret {secret}, which it does not mount")
+    for secret, spec in (compose.get("secrets") or {}).items():
+        path = str((spec or {}).get("file", ""))
+        default = re.sub(r"\$\{SECRETS_DIR:-([^}]*)\}", r"\1", path)
+        if not default.startswith("./") or not (root / default).is_file():
+            problems.append(f"docker-compose.yml: secret {secret} has no default file in the repository ({path})")
+    report.check("compose::secrets_are_mounted_files", problems)
 
     # Prometheus (profile monitoring) scrapes the metrics ports with the repository's files
     problems = []
@@ -1084,7 +1117,7 @@ def check_compose(report, path: Path, facts, drain, targets, root, galera_path=N
         env = compose_env(svc)
         if set(env) - script_vars:
             problems.append(f"{where}: sets {sorted(set(env) - script_vars)}, which mariadb-backup.sh does not read")
-        for var in ("MARIADB_USER", "MARIADB_PASSWORD"):
+        for var in ("MARIADB_USER", "MARIADB_PASSWORD_FILE"):
             if interpolated_default(env.get(var)) != interpolated_default(mariadb_env.get(var)):
                 problems.append(f"{where}: {var} is not mariadb's")
         if env.get("MARIADB_DATABASE") != mariadb_env.get("MARIADB_DATABASE"):
