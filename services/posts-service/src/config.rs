@@ -51,6 +51,14 @@ pub struct Config {
     /// separate `posts-service migrate` job does it.
     #[serde(default = "default_true")]
     pub migrate_on_start: bool,
+    /// `MIGRATION_DATABASE_USER`: the account that applies migrations (it may change the
+    /// schema), in place of `DATABASE_URL`'s, whose account then needs only
+    /// SELECT/INSERT/UPDATE/DELETE. Unset: migrations use `DATABASE_URL`'s account.
+    #[serde(default)]
+    pub migration_database_user: Option<String>,
+    /// `MIGRATION_DATABASE_PASSWORD`: that account's password (set with the user).
+    #[serde(default)]
+    pub migration_database_password: Option<Secret>,
     /// Most posts a second the background re-render renders and stores, when posts were
     /// rendered by older rules ([`crate::rerender`]).
     #[serde(default = "default_rerender_rows_per_second")]
@@ -113,6 +121,8 @@ impl Config {
             db_pool_max: default_db_pool_max(),
             db_timeout_ms: default_db_timeout_ms(),
             migrate_on_start: true,
+            migration_database_user: None,
+            migration_database_password: None,
             rerender_rows_per_second: default_rerender_rows_per_second(),
             rerender_batch_rows: default_rerender_batch_rows(),
         }
@@ -129,6 +139,19 @@ impl Config {
     /// The bound on one database operation.
     pub fn db_timeout(&self) -> Duration {
         Duration::from_millis(self.db_timeout_ms)
+    }
+
+    /// The database nodes as the migration account reaches them
+    /// (`MIGRATION_DATABASE_USER`), or `None` when migrations use the service's account.
+    pub fn migration_node_urls(&self) -> Result<Option<Vec<String>>, ConfigError> {
+        let Some(user) = self.migration_database_user.as_deref() else {
+            return Ok(None);
+        };
+        self.database_node_urls()?
+            .iter()
+            .map(|url| as_account(url, user, self.migration_database_password.as_ref()))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some)
     }
 
     /// The database nodes: those of `DATABASE_URLS` when it is set, else the one of
@@ -167,6 +190,10 @@ impl Config {
         }
         self.database_url = with_password(&self.database_url, self.database_password.as_ref())?;
         crate::db::parse_database_url(&self.database_url)?;
+        check_migration_account(
+            self.migration_database_user.as_deref(),
+            self.migration_database_password.as_ref(),
+        )?;
         if let Some(list) = self.database_urls.take() {
             let urls = crate::db::nodes::parse_database_urls(&list)?
                 .iter()
@@ -203,6 +230,11 @@ impl fmt::Debug for Config {
             .field("db_pool_max", &self.db_pool_max)
             .field("db_timeout_ms", &self.db_timeout_ms)
             .field("migrate_on_start", &self.migrate_on_start)
+            .field("migration_database_user", &self.migration_database_user)
+            .field(
+                "migration_database_password",
+                &self.migration_database_password,
+            )
             .field("rerender_rows_per_second", &self.rerender_rows_per_second)
             .field("rerender_batch_rows", &self.rerender_batch_rows)
             .finish_non_exhaustive()
@@ -239,6 +271,54 @@ fn with_password(url: &str, password: Option<&Secret>) -> Result<String, ConfigE
     Ok(parsed.into())
 }
 
+/// The migration account's variables go together, and neither may be blank.
+fn check_migration_account(
+    user: Option<&str>,
+    password: Option<&Secret>,
+) -> Result<(), ConfigError> {
+    match (user, password) {
+        (None, None) => Ok(()),
+        (Some(user), _) if user.trim().is_empty() => Err(ConfigError::invalid(
+            "MIGRATION_DATABASE_USER",
+            "must not be empty when set",
+        )),
+        (Some(_), Some(password)) if password.expose().is_empty() => Err(ConfigError::invalid(
+            "MIGRATION_DATABASE_PASSWORD",
+            "must not be empty when set",
+        )),
+        (Some(_), Some(_)) => Ok(()),
+        (Some(_), None) => Err(ConfigError::invalid(
+            "MIGRATION_DATABASE_USER",
+            "is set without MIGRATION_DATABASE_PASSWORD (or MIGRATION_DATABASE_PASSWORD_FILE)",
+        )),
+        (None, Some(_)) => Err(ConfigError::invalid(
+            "MIGRATION_DATABASE_PASSWORD",
+            "is set without MIGRATION_DATABASE_USER",
+        )),
+    }
+}
+
+/// `url` with `user` and `password` as its account (the host, port and database kept).
+/// Errors never quote the URL or the password.
+fn as_account(url: &str, user: &str, password: Option<&Secret>) -> Result<String, ConfigError> {
+    let mut parsed = url::Url::parse(url).map_err(|_| {
+        ConfigError::invalid(
+            "DATABASE_URL",
+            "is not a valid mysql://user@host:port/database URL",
+        )
+    })?;
+    let account = parsed
+        .set_username(user)
+        .and_then(|()| parsed.set_password(password.map(Secret::expose)));
+    account.map_err(|()| {
+        ConfigError::invalid(
+            "DATABASE_URL",
+            "must name a host for MIGRATION_DATABASE_USER to apply to",
+        )
+    })?;
+    Ok(parsed.into())
+}
+
 /// `url` with any password replaced by [`REDACTED`], for `Debug`.
 fn redacted_url(url: &str) -> String {
     match url::Url::parse(url) {
@@ -258,6 +338,12 @@ pub struct MigrateConfig {
     pub database_url: String,
     /// As [`Config::database_password`].
     pub database_password: Option<Secret>,
+    /// As [`Config::migration_database_user`].
+    #[serde(default)]
+    pub migration_database_user: Option<String>,
+    /// As [`Config::migration_database_password`].
+    #[serde(default)]
+    pub migration_database_password: Option<Secret>,
     /// `RUST_LOG` and `LOG_FORMAT`, read by a second pass in [`MigrateConfig::from_vars`]
     /// as [`ServerConfig`] reads them.
     #[serde(skip)]
@@ -284,7 +370,24 @@ impl MigrateConfig {
     fn validated(mut self) -> Result<MigrateConfig, ConfigError> {
         self.database_url = with_password(&self.database_url, self.database_password.as_ref())?;
         crate::db::parse_database_url(&self.database_url)?;
+        check_migration_account(
+            self.migration_database_user.as_deref(),
+            self.migration_database_password.as_ref(),
+        )?;
         Ok(self)
+    }
+
+    /// The URL migrations are applied through: `DATABASE_URL` with the migration
+    /// account in it when `MIGRATION_DATABASE_USER` is set.
+    pub fn migration_url(&self) -> Result<String, ConfigError> {
+        match self.migration_database_user.as_deref() {
+            Some(user) => as_account(
+                &self.database_url,
+                user,
+                self.migration_database_password.as_ref(),
+            ),
+            None => Ok(self.database_url.clone()),
+        }
     }
 }
 
@@ -293,6 +396,11 @@ impl fmt::Debug for MigrateConfig {
         f.debug_struct("MigrateConfig")
             .field("database_url", &redacted_url(&self.database_url))
             .field("database_password", &self.database_password)
+            .field("migration_database_user", &self.migration_database_user)
+            .field(
+                "migration_database_password",
+                &self.migration_database_password,
+            )
             .field("log", &self.log)
             .finish()
     }
@@ -320,6 +428,64 @@ mod tests {
             service_runtime::telemetry::LogFormat::Json
         );
         assert!(config.migrate_on_start);
+    }
+
+    #[test]
+    fn migrations_use_their_own_account_when_one_is_given() {
+        let base = [
+            ("DATABASE_URL", "mysql://blog:runtime@db:3306/blog"),
+            ("API_TOKEN", "t0ken"),
+        ];
+        let config = load(&base).unwrap();
+        assert_eq!(config.migration_node_urls().unwrap(), None);
+        let mut vars = base.to_vec();
+        vars.extend([
+            ("MIGRATION_DATABASE_USER", "blog_migrate"),
+            ("MIGRATION_DATABASE_PASSWORD", "ddl-secret"),
+        ]);
+        let config = load(&vars).unwrap();
+        assert_eq!(
+            config.migration_node_urls().unwrap(),
+            Some(vec![
+                "mysql://blog_migrate:ddl-secret@db:3306/blog".to_owned()
+            ])
+        );
+        assert_eq!(config.database_url, "mysql://blog:runtime@db:3306/blog");
+        let debug = format!("{config:?}");
+        assert!(!debug.contains("ddl-secret"), "{debug}");
+        let migrate =
+            MigrateConfig::from_vars(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+                .unwrap();
+        assert_eq!(
+            migrate.migration_url().unwrap(),
+            "mysql://blog_migrate:ddl-secret@db:3306/blog"
+        );
+    }
+
+    #[test]
+    fn a_migration_account_needs_both_its_user_and_its_password() {
+        for (name, value, named) in [
+            (
+                "MIGRATION_DATABASE_USER",
+                "blog_migrate",
+                "MIGRATION_DATABASE_USER",
+            ),
+            (
+                "MIGRATION_DATABASE_PASSWORD",
+                "ddl-secret",
+                "MIGRATION_DATABASE_PASSWORD",
+            ),
+        ] {
+            let err = load(&[
+                ("DATABASE_URL", "mysql://blog:runtime@db:3306/blog"),
+                ("API_TOKEN", "t0ken"),
+                (name, value),
+            ])
+            .unwrap_err()
+            .to_string();
+            assert!(err.contains(named), "{err}");
+            assert!(!err.contains("ddl-secret"), "{err}");
+        }
     }
 
     #[test]
@@ -515,7 +681,19 @@ mod tests {
                 ("DATABASE_URL", "mysql://blog:secret@db:3306/blog"),
                 ("API_TOKEN", "t0ken"),
             ],
-            |vars| Config::from_vars(vars).map(|config| format!("{config:?}")),
+            |mut vars| {
+                // The migration account's password is read only with its user.
+                let password = vars
+                    .iter()
+                    .any(|(name, _)| name.starts_with("MIGRATION_DATABASE_PASSWORD"));
+                let user = vars
+                    .iter()
+                    .any(|(name, _)| name == "MIGRATION_DATABASE_USER");
+                if password && !user {
+                    vars.push(("MIGRATION_DATABASE_USER".into(), "blog_migrate".into()));
+                }
+                Config::from_vars(vars).map(|config| format!("{config:?}"))
+            },
         );
         assert!(
             problems.is_empty(),

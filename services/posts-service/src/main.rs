@@ -40,7 +40,11 @@ async fn serve() -> ExitCode {
 async fn migrate() -> ExitCode {
     let config = MigrateConfig::from_env().unwrap_or_else(|err| config::exit_with(err));
     config.log.init();
-    let pool = match db::connect(&config.database_url, db::PoolSettings { min: 1, max: 2 }) {
+    // The migration account when one is given (MIGRATION_DATABASE_USER), else the service's.
+    let url = config
+        .migration_url()
+        .unwrap_or_else(|err| config::exit_with(err));
+    let pool = match db::connect(&url, db::PoolSettings { min: 1, max: 2 }) {
         Ok(pool) => pool,
         Err(err) => config::exit_with(err),
     };

@@ -80,7 +80,16 @@ impl Application {
                 pool: db::connect_node(url, settings, cluster)?,
             });
         }
-        let database = Database::with_nodes(Nodes::new(nodes));
+        let mut database = Database::with_nodes(Nodes::new(nodes));
+        if let (true, Some(urls)) = (config.migrate_on_start, config.migration_node_urls()?) {
+            // Two connections at most, only while start-up migrates.
+            let settings = PoolSettings { min: 0, max: 2 };
+            let pools = urls
+                .iter()
+                .map(|url| db::connect_node(url, settings, cluster))
+                .collect::<Result<Vec<_>, _>>()?;
+            database = database.migrating_through(pools);
+        }
         // one probe task per node (none with a single node)
         let monitor = database.nodes().spawn_monitor();
 

@@ -66,6 +66,9 @@ impl Phase {
 pub struct Database {
     nodes: Arc<Nodes>,
     phase: Arc<watch::Sender<Phase>>,
+    /// One pool per node for the migration account, when migrations use their own
+    /// (`MIGRATION_DATABASE_USER`); closed once start-up is done.
+    migration: Option<Arc<Vec<Pool>>>,
 }
 
 impl Database {
@@ -83,7 +86,15 @@ impl Database {
         Database {
             nodes: Arc::new(nodes),
             phase: Arc::new(watch::Sender::new(Phase::Starting)),
+            migration: None,
         }
+    }
+
+    /// Migrations go through `pools` (one per node, in the nodes' order), the
+    /// migration account's, instead of the nodes' own.
+    pub fn migrating_through(mut self, pools: Vec<Pool>) -> Database {
+        self.migration = Some(Arc::new(pools));
+        self
     }
 
     /// The writer's connection pool: where every statement goes now.
@@ -127,6 +138,10 @@ impl Database {
             match self.attempt(migrate).await {
                 Ok(()) => {
                     self.phase.send_replace(Phase::Ready);
+                    // The migration account is not needed again by this process.
+                    for pool in self.migration.iter().flat_map(|pools| pools.iter()) {
+                        let _ = pool.clone().disconnect().await;
+                    }
                     tracing::info!(
                         attempt,
                         waited_ms = began.elapsed().as_millis() as u64,
@@ -154,7 +169,8 @@ impl Database {
     async fn attempt(&self, migrate: bool) -> Result<(), StartUpFailure> {
         // through the writer; a node that does not answer hands the writes to the next
         let writer = self.nodes.writer_index();
-        let outcome = self.attempt_on(self.pool(), migrate).await;
+        let migration_pool = self.migration.as_ref().and_then(|pools| pools.get(writer));
+        let outcome = self.attempt_on(self.pool(), migration_pool, migrate).await;
         if matches!(
             outcome,
             Err(StartUpFailure::Unreachable(_) | StartUpFailure::TimedOut)
@@ -164,7 +180,14 @@ impl Database {
         outcome
     }
 
-    async fn attempt_on(&self, pool: &Pool, apply: bool) -> Result<(), StartUpFailure> {
+    /// Checks the schema through `pool`; applies pending migrations (when `apply`)
+    /// through `migration_pool`, or `pool` when there is none.
+    async fn attempt_on(
+        &self,
+        pool: &Pool,
+        migration_pool: Option<&Pool>,
+        apply: bool,
+    ) -> Result<(), StartUpFailure> {
         let current = tokio::time::timeout(REACH_TIMEOUT, schema_is_current(pool))
             .await
             .map_err(|_| StartUpFailure::TimedOut)?
@@ -177,7 +200,7 @@ impl Database {
         match (current, apply) {
             (true, _) => Ok(()),
             (false, false) => Err(StartUpFailure::Behind),
-            (false, true) => migrate(pool, scope)
+            (false, true) => migrate(migration_pool.unwrap_or(pool), scope)
                 .await
                 .map_err(StartUpFailure::Migration),
         }

@@ -12,6 +12,7 @@ mod observability;
 mod openapi;
 mod outage;
 mod pagination;
+mod privileges;
 mod process;
 mod rendering;
 mod resilience;
@@ -75,6 +76,8 @@ fn main() -> std::process::ExitCode {
         sessions::login_failures_are_counted_per_client_and_for_the_account,
         process::missing_or_malformed_variable_exits_with_one_line_naming_it,
         process::migrate_command_applies_schema_and_exits,
+        privileges::runtime_account_cannot_change_the_schema_while_the_service_works,
+        privileges::migrate_command_uses_the_migration_account,
         process::sigterm_finishes_cleanly_and_logs_carry_request_id,
         process::shutdown_lets_in_flight_request_finish,
     ])
