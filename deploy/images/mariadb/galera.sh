@@ -319,7 +319,12 @@ galera_watchdog() {
     if out=$(galera_reform_primary); then
       headless_since="" votes=0
     else
-      warn "Galera watchdog: pc.bootstrap failed ($out); a data dir made before the account 'mysql'@'localhost' got SUPER needs it granted, or the statement run as root"
+      case $out in
+        *"Access denied"*|*"SUPER"*|*"privilege"*)
+          warn "Galera watchdog: pc.bootstrap refused ($out); a data dir made before the account 'mysql'@'localhost' got SUPER needs it granted, or the statement run as root" ;;
+        # Galera turns it down while a view changes (a peer joining): the next checks retry
+        *) warn "Galera watchdog: pc.bootstrap failed ($out); trying again at the next check" ;;
+      esac
     fi
   done
 }

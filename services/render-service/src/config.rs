@@ -80,7 +80,8 @@ pub struct Config {
     #[serde(default = "default_blog_title")]
     pub blog_title: String,
     /// `PUBLIC_URL`: the blog's external base URL (e.g. `https://blog.example.com`), used
-    /// for the absolute links an Atom feed needs. Unset: taken from the request's `Host`.
+    /// for the absolute links an Atom feed needs (unset: taken from the request's `Host`)
+    /// and a post page's canonical URL (unset: `http://localhost:8080`).
     #[serde(default)]
     pub public_url: Option<String>,
     /// `PAGE_CACHE_TTL_MS`: how long a rendered page is shared between anonymous

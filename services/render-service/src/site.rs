@@ -16,6 +16,19 @@ pub struct Site {
     pub https: bool,
 }
 
+/// Where absolute URLs in shared pages start when `PUBLIC_URL` is not set.
+pub const DEFAULT_PUBLIC_URL: &str = "http://localhost:8080";
+
+impl Site {
+    /// The base of canonical URLs: `PUBLIC_URL`, or [`DEFAULT_PUBLIC_URL`] when it is not
+    /// set (never the request's `Host`, which a client chooses).
+    pub fn canonical_base(&self) -> &str {
+        self.public_url
+            .as_deref()
+            .map_or(DEFAULT_PUBLIC_URL, |url| url.trim_end_matches('/'))
+    }
+}
+
 /// The Content-Security-Policy of every response: nothing runs, styles and images come
 /// from here (images also from `https:` and `data:`), forms only post here.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self' data: https:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";

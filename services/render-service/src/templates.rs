@@ -1,8 +1,8 @@
 //! The pages' data, one askama template type per page; the markup is in `templates/`.
 //!
 //! askama checks the templates against these types at compile time and HTML-escapes
-//! every value unless a template says `|safe`, which only [`PostView::body_html`] and
-//! the feed's content do: that HTML is the post's body rendered and sanitised by
+//! every value unless a template says `|safe`, which only [`PostView::body_html`], the
+//! feed's content and [`LinkCard::json_ld`] (escaped for a script element) do: that HTML is the post's body rendered and sanitised by
 //! posts-service (with the `post-render` crate) when the post was written.
 
 use askama::Template;
@@ -11,6 +11,8 @@ use time::macros::format_description;
 use time::OffsetDateTime;
 
 use posts_api::Post;
+
+use crate::pages::link_card::LinkCard;
 
 /// What every page's frame (header, navigation, flash) needs.
 #[derive(Debug, Clone)]
@@ -114,6 +116,8 @@ pub struct IndexPage {
 pub struct PostPage {
     pub chrome: Chrome,
     pub post: PostView,
+    /// The head tags for search engines and link previews.
+    pub card: LinkCard,
 }
 
 /// What is wrong with a submitted form, by field.

@@ -8,5 +8,6 @@ pub mod editor;
 pub mod feed;
 pub mod health;
 pub mod index;
+pub mod link_card;
 pub mod post;
 pub mod session;

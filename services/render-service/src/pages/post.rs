@@ -11,6 +11,7 @@ use warp::Filter;
 
 use crate::error::PageError;
 use crate::page_cache::{CachedPage, PageKey};
+use crate::pages::link_card::LinkCard;
 use crate::posts_client::UpstreamError;
 use crate::state::{with_state, AppState};
 use crate::templates::{render, Chrome, PostPage, PostView};
@@ -42,7 +43,10 @@ pub async fn render_post(
             async move {
                 let post = state.posts.get(id, &request_id).await?;
                 let chrome = Visitor::shared_chrome(&state, post.title.clone());
-                Ok(CachedPage::new(StatusCode::OK, post_html(chrome, &post)?))
+                Ok(CachedPage::new(
+                    StatusCode::OK,
+                    post_html(&state, chrome, &post)?,
+                ))
             }
         };
         let (page, served) = state.pages.get_or_render(key, render).await?;
@@ -59,13 +63,14 @@ pub async fn render_post(
         }
     };
     let chrome = visitor.chrome(&state, post.title.clone());
-    let html = post_html(chrome, &post)?;
+    let html = post_html(&state, chrome, &post)?;
     Ok(visitor.page(StatusCode::OK, html))
 }
 
-fn post_html(chrome: Chrome, post: &Post) -> Result<String, PageError> {
+fn post_html(state: &AppState, chrome: Chrome, post: &Post) -> Result<String, PageError> {
     Ok(render(&PostPage {
         chrome,
         post: PostView::new(post),
+        card: LinkCard::new(&state.site, post),
     })?)
 }

@@ -37,6 +37,7 @@ fn main() -> ExitCode {
         pages::index_lists_the_newest_posts_with_title_date_and_excerpt,
         pages::older_posts_pages_through_every_post_once_newest_first,
         pages::post_page_renders_markdown,
+        pages::post_page_head_has_a_canonical_link_a_card_and_json_ld,
         pages::unknown_post_is_a_404_page,
         pages::non_numeric_post_id_is_a_404_page,
         pages::unknown_path_is_a_404_page,

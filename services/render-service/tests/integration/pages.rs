@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use test_mariadb::harness::Db;
 
-use crate::helpers::{spawn_blog, unescape};
+use crate::helpers::{spawn_blog, spawn_blog_with, unescape};
 
 pub async fn index_without_posts_shows_a_friendly_empty_state(db: Db) {
     let blog = spawn_blog(&db).await;
@@ -94,6 +94,71 @@ pub async fn post_page_renders_markdown(db: Db) {
         html.contains("<title>Markdown test · Blog</title>"),
         "{html}"
     );
+}
+
+/// The `content` of `<meta property|name="key">` in `html`, unescaped.
+fn meta(html: &str, key: &str) -> Option<String> {
+    let tag_start = html
+        .find(&format!(r#"<meta property="{key}" content=""#))
+        .or_else(|| html.find(&format!(r#"<meta name="{key}" content=""#)))?;
+    let rest = &html[tag_start..];
+    let value_start = rest.find("content=\"")? + "content=\"".len();
+    let value_end = value_start + rest[value_start..].find('"')?;
+    Some(unescape(&rest[value_start..value_end]))
+}
+
+pub async fn post_page_head_has_a_canonical_link_a_card_and_json_ld(db: Db) {
+    let blog = spawn_blog_with(&db, |config| {
+        config.public_url = Some("https://blog.example/".into())
+    })
+    .await;
+    let title = "Tom & \"Jerry\" </script><script>alert(1)</script>";
+    let post = blog
+        .create_via_api(title, "The opening *line* of the post.\n\nMore text.")
+        .await;
+    let url = format!("https://blog.example/posts/{}", post["id"]);
+    // A client's Host header never changes the canonical URL (the page is shared).
+    let response = reqwest::Client::new()
+        .get(blog.at(&format!("/posts/{}", post["id"])))
+        .header("host", "evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let html = response.text().await.unwrap();
+
+    assert!(
+        html.contains(&format!(r#"<link rel="canonical" href="{url}">"#)),
+        "{html}"
+    );
+    assert!(!html.contains("evil.example"), "{html}");
+    assert_eq!(meta(&html, "og:type").as_deref(), Some("article"));
+    assert_eq!(meta(&html, "og:title").as_deref(), Some(title));
+    assert_eq!(meta(&html, "og:url").as_deref(), Some(url.as_str()));
+    let description = meta(&html, "og:description").unwrap();
+    assert!(
+        description.starts_with("The opening line of the post."),
+        "{description}"
+    );
+    assert_eq!(meta(&html, "description"), Some(description.clone()));
+    assert_eq!(
+        meta(&html, "article:published_time").as_ref(),
+        post["created_at"].as_str().map(str::to_owned).as_ref()
+    );
+    assert_eq!(meta(&html, "twitter:card").as_deref(), Some("summary"));
+
+    // Exactly one script element, JSON-LD, whose text ends only at its own end tag.
+    assert_eq!(html.matches("<script").count(), 1, "{html}");
+    let start = html.find(r#"<script type="application/ld+json">"#).unwrap()
+        + r#"<script type="application/ld+json">"#.len();
+    let end = start + html[start..].find("</script>").unwrap();
+    let json_ld: serde_json::Value = serde_json::from_str(&html[start..end]).unwrap();
+    assert_eq!(json_ld["@context"], "https://schema.org");
+    assert_eq!(json_ld["@type"], "BlogPosting");
+    assert_eq!(json_ld["headline"], title);
+    assert_eq!(json_ld["url"], url.as_str());
+    assert_eq!(json_ld["datePublished"], post["created_at"]);
+    assert_eq!(json_ld["author"]["name"], "Blog");
 }
 
 pub async fn unknown_post_is_a_404_page(db: Db) {

@@ -44,14 +44,20 @@ impl Findings {
 }
 
 /// Run in the page after load: the markers a payload would set and any markup that
-/// would run script on interaction. The blog's own pages have no script at all; the
+/// would run script on interaction. The blog's own pages run no script at all: their one
+/// script element is the post page's JSON-LD in the head (data, never run), and the
 /// only script-capable URL of the template is the empty `data:,` favicon.
 const CHECK_SCRIPT: &str = r#"
 const armed = [];
+const jsonLd = (el) => el.parentElement === document.head && el.attributes.length === 1 &&
+  el.getAttribute('type') === 'application/ld+json';
 const urlAttributes = ['href', 'src', 'action', 'formaction', 'xlink:href', 'data',
   'background', 'lowsrc', 'dynsrc', 'poster', 'codebase', 'cite', 'srcset'];
 for (const el of document.getElementsByTagName('*')) {
   const tag = el.tagName.toLowerCase();
+  if (tag === 'script' && jsonLd(el)) {
+    continue;
+  }
   if (['script', 'iframe', 'frame', 'frameset', 'object', 'embed', 'applet', 'base'].includes(tag)) {
     armed.push('<' + tag + '> element');
   }
