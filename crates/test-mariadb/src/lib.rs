@@ -9,11 +9,13 @@
 //!   container, reports like `cargo test` (libtest-mimic), and removes the container when
 //!   the run ends, pass or fail. Containers carry the label [`LABEL`] so CI can remove
 //!   what a killed run left behind.
+//! - [`tls`]: a throwaway CA and server certificates for tests of TLS between the parts.
 //!
 //! The image is never pulled here: `deploy/build-images.sh` builds it from Debian
 //! packages where no registry is reachable.
 
 pub mod harness;
+pub mod tls;
 
 use std::time::{Duration, Instant};
 

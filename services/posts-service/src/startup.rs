@@ -50,6 +50,7 @@ pub struct Application {
     listener: TcpListener,
     metrics_listener: TcpListener,
     limits: Limits,
+    tls: Option<Arc<rustls::ServerConfig>>,
     routes: BoxedFilter<(Response,)>,
     metrics_routes: BoxedFilter<(Response,)>,
     http_metrics: HttpMetrics,
@@ -65,6 +66,7 @@ impl Application {
     /// wait for them to be applied, retrying until it succeeds. Fails only for what
     /// retrying cannot mend: a taken address, an unusable setting.
     pub async fn build(config: Config) -> Result<Application, StartupError> {
+        let tls = config.server.tls_config()?;
         let listener = bind(config.server.listen_addr).await?;
         let metrics_listener = bind(config.server.metrics_addr).await?;
         let settings = PoolSettings {
@@ -116,6 +118,7 @@ impl Application {
             listener,
             metrics_listener,
             limits: config.server.limits(),
+            tls,
             metrics_routes: routes::metrics_routes(state.clone()),
             routes: routes::routes(state),
             http_metrics,
@@ -151,6 +154,7 @@ impl Application {
         tracing::info!(
             addr = %self.local_addr(),
             metrics_addr = %self.metrics_addr(),
+            tls = self.tls.is_some(),
             "posts-service listening"
         );
         let metrics = tokio::spawn(server::serve(
@@ -159,8 +163,9 @@ impl Application {
             self.http_metrics.clone(),
             std::future::pending(),
         ));
-        server::serve_with_limits(
+        server::serve_with_tls(
             self.listener,
+            self.tls,
             self.routes,
             self.http_metrics,
             self.limits,
