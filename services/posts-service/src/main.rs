@@ -40,7 +40,11 @@ async fn serve() -> ExitCode {
 async fn migrate() -> ExitCode {
     let config = MigrateConfig::from_env().unwrap_or_else(|err| config::exit_with(err));
     config.log.init();
-    let pool = match db::connect(&config.database_url, db::PoolSettings { min: 1, max: 2 }) {
+    let settings = db::PoolSettings { min: 1, max: 2 };
+    let pool = match config
+        .database_ssl()
+        .and_then(|ssl| db::connect(&config.database_url, settings, ssl.as_ref()))
+    {
         Ok(pool) => pool,
         Err(err) => config::exit_with(err),
     };

@@ -73,13 +73,14 @@ impl Application {
             min: config.db_pool_min,
             max: config.db_pool_max,
         };
+        let ssl = config.database_ssl()?;
         let urls = config.database_node_urls()?;
         let cluster = urls.len() > 1;
         let mut nodes = Vec::with_capacity(urls.len());
         for url in &urls {
             nodes.push(Node {
                 label: nodes::label_of(&db::parse_database_url(url)?),
-                pool: db::connect_node(url, settings, cluster)?,
+                pool: db::connect_node(url, settings, cluster, ssl.as_ref())?,
             });
         }
         let database = Database::with_nodes(Nodes::new(nodes));
