@@ -32,6 +32,7 @@ async fn main() {
             min: defaults.db_pool_min,
             max: defaults.db_pool_max,
         },
+        None,
     )
     .unwrap_or_else(|err| {
         eprintln!("{err}");

@@ -14,12 +14,15 @@
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use serde::de::{self, DeserializeOwned, Visitor};
 use serde::Deserialize;
 
 use crate::server::{Limits, DEFAULT_MAX_CONNECTIONS};
 use crate::telemetry::LogConfig;
+use crate::tls::{self, TlsFiles};
 
 /// A configuration problem found at start. Its message names the variable and never
 /// includes the value of a secret.
@@ -378,7 +381,8 @@ pub struct DefaultPorts {
 }
 
 /// The variables every service reads to serve: `LISTEN_ADDR`, `METRICS_ADDR`,
-/// `MAX_CONNECTIONS`, and the log settings `RUST_LOG` and `LOG_FORMAT`.
+/// `MAX_CONNECTIONS`, `TLS_CERT_FILE` and `TLS_KEY_FILE`, and the log settings
+/// `RUST_LOG` and `LOG_FORMAT`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerConfig {
     /// `LISTEN_ADDR`: where the public listener accepts connections.
@@ -388,6 +392,11 @@ pub struct ServerConfig {
     /// `MAX_CONNECTIONS`: open connections the public listener accepts; more wait in
     /// the kernel's backlog.
     pub max_connections: usize,
+    /// `TLS_CERT_FILE`: with `TLS_KEY_FILE` (both or neither), the public listener
+    /// serves HTTPS ([`ServerConfig::tls_files`]). The metrics listener stays plain HTTP.
+    pub tls_cert_file: Option<PathBuf>,
+    /// `TLS_KEY_FILE`: the private key of `TLS_CERT_FILE`.
+    pub tls_key_file: Option<PathBuf>,
     /// `RUST_LOG` and `LOG_FORMAT`.
     pub log: LogConfig,
 }
@@ -402,6 +411,10 @@ struct ServerVariables {
     metrics_addr: Option<SocketAddr>,
     #[serde(default = "default_max_connections")]
     max_connections: usize,
+    #[serde(default)]
+    tls_cert_file: Option<PathBuf>,
+    #[serde(default)]
+    tls_key_file: Option<PathBuf>,
 }
 
 fn default_max_connections() -> usize {
@@ -423,6 +436,21 @@ impl ServerConfig {
                 "must be at least 1",
             ));
         }
+        match (&read.tls_cert_file, &read.tls_key_file) {
+            (Some(_), Some(_)) | (None, None) => {}
+            (Some(_), None) => {
+                return Err(ConfigError::invalid(
+                    "TLS_KEY_FILE",
+                    "must be set when TLS_CERT_FILE is: set both to serve HTTPS, or neither",
+                ))
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError::invalid(
+                    "TLS_CERT_FILE",
+                    "must be set when TLS_KEY_FILE is: set both to serve HTTPS, or neither",
+                ))
+            }
+        }
         Ok(ServerConfig {
             listen_addr: read
                 .listen_addr
@@ -431,6 +459,8 @@ impl ServerConfig {
                 .metrics_addr
                 .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], ports.metrics))),
             max_connections: read.max_connections,
+            tls_cert_file: read.tls_cert_file,
+            tls_key_file: read.tls_key_file,
             log,
         })
     }
@@ -458,6 +488,36 @@ impl ServerConfig {
         let mut names = variables::<ServerVariables>();
         names.extend(variables::<LogConfig>());
         names
+    }
+
+    /// The public listener's TLS configuration, read from `TLS_CERT_FILE` and
+    /// `TLS_KEY_FILE`; `None` when it serves plain HTTP. Errors name the variable whose
+    /// file is missing, unreadable or wrong.
+    pub fn tls_config(&self) -> Result<Option<Arc<rustls::ServerConfig>>, ConfigError> {
+        self.tls_files()
+            .as_ref()
+            .map(tls::server_config)
+            .transpose()
+    }
+
+    /// `TLS_CERT_FILE` and `TLS_KEY_FILE` when both are set.
+    pub fn tls_files(&self) -> Option<TlsFiles> {
+        match (&self.tls_cert_file, &self.tls_key_file) {
+            (Some(cert_file), Some(key_file)) => Some(TlsFiles {
+                cert_file: cert_file.clone(),
+                key_file: key_file.clone(),
+            }),
+            _ => None,
+        }
+    }
+
+    /// Serves HTTPS with `files` (as `TLS_CERT_FILE` and `TLS_KEY_FILE` would).
+    pub fn with_tls(self, files: TlsFiles) -> ServerConfig {
+        ServerConfig {
+            tls_cert_file: Some(files.cert_file),
+            tls_key_file: Some(files.key_file),
+            ..self
+        }
     }
 
     /// The edge's [`Limits`] with this `MAX_CONNECTIONS`.
@@ -536,6 +596,8 @@ mod tests {
                 "LISTEN_ADDR",
                 "METRICS_ADDR",
                 "MAX_CONNECTIONS",
+                "TLS_CERT_FILE",
+                "TLS_KEY_FILE",
                 "RUST_LOG",
                 "LOG_FORMAT"
             ]
@@ -723,6 +785,43 @@ mod tests {
         ] {
             let err = ServerConfig::from_iter(vars(&[(name, value)]), PORTS).unwrap_err();
             assert!(err.to_string().contains(name), "{err}");
+        }
+    }
+
+    #[test]
+    fn tls_files_are_set_together_or_not_at_all() {
+        assert_eq!(
+            ServerConfig::from_iter(vars(&[]), PORTS)
+                .unwrap()
+                .tls_files(),
+            None
+        );
+        let both = ServerConfig::from_iter(
+            vars(&[
+                ("TLS_CERT_FILE", "/certs/posts.pem"),
+                ("TLS_KEY_FILE", "/certs/posts.key"),
+            ]),
+            PORTS,
+        )
+        .unwrap();
+        assert_eq!(
+            both.tls_files(),
+            Some(TlsFiles {
+                cert_file: "/certs/posts.pem".into(),
+                key_file: "/certs/posts.key".into(),
+            })
+        );
+        for (set, missing) in [
+            ("TLS_CERT_FILE", "TLS_KEY_FILE"),
+            ("TLS_KEY_FILE", "TLS_CERT_FILE"),
+        ] {
+            let err = ServerConfig::from_iter(vars(&[(set, "/certs/x.pem")]), PORTS)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains(&format!("{missing} must be set when {set} is")),
+                "{err}"
+            );
         }
     }
 

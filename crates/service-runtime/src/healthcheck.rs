@@ -7,10 +7,16 @@
 //! loopback), sends one HTTP/1.0 `GET /readyz` (or the path given after `healthcheck`),
 //! and exits 0 only when the answer is a 200 within [`TIMEOUT`]. Any other outcome prints
 //! one line saying why and exits 1, which is what Docker counts as unhealthy.
+//!
+//! When `TLS_CERT_FILE` is set the service serves HTTPS, and so does the check: it
+//! trusts exactly the certificate in that file, whatever name it carries, since it asks
+//! its own process on loopback.
 
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
+use std::path::Path;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The bound on the whole check: connect, send, read the status line. Docker's own
@@ -30,10 +36,22 @@ pub fn main(default_listen_addr: SocketAddr) -> ExitCode {
         },
         Err(_) => default_listen_addr,
     };
+    let tls = match std::env::var_os("TLS_CERT_FILE") {
+        Some(file) => match crate::tls::certificates("TLS_CERT_FILE", Path::new(&file)) {
+            Ok(mut certs) => Some(Arc::new(crate::tls::client_config_pinned(
+                certs.swap_remove(0),
+            ))),
+            Err(err) => {
+                eprintln!("healthcheck: {err}");
+                return ExitCode::from(2);
+            }
+        },
+        None => None,
+    };
     let path = std::env::args()
         .nth(2)
         .unwrap_or_else(|| "/readyz".to_owned());
-    match probe(local_target(listen_addr), &path, TIMEOUT) {
+    match probe_with(local_target(listen_addr), &path, TIMEOUT, tls) {
         Ok(()) => ExitCode::SUCCESS,
         Err(reason) => {
             eprintln!("healthcheck: GET {path}: {reason}");
@@ -57,6 +75,16 @@ pub fn local_target(listen_addr: SocketAddr) -> SocketAddr {
 
 /// `GET path` on `addr`: `Ok` on a 200 within `timeout`, else why not.
 pub fn probe(addr: SocketAddr, path: &str, timeout: Duration) -> Result<(), String> {
+    probe_with(addr, path, timeout, None)
+}
+
+/// [`probe`], over TLS with `tls` when it is set.
+pub fn probe_with(
+    addr: SocketAddr,
+    path: &str,
+    timeout: Duration,
+    tls: Option<Arc<rustls::ClientConfig>>,
+) -> Result<(), String> {
     let deadline = Instant::now() + timeout;
     let remaining = || {
         deadline
@@ -64,14 +92,23 @@ pub fn probe(addr: SocketAddr, path: &str, timeout: Duration) -> Result<(), Stri
             .filter(|left| !left.is_zero())
             .ok_or_else(|| format!("no answer within {} ms", timeout.as_millis()))
     };
-    let mut stream = TcpStream::connect_timeout(&addr, remaining()?)
+    let tcp = TcpStream::connect_timeout(&addr, remaining()?)
         .map_err(|err| format!("cannot connect to {addr}: {err}"))?;
-    stream
-        .set_write_timeout(Some(remaining()?))
+    tcp.set_write_timeout(Some(remaining()?))
         .map_err(|err| err.to_string())?;
+    let mut stream = match tls {
+        None => Stream::Plain(tcp),
+        Some(config) => {
+            let name = rustls::pki_types::ServerName::IpAddress(addr.ip().into());
+            let connection = rustls::ClientConnection::new(config, name)
+                .map_err(|err| format!("cannot start TLS: {err}"))?;
+            Stream::Tls(Box::new(rustls::StreamOwned::new(connection, tcp)))
+        }
+    };
     let request = format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\nUser-Agent: healthcheck\r\n\r\n");
     stream
         .write_all(request.as_bytes())
+        .and_then(|()| stream.flush())
         .map_err(|err| format!("cannot send the request: {err}"))?;
 
     // Only the status line matters; read until its end (or the peer closes).
@@ -79,6 +116,7 @@ pub fn probe(addr: SocketAddr, path: &str, timeout: Duration) -> Result<(), Stri
     let mut buf = [0u8; 128];
     while !head.contains(&b'\n') && head.len() < 1024 {
         stream
+            .tcp()
             .set_read_timeout(Some(remaining()?))
             .map_err(|err| err.to_string())?;
         match stream.read(&mut buf) {
@@ -96,6 +134,46 @@ pub fn probe(addr: SocketAddr, path: &str, timeout: Duration) -> Result<(), Stri
             Err(format!("answered {status_line:?}"))
         }
         _ => Err(format!("not an HTTP answer: {status_line:?}")),
+    }
+}
+
+/// The connection a probe asks over.
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
+}
+
+impl Stream {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Stream::Plain(tcp) => tcp,
+            Stream::Tls(tls) => &tls.sock,
+        }
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Stream::Plain(tcp) => tcp.read(buf),
+            Stream::Tls(tls) => tls.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Stream::Plain(tcp) => tcp.write(buf),
+            Stream::Tls(tls) => tls.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Stream::Plain(tcp) => tcp.flush(),
+            Stream::Tls(tls) => tls.flush(),
+        }
     }
 }
 

@@ -17,7 +17,9 @@
 //!   template (never the raw path) and status, and the `/metrics` text encoder.
 //! - [`server`]: a single `serve` function that takes a bound `TcpListener` and a warp
 //!   filter, wraps every request in a span carrying its request id, records metrics,
-//!   and shuts down gracefully.
+//!   and shuts down gracefully, over TLS when the service has a certificate.
+//! - [`tls`]: rustls configurations from PEM files: the certificate a listener serves
+//!   (`TLS_CERT_FILE`, `TLS_KEY_FILE`) and the CA bundles clients trust.
 //! - [`shutdown`]: the future that resolves on SIGTERM or SIGINT.
 //! - [`healthcheck`]: the `healthcheck` subcommand, a container health check that needs
 //!   no shell or curl in the image.
@@ -30,3 +32,4 @@ pub mod request_id;
 pub mod server;
 pub mod shutdown;
 pub mod telemetry;
+pub mod tls;

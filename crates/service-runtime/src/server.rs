@@ -12,6 +12,10 @@
 //! arrive within 10 s and a whole body within 30 s, open connections are capped, `HEAD`
 //! is answered wherever `GET` is, and a 405 names the allowed methods. Handlers can read
 //! the client's address as a [`PeerAddr`] extension.
+//!
+//! [`serve_with_tls`] can do the same over TLS: each connection's handshake must end within the
+//! header read timeout, and a client that fails it (plain HTTP, a certificate it does
+//! not trust) is dropped without an answer.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -25,6 +29,7 @@ use http::{HeaderValue, Method, StatusCode};
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio::time::Sleep;
@@ -110,6 +115,37 @@ pub async fn serve_with_limits<F>(
     F: Filter<Error = warp::Rejection> + Clone + Send + Sync + 'static,
     F::Extract: Reply,
 {
+    serve_edge(listener, None, routes, metrics, limits, shutdown).await
+}
+
+/// [`serve_with_limits`], over TLS with `tls` when it is set (see
+/// [`crate::config::ServerConfig::tls_config`]).
+pub async fn serve_with_tls<F>(
+    listener: TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    routes: F,
+    metrics: HttpMetrics,
+    limits: Limits,
+    shutdown: impl Future<Output = ()> + Send,
+) where
+    F: Filter<Error = warp::Rejection> + Clone + Send + Sync + 'static,
+    F::Extract: Reply,
+{
+    let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
+    serve_edge(listener, acceptor, routes, metrics, limits, shutdown).await
+}
+
+async fn serve_edge<F>(
+    listener: TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    routes: F,
+    metrics: HttpMetrics,
+    limits: Limits,
+    shutdown: impl Future<Output = ()> + Send,
+) where
+    F: Filter<Error = warp::Rejection> + Clone + Send + Sync + 'static,
+    F::Extract: Reply,
+{
     let service = warp::service(routes);
     let graceful = GracefulShutdown::new();
     let connections = Arc::new(Semaphore::new(limits.max_connections.max(1)));
@@ -150,17 +186,39 @@ pub async fn serve_with_limits<F>(
                 request,
             )
         });
-        let connection = hyper::server::conn::http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(limits.header_read_timeout)
-            .serve_connection(TokioIo::new(stream), handler);
-        let connection = graceful.watch(connection);
-        tokio::spawn(async move {
-            if let Err(err) = connection.await {
-                tracing::debug!(error = %err, "connection ended with an error");
+        match &tls {
+            None => {
+                let connection = serve_connection(stream, handler, limits);
+                let connection = graceful.watch(connection);
+                tokio::spawn(async move {
+                    if let Err(err) = connection.await {
+                        tracing::debug!(error = %err, "connection ended with an error");
+                    }
+                    drop(permit);
+                });
             }
-            drop(permit);
-        });
+            Some(acceptor) => {
+                // Taken now, before a shutdown can begin: the drain then waits for a
+                // connection still in its handshake, and shuts it down gracefully after.
+                let watcher = graceful.watcher();
+                let handshake = acceptor.accept(stream);
+                tokio::spawn(async move {
+                    match tokio::time::timeout(limits.header_read_timeout, handshake).await {
+                        Ok(Ok(stream)) => {
+                            let connection = serve_connection(stream, handler, limits);
+                            if let Err(err) = watcher.watch(connection).await {
+                                tracing::debug!(error = %err, "connection ended with an error");
+                            }
+                        }
+                        Ok(Err(err)) => {
+                            tracing::debug!(error = %err, "TLS handshake failed");
+                        }
+                        Err(_) => tracing::debug!("TLS handshake timed out"),
+                    }
+                    drop(permit);
+                });
+            }
+        }
     }
 
     drop(listener);
@@ -169,6 +227,25 @@ pub async fn serve_with_limits<F>(
         Ok(()) => tracing::info!("all connections closed"),
         Err(_) => tracing::warn!("drain timeout reached, closing remaining connections"),
     }
+}
+
+/// One HTTP/1 connection over `io`, with the edge's header read timeout.
+fn serve_connection<IO, S>(
+    io: IO,
+    handler: S,
+    limits: Limits,
+) -> hyper::server::conn::http1::Connection<TokioIo<IO>, S>
+where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    S: hyper::service::HttpService<Incoming>,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    S::ResBody: 'static,
+    <S::ResBody as Body>::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .serve_connection(TokioIo::new(io), handler)
 }
 
 async fn handle<S>(

@@ -4,20 +4,25 @@
 //!
 //! - [`MariaDb`]: one `mariadb:10.11` container started through testcontainers-modules,
 //!   handing out a fresh, empty database per test ([`MariaDb::fresh_database`]) so tests
-//!   never see each other's rows.
+//!   never see each other's rows; [`MariaDb::start_with_tls`] starts one that accepts
+//!   only TLS connections.
 //! - [`harness`]: runs a test binary's async cases on one Tokio runtime with one shared
 //!   container, reports like `cargo test` (libtest-mimic), and removes the container when
 //!   the run ends, pass or fail. Containers carry the label [`LABEL`] so CI can remove
 //!   what a killed run left behind.
+//! - [`tls`]: a throwaway CA and server certificates for tests of TLS between the parts.
 //!
 //! The image is never pulled here: `deploy/build-images.sh` builds it from Debian
 //! packages where no registry is reachable.
 
 pub mod harness;
+pub mod tls;
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use mysql_async::prelude::Queryable;
+use mysql_async::{Opts, OptsBuilder, SslOpts};
 use testcontainers_modules::mariadb::Mariadb;
 use testcontainers_modules::testcontainers::core::{ContainerPort, IntoContainerPort};
 use testcontainers_modules::testcontainers::runners::AsyncRunner;
@@ -35,7 +40,12 @@ const MARIADB_PORT: ContainerPort = ContainerPort::Tcp(3306);
 pub struct MariaDb {
     container: ContainerAsync<Mariadb>,
     host_port: u16,
+    /// How this crate's own connections reach a server that requires TLS.
+    ssl: Option<SslOpts>,
 }
+
+/// Where [`MariaDb::start_with_tls`] puts the server's certificate files.
+const TLS_DIR: &str = "/etc/mysql/tls";
 
 impl MariaDb {
     /// Starts a container with a random host port.
@@ -55,13 +65,51 @@ impl MariaDb {
         .await
     }
 
+    /// Starts a container that serves TLS with `cert` (which must name `127.0.0.1`) and
+    /// refuses connections without it (`--require-secure-transport=ON`). This crate's
+    /// own connections trust only the CA of `ca_file`.
+    pub async fn start_with_tls(cert: &tls::ServerCert, ca_file: &Path) -> MariaDb {
+        let read = |path: &Path| std::fs::read(path).expect("a certificate file to copy");
+        let request = Mariadb::default()
+            .with_tag(MARIADB_TAG)
+            .with_copy_to(format!("{TLS_DIR}/server.pem"), read(&cert.cert_file))
+            .with_copy_to(format!("{TLS_DIR}/server.key"), read(&cert.key_file))
+            .with_copy_to(format!("{TLS_DIR}/ca.pem"), read(ca_file));
+        // mysql_async builds its TLS configuration from rustls' process-wide default.
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        let ssl = SslOpts::default()
+            .with_root_certs(vec![read(ca_file).into()])
+            .with_disable_built_in_roots(true);
+        Self::start_with_args(
+            request,
+            &[
+                &format!("--ssl-cert={TLS_DIR}/server.pem"),
+                &format!("--ssl-key={TLS_DIR}/server.key"),
+                &format!("--ssl-ca={TLS_DIR}/ca.pem"),
+                "--require-secure-transport=ON",
+            ],
+            Some(ssl),
+        )
+        .await
+    }
+
     async fn start_with(
         request: testcontainers_modules::testcontainers::ContainerRequest<Mariadb>,
     ) -> MariaDb {
+        Self::start_with_args(request, &[], None).await
+    }
+
+    async fn start_with_args(
+        request: testcontainers_modules::testcontainers::ContainerRequest<Mariadb>,
+        args: &[&str],
+        ssl: Option<SslOpts>,
+    ) -> MariaDb {
         // Every test of a binary shares this server, each with a service or two whose
         // pools stay open while it runs: the default 151 connections are not enough.
+        let mut cmd = vec!["--max-connections=1000".to_owned()];
+        cmd.extend(args.iter().map(|arg| (*arg).to_owned()));
         let container = request
-            .with_cmd(["--max-connections=1000"])
+            .with_cmd(cmd)
             .with_label(LABEL, "true")
             .with_startup_timeout(Duration::from_secs(120))
             .start()
@@ -77,6 +125,7 @@ impl MariaDb {
         let db = MariaDb {
             container,
             host_port,
+            ssl,
         };
         db.wait_until_accepting(Duration::from_secs(60)).await;
         db
@@ -109,10 +158,17 @@ impl MariaDb {
         )
     }
 
+    /// A connection to the server itself (over TLS when it requires it).
+    pub async fn connect(&self) -> mysql_async::Result<mysql_async::Conn> {
+        let opts = Opts::from_url(&self.server_url()).expect("a valid server URL");
+        mysql_async::Conn::new(OptsBuilder::from_opts(opts).ssl_opts(self.ssl.clone())).await
+    }
+
     /// Creates a new empty database and returns its URL.
     pub async fn fresh_database(&self) -> String {
         let name = format!("test_{}", uuid::Uuid::new_v4().simple());
-        let mut conn = mysql_async::Conn::from_url(self.server_url())
+        let mut conn = self
+            .connect()
             .await
             .expect("cannot connect to the test MariaDB");
         conn.query_drop(format!(
@@ -165,7 +221,7 @@ impl MariaDb {
     async fn wait_until_accepting(&self, limit: Duration) {
         let deadline = Instant::now() + limit;
         loop {
-            if let Ok(mut conn) = mysql_async::Conn::from_url(self.server_url()).await {
+            if let Ok(mut conn) = self.connect().await {
                 if conn.query_drop("SELECT 1").await.is_ok() {
                     let _ = conn.disconnect().await;
                     return;

@@ -1,6 +1,7 @@
 //! posts-service configuration, read once from the environment at start.
 
 use std::fmt;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -35,6 +36,14 @@ pub struct Config {
     /// [`Config::from_env`], with `DATABASE_PASSWORD` in each URL when that is set.
     #[serde(default)]
     pub database_urls: Option<String>,
+    /// `DATABASE_TLS`: connect to the database over TLS, checking its certificate and
+    /// host name ([`crate::db::ssl_opts`]).
+    #[serde(default)]
+    pub database_tls: bool,
+    /// `DATABASE_CA_FILE`: the CA certificates (PEM) the database's certificate must
+    /// chain to, with `DATABASE_TLS`.
+    #[serde(default)]
+    pub database_ca_file: Option<PathBuf>,
     /// The bearer token that writes must carry.
     pub api_token: Secret,
     /// Connections the pool keeps open even when idle.
@@ -116,6 +125,8 @@ impl Config {
             database_url: database_url.into(),
             database_password: None,
             database_urls: None,
+            database_tls: false,
+            database_ca_file: None,
             api_token: Secret::new(api_token),
             db_pool_min: default_db_pool_min(),
             db_pool_max: default_db_pool_max(),
@@ -154,6 +165,12 @@ impl Config {
             .map(Some)
     }
 
+    /// How connections to the database are encrypted: `None` without `DATABASE_TLS`.
+    /// Reads `DATABASE_CA_FILE`; errors name it.
+    pub fn database_ssl(&self) -> Result<Option<mysql_async::SslOpts>, ConfigError> {
+        crate::db::ssl_opts(self.database_tls, self.database_ca_file.as_deref())
+    }
+
     /// The database nodes: those of `DATABASE_URLS` when it is set, else the one of
     /// `DATABASE_URL`.
     pub fn database_node_urls(&self) -> Result<Vec<String>, ConfigError> {
@@ -188,6 +205,7 @@ impl Config {
         if self.db_timeout_ms == 0 {
             return Err(ConfigError::invalid("DB_TIMEOUT_MS", "must be at least 1"));
         }
+        check_database_tls(self.database_tls, self.database_ca_file.is_some())?;
         self.database_url = with_password(&self.database_url, self.database_password.as_ref())?;
         crate::db::parse_database_url(&self.database_url)?;
         check_migration_account(
@@ -218,6 +236,8 @@ impl fmt::Debug for Config {
             .field("server", &self.server)
             .field("database_url", &redacted_url(&self.database_url))
             .field("database_password", &self.database_password)
+            .field("database_tls", &self.database_tls)
+            .field("database_ca_file", &self.database_ca_file)
             .field(
                 "database_urls",
                 &self
@@ -239,6 +259,18 @@ impl fmt::Debug for Config {
             .field("rerender_batch_rows", &self.rerender_batch_rows)
             .finish_non_exhaustive()
     }
+}
+
+/// `DATABASE_CA_FILE` means nothing without `DATABASE_TLS`: refuse it rather than let
+/// an operator believe the connections are checked.
+fn check_database_tls(enabled: bool, ca_file: bool) -> Result<(), ConfigError> {
+    if ca_file && !enabled {
+        return Err(ConfigError::invalid(
+            "DATABASE_CA_FILE",
+            "is set but DATABASE_TLS is not true: set DATABASE_TLS=true, or unset it",
+        ));
+    }
+    Ok(())
 }
 
 /// What `Debug` shows instead of the password of a URL.
@@ -344,6 +376,12 @@ pub struct MigrateConfig {
     /// As [`Config::migration_database_password`].
     #[serde(default)]
     pub migration_database_password: Option<Secret>,
+    /// As [`Config::database_tls`].
+    #[serde(default)]
+    pub database_tls: bool,
+    /// As [`Config::database_ca_file`].
+    #[serde(default)]
+    pub database_ca_file: Option<PathBuf>,
     /// `RUST_LOG` and `LOG_FORMAT`, read by a second pass in [`MigrateConfig::from_vars`]
     /// as [`ServerConfig`] reads them.
     #[serde(skip)]
@@ -367,7 +405,13 @@ impl MigrateConfig {
         migrate.validated()
     }
 
+    /// As [`Config::database_ssl`].
+    pub fn database_ssl(&self) -> Result<Option<mysql_async::SslOpts>, ConfigError> {
+        crate::db::ssl_opts(self.database_tls, self.database_ca_file.as_deref())
+    }
+
     fn validated(mut self) -> Result<MigrateConfig, ConfigError> {
+        check_database_tls(self.database_tls, self.database_ca_file.is_some())?;
         self.database_url = with_password(&self.database_url, self.database_password.as_ref())?;
         crate::db::parse_database_url(&self.database_url)?;
         check_migration_account(
@@ -401,6 +445,8 @@ impl fmt::Debug for MigrateConfig {
                 "migration_database_password",
                 &self.migration_database_password,
             )
+            .field("database_tls", &self.database_tls)
+            .field("database_ca_file", &self.database_ca_file)
             .field("log", &self.log)
             .finish()
     }
@@ -637,6 +683,55 @@ mod tests {
                 "{err}"
             );
         }
+    }
+
+    #[test]
+    fn database_tls_is_off_by_default_and_a_ca_file_needs_it() {
+        let base = [
+            ("DATABASE_URL", "mysql://blog:secret@db:3306/blog"),
+            ("API_TOKEN", "t"),
+        ];
+        let config = load(&base).unwrap();
+        assert!(!config.database_tls);
+        assert!(config.database_ssl().unwrap().is_none());
+
+        let err = load(&[base[0], base[1], ("DATABASE_CA_FILE", "/certs/ca.pem")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("DATABASE_CA_FILE is set but DATABASE_TLS is not true"),
+            "{err}"
+        );
+        let err = MigrateConfig::from_vars([
+            ("DATABASE_URL".to_owned(), "mysql://blog@db/blog".to_owned()),
+            ("DATABASE_CA_FILE".to_owned(), "/certs/ca.pem".to_owned()),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("DATABASE_CA_FILE is set"), "{err}");
+
+        // without a CA file, TLS checks the certificate against the public CAs
+        let config = load(&[base[0], base[1], ("DATABASE_TLS", "true")]).unwrap();
+        let ssl = config.database_ssl().unwrap().expect("TLS on");
+        assert!(!ssl.disable_built_in_roots());
+        assert!(!ssl.accept_invalid_certs() && !ssl.skip_domain_validation());
+    }
+
+    #[test]
+    fn an_unreadable_database_ca_file_is_named() {
+        let missing = std::env::temp_dir().join("posts-service-no-such-ca.pem");
+        let config = load(&[
+            ("DATABASE_URL", "mysql://blog:secret@db:3306/blog"),
+            ("API_TOKEN", "t"),
+            ("DATABASE_TLS", "true"),
+            ("DATABASE_CA_FILE", missing.to_str().unwrap()),
+        ])
+        .unwrap();
+        let err = config.database_ssl().unwrap_err().to_string();
+        assert!(
+            err.contains("DATABASE_CA_FILE names a file that cannot be read"),
+            "{err}"
+        );
     }
 
     #[test]

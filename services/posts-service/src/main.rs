@@ -41,10 +41,11 @@ async fn migrate() -> ExitCode {
     let config = MigrateConfig::from_env().unwrap_or_else(|err| config::exit_with(err));
     config.log.init();
     // The migration account when one is given (MIGRATION_DATABASE_USER), else the service's.
-    let url = config
-        .migration_url()
-        .unwrap_or_else(|err| config::exit_with(err));
-    let pool = match db::connect(&url, db::PoolSettings { min: 1, max: 2 }) {
+    let settings = db::PoolSettings { min: 1, max: 2 };
+    let pool = match config.migration_url().and_then(|url| {
+        let ssl = config.database_ssl()?;
+        db::connect(&url, settings, ssl.as_ref())
+    }) {
         Ok(pool) => pool,
         Err(err) => config::exit_with(err),
     };

@@ -50,6 +50,7 @@ pub struct Application {
     listener: TcpListener,
     metrics_listener: TcpListener,
     limits: Limits,
+    tls: Option<Arc<rustls::ServerConfig>>,
     routes: BoxedFilter<(Response,)>,
     metrics_routes: BoxedFilter<(Response,)>,
     http_metrics: HttpMetrics,
@@ -65,19 +66,21 @@ impl Application {
     /// wait for them to be applied, retrying until it succeeds. Fails only for what
     /// retrying cannot mend: a taken address, an unusable setting.
     pub async fn build(config: Config) -> Result<Application, StartupError> {
+        let tls = config.server.tls_config()?;
         let listener = bind(config.server.listen_addr).await?;
         let metrics_listener = bind(config.server.metrics_addr).await?;
         let settings = PoolSettings {
             min: config.db_pool_min,
             max: config.db_pool_max,
         };
+        let ssl = config.database_ssl()?;
         let urls = config.database_node_urls()?;
         let cluster = urls.len() > 1;
         let mut nodes = Vec::with_capacity(urls.len());
         for url in &urls {
             nodes.push(Node {
                 label: nodes::label_of(&db::parse_database_url(url)?),
-                pool: db::connect_node(url, settings, cluster)?,
+                pool: db::connect_node(url, settings, cluster, ssl.as_ref())?,
             });
         }
         let mut database = Database::with_nodes(Nodes::new(nodes));
@@ -86,7 +89,7 @@ impl Application {
             let settings = PoolSettings { min: 0, max: 2 };
             let pools = urls
                 .iter()
-                .map(|url| db::connect_node(url, settings, cluster))
+                .map(|url| db::connect_node(url, settings, cluster, ssl.as_ref()))
                 .collect::<Result<Vec<_>, _>>()?;
             database = database.migrating_through(pools);
         }
@@ -125,6 +128,7 @@ impl Application {
             listener,
             metrics_listener,
             limits: config.server.limits(),
+            tls,
             metrics_routes: routes::metrics_routes(state.clone()),
             routes: routes::routes(state),
             http_metrics,
@@ -160,6 +164,7 @@ impl Application {
         tracing::info!(
             addr = %self.local_addr(),
             metrics_addr = %self.metrics_addr(),
+            tls = self.tls.is_some(),
             "posts-service listening"
         );
         let metrics = tokio::spawn(server::serve(
@@ -168,8 +173,9 @@ impl Application {
             self.http_metrics.clone(),
             std::future::pending(),
         ));
-        server::serve_with_limits(
+        server::serve_with_tls(
             self.listener,
+            self.tls,
             self.routes,
             self.http_metrics,
             self.limits,

@@ -4,6 +4,7 @@
 //! [`Secret`] so that neither `Debug` output nor an error message can print them.
 
 use std::net::IpAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use ipnet::IpNet;
@@ -36,8 +37,13 @@ pub struct Config {
     /// [`ServerConfig::from_iter`] in [`Config::from_vars`], not by this struct's serde.
     #[serde(skip, default = "default_server")]
     pub server: ServerConfig,
-    /// `POSTS_SERVICE_URL`: base URL of posts-service, e.g. `http://posts-service:8081`.
+    /// `POSTS_SERVICE_URL`: base URL of posts-service, e.g. `http://posts-service:8081`,
+    /// or `https://…` with [`Config::posts_ca_file`].
     pub posts_service_url: String,
+    /// `POSTS_CA_FILE`: the CA certificates (PEM) that posts-service's certificate must
+    /// chain to; required with an `https` `POSTS_SERVICE_URL`, refused with `http`.
+    #[serde(default)]
+    pub posts_ca_file: Option<PathBuf>,
     /// `POSTS_API_TOKEN`: the bearer token posts-service wants on writes.
     pub posts_api_token: Secret,
     /// `ADMIN_USER`: the one admin's user name.
@@ -133,6 +139,7 @@ impl Config {
         Config {
             server: ServerConfig::local(),
             posts_service_url: posts_service_url.into(),
+            posts_ca_file: None,
             posts_api_token: Secret::new(posts_api_token),
             admin_user: admin_user.into(),
             admin_password: Secret::new(admin_password),
@@ -166,8 +173,28 @@ impl Config {
                 ),
             ));
         }
-        // Calls to posts-service stay on the internal network: this build has no TLS client.
-        check_url("POSTS_SERVICE_URL", &self.posts_service_url, &["http"])?;
+        check_url(
+            "POSTS_SERVICE_URL",
+            &self.posts_service_url,
+            &["http", "https"],
+        )?;
+        let https = self.posts_service_url.starts_with("https:");
+        match (https, &self.posts_ca_file) {
+            (true, None) => {
+                return Err(ConfigError::invalid(
+                    "POSTS_CA_FILE",
+                    "must be set when POSTS_SERVICE_URL is https: the CA certificates \
+                     posts-service's certificate is checked against",
+                ))
+            }
+            (false, Some(_)) => {
+                return Err(ConfigError::invalid(
+                    "POSTS_CA_FILE",
+                    "is set but POSTS_SERVICE_URL is plain http: use an https URL, or unset it",
+                ))
+            }
+            _ => {}
+        }
         if let Some(public_url) = &self.public_url {
             check_url("PUBLIC_URL", public_url, &["http", "https"])?;
         }
@@ -460,11 +487,37 @@ mod tests {
     }
 
     #[test]
-    fn posts_service_url_must_be_http() {
-        let err = Config::from_vars(with(required(), "POSTS_SERVICE_URL", "posts-service:8081"))
+    fn posts_service_url_must_be_http_or_https() {
+        for url in ["posts-service:8081", "ftp://posts-service"] {
+            let err = Config::from_vars(with(required(), "POSTS_SERVICE_URL", url))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("POSTS_SERVICE_URL"), "{err}");
+        }
+    }
+
+    #[test]
+    fn https_needs_a_ca_file_and_http_refuses_one() {
+        let https = with(
+            required(),
+            "POSTS_SERVICE_URL",
+            "https://posts-service:8081",
+        );
+        let err = Config::from_vars(https.clone()).unwrap_err().to_string();
+        assert!(
+            err.contains("POSTS_CA_FILE must be set when POSTS_SERVICE_URL is https"),
+            "{err}"
+        );
+        let config = Config::from_vars(with(https, "POSTS_CA_FILE", "/certs/ca.pem")).unwrap();
+        assert_eq!(config.posts_ca_file, Some(PathBuf::from("/certs/ca.pem")));
+
+        let err = Config::from_vars(with(required(), "POSTS_CA_FILE", "/certs/ca.pem"))
             .unwrap_err()
             .to_string();
-        assert!(err.contains("POSTS_SERVICE_URL"), "{err}");
+        assert!(
+            err.contains("POSTS_CA_FILE is set but POSTS_SERVICE_URL is plain http"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! creates the Prometheus registry, the [`PostsClient`], the signing keys and the login
 //! limiter (pruned every minute by a task of its own), and
 //! composes the routes; `run_until_stopped` serves until the shutdown future resolves,
-//! then drains in-flight requests (`service_runtime::server::serve`).
+//! then drains in-flight requests (`service_runtime::server::serve`), over HTTPS when
+//! `TLS_CERT_FILE` and `TLS_KEY_FILE` are set.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -30,7 +31,7 @@ use crate::state::{AppState, Readiness};
 /// Why render-service could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
-    #[error("configuration error: {0}")]
+    #[error(transparent)]
     Config(#[from] service_runtime::config::ConfigError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -65,6 +66,7 @@ pub struct Application {
     metrics_listener: TcpListener,
     metrics_addr: SocketAddr,
     limits: Limits,
+    tls: Option<Arc<rustls::ServerConfig>>,
     routes: BoxedFilter<(Response,)>,
     metrics_routes: BoxedFilter<(Response,)>,
     metrics: HttpMetrics,
@@ -75,6 +77,7 @@ impl Application {
     /// Checks the configuration, binds the listener and builds everything the pages use.
     pub async fn build(config: Config) -> Result<Application, StartupError> {
         config.validate()?;
+        let tls = config.server.tls_config()?;
         let (listener, local_addr) = bind(config.server.listen_addr).await?;
         let (metrics_listener, metrics_addr) = bind(config.server.metrics_addr).await?;
 
@@ -118,6 +121,7 @@ impl Application {
             metrics_listener,
             metrics_addr,
             limits: config.server.limits(),
+            tls,
             metrics_routes: routes::metrics_routes(&state),
             routes: routes::routes(state),
             metrics,
@@ -149,8 +153,9 @@ impl Application {
             self.metrics.clone(),
             std::future::pending(),
         ));
-        server::serve_with_limits(
+        server::serve_with_tls(
             self.listener,
+            self.tls,
             self.routes,
             self.metrics,
             self.limits,

@@ -43,7 +43,7 @@ pub use error::StoreError;
 pub use lock::LockScope;
 pub use metrics::DbMetrics;
 pub use migrate::{latest_migration_version, migrate, schema_is_current, MigrationError};
-pub use pool::{connect, connect_node, parse_database_url, PoolSettings};
+pub use pool::{connect, connect_node, parse_database_url, ssl_opts, PoolSettings};
 pub use posts::PostStore;
 pub use readiness::Readiness;
 pub use sessions::SessionStore;

@@ -1,9 +1,11 @@
 //! The connection pool of one database node: `DATABASE_URL` checked, the pool's sizes,
-//! and the settings every connection gets.
+//! and the settings every connection gets, TLS among them (`DATABASE_TLS`,
+//! `DATABASE_CA_FILE`).
 
+use std::path::Path;
 use std::time::Duration;
 
-use mysql_async::{Opts, OptsBuilder, Pool, PoolConstraints, PoolOpts};
+use mysql_async::{Opts, OptsBuilder, Pool, PoolConstraints, PoolOpts, SslOpts};
 use service_runtime::config::ConfigError;
 
 /// Checks `DATABASE_URL` without ever quoting it (it holds a password).
@@ -25,16 +27,57 @@ pub struct PoolSettings {
     pub max: usize,
 }
 
-/// Builds the pool. Connections are opened lazily, so this succeeds while the database
-/// is down; the service then answers 503 until it is back.
-pub fn connect(url: &str, settings: PoolSettings) -> Result<Pool, ConfigError> {
-    connect_node(url, settings, false)
+/// How connections are encrypted when `DATABASE_TLS` is on: the server's certificate
+/// must chain to a CA of `ca_file` (read and checked now, so a bad file stops the start)
+/// or, without one, to a public CA; and it must name the host of the database URL.
+/// `None` when TLS is off.
+pub fn ssl_opts(enabled: bool, ca_file: Option<&Path>) -> Result<Option<SslOpts>, ConfigError> {
+    if !enabled {
+        return Ok(None);
+    }
+    // mysql_async builds its TLS configuration from rustls' process-wide default.
+    service_runtime::tls::install_default_provider();
+    let ssl = SslOpts::default();
+    let Some(ca_file) = ca_file else {
+        return Ok(Some(ssl));
+    };
+    service_runtime::tls::root_store("DATABASE_CA_FILE", ca_file)?;
+    let pem = std::fs::read(ca_file).map_err(|err| {
+        ConfigError::invalid(
+            "DATABASE_CA_FILE",
+            format_args!(
+                "names a file that cannot be read ({}): {}",
+                ca_file.display(),
+                err.kind()
+            ),
+        )
+    })?;
+    Ok(Some(
+        ssl.with_root_certs(vec![pem.into()])
+            .with_disable_built_in_roots(true),
+    ))
+}
+
+/// Builds the pool, over TLS with `ssl` when set. Connections are opened lazily, so
+/// this succeeds while the database is down; the service then answers 503 until it is
+/// back.
+pub fn connect(
+    url: &str,
+    settings: PoolSettings,
+    ssl: Option<&SslOpts>,
+) -> Result<Pool, ConfigError> {
+    connect_node(url, settings, false, ssl)
 }
 
 /// As [`connect`], for one node of a Galera Cluster when `cluster`: every connection
 /// also sets `wsrep_sync_wait = 1`, so a read waits for the writes the cluster committed
 /// before it (read-your-writes after a change of writer; 0 on a server without Galera).
-pub fn connect_node(url: &str, settings: PoolSettings, cluster: bool) -> Result<Pool, ConfigError> {
+pub fn connect_node(
+    url: &str,
+    settings: PoolSettings,
+    cluster: bool,
+    ssl: Option<&SslOpts>,
+) -> Result<Pool, ConfigError> {
     let opts = parse_database_url(url)?;
     let constraints = PoolConstraints::new(settings.min, settings.max)
         .ok_or_else(|| ConfigError::invalid("DB_POOL_MIN", "must not exceed DB_POOL_MAX"))?;
@@ -54,6 +97,7 @@ pub fn connect_node(url: &str, settings: PoolSettings, cluster: bool) -> Result<
         .prefer_socket(false)
         .tcp_nodelay(true)
         .tcp_keepalive(Some(Duration::from_secs(10)))
+        .ssl_opts(ssl.cloned())
         // Timestamps are written with UTC_TIMESTAMP(); this keeps NOW() honest too.
         .init(if cluster {
             vec![

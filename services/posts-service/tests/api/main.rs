@@ -17,6 +17,7 @@ mod process;
 mod rendering;
 mod resilience;
 mod sessions;
+mod tls;
 mod validation;
 
 fn main() -> std::process::ExitCode {
@@ -57,6 +58,7 @@ fn main() -> std::process::ExitCode {
         observability::metrics_use_route_templates,
         observability::migrations_are_idempotent_across_replicas,
         outage::stopped_database_gives_fast_503_then_recovers,
+        tls::the_service_talks_to_a_mariadb_that_requires_tls_trusting_only_its_ca,
         outage::frozen_database_gives_503_within_two_seconds,
         resilience::starts_without_its_database_and_turns_ready_when_it_comes,
         resilience::read_only_database_is_a_quick_503_and_changes_nothing,

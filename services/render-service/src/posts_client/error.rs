@@ -49,6 +49,9 @@ pub enum ClientError {
     BaseUrl(String),
     #[error("cannot build the HTTP client: {0}")]
     Http(#[from] reqwest::Error),
+    /// `POSTS_CA_FILE` cannot be read or holds no usable CA certificate.
+    #[error(transparent)]
+    CaFile(#[from] service_runtime::config::ConfigError),
     #[error("cannot register upstream metrics: {0}")]
     Metrics(#[from] prometheus::Error),
 }

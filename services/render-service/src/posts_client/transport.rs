@@ -1,5 +1,6 @@
 //! How a call reaches posts-service: [`Transport`], one pooled `reqwest` client with a
-//! connect timeout and a whole-request timeout, the API token, the forwarded
+//! connect timeout and a whole-request timeout (over TLS for an `https` URL, trusting
+//! only the CAs of `POSTS_CA_FILE` and checking the host name), the API token, the forwarded
 //! `X-Request-Id`, the circuit breaker every call passes (and tells how it went, or that
 //! it is slow), and the metrics and log line each call leaves.
 
@@ -40,7 +41,11 @@ impl Transport {
             let path = format!("{}/", base.path());
             base.set_path(&path);
         }
-        let http = reqwest::Client::builder()
+        let mut http = reqwest::Client::builder();
+        if let Some(ca_file) = &config.posts_ca_file {
+            http = http.tls_certs_only(trusted_cas(ca_file)?);
+        }
+        let http = http
             .connect_timeout(config.connect_timeout())
             .timeout(config.request_timeout())
             .pool_idle_timeout(Duration::from_secs(60))
@@ -180,6 +185,16 @@ impl Transport {
         }
         (result, outcome)
     }
+}
+
+/// The CA certificates of `POSTS_CA_FILE`, each checked to be usable as a trust anchor.
+fn trusted_cas(ca_file: &std::path::Path) -> Result<Vec<reqwest::Certificate>, ClientError> {
+    const VARIABLE: &str = "POSTS_CA_FILE";
+    service_runtime::tls::root_store(VARIABLE, ca_file)?;
+    service_runtime::tls::certificates(VARIABLE, ca_file)?
+        .iter()
+        .map(|cert| reqwest::Certificate::from_der(cert.as_ref()).map_err(ClientError::from))
+        .collect()
 }
 
 /// How long a call may go unanswered before the breaker counts it as a failure: the

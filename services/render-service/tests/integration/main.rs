@@ -17,6 +17,7 @@ mod proxy;
 mod resilience;
 mod security;
 mod sessions;
+mod tls;
 mod xss;
 
 use std::process::ExitCode;
@@ -77,6 +78,7 @@ fn main() -> ExitCode {
         resilience::stopped_posts_service_is_a_503_page_and_render_stays_ready,
         resilience::slow_posts_service_is_a_503_page_within_the_timeout,
         resilience::readyz_is_render_services_own_state,
+        tls::pages_render_over_https_and_fail_cleanly_with_an_untrusted_certificate,
         resilience::frozen_posts_service_serves_stale_pages_fast_and_the_breaker_recovers,
         idempotency::add_form_carries_an_idempotency_key_kept_on_errors,
         idempotency::double_submit_of_the_add_form_makes_one_post,

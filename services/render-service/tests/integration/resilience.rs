@@ -25,7 +25,7 @@ fn assert_quick(started: Instant, limit: Duration) {
     assert!(took < limit, "took {took:?}, limit {limit:?}");
 }
 
-fn assert_unavailable_page(status: StatusCode, html: &str) {
+pub fn assert_unavailable_page(status: StatusCode, html: &str) {
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{html}");
     assert!(html.contains("taking a short break"), "{html}");
     assert!(
