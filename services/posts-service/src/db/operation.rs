@@ -2,12 +2,15 @@
 //! which answers at once while start-up has not finished ([`super::start_up`]), bounds
 //! the whole operation (connection checkout included) by the configured timeout, tells
 //! the nodes when the writer failed it ([`super::nodes`]), and records it in the
-//! metrics. A write transaction that loses a deadlock is run again a few times
+//! metrics and, when traces are exported, in a span (kind and table, never values). A write transaction that loses a deadlock is run again a few times
 //! ([`retrying_deadlocks`]) before it counts as a failure.
 
 use std::future::Future;
 use std::hash::{BuildHasher, Hasher};
 use std::time::{Duration, Instant};
+
+use service_runtime::traces;
+use tracing::{Instrument, Span};
 
 use super::error::StoreError;
 use super::metrics::DbMetrics;
@@ -27,6 +30,8 @@ where
 {
     let started = Instant::now();
     let writer = database.nodes().writer_index();
+    let span = statement_span(operation);
+    let work = work.instrument(span.clone());
     let outcome = if !database.is_started() {
         Err(StoreError::Unavailable(format!(
             "not started: {}",
@@ -52,7 +57,62 @@ where
         Err(StoreError::Internal(_)) => "error",
     };
     metrics.observe(operation, label, started.elapsed());
+    if outcome.is_err() {
+        traces::failed(&span, label);
+    }
     outcome
+}
+
+/// What an operation's statement is, for its span: its kind and table, never its text
+/// or values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Statement {
+    kind: &'static str,
+    table: &'static str,
+    summary: &'static str,
+}
+
+/// The main statement of each operation of the stores.
+fn statement(operation: &str) -> Statement {
+    let (kind, table, summary) = match operation {
+        "list" | "summaries" | "get" | "rerender_max_id" | "rerender_scan" => {
+            ("SELECT", "posts", "SELECT posts")
+        }
+        "create" | "create_idempotent" => ("INSERT", "posts", "INSERT posts"),
+        "update" | "rerender_store" => ("UPDATE", "posts", "UPDATE posts"),
+        "delete" => ("DELETE", "posts", "DELETE posts"),
+        "create_session" => ("INSERT", "admin_sessions", "INSERT admin_sessions"),
+        "touch_session" => ("UPDATE", "admin_sessions", "UPDATE admin_sessions"),
+        "delete_session" => ("DELETE", "admin_sessions", "DELETE admin_sessions"),
+        "record_login_failure" => ("INSERT", "login_failures", "INSERT login_failures"),
+        "count_login_failures" => ("SELECT", "login_failures", "SELECT login_failures"),
+        _ => ("OTHER", "", "OTHER"),
+    };
+    Statement {
+        kind,
+        table,
+        summary,
+    }
+}
+
+/// The span of one database operation of a request, when traces are exported: a
+/// client span named like `SELECT posts`, with the statement's kind and table. None
+/// outside a request (the background re-render).
+fn statement_span(operation: &'static str) -> Span {
+    if !traces::exporting() || Span::current().is_none() {
+        return Span::none();
+    }
+    let statement = statement(operation);
+    tracing::info_span!(
+        "sql",
+        otel.kind = "client",
+        otel.name = statement.summary,
+        operation,
+        db.system.name = "mariadb",
+        db.operation.name = statement.kind,
+        db.collection.name = statement.table,
+        db.query.summary = statement.summary,
+    )
 }
 
 /// How many times a transaction that lost a deadlock is run again.
@@ -95,6 +155,38 @@ mod tests {
     use std::sync::atomic::{AtomicU32, Ordering};
 
     use super::*;
+
+    #[test]
+    fn each_operation_names_its_statement_kind_and_table() {
+        let get = statement("get");
+        assert_eq!(
+            (get.kind, get.table, get.summary),
+            ("SELECT", "posts", "SELECT posts")
+        );
+        for operation in [
+            "list",
+            "summaries",
+            "create",
+            "create_idempotent",
+            "update",
+            "delete",
+            "rerender_max_id",
+            "rerender_scan",
+            "rerender_store",
+            "create_session",
+            "touch_session",
+            "delete_session",
+            "record_login_failure",
+            "count_login_failures",
+        ] {
+            let statement = statement(operation);
+            assert_ne!(statement.kind, "OTHER", "{operation}");
+            assert_eq!(
+                statement.summary,
+                format!("{} {}", statement.kind, statement.table)
+            );
+        }
+    }
 
     #[tokio::test]
     async fn a_deadlocked_transaction_is_run_again_then_given_up() {
