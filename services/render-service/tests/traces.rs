@@ -337,6 +337,7 @@ async fn a_page_view_is_one_trace_across_both_services(db: Db) {
         has(spans, "render-service", "GET /posts/{id}")
             && has(spans, "render-service", "get_post")
             && has(spans, "posts-service", "GET /v1/posts/{id}")
+            && has(spans, "posts-service", "db get")
             && has(spans, "posts-service", "SELECT posts")
     })
     .await;
@@ -364,12 +365,14 @@ async fn a_page_view_is_one_trace_across_both_services(db: Db) {
     assert_eq!(text(api, "http.route").as_deref(), Some("/v1/posts/{id}"));
     assert_eq!(number(api, "http.response.status_code"), Some(200));
 
-    // its statements, children of its request span, without their values
+    // its database operation, and the operation's statements, without their values
+    let operation = only(&spans, "posts-service", "db get");
+    assert_eq!(operation.parent_span_id, api.span_id);
     let statements: Vec<&Span> = spans
         .iter()
         .filter(|received| received.service == "posts-service")
         .map(|received| &received.span)
-        .filter(|span| span.parent_span_id == api.span_id)
+        .filter(|span| span.parent_span_id == operation.span_id)
         .collect();
     assert!(!statements.is_empty(), "{spans:#?}");
     for statement in &statements {
@@ -380,8 +383,13 @@ async fn a_page_view_is_one_trace_across_both_services(db: Db) {
         );
     }
     let select = only(&spans, "posts-service", "SELECT posts");
+    assert_eq!(select.parent_span_id, operation.span_id);
     assert_eq!(text(select, "db.operation.name").as_deref(), Some("SELECT"));
     assert_eq!(text(select, "db.collection.name").as_deref(), Some("posts"));
+    assert_eq!(
+        text(select, "db.query.summary").as_deref(),
+        Some("SELECT posts")
+    );
 
     // one trace: every span of both services is in it, linked to one of its spans
     let ids: Vec<&Vec<u8>> = spans

@@ -2,7 +2,8 @@
 //! which answers at once while start-up has not finished ([`super::start_up`]), bounds
 //! the whole operation (connection checkout included) by the configured timeout, tells
 //! the nodes when the writer failed it ([`super::nodes`]), and records it in the
-//! metrics and, when traces are exported, in a span (kind and table, never values). A write transaction that loses a deadlock is run again a few times
+//! metrics and, when traces are exported, in a span; each statement of an operation
+//! runs through [`sql`], its span naming its kind and table, never its values. A write transaction that loses a deadlock is run again a few times
 //! ([`retrying_deadlocks`]) before it counts as a failure.
 
 use std::future::Future;
@@ -30,7 +31,7 @@ where
 {
     let started = Instant::now();
     let writer = database.nodes().writer_index();
-    let span = statement_span(operation);
+    let span = operation_span(operation);
     let work = work.instrument(span.clone());
     let outcome = if !database.is_started() {
         Err(StoreError::Unavailable(format!(
@@ -63,55 +64,50 @@ where
     outcome
 }
 
-/// What an operation's statement is, for its span: its kind and table, never its text
-/// or values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Statement {
-    kind: &'static str,
-    table: &'static str,
-    summary: &'static str,
-}
-
-/// The main statement of each operation of the stores.
-fn statement(operation: &str) -> Statement {
-    let (kind, table, summary) = match operation {
-        "list" | "summaries" | "get" | "rerender_max_id" | "rerender_scan" => {
-            ("SELECT", "posts", "SELECT posts")
-        }
-        "create" | "create_idempotent" => ("INSERT", "posts", "INSERT posts"),
-        "update" | "rerender_store" => ("UPDATE", "posts", "UPDATE posts"),
-        "delete" => ("DELETE", "posts", "DELETE posts"),
-        "create_session" => ("INSERT", "admin_sessions", "INSERT admin_sessions"),
-        "touch_session" => ("UPDATE", "admin_sessions", "UPDATE admin_sessions"),
-        "delete_session" => ("DELETE", "admin_sessions", "DELETE admin_sessions"),
-        "record_login_failure" => ("INSERT", "login_failures", "INSERT login_failures"),
-        "count_login_failures" => ("SELECT", "login_failures", "SELECT login_failures"),
-        _ => ("OTHER", "", "OTHER"),
-    };
-    Statement {
-        kind,
-        table,
-        summary,
-    }
-}
-
-/// The span of one database operation of a request, when traces are exported: a
-/// client span named like `SELECT posts`, with the statement's kind and table. None
-/// outside a request (the background re-render).
-fn statement_span(operation: &'static str) -> Span {
+/// The span of one database operation of a request, when traces are exported: named
+/// after the operation (`db get`), it holds the wait for a connection and the
+/// operation's statements ([`sql`]). None outside a request (the background re-render).
+fn operation_span(operation: &'static str) -> Span {
     if !traces::exporting() || Span::current().is_none() {
         return Span::none();
     }
-    let statement = statement(operation);
+    tracing::info_span!(
+        "db",
+        otel.name = %format_args!("db {operation}"),
+        operation,
+        db.system.name = "mariadb",
+    )
+}
+
+/// Runs one SQL statement of a store operation. When traces are exported and the
+/// statement is part of a request, it runs in a client span named by `summary`, its
+/// kind and table (`"SELECT posts"`), with those as attributes: never the statement's
+/// text or values. A statement that fails marks its span as an error.
+pub(crate) async fn sql<T, E>(
+    summary: &'static str,
+    statement: impl Future<Output = Result<T, E>>,
+) -> Result<T, E> {
+    let span = statement_span(summary);
+    let outcome = statement.instrument(span.clone()).await;
+    if outcome.is_err() {
+        traces::failed(&span, "the statement failed");
+    }
+    outcome
+}
+
+fn statement_span(summary: &'static str) -> Span {
+    if !traces::exporting() || Span::current().is_none() {
+        return Span::none();
+    }
+    let (kind, table) = summary.split_once(' ').unwrap_or((summary, ""));
     tracing::info_span!(
         "sql",
         otel.kind = "client",
-        otel.name = statement.summary,
-        operation,
+        otel.name = summary,
         db.system.name = "mariadb",
-        db.operation.name = statement.kind,
-        db.collection.name = statement.table,
-        db.query.summary = statement.summary,
+        db.operation.name = kind,
+        db.collection.name = table,
+        db.query.summary = summary,
     )
 }
 
@@ -155,38 +151,6 @@ mod tests {
     use std::sync::atomic::{AtomicU32, Ordering};
 
     use super::*;
-
-    #[test]
-    fn each_operation_names_its_statement_kind_and_table() {
-        let get = statement("get");
-        assert_eq!(
-            (get.kind, get.table, get.summary),
-            ("SELECT", "posts", "SELECT posts")
-        );
-        for operation in [
-            "list",
-            "summaries",
-            "create",
-            "create_idempotent",
-            "update",
-            "delete",
-            "rerender_max_id",
-            "rerender_scan",
-            "rerender_store",
-            "create_session",
-            "touch_session",
-            "delete_session",
-            "record_login_failure",
-            "count_login_failures",
-        ] {
-            let statement = statement(operation);
-            assert_ne!(statement.kind, "OTHER", "{operation}");
-            assert_eq!(
-                statement.summary,
-                format!("{} {}", statement.kind, statement.table)
-            );
-        }
-    }
 
     #[tokio::test]
     async fn a_deadlocked_transaction_is_run_again_then_given_up() {
