@@ -232,10 +232,11 @@ pub fn failed(span: &Span, description: &'static str) {
     }
 }
 
-/// Sets an attribute on `span`, when traces are exported.
-pub fn attribute(span: &Span, key: &'static str, value: impl Into<opentelemetry::Value>) {
+/// Sets an attribute on the current span, when traces are exported (and otherwise
+/// does not even look the current span up).
+pub fn attribute(key: &'static str, value: impl Into<opentelemetry::Value>) {
     if exporting() {
-        span.set_attribute(key, value);
+        Span::current().set_attribute(key, value);
     }
 }
 

@@ -51,7 +51,7 @@ use prometheus::{IntCounterVec, Opts, Registry};
 use service_runtime::traces;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tracing::{Instrument, Span};
+use tracing::Instrument;
 use twox_hash::XxHash3_128;
 
 use crate::circuit::CircuitBreaker;
@@ -299,7 +299,7 @@ impl PageCache {
         }
         let (page, served) = self.lookup(key, render).await?;
         self.served.with_label_values(&[served.as_str()]).inc();
-        traces::attribute(&Span::current(), "page_cache.result", served.as_str());
+        traces::attribute("page_cache.result", served.as_str());
         if page.status == StatusCode::NOT_FOUND {
             return Err(PageError::NotFound);
         }

@@ -153,7 +153,7 @@ impl Transport {
         read_answer: impl FnOnce(StatusCode, &Bytes) -> Result<T, UpstreamError>,
     ) -> (Result<T, UpstreamError>, Outcome) {
         let Some(permit) = self.breaker.admit() else {
-            traces::attribute(&Span::current(), "circuit_breaker.state", "open");
+            traces::attribute("circuit_breaker.state", "open");
             self.metrics
                 .record(operation, Outcome::CircuitOpen, Duration::ZERO);
             tracing::debug!(operation, "posts-service call not made: circuit open");
@@ -174,11 +174,7 @@ impl Transport {
                 .send()
                 .await?;
             let status = response.status();
-            traces::attribute(
-                &Span::current(),
-                "http.response.status_code",
-                i64::from(status.as_u16()),
-            );
+            traces::attribute("http.response.status_code", i64::from(status.as_u16()));
             let body = response.bytes().await?;
             Ok::<_, reqwest::Error>((status, body))
         };
