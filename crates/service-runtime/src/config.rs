@@ -381,8 +381,8 @@ pub struct DefaultPorts {
 }
 
 /// The variables every service reads to serve: `LISTEN_ADDR`, `METRICS_ADDR`,
-/// `MAX_CONNECTIONS`, `TLS_CERT_FILE` and `TLS_KEY_FILE`, and the log settings
-/// `RUST_LOG` and `LOG_FORMAT`.
+/// `MAX_CONNECTIONS`, `TLS_CERT_FILE` and `TLS_KEY_FILE`, and the log and trace settings
+/// of [`LogConfig`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerConfig {
     /// `LISTEN_ADDR`: where the public listener accepts connections.
@@ -397,7 +397,7 @@ pub struct ServerConfig {
     pub tls_cert_file: Option<PathBuf>,
     /// `TLS_KEY_FILE`: the private key of `TLS_CERT_FILE`.
     pub tls_key_file: Option<PathBuf>,
-    /// `RUST_LOG` and `LOG_FORMAT`.
+    /// `RUST_LOG`, `LOG_FORMAT` and the `OTEL_*` trace settings.
     pub log: LogConfig,
 }
 
@@ -430,6 +430,7 @@ impl ServerConfig {
         let vars: Vec<(String, String)> = vars.into_iter().collect();
         let read: ServerVariables = from_iter(vars.iter().cloned())?;
         let log: LogConfig = from_iter(vars)?;
+        log.traces_endpoint()?;
         if read.max_connections == 0 {
             return Err(ConfigError::invalid(
                 "MAX_CONNECTIONS",
@@ -599,7 +600,11 @@ mod tests {
                 "TLS_CERT_FILE",
                 "TLS_KEY_FILE",
                 "RUST_LOG",
-                "LOG_FORMAT"
+                "LOG_FORMAT",
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                "OTEL_SERVICE_NAME",
+                "OTEL_TRACES_SAMPLER_ARG"
             ]
         );
     }
@@ -782,6 +787,8 @@ mod tests {
             ("MAX_CONNECTIONS", "many"),
             ("LISTEN_ADDR", "localhost"),
             ("LOG_FORMAT", "xml"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318"),
+            ("OTEL_TRACES_SAMPLER_ARG", "2"),
         ] {
             let err = ServerConfig::from_iter(vars(&[(name, value)]), PORTS).unwrap_err();
             assert!(err.to_string().contains(name), "{err}");

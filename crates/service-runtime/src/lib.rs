@@ -11,8 +11,10 @@
 //!   missing or malformed variable into one clear line naming it; the variables every
 //!   service reads ([`config::ServerConfig`]) and the [`config::Secret`] type.
 //! - [`reference`]: holds the configuration reference page to the code, for tests.
-//! - [`telemetry`]: installs the `tracing` subscriber (`LOG_FORMAT=json|text`, `RUST_LOG`).
+//! - [`telemetry`]: installs the `tracing` subscriber (`LOG_FORMAT=json|text`, `RUST_LOG`)
+//!   and, when an OTLP endpoint is configured, the trace exporter.
 //! - [`request_id`]: the `X-Request-Id` of a request: taken from the caller or generated.
+//! - [`traces`]: the W3C trace context of a request and the OpenTelemetry side of spans.
 //! - [`metrics`]: Prometheus request counters and latency histograms labelled by route
 //!   template (never the raw path) and status, and the `/metrics` text encoder.
 //! - [`server`]: a single `serve` function that takes a bound `TcpListener` and a warp
@@ -33,3 +35,4 @@ pub mod server;
 pub mod shutdown;
 pub mod telemetry;
 pub mod tls;
+pub mod traces;

@@ -4,49 +4,75 @@
 //! ASCII, at most 128 characters) or generates a UUID, stores it in the request's
 //! extensions, and returns it on the response. Handlers get it with [`filter`] to forward
 //! it on upstream calls.
+//!
+//! The id also carries the request's [`TraceContext`] (its W3C `traceparent`, or a new
+//! trace), so that what forwards the id forwards the trace too.
 
 use http::{HeaderMap, HeaderValue};
 use warp::Filter;
+
+use crate::traces::TraceContext;
 
 /// The header's name.
 pub const HEADER: &str = "x-request-id";
 
 const MAX_LEN: usize = 128;
 
-/// The id of the request being served.
+/// The id of the request being served, and the trace it belongs to.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RequestId(String);
+pub struct RequestId {
+    id: String,
+    trace: TraceContext,
+}
 
 impl RequestId {
-    /// The caller's id when it is usable, else a fresh one.
+    /// The caller's id when it is usable, else a fresh one; and the caller's trace
+    /// (`traceparent`) when it is valid, else a new one.
     pub fn from_headers(headers: &HeaderMap) -> Self {
-        headers
+        let id = headers
             .get(HEADER)
             .and_then(|value| value.to_str().ok())
             .filter(|id| is_acceptable(id))
-            .map(|id| RequestId(id.to_owned()))
-            .unwrap_or_else(RequestId::generate)
+            .map(str::to_owned)
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        RequestId {
+            id,
+            trace: TraceContext::from_headers(headers),
+        }
     }
 
-    /// A new random id.
+    /// A new random id, in a new trace.
     pub fn generate() -> Self {
-        RequestId(uuid::Uuid::new_v4().to_string())
+        RequestId {
+            id: uuid::Uuid::new_v4().to_string(),
+            trace: TraceContext::generate(),
+        }
     }
 
     /// The id as text.
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.id
     }
 
     /// The id as a header value (always valid: ids are visible ASCII).
     pub fn header_value(&self) -> HeaderValue {
-        HeaderValue::from_str(&self.0).unwrap_or_else(|_| HeaderValue::from_static("invalid"))
+        HeaderValue::from_str(&self.id).unwrap_or_else(|_| HeaderValue::from_static("invalid"))
+    }
+
+    /// The trace the request belongs to.
+    pub fn trace(&self) -> TraceContext {
+        self.trace
+    }
+
+    /// Replaces the trace (with the request span's, once it is exported).
+    pub(crate) fn set_trace(&mut self, trace: TraceContext) {
+        self.trace = trace;
     }
 }
 
 impl std::fmt::Display for RequestId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.id)
     }
 }
 

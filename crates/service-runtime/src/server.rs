@@ -2,8 +2,9 @@
 //!
 //! [`serve`] accepts connections on a listener the caller has already bound (port 0 in
 //! tests; a taken port is the caller's error, not a panic here) and runs the warp
-//! filter for each request inside a `request` span that carries the request id, so every
-//! log line of that request names it. It adds `X-Request-Id` to every response, records
+//! filter for each request inside a `request` span that carries the request id and trace
+//! id, so every log line of that request names them (and, when traces are exported, an
+//! OpenTelemetry server span: [`crate::traces`]). It adds `X-Request-Id` to every response, records
 //! [`HttpMetrics`] under the template of the route that matched ([`RouteSlot`]), and on
 //! shutdown stops accepting, lets in-flight requests finish (up to a drain timeout),
 //! then returns.
@@ -40,6 +41,7 @@ use warp::Filter;
 
 use crate::metrics::{self, HttpMetrics, RouteSlot};
 use crate::request_id::{self, RequestId};
+use crate::traces;
 
 /// The address of the TCP peer a request came from, in the request's extensions (read
 /// it with `warp::ext::get::<PeerAddr>()`). Behind a proxy this is the proxy.
@@ -264,12 +266,13 @@ where
 {
     let started = Instant::now();
     let mut request = request.map(|body| DeadlineBody::new(body, body_read_timeout));
-    let request_id = RequestId::from_headers(request.headers());
+    let mut request_id = RequestId::from_headers(request.headers());
+    let method = metrics::method_label(request.method());
+    let span = traces::request_span(&mut request_id, method);
     request.extensions_mut().insert(request_id.clone());
     request.extensions_mut().insert(peer);
     let route_slot = RouteSlot::default();
     request.extensions_mut().insert(route_slot.clone());
-    let method = metrics::method_label(request.method());
     // HEAD is GET without the body: hyper remembers the request was HEAD and sends no
     // body, whatever the routes answer.
     if request.method() == Method::HEAD {
@@ -277,7 +280,6 @@ where
     }
     // A clone of the URI shares its bytes: no copy of the path unless it is logged.
     let uri = request.uri().clone();
-    let span = tracing::info_span!("request", request_id = %request_id, method);
 
     let mut response = service.call(request).instrument(span.clone()).await?;
     let route = route_slot.template();
@@ -292,6 +294,7 @@ where
     let status = response.status().as_u16();
     let elapsed = started.elapsed();
     metrics.observe(method, route, status, elapsed);
+    traces::request_ended(&span, method, route, status);
     // The route goes on this line rather than into the span: recording a field into a
     // span that exists already makes the JSON formatter parse and rewrite all of its
     // fields, which cost more than the rest of the line.

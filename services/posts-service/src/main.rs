@@ -24,8 +24,8 @@ async fn main() -> ExitCode {
 
 async fn serve() -> ExitCode {
     let config = Config::from_env().unwrap_or_else(|err| config::exit_with(err));
-    config.server.log.init();
-    match Application::build(config).await {
+    let telemetry = config.server.log.init("posts-service");
+    let code = match Application::build(config).await {
         Ok(app) => {
             app.run_until_stopped(shutdown::signal()).await;
             ExitCode::SUCCESS
@@ -34,12 +34,14 @@ async fn serve() -> ExitCode {
             tracing::error!(error = %err, "posts-service cannot start");
             ExitCode::FAILURE
         }
-    }
+    };
+    telemetry.shutdown().await;
+    code
 }
 
 async fn migrate() -> ExitCode {
     let config = MigrateConfig::from_env().unwrap_or_else(|err| config::exit_with(err));
-    config.log.init();
+    let telemetry = config.log.init("posts-service");
     // The migration account when one is given (MIGRATION_DATABASE_USER), else the service's.
     let settings = db::PoolSettings { min: 1, max: 2 };
     let pool = match config.migration_url().and_then(|url| {
@@ -51,6 +53,7 @@ async fn migrate() -> ExitCode {
     };
     let outcome = db::migrate(&pool, db::LockScope::Server).await;
     let _ = pool.disconnect().await;
+    telemetry.shutdown().await;
     match outcome {
         Ok(()) => {
             tracing::info!("migrations are current");

@@ -40,6 +40,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use prometheus::{Gauge, IntCounter, Registry};
+use service_runtime::traces::{self, KeyValue};
 
 /// The breaker's tuning (`POSTS_CIRCUIT_*`).
 #[derive(Debug, Clone, Copy)]
@@ -164,6 +165,7 @@ impl CircuitBreaker {
                 };
                 self.show(CircuitState::HalfOpen);
                 tracing::info!("circuit half-open: one trial call to posts-service");
+                traces::event("circuit_breaker.half_open", Vec::new);
                 true
             }
             State::HalfOpen { trial_in_flight } if !*trial_in_flight => {
@@ -199,12 +201,16 @@ impl CircuitBreaker {
                         open_ms = self.settings.open_for.as_millis() as u64,
                         "circuit open: posts-service keeps failing; calls fail at once"
                     );
+                    traces::event("circuit_breaker.open", || {
+                        vec![KeyValue::new("failures", i64::from(failures))]
+                    });
                 }
             }
             (State::HalfOpen { .. }, true) if trial => {
                 *state = State::Closed { failures: 0 };
                 self.show(CircuitState::Closed);
                 tracing::info!("circuit closed: posts-service answered the trial call");
+                traces::event("circuit_breaker.closed", Vec::new);
             }
             (State::HalfOpen { .. }, false) if trial => {
                 *state = State::Open {
@@ -212,6 +218,7 @@ impl CircuitBreaker {
                 };
                 self.show(CircuitState::Open);
                 tracing::warn!("circuit open again: the trial call to posts-service failed");
+                traces::event("circuit_breaker.open", Vec::new);
             }
             // A call let through before the circuit opened, answering late: the trial
             // (or the cool-down) decides, not it.

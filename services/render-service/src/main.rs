@@ -19,16 +19,18 @@ async fn main() -> ExitCode {
         return service_runtime::healthcheck::main(([127, 0, 0, 1], 8080).into());
     }
     let config = Config::from_env().unwrap_or_else(|err| config::exit_with(err));
-    config.server.log.init();
+    let telemetry = config.server.log.init("render-service");
     let app = match Application::build(config).await {
         Ok(app) => app,
         Err(err) => {
             tracing::error!(error = %err, "render-service cannot start");
+            telemetry.shutdown().await;
             return ExitCode::FAILURE;
         }
     };
     tracing::info!(addr = %app.local_addr(), "render-service listening");
     app.run_until_stopped(shutdown::signal()).await;
     tracing::info!("render-service stopped");
+    telemetry.shutdown().await;
     ExitCode::SUCCESS
 }

@@ -48,6 +48,7 @@ use bytes::Bytes;
 use http::StatusCode;
 use moka::future::Cache;
 use prometheus::{IntCounterVec, Opts, Registry};
+use service_runtime::traces;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::Instrument;
@@ -298,6 +299,7 @@ impl PageCache {
         }
         let (page, served) = self.lookup(key, render).await?;
         self.served.with_label_values(&[served.as_str()]).inc();
+        traces::attribute("page_cache.result", served.as_str());
         if page.status == StatusCode::NOT_FOUND {
             return Err(PageError::NotFound);
         }

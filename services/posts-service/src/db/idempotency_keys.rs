@@ -8,6 +8,7 @@ use mysql_async::{Conn, Transaction};
 use posts_api::Post;
 
 use super::error::StoreError;
+use super::operation::sql;
 use crate::idempotency::{Fingerprint, Key, RETENTION_HOURS};
 
 /// Most expired keys one purge removes, so a purge never holds locks long.
@@ -27,11 +28,14 @@ pub enum Remembered {
 /// Forgets expired keys, a bounded batch in a statement of its own, so that the create's
 /// transaction holds no lock on them.
 pub async fn purge_expired(conn: &mut Conn) -> Result<(), StoreError> {
-    conn.exec_drop(
-        "DELETE FROM idempotency_keys \
+    sql(
+        "DELETE idempotency_keys",
+        conn.exec_drop(
+            "DELETE FROM idempotency_keys \
          WHERE created_at < UTC_TIMESTAMP(3) - INTERVAL ? HOUR \
          ORDER BY created_at LIMIT ?",
-        (RETENTION_HOURS, PURGE_BATCH),
+            (RETENTION_HOURS, PURGE_BATCH),
+        ),
     )
     .await?;
     Ok(())
@@ -39,10 +43,13 @@ pub async fn purge_expired(conn: &mut Conn) -> Result<(), StoreError> {
 
 /// Forgets `key` if it is past its retention, whether or not a purge reached it.
 pub async fn forget_if_expired(tx: &mut Transaction<'_>, key: Key) -> Result<(), StoreError> {
-    tx.exec_drop(
-        "DELETE FROM idempotency_keys \
+    sql(
+        "DELETE idempotency_keys",
+        tx.exec_drop(
+            "DELETE FROM idempotency_keys \
          WHERE key_hash = ? AND created_at < UTC_TIMESTAMP(3) - INTERVAL ? HOUR",
-        (&key.digest()[..], RETENTION_HOURS),
+            (&key.digest()[..], RETENTION_HOURS),
+        ),
     )
     .await?;
     Ok(())
@@ -59,8 +66,9 @@ pub async fn remember(
 ) -> Result<bool, StoreError> {
     let answer = serde_json::to_vec(post)
         .map_err(|err| StoreError::Internal(format!("cannot serialise the post: {err}")))?;
-    let inserted = tx
-        .exec_drop(
+    let inserted = sql(
+        "INSERT idempotency_keys",
+        tx.exec_drop(
             "INSERT INTO idempotency_keys \
              (key_hash, request_hash, post_id, response, created_at) \
              VALUES (?, ?, ?, ?, UTC_TIMESTAMP(3))",
@@ -70,8 +78,9 @@ pub async fn remember(
                 post.id,
                 answer,
             ),
-        )
-        .await;
+        ),
+    )
+    .await;
     match inserted {
         Ok(()) => Ok(true),
         Err(mysql_async::Error::Server(err)) if err.code == DUPLICATE_KEY => Ok(false),
@@ -85,12 +94,14 @@ pub async fn lookup(
     key: Key,
     fingerprint: Fingerprint,
 ) -> Result<Remembered, StoreError> {
-    let row: Option<(Vec<u8>, Vec<u8>)> = conn
-        .exec_first(
+    let row: Option<(Vec<u8>, Vec<u8>)> = sql(
+        "SELECT idempotency_keys",
+        conn.exec_first(
             "SELECT request_hash, response FROM idempotency_keys WHERE key_hash = ?",
             (&key.digest()[..],),
-        )
-        .await?;
+        ),
+    )
+    .await?;
     let Some((request_hash, answer)) = row else {
         // Taken a moment ago, gone now (its create rolled back, or it expired and was
         // purged): a lost race, which running the transaction again settles.

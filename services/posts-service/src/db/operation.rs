@@ -2,12 +2,16 @@
 //! which answers at once while start-up has not finished ([`super::start_up`]), bounds
 //! the whole operation (connection checkout included) by the configured timeout, tells
 //! the nodes when the writer failed it ([`super::nodes`]), and records it in the
-//! metrics. A write transaction that loses a deadlock is run again a few times
+//! metrics and, when traces are exported, in a span; each statement of an operation
+//! runs through [`sql`], its span naming its kind and table, never its values. A write transaction that loses a deadlock is run again a few times
 //! ([`retrying_deadlocks`]) before it counts as a failure.
 
 use std::future::Future;
 use std::hash::{BuildHasher, Hasher};
 use std::time::{Duration, Instant};
+
+use service_runtime::traces;
+use tracing::{Instrument, Span};
 
 use super::error::StoreError;
 use super::metrics::DbMetrics;
@@ -27,6 +31,8 @@ where
 {
     let started = Instant::now();
     let writer = database.nodes().writer_index();
+    let span = operation_span(operation);
+    let work = work.instrument(span.clone());
     let outcome = if !database.is_started() {
         Err(StoreError::Unavailable(format!(
             "not started: {}",
@@ -52,7 +58,57 @@ where
         Err(StoreError::Internal(_)) => "error",
     };
     metrics.observe(operation, label, started.elapsed());
+    if outcome.is_err() {
+        traces::failed(&span, label);
+    }
     outcome
+}
+
+/// The span of one database operation of a request, when traces are exported: named
+/// after the operation (`db get`), it holds the wait for a connection and the
+/// operation's statements ([`sql`]). None outside a request (the background re-render).
+fn operation_span(operation: &'static str) -> Span {
+    if !traces::exporting() || Span::current().is_none() {
+        return Span::none();
+    }
+    tracing::info_span!(
+        "db",
+        otel.name = %format_args!("db {operation}"),
+        operation,
+        db.system.name = "mariadb",
+    )
+}
+
+/// Runs one SQL statement of a store operation. When traces are exported and the
+/// statement is part of a request, it runs in a client span named by `summary`, its
+/// kind and table (`"SELECT posts"`), with those as attributes: never the statement's
+/// text or values. A statement that fails marks its span as an error.
+pub(crate) async fn sql<T, E>(
+    summary: &'static str,
+    statement: impl Future<Output = Result<T, E>>,
+) -> Result<T, E> {
+    let span = statement_span(summary);
+    let outcome = statement.instrument(span.clone()).await;
+    if outcome.is_err() {
+        traces::failed(&span, "the statement failed");
+    }
+    outcome
+}
+
+fn statement_span(summary: &'static str) -> Span {
+    if !traces::exporting() || Span::current().is_none() {
+        return Span::none();
+    }
+    let (kind, table) = summary.split_once(' ').unwrap_or((summary, ""));
+    tracing::info_span!(
+        "sql",
+        otel.kind = "client",
+        otel.name = summary,
+        db.system.name = "mariadb",
+        db.operation.name = kind,
+        db.collection.name = table,
+        db.query.summary = summary,
+    )
 }
 
 /// How many times a transaction that lost a deadlock is run again.

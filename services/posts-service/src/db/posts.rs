@@ -35,7 +35,7 @@ use posts_api::{Post, PostSummary, PostsPage, SummariesPage};
 use super::error::StoreError;
 use super::idempotency_keys::{self, Remembered};
 use super::metrics::DbMetrics;
-use super::operation::{bounded, retrying_deadlocks};
+use super::operation::{bounded, retrying_deadlocks, sql};
 use super::start_up::Database;
 use crate::idempotency::{Fingerprint, Key, Outcome};
 use crate::rendering::RenderedContent;
@@ -152,9 +152,14 @@ impl PostStore {
         let mut rows: Vec<Row> = self
             .bounded(operation, async move {
                 let mut conn = pool.get_conn().await?;
-                conn.exec(
-                    format!("SELECT {columns} FROM posts WHERE id < ? ORDER BY id DESC LIMIT ?"),
-                    (before, limit + 1),
+                sql(
+                    "SELECT posts",
+                    conn.exec(
+                        format!(
+                            "SELECT {columns} FROM posts WHERE id < ? ORDER BY id DESC LIMIT ?"
+                        ),
+                        (before, limit + 1),
+                    ),
                 )
                 .await
             })
@@ -170,9 +175,12 @@ impl PostStore {
         let row: Option<Row> = self
             .bounded("get", async move {
                 let mut conn = pool.get_conn().await?;
-                conn.exec_first(
-                    format!("SELECT {POST_COLUMNS} FROM posts WHERE id = ?"),
-                    (id,),
+                sql(
+                    "SELECT posts",
+                    conn.exec_first(
+                        format!("SELECT {POST_COLUMNS} FROM posts WHERE id = ?"),
+                        (id,),
+                    ),
                 )
                 .await
             })
@@ -247,9 +255,12 @@ impl PostStore {
         let row: Option<Row> = self
             .bounded("create", async move {
                 let mut conn = pool.get_conn().await?;
-                conn.exec_first(
-                    format!("{INSERT} RETURNING {POST_COLUMNS}"),
-                    insert_params(content),
+                sql(
+                    "INSERT posts",
+                    conn.exec_first(
+                        format!("{INSERT} RETURNING {POST_COLUMNS}"),
+                        insert_params(content),
+                    ),
                 )
                 .await
             })
@@ -315,37 +326,42 @@ impl PostStore {
                             Expected::Version(v) => (v, false),
                         };
                         let RenderedContent { content, rendered } = content;
-                        tx.exec_drop(
-                            // Assignments run left to right: `rendered_for_version`
-                            // takes the new version before `version` changes.
-                            "UPDATE posts SET title = ?, body = ?, html = ?, excerpt = ?, \
+                        sql(
+                            "UPDATE posts",
+                            tx.exec_drop(
+                                // Assignments run left to right: `rendered_for_version`
+                                // takes the new version before `version` changes.
+                                "UPDATE posts SET title = ?, body = ?, html = ?, excerpt = ?, \
                              excerpt_truncated = ?, plain_text = ?, renderer_version = ?, \
                              rendered_for_version = version + 1, \
                              updated_at = UTC_TIMESTAMP(), version = version + 1 \
                              WHERE id = ? AND (? OR version = ?)",
-                            mysql_async::Params::Positional(vec![
-                                content.title.into(),
-                                content.body.into(),
-                                rendered.html.into(),
-                                rendered.excerpt.into(),
-                                rendered.excerpt_truncated.into(),
-                                rendered.plain_text.into(),
-                                post_render::VERSION.into(),
-                                id.into(),
-                                any_version.into(),
-                                required_version.into(),
-                            ]),
+                                mysql_async::Params::Positional(vec![
+                                    content.title.into(),
+                                    content.body.into(),
+                                    rendered.html.into(),
+                                    rendered.excerpt.into(),
+                                    rendered.excerpt_truncated.into(),
+                                    rendered.plain_text.into(),
+                                    post_render::VERSION.into(),
+                                    id.into(),
+                                    any_version.into(),
+                                    required_version.into(),
+                                ]),
+                            ),
                         )
                         .await?;
                         let changed = tx.affected_rows();
                         // Within the transaction the row is locked by our UPDATE, so this
                         // reads exactly what we wrote (or, if nothing matched, why).
-                        let row: Option<Row> = tx
-                            .exec_first(
+                        let row: Option<Row> = sql(
+                            "SELECT posts",
+                            tx.exec_first(
                                 format!("SELECT {POST_COLUMNS} FROM posts WHERE id = ?"),
                                 (id,),
-                            )
-                            .await?;
+                            ),
+                        )
+                        .await?;
                         tx.commit().await?;
                         Ok::<_, StoreError>((changed, row))
                     }
@@ -375,16 +391,22 @@ impl PostStore {
                     Expected::Any => (0, true),
                     Expected::Version(v) => (v, false),
                 };
-                conn.exec_drop(
-                    "DELETE FROM posts WHERE id = ? AND (? OR version = ?)",
-                    (id, any_version, required_version),
+                sql(
+                    "DELETE posts",
+                    conn.exec_drop(
+                        "DELETE FROM posts WHERE id = ? AND (? OR version = ?)",
+                        (id, any_version, required_version),
+                    ),
                 )
                 .await?;
                 let deleted = conn.affected_rows();
                 let still_exists = if deleted == 0 {
-                    conn.exec_first::<u64, _, _>("SELECT id FROM posts WHERE id = ?", (id,))
-                        .await?
-                        .is_some()
+                    sql(
+                        "SELECT posts",
+                        conn.exec_first::<u64, _, _>("SELECT id FROM posts WHERE id = ?", (id,)),
+                    )
+                    .await?
+                    .is_some()
                 } else {
                     false
                 };
@@ -423,12 +445,14 @@ async fn insert_with_key(
     opts.with_isolation_level(IsolationLevel::ReadCommitted);
     let mut tx = conn.start_transaction(opts).await?;
     idempotency_keys::forget_if_expired(&mut tx, key).await?;
-    let row: Option<Row> = tx
-        .exec_first(
+    let row: Option<Row> = sql(
+        "INSERT posts",
+        tx.exec_first(
             format!("{INSERT} RETURNING {POST_COLUMNS}"),
             insert_params(content),
-        )
-        .await?;
+        ),
+    )
+    .await?;
     let post = written_post(
         row.ok_or_else(|| StoreError::Internal("INSERT returned no row".to_owned()))?,
     )?;

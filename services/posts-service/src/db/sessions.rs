@@ -17,7 +17,7 @@ use time::PrimitiveDateTime;
 
 use super::error::StoreError;
 use super::metrics::DbMetrics;
-use super::operation::bounded;
+use super::operation::{bounded, sql};
 use super::start_up::Database;
 
 /// A session's key as stored: the 32 bytes of its SHA-256 digest.
@@ -53,14 +53,14 @@ impl SessionStore {
         lifetime_secs: u32,
     ) -> Result<Option<SessionInfo>, StoreError> {
         let row: Option<Row> = self.on_connection("create_session", |mut conn| async move {
-            conn.exec_drop(
+            sql("DELETE admin_sessions", conn.exec_drop(
                 "DELETE FROM admin_sessions \
                  WHERE idle_expires_at <= UTC_TIMESTAMP(3) OR expires_at <= UTC_TIMESTAMP(3) \
                  LIMIT ?",
                 (PURGE_BATCH,),
-            )
+            ))
             .await?;
-            conn.exec_first(
+            sql("INSERT admin_sessions", conn.exec_first(
                 "INSERT IGNORE INTO admin_sessions \
                  (session_key, created_at, idle_secs, idle_expires_at, expires_at) \
                  VALUES (?, UTC_TIMESTAMP(3), ?, \
@@ -68,7 +68,7 @@ impl SessionStore {
                  UTC_TIMESTAMP(3) + INTERVAL ? SECOND) \
                  RETURNING idle_expires_at, expires_at",
                 (&key[..], idle_secs, idle_secs, lifetime_secs, lifetime_secs),
-            )
+            ))
             .await
         })
         .await?;
@@ -79,20 +79,20 @@ impl SessionStore {
     /// past its absolute expiry); `None` when absent or expired.
     pub async fn touch(&self, key: SessionKey) -> Result<Option<SessionInfo>, StoreError> {
         let row: Option<Row> = self.on_connection("touch_session", |mut conn| async move {
-            conn.exec_drop(
+            sql("UPDATE admin_sessions", conn.exec_drop(
                 "UPDATE admin_sessions \
                  SET idle_expires_at = LEAST(expires_at, UTC_TIMESTAMP(3) + INTERVAL idle_secs SECOND) \
                  WHERE session_key = ? \
                  AND idle_expires_at > UTC_TIMESTAMP(3) AND expires_at > UTC_TIMESTAMP(3)",
                 (&key[..],),
-            )
+            ))
             .await?;
-            conn.exec_first(
+            sql("SELECT admin_sessions", conn.exec_first(
                 "SELECT idle_expires_at, expires_at FROM admin_sessions \
                  WHERE session_key = ? \
                  AND idle_expires_at > UTC_TIMESTAMP(3) AND expires_at > UTC_TIMESTAMP(3)",
                 (&key[..],),
-            )
+            ))
             .await
         })
         .await?;
@@ -103,9 +103,12 @@ impl SessionStore {
     pub async fn delete(&self, key: SessionKey) -> Result<bool, StoreError> {
         let deleted = self
             .on_connection("delete_session", |mut conn| async move {
-                conn.exec_drop(
-                    "DELETE FROM admin_sessions WHERE session_key = ?",
-                    (&key[..],),
+                sql(
+                    "DELETE admin_sessions",
+                    conn.exec_drop(
+                        "DELETE FROM admin_sessions WHERE session_key = ?",
+                        (&key[..],),
+                    ),
                 )
                 .await?;
                 Ok::<_, mysql_async::Error>(conn.affected_rows())
@@ -119,18 +122,25 @@ impl SessionStore {
     pub async fn record_login_failure(&self, client: &str) -> Result<LoginFailures, StoreError> {
         let row: Option<Row> = self
             .on_connection("record_login_failure", |mut conn| async move {
-                conn.exec_drop(
-                    "DELETE FROM login_failures \
+                sql(
+                    "DELETE login_failures",
+                    conn.exec_drop(
+                        "DELETE FROM login_failures \
                      WHERE failed_at < UTC_TIMESTAMP(3) - INTERVAL ? SECOND LIMIT ?",
-                    (ACCOUNT_WINDOW_SECS, PURGE_BATCH),
+                        (ACCOUNT_WINDOW_SECS, PURGE_BATCH),
+                    ),
                 )
                 .await?;
-                conn.exec_drop(
+                sql("INSERT login_failures", conn.exec_drop(
                     "INSERT INTO login_failures (client, failed_at) VALUES (?, UTC_TIMESTAMP(3))",
                     (client,),
-                )
+                ))
                 .await?;
-                conn.exec_first(COUNT_FAILURES, count_params(client)).await
+                sql(
+                    "SELECT login_failures",
+                    conn.exec_first(COUNT_FAILURES, count_params(client)),
+                )
+                .await
             })
             .await?;
         failures_from_row(row)
@@ -140,7 +150,11 @@ impl SessionStore {
     pub async fn login_failures(&self, client: &str) -> Result<LoginFailures, StoreError> {
         let row: Option<Row> = self
             .on_connection("count_login_failures", |mut conn| async move {
-                conn.exec_first(COUNT_FAILURES, count_params(client)).await
+                sql(
+                    "SELECT login_failures",
+                    conn.exec_first(COUNT_FAILURES, count_params(client)),
+                )
+                .await
             })
             .await?;
         failures_from_row(row)

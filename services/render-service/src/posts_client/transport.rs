@@ -1,8 +1,9 @@
 //! How a call reaches posts-service: [`Transport`], one pooled `reqwest` client with a
 //! connect timeout and a whole-request timeout (over TLS for an `https` URL, trusting
-//! only the CAs of `POSTS_CA_FILE` and checking the host name), the API token, the forwarded
-//! `X-Request-Id`, the circuit breaker every call passes (and tells how it went, or that
-//! it is slow), and the metrics and log line each call leaves.
+//! only the CAs of `POSTS_CA_FILE` and checking the host name), the API token, the
+//! forwarded `X-Request-Id` and W3C `traceparent`, the circuit breaker every call passes
+//! (and tells how it went, or that it is slow), and the metrics, log line and (when
+//! traces are exported) client span each call leaves.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,6 +12,8 @@ use bytes::Bytes;
 use prometheus::Registry;
 use reqwest::{header, Method, RequestBuilder, StatusCode, Url};
 use service_runtime::request_id::{self, RequestId};
+use service_runtime::traces;
+use tracing::{Instrument, Span};
 
 use super::error::{error_with_causes, field_errors_of_problem, ClientError, UpstreamError};
 use super::metrics::UpstreamMetrics;
@@ -124,7 +127,38 @@ impl Transport {
         request_id: &RequestId,
         read_answer: impl FnOnce(StatusCode, &Bytes) -> Result<T, UpstreamError>,
     ) -> (Result<T, UpstreamError>, Outcome) {
+        let span = if traces::exporting() {
+            tracing::info_span!(
+                "posts-service call",
+                otel.kind = "client",
+                otel.name = operation,
+                operation,
+                server.address = self.base.host_str().unwrap_or_default(),
+            )
+        } else {
+            Span::none()
+        };
+        let (result, outcome) = self
+            .call(operation, request, request_id, read_answer)
+            .instrument(span.clone())
+            .await;
+        // A 404, 412 or 422 is an answer; no answer, or a 5xx, fails the call.
+        if matches!(result, Err(UpstreamError::Unavailable { .. })) {
+            traces::failed(&span, outcome.as_str());
+        }
+        (result, outcome)
+    }
+
+    /// [`Transport::send_with_outcome`] within the call's span.
+    async fn call<T>(
+        &self,
+        operation: &'static str,
+        request: RequestBuilder,
+        request_id: &RequestId,
+        read_answer: impl FnOnce(StatusCode, &Bytes) -> Result<T, UpstreamError>,
+    ) -> (Result<T, UpstreamError>, Outcome) {
         let Some(permit) = self.breaker.admit() else {
+            traces::attribute("circuit_breaker.state", "open");
             self.metrics
                 .record(operation, Outcome::CircuitOpen, Duration::ZERO);
             tracing::debug!(operation, "posts-service call not made: circuit open");
@@ -138,9 +172,14 @@ impl Transport {
         let exchange = async {
             let response = request
                 .header(request_id::HEADER, request_id.as_str())
+                .header(
+                    traces::TRACEPARENT,
+                    traces::traceparent_for_call(request_id),
+                )
                 .send()
                 .await?;
             let status = response.status();
+            traces::attribute("http.response.status_code", i64::from(status.as_u16()));
             let body = response.bytes().await?;
             Ok::<_, reqwest::Error>((status, body))
         };
