@@ -24,25 +24,7 @@ use crate::server::{Limits, DEFAULT_MAX_CONNECTIONS};
 use crate::telemetry::LogConfig;
 use crate::tls::{self, TlsFiles};
 
-/// A configuration problem found at start. Its message names the variable and never
-/// includes the value of a secret.
-#[derive(Debug)]
-pub struct ConfigError(String);
-
-impl ConfigError {
-    /// A problem with `variable`, explained by `reason` (which must not quote secrets).
-    pub fn invalid(variable: &str, reason: impl std::fmt::Display) -> Self {
-        ConfigError(format!("{variable} {reason}"))
-    }
-}
-
-impl std::fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "configuration error: {}", self.0)
-    }
-}
-
-impl std::error::Error for ConfigError {}
+pub use crate::config_error::ConfigError;
 
 /// Reads `T` from the process environment.
 pub fn from_env<T: DeserializeOwned>() -> Result<T, ConfigError> {
@@ -65,16 +47,18 @@ where
     let vars = with_secret_files::<T>(vars.into_iter().collect())?;
     envy::from_iter::<_, T>(vars.clone()).map_err(|err| match err {
         envy::Error::MissingValue(field) => {
-            ConfigError(format!("{} is required but not set", field.to_uppercase()))
+            ConfigError::new(format!("{} is required but not set", field.to_uppercase()))
         }
         // envy names the variable for some parse errors ("… provided by NAME") but not
         // for others (enums, socket addresses): then find it by leaving each variable
         // out in turn until the error changes. Only typed, non-secret values can fail to
         // parse, so quoting the reason is safe.
-        envy::Error::Custom(message) if message.contains("provided by") => ConfigError(message),
+        envy::Error::Custom(message) if message.contains("provided by") => {
+            ConfigError::new(message)
+        }
         envy::Error::Custom(message) => match culprit::<T>(&vars, &message) {
-            Some(name) => ConfigError(format!("{name} is malformed: {message}")),
-            None => ConfigError(message),
+            Some(name) => ConfigError::new(format!("{name} is malformed: {message}")),
+            None => ConfigError::new(message),
         },
     })
 }
@@ -152,7 +136,7 @@ fn with_secret_files<T: DeserializeOwned>(
             continue;
         };
         if vars.iter().any(|(key, _)| key.eq_ignore_ascii_case(&name)) {
-            return Err(ConfigError(format!(
+            return Err(ConfigError::new(format!(
                 "{name} and {file_variable} are both set: set only one of them"
             )));
         }

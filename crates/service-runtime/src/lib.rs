@@ -27,6 +27,7 @@
 //!   no shell or curl in the image.
 
 pub mod config;
+mod config_error;
 pub mod healthcheck;
 pub mod metrics;
 pub mod reference;

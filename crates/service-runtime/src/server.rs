@@ -268,7 +268,9 @@ where
     let mut request = request.map(|body| DeadlineBody::new(body, body_read_timeout));
     let mut request_id = RequestId::from_headers(request.headers());
     let method = metrics::method_label(request.method());
-    let span = traces::request_span(&mut request_id, method);
+    let mut trace = request_id.trace();
+    let span = traces::request_span(&request_id, &mut trace, method);
+    request_id.set_trace(trace);
     request.extensions_mut().insert(request_id.clone());
     request.extensions_mut().insert(peer);
     let route_slot = RouteSlot::default();

@@ -16,7 +16,7 @@ use rustls::pki_types::pem::{self, PemObject};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
 
-use crate::config::ConfigError;
+use crate::config_error::ConfigError;
 
 /// The certificate and key files of a listener that serves HTTPS.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,7 +1,7 @@
 //! The trace a request belongs to, and the OpenTelemetry side of its spans.
 //!
 //! A request's [`TraceContext`] comes from its W3C `traceparent` header, or is new. It
-//! travels with the [`RequestId`] (so whatever forwards the request id forwards the
+//! travels with the [`RequestId`](crate::request_id::RequestId) (so whatever forwards the request id forwards the
 //! trace too), names the trace on every log line of the request (`trace_id`), and is
 //! sent on as `traceparent` on calls to other services ([`traceparent_for_call`]).
 //!
@@ -21,8 +21,6 @@ pub use opentelemetry::KeyValue;
 use tracing::field::Empty;
 use tracing::Span;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
-
-use crate::request_id::RequestId;
 
 /// The W3C trace context header.
 pub const TRACEPARENT: &str = "traceparent";
@@ -145,11 +143,12 @@ fn traceparent(trace_id: u128, span_id: u64, flags: u8) -> HeaderValue {
     HeaderValue::from_str(&text).expect("hex digits and dashes are a valid header value")
 }
 
-/// The `traceparent` to send on a call made for the request `request_id`: naming the
-/// current span (the call's client span) when traces are exported; otherwise the
-/// request's trace id with its caller's span and sampling flag (or none sampled), so
-/// the other service's log lines carry the same `trace_id`.
-pub fn traceparent_for_call(request_id: &RequestId) -> HeaderValue {
+/// The `traceparent` to send on a call made for a request of the trace `trace` (its
+/// [`RequestId::trace`](crate::request_id::RequestId::trace)): naming the current span
+/// (the call's client span) when traces are exported; otherwise the request's trace id
+/// with its caller's span and sampling flag (or none sampled), so the other service's
+/// log lines carry the same `trace_id`.
+pub fn traceparent_for_call(trace: TraceContext) -> HeaderValue {
     if exporting() {
         let context = Span::current().context();
         let span = context.span();
@@ -162,7 +161,6 @@ pub fn traceparent_for_call(request_id: &RequestId) -> HeaderValue {
             );
         }
     }
-    let trace = request_id.trace();
     match trace.parent {
         Some(parent) => traceparent(trace.trace_id, parent.span_id, parent.flags),
         None => traceparent(trace.trace_id, random_nonzero() as u64 | 1, 0),
@@ -171,13 +169,17 @@ pub fn traceparent_for_call(request_id: &RequestId) -> HeaderValue {
 
 /// The span of one incoming request, carrying its request id, trace id and method. When
 /// traces are exported it is an OpenTelemetry server span, child of the caller's span,
-/// and the request's trace context becomes the span's own trace.
-pub fn request_span(request_id: &mut RequestId, method: &'static str) -> Span {
+/// and `trace` (the request's, from its `traceparent` or new) becomes the span's own.
+pub fn request_span(
+    request_id: &dyn std::fmt::Display,
+    trace: &mut TraceContext,
+    method: &'static str,
+) -> Span {
     if !exporting() {
         return tracing::info_span!(
             "request",
             request_id = %request_id,
-            trace_id = %request_id.trace().trace_id(),
+            trace_id = %trace.trace_id(),
             method
         );
     }
@@ -188,22 +190,16 @@ pub fn request_span(request_id: &mut RequestId, method: &'static str) -> Span {
         trace_id = Empty,
         method,
     );
-    if let Some(parent) = request_id.trace().remote_parent() {
+    if let Some(parent) = trace.remote_parent() {
         let _ = span.set_parent(opentelemetry::Context::new().with_remote_span_context(parent));
     }
     span.set_attribute("http.request.method", method);
     let context = span.context();
     let started = context.span().span_context().clone();
     if started.is_valid() {
-        request_id.set_trace(TraceContext {
-            trace_id: u128::from_be_bytes(started.trace_id().to_bytes()),
-            parent: request_id.trace().parent,
-        });
+        trace.trace_id = u128::from_be_bytes(started.trace_id().to_bytes());
     }
-    span.record(
-        "trace_id",
-        tracing::field::display(request_id.trace().trace_id()),
-    );
+    span.record("trace_id", tracing::field::display(trace.trace_id()));
     span
 }
 
@@ -298,13 +294,13 @@ mod tests {
     fn calls_carry_the_trace_on_without_exporting() {
         let mut headers = HeaderMap::new();
         headers.insert(TRACEPARENT, HeaderValue::from_static(VALID));
-        let request_id = RequestId::from_headers(&headers);
-        assert_eq!(traceparent_for_call(&request_id), VALID);
+        let trace = TraceContext::from_headers(&headers);
+        assert_eq!(traceparent_for_call(trace), VALID);
 
-        let request_id = RequestId::generate();
-        let sent = traceparent_for_call(&request_id);
+        let trace = TraceContext::generate();
+        let sent = traceparent_for_call(trace);
         let sent = parse(sent.to_str().unwrap()).expect("a valid traceparent");
-        assert_eq!(sent.trace_id, request_id.trace().trace_id);
+        assert_eq!(sent.trace_id, trace.trace_id);
         assert_eq!(sent.parent.unwrap().flags, 0, "not sampled");
     }
 }

@@ -58,7 +58,7 @@ async fn without_an_endpoint_nothing_is_exported_and_log_lines_carry_the_trace_i
         .and(request_id::filter())
         .map(|id: RequestId| {
             tracing::info!("calling on");
-            traces::traceparent_for_call(&id)
+            traces::traceparent_for_call(id.trace())
                 .to_str()
                 .unwrap()
                 .to_owned()

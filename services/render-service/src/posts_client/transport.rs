@@ -174,7 +174,7 @@ impl Transport {
                 .header(request_id::HEADER, request_id.as_str())
                 .header(
                     traces::TRACEPARENT,
-                    traces::traceparent_for_call(request_id),
+                    traces::traceparent_for_call(request_id.trace()),
                 )
                 .send()
                 .await?;
