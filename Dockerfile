@@ -73,6 +73,9 @@ ARG VERSION
 ARG REVISION
 ARG SOURCE_URL
 COPY --from=build /out/posts-service /posts-service
+# the CA certificates TLS clients verify servers with (the trace exporter, and any
+# https or MariaDB TLS peer signed by a public CA)
+COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
 USER 65532:65532
 EXPOSE 8081
 STOPSIGNAL SIGTERM
@@ -92,6 +95,9 @@ ARG VERSION
 ARG REVISION
 ARG SOURCE_URL
 COPY --from=build /out/render-service /render-service
+# the CA certificates TLS clients verify servers with (the trace exporter, and any
+# https or MariaDB TLS peer signed by a public CA)
+COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
 USER 65532:65532
 EXPOSE 8080
 STOPSIGNAL SIGTERM
