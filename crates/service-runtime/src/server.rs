@@ -14,7 +14,7 @@
 //! is answered wherever `GET` is, and a 405 names the allowed methods. Handlers can read
 //! the client's address as a [`PeerAddr`] extension.
 //!
-//! [`serve_with_tls`] can do the same over TLS: each connection's handshake must end within the
+//! With [`Edge::tls`] set it does the same over TLS: each connection's handshake must end within the
 //! header read timeout, and a client that fails it (plain HTTP, a certificate it does
 //! not trust) is dropped without an answer.
 
@@ -92,62 +92,30 @@ pub fn is_body_timeout(error: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
-/// Serves `routes` on `listener` with the default [`Limits`] until `shutdown` resolves,
-/// then drains.
+/// How the edge serves: what it allows one client, and TLS when it is set (see
+/// [`crate::config::ServerConfig::tls_config`]). The default is plain HTTP with the
+/// default [`Limits`].
+#[derive(Debug, Clone, Default)]
+pub struct Edge {
+    /// What one client is allowed.
+    pub limits: Limits,
+    /// The server's certificate and key; `None` serves plain HTTP.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+}
+
+/// Serves `routes` on `listener` as `edge` says until `shutdown` resolves, then drains.
 pub async fn serve<F>(
     listener: TcpListener,
     routes: F,
     metrics: HttpMetrics,
+    edge: Edge,
     shutdown: impl Future<Output = ()> + Send,
 ) where
     F: Filter<Error = warp::Rejection> + Clone + Send + Sync + 'static,
     F::Extract: Reply,
 {
-    serve_with_limits(listener, routes, metrics, Limits::default(), shutdown).await
-}
-
-/// [`serve`] with the given limits.
-pub async fn serve_with_limits<F>(
-    listener: TcpListener,
-    routes: F,
-    metrics: HttpMetrics,
-    limits: Limits,
-    shutdown: impl Future<Output = ()> + Send,
-) where
-    F: Filter<Error = warp::Rejection> + Clone + Send + Sync + 'static,
-    F::Extract: Reply,
-{
-    serve_edge(listener, None, routes, metrics, limits, shutdown).await
-}
-
-/// [`serve_with_limits`], over TLS with `tls` when it is set (see
-/// [`crate::config::ServerConfig::tls_config`]).
-pub async fn serve_with_tls<F>(
-    listener: TcpListener,
-    tls: Option<Arc<rustls::ServerConfig>>,
-    routes: F,
-    metrics: HttpMetrics,
-    limits: Limits,
-    shutdown: impl Future<Output = ()> + Send,
-) where
-    F: Filter<Error = warp::Rejection> + Clone + Send + Sync + 'static,
-    F::Extract: Reply,
-{
-    let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
-    serve_edge(listener, acceptor, routes, metrics, limits, shutdown).await
-}
-
-async fn serve_edge<F>(
-    listener: TcpListener,
-    tls: Option<tokio_rustls::TlsAcceptor>,
-    routes: F,
-    metrics: HttpMetrics,
-    limits: Limits,
-    shutdown: impl Future<Output = ()> + Send,
-) where
-    F: Filter<Error = warp::Rejection> + Clone + Send + Sync + 'static,
-    F::Extract: Reply,
-{
+    let Edge { limits, tls } = edge;
+    let tls = tls.map(tokio_rustls::TlsAcceptor::from);
     let service = warp::service(routes);
     let graceful = GracefulShutdown::new();
     let connections = Arc::new(Semaphore::new(limits.max_connections.max(1)));

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use http::Method;
 use prometheus::Registry;
 use service_runtime::metrics::{encode, route, HttpMetrics};
-use service_runtime::server::{serve_with_limits, Limits, PeerAddr, DRAIN_TIMEOUT};
+use service_runtime::server::{serve, Edge, Limits, PeerAddr, DRAIN_TIMEOUT};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use warp::Filter;
@@ -36,11 +36,12 @@ async fn spawn(limits: Limits) -> (SocketAddr, Registry) {
     let addr = listener.local_addr().unwrap();
     let registry = Registry::new();
     let metrics = HttpMetrics::register(&registry).unwrap();
-    tokio::spawn(serve_with_limits(
+    let edge = Edge { limits, tls: None };
+    tokio::spawn(serve(
         listener,
         routes,
         metrics,
-        limits,
+        edge,
         std::future::pending(),
     ));
     (addr, registry)
@@ -249,11 +250,11 @@ async fn shutdown_finishes_in_flight_requests_and_does_not_wait_for_idle_keep_al
     let addr = listener.local_addr().unwrap();
     let metrics = HttpMetrics::register(&Registry::new()).unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(serve_with_limits(
+    let server = tokio::spawn(serve(
         listener,
         slow.or(fast).unify(),
         metrics,
-        Limits::default(),
+        Edge::default(),
         async {
             let _ = stopped.await;
         },

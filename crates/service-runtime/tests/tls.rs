@@ -12,7 +12,7 @@ use prometheus::Registry;
 use service_runtime::config::{DefaultPorts, ServerConfig};
 use service_runtime::healthcheck;
 use service_runtime::metrics::{route, HttpMetrics};
-use service_runtime::server::{serve_with_tls, Limits};
+use service_runtime::server::{serve, Edge, Limits};
 use service_runtime::tls::{self, TlsFiles};
 use test_mariadb::tls::{ServerCert, TestCa};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -28,12 +28,15 @@ async fn spawn_tls(cert: &ServerCert) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let metrics = HttpMetrics::register(&Registry::new()).unwrap();
-    tokio::spawn(serve_with_tls(
+    let edge = Edge {
+        limits: Limits::default(),
+        tls: Some(config),
+    };
+    tokio::spawn(serve(
         listener,
-        Some(config),
         routes,
         metrics,
-        Limits::default(),
+        edge,
         std::future::pending(),
     ));
     addr

@@ -9,7 +9,7 @@ use http::Method;
 use prometheus::Registry;
 use service_runtime::metrics::{route, HttpMetrics};
 use service_runtime::request_id::{self, RequestId};
-use service_runtime::server::serve;
+use service_runtime::server::{serve, Edge};
 use service_runtime::telemetry::LogConfig;
 use service_runtime::traces;
 use tokio::net::TcpListener;
@@ -66,7 +66,13 @@ async fn without_an_endpoint_nothing_is_exported_and_log_lines_carry_the_trace_i
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let metrics = HttpMetrics::register(&Registry::new()).unwrap();
-    tokio::spawn(serve(listener, call, metrics, std::future::pending()));
+    tokio::spawn(serve(
+        listener,
+        call,
+        metrics,
+        Edge::default(),
+        std::future::pending(),
+    ));
     let client = reqwest::Client::new();
 
     let forwarded = client

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use prometheus::Registry;
 use service_runtime::config::ConfigError;
 use service_runtime::metrics::{self, BuildInfo, HttpMetrics};
-use service_runtime::server::{self, Limits};
+use service_runtime::server::{self, Edge, Limits};
 use tokio::net::TcpListener;
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
@@ -171,14 +171,18 @@ impl Application {
             self.metrics_listener,
             self.metrics_routes,
             self.http_metrics.clone(),
+            Edge::default(),
             std::future::pending(),
         ));
-        server::serve_with_tls(
+        let edge = Edge {
+            limits: self.limits,
+            tls: self.tls,
+        };
+        server::serve(
             self.listener,
-            self.tls,
             self.routes,
             self.http_metrics,
-            self.limits,
+            edge,
             shutdown,
         )
         .await;

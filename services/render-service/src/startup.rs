@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use prometheus::Registry;
 use service_runtime::metrics::{self, BuildInfo, HttpMetrics};
-use service_runtime::server::{self, Limits};
+use service_runtime::server::{self, Edge, Limits};
 use tokio::net::TcpListener;
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
@@ -151,17 +151,14 @@ impl Application {
             self.metrics_listener,
             self.metrics_routes,
             self.metrics.clone(),
+            Edge::default(),
             std::future::pending(),
         ));
-        server::serve_with_tls(
-            self.listener,
-            self.tls,
-            self.routes,
-            self.metrics,
-            self.limits,
-            shutdown,
-        )
-        .await;
+        let edge = Edge {
+            limits: self.limits,
+            tls: self.tls,
+        };
+        server::serve(self.listener, self.routes, self.metrics, edge, shutdown).await;
         metrics.abort();
     }
 }

@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 use service_runtime::metrics::HttpMetrics;
 use service_runtime::request_id::{self, RequestId};
-use service_runtime::server::serve;
+use service_runtime::server::{serve, Edge};
 use test_mariadb::harness::Db;
 use tokio::net::TcpListener;
 use warp::Filter;
@@ -32,7 +32,13 @@ pub async fn request_id_is_returned_and_forwarded_to_posts_service(db: Db) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let stub_url = format!("http://{}", listener.local_addr().unwrap());
     let metrics = HttpMetrics::register(&Registry::new()).unwrap();
-    let stub_task = tokio::spawn(serve(listener, stub, metrics, std::future::pending()));
+    let stub_task = tokio::spawn(serve(
+        listener,
+        stub,
+        metrics,
+        Edge::default(),
+        std::future::pending(),
+    ));
     // Every page view must reach the stub, so no page is served from the cache.
     let mut config = render_config(&stub_url);
     config.page_cache_ttl_ms = 0;
