@@ -259,7 +259,7 @@ if [[ ${E2E_GALERA:-} == 1 ]]; then
   for node in "${DB_NODES[@]}"; do
     v=$(compose exec -T "$node" mariadb --user=root --password="$ROOT_PW" -N --batch -e \
       "SELECT CONCAT(@@require_secure_transport, ' ', @@have_ssl)")
-    [[ $v == "1 YES" ]] || fail "$node: require_secure_transport, have_ssl = $v"
+    [[ $v == "ON YES" || $v == "1 YES" ]] || fail "$node: require_secure_transport, have_ssl = $v"
   done
   if as_client "MYSQL_PWD='$MIGRATION_PW' mariadb -h mariadb -u blog_migrate --skip-ssl -N -e 'SELECT 1' blog" >"$WORK/plain.log" 2>&1; then
     fail "a client without TLS got in"

@@ -284,7 +284,7 @@ ok
 begin every_hop_is_encrypted
 for n in "${NODES[@]}"; do
   sql "$n" "SELECT @@wsrep_provider_options" | grep -q "socket.ssl = YES" || fail "$n: replication without TLS"
-  [[ $(sql "$n" "SELECT CONCAT(@@require_secure_transport, @@have_ssl)") == 1YES ]] || fail "$n: TCP clients without TLS allowed"
+  [[ $(sql "$n" "SELECT CONCAT(@@require_secure_transport, @@have_ssl)") =~ ^(ON|1)YES$ ]] || fail "$n: TCP clients without TLS allowed"
   [[ $(sql "$n" "SELECT GROUP_CONCAT(Host) FROM mysql.user WHERE User = 'root'") == localhost ]] || fail "$n: root is not local only"
 done
 # the two nodes that joined the new cluster got their full copy over TLS
