@@ -53,23 +53,26 @@ compose_bin() {
 # harness's env file (compose reads the environment first): the settings of
 # docker-compose.yml, compose's own, and NAMEs
 unset_compose_env() {
-  unset MARIADB_ROOT_PASSWORD MARIADB_USER MARIADB_PASSWORD API_TOKEN ADMIN_USER \
-    ADMIN_PASSWORD SESSION_SECRET RESTIC_PASSWORD SECRETS_DIR BLOG_TITLE BLOG_PORT BLOG_BIND COOKIE_SECURE RUST_LOG \
+  unset MARIADB_ROOT_PASSWORD MARIADB_USER MARIADB_PASSWORD MARIADB_MIGRATION_USER \
+    MARIADB_MIGRATION_PASSWORD API_TOKEN ADMIN_USER ADMIN_PASSWORD SESSION_SECRET \
+    RESTIC_PASSWORD SECRETS_DIR TLS_DIR BLOG_TITLE BLOG_PORT BLOG_BIND COOKIE_SECURE RUST_LOG \
     LOG_FORMAT COMPOSE_PROJECT_NAME COMPOSE_FILE COMPOSE_PROFILES "$@"
 }
 
 # compose_env_file FILE NAME=VALUE...: an env file for docker-compose.yml with the
-# NAME=VALUEs given, and for the settings not given: user blog, the blog on loopback
-# only, text logs. The secrets (MARIADB_ROOT_PASSWORD, MARIADB_PASSWORD, API_TOKEN,
-# ADMIN_PASSWORD, SESSION_SECRET, RESTIC_PASSWORD: given, else fresh random ones) go
-# into files in secrets/ beside FILE, which SECRETS_DIR names, as compose reads them.
+# NAME=VALUEs given, and for the settings not given: users blog and blog_migrate, the
+# blog on loopback only, text logs. The secrets (MARIADB_ROOT_PASSWORD,
+# MARIADB_PASSWORD, MARIADB_MIGRATION_PASSWORD, API_TOKEN, ADMIN_PASSWORD,
+# SESSION_SECRET, RESTIC_PASSWORD: given, else fresh random ones) go into files in
+# secrets/ beside FILE, which SECRETS_DIR names, as compose reads them; a fresh CA and
+# certificates (deploy/tls/make-certs.sh) into tls/ beside it, which TLS_DIR names.
 compose_env_file() {
   local file=$1 pair name value
   shift
   local dir given secrets
   dir=$(cd "$(dirname "$file")" && pwd)/secrets
   mkdir -p "$dir"
-  secrets=" MARIADB_ROOT_PASSWORD MARIADB_PASSWORD API_TOKEN ADMIN_PASSWORD SESSION_SECRET RESTIC_PASSWORD "
+  secrets=" MARIADB_ROOT_PASSWORD MARIADB_PASSWORD MARIADB_MIGRATION_PASSWORD API_TOKEN ADMIN_PASSWORD SESSION_SECRET RESTIC_PASSWORD "
   given=" ${*%%=*} "
   {
     for pair in "$@"; do
@@ -83,12 +86,15 @@ compose_env_file() {
     for name in $secrets; do
       [[ $given == *" $name "* ]] || random_hex 16 >"$dir/${name,,}"
     done
-    for pair in MARIADB_USER=blog BLOG_BIND=127.0.0.1 LOG_FORMAT=text; do
+    for pair in MARIADB_USER=blog MARIADB_MIGRATION_USER=blog_migrate BLOG_BIND=127.0.0.1 LOG_FORMAT=text; do
       name=${pair%%=*}
       [[ $given == *" $name "* ]] || echo "$pair"
     done
     echo "SECRETS_DIR=$dir"
+    echo "TLS_DIR=${dir%/secrets}/tls"
   } >"$file"
+  # the containers run as users of their own: keys readable by them (a test's throwaway set)
+  KEY_MODE=644 "$(dirname "${BASH_SOURCE[0]}")/../deploy/tls/make-certs.sh" "${dir%/secrets}/tls" >/dev/null
 }
 
 # ---------------------------------------------------------------- waiting --

@@ -19,8 +19,10 @@
 # Each server certificate (2 years) names the service as compose and Kubernetes
 # call it (`posts-service`; `posts-service.NS.svc` and
 # `posts-service.NS.svc.cluster.local` for the namespaces `blog` and `blog-dev`;
-# MariaDB also as `db`), `localhost` and `127.0.0.1`, plus every EXTRA_NAME given (a
-# host name, or an IP address). Keys are ECDSA P-256, readable only by their owner
+# MariaDB also as `db`, as the Galera nodes of docker-compose.galera.yml (`mariadb-2`,
+# `mariadb-3`) and of the Kubernetes galera component (`mariadb-N.mariadb` and its
+# `.NS.svc` forms, N 0 to 2)), `localhost` and `127.0.0.1`, plus every EXTRA_NAME given
+# (a host name, or an IP address). Keys are ECDSA P-256, readable only by their owner
 # (mode 600) unless KEY_MODE says otherwise: the services' images and MariaDB run as
 # users of their own, so a throwaway set mounted straight into containers on a laptop
 # needs KEY_MODE=644 (or copies owned by those users).
@@ -60,8 +62,11 @@ alt_names() {
   echo "${out[*]}"
 }
 
-# server NAME ALIAS... : a key and a certificate for NAME signed by the CA.
+# server [--client] NAME ALIAS... : a key and a certificate for NAME signed by the CA
+# (--client: for TLS clients too)
 server() {
+  local usage=serverAuth
+  if [[ $1 == --client ]]; then usage=serverAuth,clientAuth; shift; fi
   local name=$1
   shift
   local names=("$name") namespace
@@ -74,7 +79,7 @@ server() {
   printf '%s\n' \
     "basicConstraints=critical,CA:FALSE" \
     "keyUsage=critical,digitalSignature,keyEncipherment" \
-    "extendedKeyUsage=serverAuth" \
+    "extendedKeyUsage=$usage" \
     "subjectAltName=$(alt_names "${names[@]}")" >"$ext"
   openssl req -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
     -keyout "$dir/$name.key" -out "$dir/$name.csr" -subj "/CN=$name" 2>/dev/null
@@ -85,7 +90,14 @@ server() {
 
 server posts-service
 server render-service
-server mariadb db
+galera=(mariadb-2 mariadb-3)
+for n in 0 1 2; do
+  galera+=("mariadb-$n.mariadb")
+  for namespace in blog blog-dev; do
+    galera+=("mariadb-$n.mariadb.$namespace.svc" "mariadb-$n.mariadb.$namespace.svc.cluster.local")
+  done
+done
+server --client mariadb db "${galera[@]}"
 rm -f "$dir/ca.srl"
 chmod 644 "$dir"/*.pem
 chmod "${KEY_MODE:-600}" "$dir"/posts-service.key "$dir"/render-service.key "$dir"/mariadb.key

@@ -40,10 +40,14 @@
 # file outside a kustomization's directory; docker-compose.yml can mount it from
 # anywhere. Commands and the restore procedure: docs/operations.md. Environment:
 #   MARIADB_HOST (mariadb), MARIADB_PORT (3306), MARIADB_DATABASE (blog), MARIADB_USER,
-#   MARIADB_PASSWORD or MARIADB_PASSWORD_FILE, BACKUP_DIR (/backups), BACKUP_KEEP (7),
+#   MARIADB_PASSWORD or MARIADB_PASSWORD_FILE, MARIADB_CA_FILE (set: over TLS, the
+#   server's certificate checked against these CA certificates and the host name),
+#   BACKUP_DIR (/backups), BACKUP_KEEP (7),
 #   RESTIC_REPOSITORY (unset: no off-site copy), RESTIC_PASSWORD or RESTIC_PASSWORD_FILE,
 #   RESTIC_KEEP_DAILY (7), RESTIC_KEEP_WEEKLY (4), RESTIC_KEEP_MONTHLY (6).
-# The password reaches the client through MYSQL_PWD, never the command line.
+# The password reaches the client through MYSQL_PWD, never the command line. The account
+# is the migration account (MARIADB_MIGRATION_USER of the database): a restore drops and
+# creates tables, which the blog's runtime account may not.
 set -Eeuo pipefail
 umask 077
 
@@ -79,6 +83,10 @@ done
 
 CLIENT=(--host="$HOST" --port="$PORT" --user="$MARIADB_USER" --protocol=tcp
         --default-character-set=utf8mb4)
+if [[ -n ${MARIADB_CA_FILE:-} ]]; then
+  [[ -r $MARIADB_CA_FILE ]] || die "MARIADB_CA_FILE is not readable"
+  CLIENT+=(--ssl --ssl-ca="$MARIADB_CA_FILE" --ssl-verify-server-cert)
+fi
 
 # wait_for_server: the database may still be starting (compose `run`, a Job's first try).
 wait_for_server() {

@@ -3,10 +3,13 @@
 #
 # From nothing (`down -v`), `up --build -d` the project's docker-compose.yml under a
 # unique project name, with an env file of fresh random credentials and a free host
-# port, wait for the health checks, then use the blog as a person would (curl with a
+# port, wait for the health checks (on Galera: check that every hop is encrypted), then
+# use the blog as a person would (curl with a
 # cookie jar, CSRF tokens read from the forms): log in, add posts, see them on the index
 # and their pages, edit one, delete another; `restart`, then `down` + `up` keeping the
-# volume, checking the data each time. Then operations (docs/operations.md): posts
+# volume, checking the data each time. The database accounts: the blog's own cannot
+# change the schema or grant, root cannot log in from another container. Then
+# operations (docs/operations.md): posts
 # with Unicode and 60 KB bodies plus 20,000 seeded by SQL, a backup (`--profile ops run
 # --rm backup`) while a reader keeps loading pages (measured: requests, errors, latency),
 # `down -v`, `up`, restore, and every row back byte for byte with its id and version;
@@ -237,6 +240,67 @@ wait_healthy 240
 log "healthy $(secs "$t0") after 'up' began"
 ok
 
+# as_client CMD...: CMD (bash -c) in a throwaway container of the backup jobs' image on
+# the database network, as another container would reach MariaDB; TLS_DIR at
+# /run/client-tls
+as_client() {
+  compose --profile ops run --rm --no-deps -T -v "$WORK/tls:/run/client-tls:ro" --entrypoint bash backup -c "$1"
+}
+ROOT_PW=$(cat "$WORK/secrets/mariadb_root_password")
+MIGRATION_PW=$(cat "$WORK/secrets/mariadb_migration_password")
+# the client's TLS options where the nodes require TLS (the Galera setup), else none
+CLIENT_TLS=""
+[[ ${E2E_GALERA:-} == 1 ]] && CLIENT_TLS="--ssl --ssl-ca=/run/client-tls/ca.pem --ssl-verify-server-cert"
+
+if [[ ${E2E_GALERA:-} == 1 ]]; then
+  begin every_hop_is_encrypted
+  # posts-service -> MariaDB: every node requires TLS of TCP clients, a client without it
+  # is refused, and posts-service (which serves the blog) is connected: so over TLS
+  for node in "${DB_NODES[@]}"; do
+    v=$(compose exec -T "$node" mariadb --user=root --password="$ROOT_PW" -N --batch -e \
+      "SELECT CONCAT(@@require_secure_transport, ' ', @@have_ssl)")
+    [[ $v == "ON YES" || $v == "1 YES" ]] || fail "$node: require_secure_transport, have_ssl = $v"
+  done
+  if as_client "MYSQL_PWD='$MIGRATION_PW' mariadb -h mariadb -u blog_migrate --skip-ssl -N -e 'SELECT 1' blog" >"$WORK/plain.log" 2>&1; then
+    fail "a client without TLS got in"
+  fi
+  # (MariaDB 10.11 answers "access denied" to the right password without TLS; the same
+  # login with TLS got in above)
+  grep -qE "insecure transport are prohibited|ERROR 1045" "$WORK/plain.log" || fail "the plain client was refused otherwise: $(tail -n 2 "$WORK/plain.log")"
+  cipher=$(as_client "MYSQL_PWD='$MIGRATION_PW' mariadb -h mariadb-2 -u blog_migrate $CLIENT_TLS -N -e \"SHOW SESSION STATUS LIKE 'Ssl_cipher'\" blog" | awk '{ print $2 }')
+  [[ -n $cipher ]] || fail "no TLS cipher on a client connection"
+  accepts=$(compose exec -T mariadb mariadb --user=root --password="$ROOT_PW" -N --batch -e \
+    "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'SSL_FINISHED_ACCEPTS'")
+  (( accepts > 0 )) || fail "MariaDB finished no TLS handshake"
+  log "client connections: TLS required, cipher $cipher, $accepts TLS handshakes on mariadb"
+  # Galera replication: socket.ssl on every node; the full copies the joiners got were
+  # streamed over TLS
+  for node in "${DB_NODES[@]}"; do
+    opts=$(compose exec -T "$node" mariadb --user=root --password="$ROOT_PW" -N --batch -e "SELECT @@wsrep_provider_options")
+    grep -q "socket.ssl = YES" <<<"$opts" || fail "$node: replication without TLS (socket.ssl is not YES)"
+  done
+  # (the two that joined the new cluster got a full copy: this is their first start)
+  for node in "${DB_NODES[@]:1}"; do
+    compose logs --no-color "$node" 2>&1 | grep -q "WSREP_SST: \[INFO\] Using openssl based encryption with socat" ||
+      fail "$node: its state transfer did not run over TLS"
+  done
+  # render-service -> posts-service: HTTPS, the certificate chaining to the CA for the
+  # name posts-service; plain HTTP gets no answer
+  [[ $(docker inspect -f '{{range .Config.Env}}{{println .}}{{end}}' "$(compose ps -q render-service)" |
+       sed -n 's/^POSTS_SERVICE_URL=//p') == https://posts-service:8081 ]] || fail "render-service does not call posts-service over HTTPS"
+  backend_client() {
+    docker run --rm --network "${PROJECT}_backend" -v "$WORK/tls:/run/tls:ro" --entrypoint bash \
+      blog/mariadb-backup:10.11 -c "$1"
+  }
+  backend_client "openssl s_client -connect posts-service:8081 -servername posts-service -CAfile /run/tls/ca.pem \
+      -verify_hostname posts-service -verify_return_error </dev/null" >"$WORK/s_client.log" 2>&1 ||
+    fail "no verified TLS from posts-service: $(tail -n 5 "$WORK/s_client.log")"
+  grep -q "Verify return code: 0 (ok)" "$WORK/s_client.log" || fail "posts-service's certificate did not verify"
+  plain=$(backend_client "exec 3<>/dev/tcp/posts-service/8081; printf 'GET /readyz HTTP/1.1\r\nHost: posts-service\r\n\r\n' >&3; timeout 3 head -c 12 <&3" 2>/dev/null || true)
+  [[ $plain != HTTP/* ]] || fail "posts-service answered plain HTTP: $plain"
+  ok
+fi
+
 begin no_secret_is_in_any_containers_environment
 # every secret is a file in /run/secrets: none of their values is in any container's
 # environment (what `docker inspect` shows anyone who may talk to the engine)
@@ -432,6 +496,45 @@ login() {
   post /login "csrf_token=$(form_value csrf_token)" "next=/" "username=e2e-admin" "password=$ADMIN_PASSWORD"
   expect_redirect / "POST /login"
 }
+
+begin runtime_account_reads_and_writes_rows_only
+# the blog's own account: rows yes; CREATE, ALTER, DROP, GRANT no (each refused for want
+# of the privilege, not for a syntax error)
+sql -e "SELECT COUNT(*) FROM posts" >/dev/null || fail "the runtime account cannot read posts"
+for statement in "CREATE TABLE e2e_probe (id INT)" "ALTER TABLE posts ADD COLUMN e2e_probe INT" \
+    "DROP TABLE posts" "GRANT SELECT ON blog.* TO 'blog'@'%'" "CREATE USER 'e2e_probe'@'%'"; do
+  if out=$(sql -e "$statement" 2>&1); then fail "the runtime account ran: $statement"; fi
+  grep -qE 'ERROR (1142|1044|1227|1045|1410)' <<<"$out" || fail "'$statement' failed otherwise than by privilege: $out"
+done
+grants=$(sql -e "SHOW GRANTS" | tr '\n' ' ')
+[[ $grants == *"GRANT SELECT, INSERT, UPDATE, DELETE ON \`blog\`.*"* && $grants != *"ALL PRIVILEGES"* && $grants != *"WITH GRANT OPTION"* ]] ||
+  fail "the runtime account's grants: $grants"
+# posts-service applied the migrations with the migration account, which has no global
+# privilege and cannot grant
+migrations=$(sql -e "SELECT COUNT(*) FROM refinery_schema_history")
+(( migrations > 0 )) || fail "no migration recorded"
+mgrants=$(compose exec -T "${DB_NODES[0]}" mariadb --user=root --password="$ROOT_PW" -N --batch \
+  -e "SHOW GRANTS FOR 'blog_migrate'@'%'")
+global=$(grep -F 'ON *.* TO' <<<"$mgrants" | grep -v '^GRANT USAGE ON' || true)
+[[ -z $global ]] || fail "the migration account has global privileges: $global"
+[[ $mgrants == *"CREATE"*"ON \`blog\`.*"* && $mgrants == *"ALTER"*"ON \`blog\`.*"* &&
+   $mgrants != *"WITH GRANT OPTION"* && $mgrants != *"ALL PRIVILEGES"* ]] || fail "the migration account's grants: $mgrants"
+log "runtime: $grants"
+ok
+
+begin root_cannot_log_in_from_another_container
+# the same client, the same container, the migration account gets in (so a refusal of
+# root is root's, not the network's or the TLS settings')
+as_client "MYSQL_PWD='$MIGRATION_PW' mariadb -h mariadb -u blog_migrate $CLIENT_TLS -N -e 'SELECT CURRENT_USER()' blog" \
+  >"$WORK/client.log" 2>&1 || fail "the migration account cannot log in from another container: $(tail -n 3 "$WORK/client.log")"
+if as_client "MYSQL_PWD='$ROOT_PW' mariadb -h mariadb -u root $CLIENT_TLS -N -e 'SELECT 1'" >"$WORK/root.log" 2>&1; then
+  fail "root logged in over TCP from another container"
+fi
+grep -qE 'ERROR (1130|1045)' "$WORK/root.log" || fail "root was refused otherwise than as an unknown account: $(tail -n 3 "$WORK/root.log")"
+root_hosts=$(compose exec -T "${DB_NODES[0]}" mariadb --user=root --password="$ROOT_PW" -N --batch \
+  -e "SELECT GROUP_CONCAT(Host) FROM mysql.user WHERE User = 'root'")
+[[ $root_hosts == localhost ]] || fail "root accounts for hosts: $root_hosts"
+ok
 
 begin admin_adds_unicode_posts_with_60_kb_bodies
 login

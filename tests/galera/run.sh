@@ -6,6 +6,9 @@
 # published on a free loopback port for the load (tests/galera/load.py), then:
 #
 #   cluster_forms                three nodes, each synced, wsrep_cluster_size 3
+#   every_hop_is_encrypted       replication (socket.ssl) and the joiners' full copies
+#                                over TLS; the nodes refuse TCP clients without TLS;
+#                                posts-service's API is HTTPS only; root is local only
 #   blog_works_on_the_cluster    a post written through the API is on every node and
 #                                on its page (render-service)
 #   throughput_three_nodes       writes/s with 4 writers for 10 s
@@ -71,12 +74,16 @@ API_TOKEN=$(random_hex 16)
 BLOG_PORT=$(free_port)
 API_PORT=$(free_port)
 BASE="http://127.0.0.1:$BLOG_PORT"
-API="http://127.0.0.1:$API_PORT"
+# posts-service serves HTTPS in the Galera setup (docker-compose.galera.yml)
+API="https://127.0.0.1:$API_PORT"
 # the image's watchdog acts after 60 s by default; half that here, for a shorter suite
 WATCHDOG_SECONDS=30
 compose_env_file "$ENV_FILE" "MARIADB_ROOT_PASSWORD=$ROOT_PASSWORD" "API_TOKEN=$API_TOKEN" \
   ADMIN_USER=galera-admin "ADMIN_PASSWORD=galera-$(random_hex 12)" "BLOG_TITLE=Galera Blog" \
   "BLOG_PORT=$BLOG_PORT" "GALERA_WATCHDOG_SECONDS=$WATCHDOG_SECONDS"
+# the CA compose_env_file made (TLS_DIR), trusted by curl and load.py (Python's ssl) for
+# the API's certificate
+export CURL_CA_BUNDLE="$WORK/tls/ca.pem" SSL_CERT_FILE="$WORK/tls/ca.pem"
 # posts-service on a loopback port, for the load (the base file keeps it internal)
 cat >"$WORK/test.yml" <<EOF
 services:
@@ -272,6 +279,26 @@ for n in "${NODES[@]}"; do
   [[ $(status_of "$n" wsrep_cluster_size) == 3 ]] || fail "$n: wsrep_cluster_size is not 3"
   [[ $(status_of "$n" wsrep_local_state) == 4 ]] || fail "$n: not synced"
 done
+ok
+
+begin every_hop_is_encrypted
+for n in "${NODES[@]}"; do
+  sql "$n" "SELECT @@wsrep_provider_options" | grep -q "socket.ssl = YES" || fail "$n: replication without TLS"
+  [[ $(sql "$n" "SELECT CONCAT(@@require_secure_transport, @@have_ssl)") =~ ^(ON|1)YES$ ]] || fail "$n: TCP clients without TLS allowed"
+  [[ $(sql "$n" "SELECT GROUP_CONCAT(Host) FROM mysql.user WHERE User = 'root'") == localhost ]] || fail "$n: root is not local only"
+done
+# the two nodes that joined the new cluster got their full copy over TLS
+for n in mariadb-2 mariadb-3; do
+  docker logs "$(cid "$n")" 2>&1 | grep -q "WSREP_SST: \[INFO\] Using openssl based encryption with socat" ||
+    fail "$n: its state transfer was not over TLS"
+done
+# posts-service -> MariaDB: TLS handshakes finished on the node it writes to
+w=$(writer)
+[[ $(status_of "$w" Ssl_finished_accepts) -gt 0 ]] || fail "$w: no client finished a TLS handshake"
+# the API: HTTPS with a certificate of the CA; no answer in plain HTTP
+curl -fsS -o /dev/null --max-time 5 "$API/readyz" || fail "no HTTPS from posts-service"
+plain=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$API_PORT/readyz" || true)
+[[ $plain == 000 ]] || fail "posts-service answered plain HTTP with $plain"
 ok
 
 begin blog_works_on_the_cluster

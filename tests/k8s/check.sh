@@ -128,6 +128,7 @@ mutant_is_caught() {
   local mistake=$1 name=dev+components mutant="$OUT/mutant.yaml" galera="$ROOT/docker-compose.galera.yml"
   case $mistake in
     single-node-on-the-galera-image) name=dev ;;
+    prod-*) name=prod ;;
     compose-*) mutant="$OUT/mutant-galera.yml" ;;
   esac
   local base="$OUT/$name.yaml"
@@ -151,6 +152,11 @@ mutant_is_caught() {
     galera-port-open-to-all) sed '/name: allow-galera-peers/,/^---/ { /^  ingress:/,/^  podSelector:/ s/app.kubernetes.io\/name: mariadb$/app.kubernetes.io\/part-of: blog/ }' "$base" ;;
     galera-on-the-public-image) sed 's|image: blog/mariadb-galera:10.11$|image: mariadb:10.11|' "$base" ;;
     single-node-on-the-galera-image) sed 's|^        image: mariadb:10.11$|        image: blog/mariadb-galera:10.11|' "$base" ;;
+    root-from-anywhere) sed "s/MARIADB_ROOT_HOST: localhost\$/MARIADB_ROOT_HOST: '%'/" "$base" ;;
+    migrations-as-the-runtime-account) sed 's/MIGRATION_DATABASE_USER: blog_migrate$/MIGRATION_DATABASE_USER: blog/' "$base" ;;
+    backup-as-the-runtime-account) sed 's/key: MARIADB_MIGRATION_USER$/key: MARIADB_USER/' "$base" ;;
+    prod-render-over-plain-http) sed 's|POSTS_SERVICE_URL: https://posts-service:8081|POSTS_SERVICE_URL: http://posts-service:8081|' "$base" ;;
+    prod-database-in-the-clear) sed 's/DATABASE_TLS: "true"/DATABASE_TLS: "false"/' "$base" ;;
     # (its build context made absolute: the copy is not beside the original)
     compose-galera-on-the-public-image)
       sed "s|image: blog/mariadb-galera:10.11\$|image: mariadb:10.11|; s|context: \./|context: $ROOT/|" "$base" ;;
@@ -158,6 +164,12 @@ mutant_is_caught() {
       sed "s|MARIADB_PASSWORD_FILE: /run/secrets/mariadb_password|MARIADB_PASSWORD: hunter2|; s|context: \./|context: $ROOT/|" "$base" ;;
     compose-secret-not-mounted)
       sed "/^  secrets:\$/,/^  networks:/ { /- mariadb_password/d }; s|context: \./|context: $ROOT/|" "$base" ;;
+    compose-root-from-anywhere)
+      sed "s|MARIADB_ROOT_HOST: localhost|MARIADB_ROOT_HOST: '%'|; s|context: \./|context: $ROOT/|" "$base" ;;
+    compose-replication-in-the-clear)
+      sed "s|; socket.ssl_key=/etc/mysql/tls/mariadb.key||; s|context: \./|context: $ROOT/|" "$base" ;;
+    compose-render-over-plain-http)
+      sed "s|POSTS_SERVICE_URL: https://|POSTS_SERVICE_URL: http://|; s|context: \./|context: $ROOT/|" "$base" ;;
   esac >"$mutant"
   ! cmp -s "$mutant" "$base" || { echo "the mutation $mistake changed nothing"; return 1; }
   local args=("$name=$mutant")
@@ -173,7 +185,10 @@ if [[ -s $OUT/dev+components.yaml && -s $OUT/dev.yaml ]]; then
     pdb-min-available default-service-account backup-without-network-policy stale-alert-rules \
     migration-job-and-migrate-on-start galera-urls-miss-a-node galera-port-open-to-all \
     galera-on-the-public-image single-node-on-the-galera-image compose-galera-on-the-public-image \
-    compose-secret-in-the-environment compose-secret-not-mounted; do
+    compose-secret-in-the-environment compose-secret-not-mounted root-from-anywhere \
+    migrations-as-the-runtime-account backup-as-the-runtime-account prod-render-over-plain-http \
+    prod-database-in-the-clear compose-root-from-anywhere compose-replication-in-the-clear \
+    compose-render-over-plain-http; do
     case_ "consistency_catches::$mistake" mutant_is_caught "$mistake"
   done
 fi

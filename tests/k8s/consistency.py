@@ -533,6 +533,61 @@ def check_overlay(report, overlay, docs, facts, drain, targets, root):
                     problems.append(f"{overlay}: the database password is also in {name}/{key}: keep it in {password_ref[0]} only")
     report.check(f"{overlay}::urls_between_the_services_match_and_the_password_is_in_one_place", problems)
 
+    # least privilege: a runtime account, a migration account the migrations use, root local
+    problems = []
+    migration_user = mariadb_env.get("MARIADB_MIGRATION_USER")
+    if mariadb_env.get("MARIADB_ROOT_HOST") != "localhost":
+        problems.append(f"{overlay}: MariaDB's MARIADB_ROOT_HOST is {mariadb_env.get('MARIADB_ROOT_HOST')!r}, not localhost")
+    if not migration_user or migration_user == mariadb_env.get("MARIADB_USER"):
+        problems.append(f"{overlay}: MariaDB has no migration account of its own (MARIADB_MIGRATION_USER {migration_user!r})")
+    migration_ref = mariadb_password_ref(mariadb, "MARIADB_MIGRATION_PASSWORD_FILE")
+    if not migration_ref:
+        problems.append(f"{overlay}: MariaDB reads no MARIADB_MIGRATION_PASSWORD_FILE from a Secret")
+    if mariadb:
+        mpod = pod_spec_of(mariadb)[1]
+        mvolumes = {v["name"]: v for v in mpod.get("volumes", [])}
+        if not any(m["mountPath"].startswith("/docker-entrypoint-initdb.d")
+                   and mvolumes.get(m["name"], {}).get("configMap", {}).get("name", "").startswith("mariadb-accounts-script")
+                   for m in mpod["containers"][0].get("volumeMounts", [])):
+            problems.append(f"{overlay}: MariaDB does not run mariadb-accounts.sh (ConfigMap mariadb-accounts-script) on a new data directory")
+    for env, where in [(service_env.get("posts-service", {}), "posts-service")] + [
+            (e, f"Job/{w['metadata']['name']}") for w, e in migrate_jobs]:
+        if env.get("MIGRATION_DATABASE_USER") != migration_user:
+            problems.append(f"{overlay}: {where} migrates as {env.get('MIGRATION_DATABASE_USER')!r}, not MariaDB's migration account {migration_user!r}")
+    for workload in workloads:
+        name = workload["metadata"]["name"]
+        if name != "posts-service" and name not in [w["metadata"]["name"] for w, _ in migrate_jobs]:
+            continue
+        pod = pod_spec_of(workload)[1]
+        container = pod["containers"][0]
+        path = next((e.get("value") for e in container.get("env", []) if e["name"] == "MIGRATION_DATABASE_PASSWORD_FILE"), None)
+        if not path or file_secret_ref(pod, container, path) != migration_ref:
+            problems.append(f"{overlay}: {name} does not read MIGRATION_DATABASE_PASSWORD_FILE from {migration_ref}, the Secret key MariaDB reads")
+    report.check(f"{overlay}::database_accounts_have_least_privilege", problems)
+
+    # prod: every hop over TLS
+    if overlay.startswith("prod"):
+        problems = []
+        posts_env = service_env.get("posts-service", {})
+        for var, want in (("DATABASE_TLS", "true"),):
+            if posts_env.get(var) != want:
+                problems.append(f"{overlay}: posts-service {var} is {posts_env.get(var)!r}, not {want!r}")
+        for var in ("DATABASE_CA_FILE", "TLS_CERT_FILE", "TLS_KEY_FILE"):
+            if not posts_env.get(var):
+                problems.append(f"{overlay}: posts-service has no {var}")
+        if url.scheme != "https" or not render_env.get("POSTS_CA_FILE"):
+            problems.append(f"{overlay}: render-service calls posts-service at {url.geturl()!r} (POSTS_CA_FILE {render_env.get('POSTS_CA_FILE')!r}), not over HTTPS with a CA file")
+        posts = next((w for w in workloads if w["metadata"]["name"] == "posts-service"), None)
+        if posts:
+            container = pod_spec_of(posts)[1]["containers"][0]
+            for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+                if container.get(probe, {}).get("httpGet", {}).get("scheme") != "HTTPS":
+                    problems.append(f"{overlay}: posts-service's {probe} does not ask over HTTPS")
+        cnf = cnf_settings("\n".join(str(v) for v in config_by_base.get("mariadb-server-config", {}).values()))
+        if str(cnf.get("require_secure_transport", cnf.get("require-secure-transport", ""))).upper() not in ("ON", "1", "TRUE"):
+            problems.append(f"{overlay}: MariaDB does not require TLS of its clients (require-secure-transport)")
+        report.check(f"{overlay}::every_hop_is_encrypted", problems)
+
     problems = []
     for migrate, _ in migrate_jobs:
         if config_by_base.get("posts-service-config", {}).get("MIGRATE_ON_START") != "false":
@@ -640,13 +695,14 @@ def check_galera(report, overlay, by_kind, mariadb, mariadb_env, services, posts
     report.check(f"{overlay}::galera_nodes_match_database_urls", problems)
 
 
-def mariadb_password_ref(mariadb):
-    """(Secret, key) of the blog user's password as MariaDB reads it (MARIADB_PASSWORD_FILE)."""
+def mariadb_password_ref(mariadb, variable="MARIADB_PASSWORD_FILE"):
+    """(Secret, key) of an account's password as MariaDB reads it: the blog user's
+    (MARIADB_PASSWORD_FILE) or the migration account's (MARIADB_MIGRATION_PASSWORD_FILE)."""
     if not mariadb:
         return None
     template, pod = pod_spec_of(mariadb)
     container = pod["containers"][0]
-    path = next((e.get("value") for e in container.get("env", []) if e["name"] == "MARIADB_PASSWORD_FILE"), None)
+    path = next((e.get("value") for e in container.get("env", []) if e["name"] == variable), None)
     if not path:
         return None
     for mount in container.get("volumeMounts", []):
@@ -696,7 +752,8 @@ def script_variables(root: Path):
 
 
 def backup_pod_problems(where, pod, config_maps, secrets_ref, script_vars, backup_cm):
-    """A backup or restore pod: the repository's script, the one password, nothing else."""
+    """A backup or restore pod: the repository's script, the migration account's password
+    (a restore drops and creates tables), nothing else."""
     problems = []
     container = pod["containers"][0]
     env = {e["name"]: e for e in container.get("env", [])}
@@ -715,17 +772,17 @@ def backup_pod_problems(where, pod, config_maps, secrets_ref, script_vars, backu
     items = {i["path"]: i["key"] for i in secret.get("items", [])}
     key = items.get(password_file.rsplit("/", 1)[-1], password_file.rsplit("/", 1)[-1])
     if (secret.get("secretName"), key) != secrets_ref:
-        problems.append(f"{where}: MARIADB_PASSWORD_FILE is not the Secret key MariaDB reads ({secrets_ref})")
+        problems.append(f"{where}: MARIADB_PASSWORD_FILE is not the Secret key of the migration account's password ({secrets_ref})")
     if "MARIADB_PASSWORD" in env:
         problems.append(f"{where}: the password belongs in a file (MARIADB_PASSWORD_FILE), not the environment")
-    for name in ("MARIADB_USER", "MARIADB_DATABASE"):
+    for name, mariadbs in (("MARIADB_USER", "MARIADB_MIGRATION_USER"), ("MARIADB_DATABASE", "MARIADB_DATABASE")):
         entry = env.get(name, {})
         value = entry.get("value")
         ref = entry.get("valueFrom", {}).get("configMapKeyRef")
         if ref:
             value = config_maps.get(re.sub(r"-[a-z0-9]{10}$", "", ref["name"]), {}).get(ref["key"])
-        if value != config_maps.get("mariadb-config", {}).get(name):
-            problems.append(f"{where}: {name} is {value!r}, MariaDB's is {config_maps.get('mariadb-config', {}).get(name)!r}")
+        if not value or value != config_maps.get("mariadb-config", {}).get(mariadbs):
+            problems.append(f"{where}: {name} is {value!r}, MariaDB's {mariadbs} is {config_maps.get('mariadb-config', {}).get(mariadbs)!r}")
     if pod.get("serviceAccountName") != "mariadb-backup" or pod.get("automountServiceAccountToken") is not False:
         problems.append(f"{where}: should run as ServiceAccount mariadb-backup without a token")
     return problems + restricted_problems(where, pod)
@@ -850,7 +907,7 @@ def check_operations(report, overlay, by_kind, facts, listen_port, mariadb, mari
     for cronjob in cronjobs:
         where = f"{overlay}: CronJob/mariadb-backup"
         template, pod = pod_spec_of(cronjob)
-        problems += backup_pod_problems(where, pod, config_maps, mariadb_password_ref(mariadb), script_variables(root), "mariadb-backup-script")
+        problems += backup_pod_problems(where, pod, config_maps, mariadb_password_ref(mariadb, "MARIADB_MIGRATION_PASSWORD_FILE"), script_variables(root), "mariadb-backup-script")
         if cronjob["spec"].get("concurrencyPolicy") != "Forbid":
             problems.append(f"{where}: two backups could run at once (concurrencyPolicy is not Forbid)")
         container = pod["containers"][0]
@@ -930,7 +987,7 @@ def check_ops_job(report, path: Path, docs, facts_docs, root):
     for job in docs:
         where = f"{path.name}: {job['kind']}/{job['metadata'].get('name') or job['metadata'].get('generateName')}"
         template, pod = pod_spec_of(job)
-        problems = backup_pod_problems(where, pod, config_maps, mariadb_password_ref(mariadb), script_variables(root), "mariadb-backup-script")
+        problems = backup_pod_problems(where, pod, config_maps, mariadb_password_ref(mariadb, "MARIADB_MIGRATION_PASSWORD_FILE"), script_variables(root), "mariadb-backup-script")
         claims = {c["metadata"]["name"] for c in by_kind.get("PersistentVolumeClaim", [])}
         for volume in pod.get("volumes", []):
             claim = volume.get("persistentVolumeClaim", {}).get("claimName")
@@ -1117,9 +1174,10 @@ def check_compose(report, path: Path, facts, drain, targets, root, galera_path=N
         env = compose_env(svc)
         if set(env) - script_vars:
             problems.append(f"{where}: sets {sorted(set(env) - script_vars)}, which mariadb-backup.sh does not read")
-        for var in ("MARIADB_USER", "MARIADB_PASSWORD_FILE"):
-            if interpolated_default(env.get(var)) != interpolated_default(mariadb_env.get(var)):
-                problems.append(f"{where}: {var} is not mariadb's")
+        # the migration account: a restore drops and creates tables
+        for var, mariadbs in (("MARIADB_USER", "MARIADB_MIGRATION_USER"), ("MARIADB_PASSWORD_FILE", "MARIADB_MIGRATION_PASSWORD_FILE")):
+            if not env.get(var) or interpolated_default(env.get(var)) != interpolated_default(mariadb_env.get(mariadbs)):
+                problems.append(f"{where}: {var} is not mariadb's {mariadbs}")
         if env.get("MARIADB_DATABASE") != mariadb_env.get("MARIADB_DATABASE"):
             problems.append(f"{where}: MARIADB_DATABASE is not mariadb's")
         mounts = {str(v).split(":")[1]: str(v).split(":")[0] for v in svc.get("volumes", [])}
@@ -1129,6 +1187,61 @@ def check_compose(report, path: Path, facts, drain, targets, root, galera_path=N
         if "database" not in svc.get("networks", []):
             problems.append(f"{where}: not on the database network")
     report.check("compose::backup_and_restore_run_the_script_with_mariadbs_credentials", problems)
+
+    # least privilege: every MariaDB (the single node, each Galera node) keeps root local
+    # and makes the migration account, which posts-service migrates with
+    problems = []
+    nodes = {"docker-compose.yml: mariadb": (services.get("mariadb", {}), mariadb_env)}
+    galera_services = yaml.safe_load(galera_path.read_text())["services"] if galera_path else {}
+    for n, svc in galera_services.items():
+        if "GALERA_CLUSTER_ADDRESS" in compose_env(svc):
+            merged = dict(mariadb_env) if n == "mariadb" else {}
+            merged.update(compose_env(svc))
+            nodes[f"{galera_path.name}: {n}"] = (svc, merged)
+    posts_env = compose_env(services.get("posts-service", {}))
+    for where, (svc, env) in nodes.items():
+        if env.get("MARIADB_ROOT_HOST") != "localhost":
+            problems.append(f"{where}: MARIADB_ROOT_HOST is {env.get('MARIADB_ROOT_HOST')!r}, not localhost")
+        if not env.get("MARIADB_MIGRATION_USER") or interpolated_default(env.get("MARIADB_MIGRATION_USER")) == interpolated_default(env.get("MARIADB_USER")):
+            problems.append(f"{where}: no migration account of its own (MARIADB_MIGRATION_USER)")
+        for var, posts_var in (("MARIADB_MIGRATION_USER", "MIGRATION_DATABASE_USER"), ("MARIADB_MIGRATION_PASSWORD_FILE", "MIGRATION_DATABASE_PASSWORD_FILE")):
+            if interpolated_default(env.get(var)) != interpolated_default(posts_env.get(posts_var)):
+                problems.append(f"{where}: {var} is not posts-service's {posts_var}")
+        volumes = [str(v) for v in svc.get("volumes", [])] or [str(v) for v in services.get("mariadb", {}).get("volumes", [])]
+        if not any(v.startswith("./k8s/base/mariadb-accounts.sh:/docker-entrypoint-initdb.d/") for v in volumes):
+            problems.append(f"{where}: does not mount ./k8s/base/mariadb-accounts.sh into /docker-entrypoint-initdb.d")
+    report.check("compose::database_accounts_have_least_privilege", problems)
+
+    # the Galera file: every hop over TLS
+    if galera_path:
+        problems = []
+        where = galera_path.name
+        for n, svc in galera_services.items():
+            env = compose_env(svc)
+            if "GALERA_CLUSTER_ADDRESS" not in env:
+                continue
+            options = str(env.get("GALERA_PROVIDER_OPTIONS", ""))
+            for option in ("socket.ssl_ca", "socket.ssl_cert", "socket.ssl_key"):
+                if option + "=" not in options.replace(" ", ""):
+                    problems.append(f"{where}: {n}: GALERA_PROVIDER_OPTIONS has no {option} (replication in the clear)")
+            if not any(str(v).startswith("./deploy/galera/tls.cnf:/etc/mysql/conf.d/") for v in svc.get("volumes", [])):
+                problems.append(f"{where}: {n}: does not mount deploy/galera/tls.cnf (clients and state transfers without TLS)")
+        tls_cnf = (root / "deploy/galera/tls.cnf").read_text()
+        settings = cnf_settings(tls_cnf)
+        if str(settings.get("require-secure-transport", "")).upper() != "ON" or not re.search(r"^\[sst\][^\[]*^ssl-mode\s*=\s*VERIFY_", tls_cnf, re.M | re.S):
+            problems.append("deploy/galera/tls.cnf: TLS is not required of clients, or state transfers do not verify the peer")
+        posts = {**posts_env, **compose_env(galera_services.get("posts-service", {}))}
+        render = {**compose_env(services.get("render-service", {})), **compose_env(galera_services.get("render-service", {}))}
+        if str(posts.get("DATABASE_TLS")) != "true" or not posts.get("DATABASE_CA_FILE"):
+            problems.append(f"{where}: posts-service does not connect to MariaDB over TLS with a CA file")
+        if not posts.get("TLS_CERT_FILE") or not posts.get("TLS_KEY_FILE"):
+            problems.append(f"{where}: posts-service does not serve HTTPS")
+        if not str(render.get("POSTS_SERVICE_URL", "")).startswith("https://") or not render.get("POSTS_CA_FILE"):
+            problems.append(f"{where}: render-service does not call posts-service over HTTPS with a CA file")
+        for job in ("backup", "restore", "restore-restic"):
+            if not compose_env(galera_services.get(job, {})).get("MARIADB_CA_FILE"):
+                problems.append(f"{where}: {job} does not connect over TLS (MARIADB_CA_FILE)")
+        report.check("compose::galera_encrypts_every_hop", problems)
 
 
 def write_prometheus_rule(root: Path):

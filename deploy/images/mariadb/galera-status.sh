@@ -12,8 +12,9 @@
 #   start of mariadbd answered before, was=its last cluster status (and seqno its last
 #   committed): a node too busy to answer is not taken for one outside the cluster.
 #
-# galera.sh serves this on GALERA_STATUS_PORT (default 4569) with socat; peers read
-# it with bash's /dev/tcp. Nothing secret is in it.
+# galera.sh runs it once a second and writes its line to a file, which socat serves on
+# GALERA_STATUS_PORT (default 4569) as it is: a connection runs no shell and no client.
+# Peers read it with bash's /dev/tcp. Nothing secret is in it.
 set -uo pipefail
 
 STATE_FILE=${GALERA_STATE_FILE:-/run/mysqld/galera-state}

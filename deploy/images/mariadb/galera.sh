@@ -13,6 +13,7 @@
 #   GALERA_NODE_ADDRESS      wsrep_node_address (default: Galera picks the interface)
 #   GALERA_PROVIDER_OPTIONS  extra wsrep_provider_options, e.g. "gcache.size=64M"
 #   GALERA_STATUS_PORT       port of the status line peers read (default 4569)
+#   GALERA_STATUS_CLIENTS    connections the status port serves at a time (default 16)
 #   GALERA_FORCE_BOOTSTRAP   non-empty: bootstrap a new cluster from this node without
 #                            waiting for the others (operator's escape hatch when a
 #                            node is gone for good; may lose what only it had)
@@ -329,6 +330,18 @@ galera_watchdog() {
   done
 }
 
+# galera_status_refresh: writes galera-status.sh's line to $GALERA_STATE_FILE.line once a
+# second (atomically), for the status port; for the life of the container
+galera_status_refresh() {
+  local out=$GALERA_STATE_FILE.line
+  while :; do
+    # a server that takes over 2 s to answer makes the node silent, as a peer's own
+    # 2 s timeout would
+    if timeout 2 galera-status.sh >"$out.tmp" 2>/dev/null; then mv -f "$out.tmp" "$out"; else rm -f "$out"; fi
+    sleep 1
+  done
+}
+
 # galera_main SERVER-COMMAND...: everything up to the exec of the server; sets
 # GALERA_ARGS (the server's wsrep options) and GALERA_MODE.
 galera_main() {
@@ -357,12 +370,18 @@ galera_main() {
   [[ -z ${GALERA_PROVIDER_OPTIONS:-} ]] || GALERA_ARGS+=(--wsrep-provider-options="$GALERA_PROVIDER_OPTIONS")
 
   galera_position "$@"
-  rm -f "$GALERA_STATE_FILE.last" # galera-status.sh: what the previous mariadbd answered
+  # galera-status.sh: what the previous mariadbd answered; the previous start's line
+  rm -f "$GALERA_STATE_FILE.last" "$GALERA_STATE_FILE.line"
   galera_publish waiting
   note "Galera: node $GALERA_SELF of [$address]; position $GALERA_UUID:$GALERA_SEQNO (safe_to_bootstrap $GALERA_SAFE); status on port $GALERA_STATUS_PORT"
   # the status line, for the peers, for the life of the container (it outlives the
-  # exec of mariadbd and then reports state=running)
-  socat -T 3 TCP-LISTEN:"$GALERA_STATUS_PORT",reuseaddr,fork SYSTEM:galera-status.sh </dev/null &
+  # exec of mariadbd and then reports state=running): galera_status_refresh rewrites a
+  # file with it every second, and socat serves that file as it is, no shell and no
+  # client per connection, at most GALERA_STATUS_CLIENTS (16) connections at a time,
+  # each cut after 3 s; further ones wait in the listen queue
+  galera_status_refresh </dev/null &
+  socat -T 3 TCP-LISTEN:"$GALERA_STATUS_PORT",reuseaddr,fork,max-children="${GALERA_STATUS_CLIENTS:-16}" \
+    OPEN:"$GALERA_STATE_FILE.line",rdonly </dev/null &
   galera_decide
   galera_watchdog </dev/null &
 
