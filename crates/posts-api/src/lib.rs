@@ -20,7 +20,10 @@ pub mod problem;
 pub mod rules;
 pub mod session;
 
-pub use post::{Post, PostInput, PostSummary, PostsPage, SummariesPage};
+pub use post::{
+    visibility, Author, ListStatus, Post, PostInput, PostStatus, PostSummary, PostsPage,
+    SummariesPage, Visibility,
+};
 pub use problem::{FieldError, Problem};
 pub use rules::{PostContent, Violation, BODY_MAX_BYTES, TITLE_MAX_CHARS};
 

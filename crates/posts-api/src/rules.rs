@@ -239,12 +239,7 @@ mod tests {
 
     #[test]
     fn every_violation_is_reported() {
-        let errors = PostInput {
-            title: None,
-            body: None,
-        }
-        .validate()
-        .unwrap_err();
+        let errors = PostInput::default().validate().unwrap_err();
         assert_eq!(fields(&errors), ["title", "body"]);
     }
 }

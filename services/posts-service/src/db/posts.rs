@@ -520,6 +520,12 @@ fn stored_post(row: Row) -> Result<Stored<Post>, StoreError> {
             created_at: utc(created_at),
             updated_at: utc(updated_at),
             version,
+            // SCAFFOLD(authoring): placeholders until the V5 columns are read.
+            slug: format!("post-{id}"),
+            status: posts_api::PostStatus::Published,
+            published_at: Some(utc(created_at)),
+            author: None,
+            tags: Vec::new(),
         },
         unrendered_body,
     })
@@ -560,6 +566,12 @@ fn stored_summary(row: Row) -> Result<Stored<PostSummary>, StoreError> {
             created_at: utc(created_at),
             updated_at: utc(updated_at),
             version,
+            // SCAFFOLD(authoring): placeholders until the V5 columns are read.
+            slug: format!("post-{id}"),
+            status: posts_api::PostStatus::Published,
+            published_at: Some(utc(created_at)),
+            author: None,
+            tags: Vec::new(),
         },
         unrendered_body,
     })

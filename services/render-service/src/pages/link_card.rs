@@ -106,6 +106,11 @@ mod tests {
             created_at: datetime!(2026-12-01 10:00:00 UTC),
             updated_at: datetime!(2026-12-02 11:30:00 UTC),
             version: 2,
+            slug: "a-title".into(),
+            status: posts_api::PostStatus::Published,
+            published_at: Some(datetime!(2026-12-01 10:00:00 UTC)),
+            author: None,
+            tags: Vec::new(),
         }
     }
 
