@@ -12,8 +12,8 @@
 //!   and builds the state; `main` and the tests call the same `build`.
 //! - [`routes`]: the wiring, one line per page module, plus error handling and the
 //!   security headers.
-//! - [`pages`]: one module per page (`index`, `post`, `editor`, `delete`, `session`,
-//!   `feed`, `health`, `assets`), each with its routes and its handlers.
+//! - [`pages`]: one module per page (`index`, `post`, `editor`, `admin`, `delete`,
+//!   `session`, `feed`, `health`, `assets`), each with its routes and its handlers.
 //! - [`web`]: what every page is built on: the [`web::Visitor`] and its session, the
 //!   client's address, the [`web::guards::admin`] filter, CSRF-checked forms and how
 //!   handler results and rejections become responses.
@@ -30,6 +30,8 @@
 //! - [`forwarded`]: who the client is behind proxies (`TRUSTED_PROXIES`,
 //!   `TRUSTED_PROXY_HOPS` and `X-Forwarded-For`).
 //! - [`site`]: the blog's identity and the security headers every response carries.
+//! - [`slug`]: what `/posts/{key}` names (an id or a checked slug), kept inline.
+//! - [`zone`]: `BLOG_TIMEZONE` and the post form's publish time read in it.
 //! - [`posts_client`]: [`PostsClient`], the only way to posts-service: one method per
 //!   API call over a pooled HTTP client with timeouts, the API token, request-id
 //!   forwarding and metrics by operation and [`posts_client::Outcome`].
@@ -58,10 +60,12 @@ pub mod pages;
 pub mod posts_client;
 pub mod routes;
 pub mod site;
+pub mod slug;
 pub mod startup;
 pub mod state;
 pub mod templates;
 pub mod web;
+pub mod zone;
 
 pub use config::Config;
 pub use error::PageError;
