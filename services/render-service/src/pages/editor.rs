@@ -209,7 +209,7 @@ impl Draft {
     /// What posts-service is sent, read in `zone`, or what is wrong with it, by field:
     /// posts-service's own rules (worded for people), so most mistakes need no round
     /// trip. posts-service checks everything again.
-    pub fn input(&self, zone: &BlogZone) -> Result<PostInput, FieldErrors> {
+    pub fn input(&self, zone: &BlogZone) -> Result<PostInput, Box<FieldErrors>> {
         let mut errors = FieldErrors::default();
         let mut input = PostInput::new(self.title.trim(), self.body.as_str());
         if let Err(violations) = input.validate() {
@@ -276,7 +276,7 @@ impl Draft {
         if errors.is_empty() {
             Ok(input)
         } else {
-            Err(errors)
+            Err(Box::new(errors))
         }
     }
 }
@@ -441,7 +441,7 @@ fn ready_to_save(
     };
     match editor.draft.input(&state.site.zone) {
         Ok(input) => ControlFlow::Continue((visitor, editor, input)),
-        Err(errors) => ControlFlow::Break(editor.with_errors(errors).show(
+        Err(errors) => ControlFlow::Break(editor.with_errors(*errors).show(
             state,
             visitor,
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -617,7 +617,10 @@ mod tests {
     impl Draft {
         /// What the form would say about this draft, read in UTC.
         fn validate(&self) -> FieldErrors {
-            self.input(&BlogZone::utc()).err().unwrap_or_default()
+            self.input(&BlogZone::utc())
+                .err()
+                .map(|errors| *errors)
+                .unwrap_or_default()
         }
     }
 
