@@ -30,14 +30,14 @@
 //! - [`forwarded`]: who the client is behind proxies (`TRUSTED_PROXIES`,
 //!   `TRUSTED_PROXY_HOPS` and `X-Forwarded-For`).
 //! - [`site`]: the blog's identity and the security headers every response carries.
-//! - [`slug`]: what `/posts/{key}` names (an id or a checked slug), kept inline.
-//! - [`zone`]: `BLOG_TIMEZONE` and the post form's publish time read in it.
 //! - [`posts_client`]: [`PostsClient`], the only way to posts-service: one method per
 //!   API call over a pooled HTTP client with timeouts, the API token, request-id
 //!   forwarding and metrics by operation and [`posts_client::Outcome`].
 //! - [`config`]: the one [`Config`], read from the environment once at start.
 //! - [`circuit`]: the circuit breaker every call to posts-service passes, so a failing
 //!   posts-service costs a page nothing but a cache lookup.
+//! - [`slug`]: what `/posts/{key}` names (an id or a checked slug), kept inline.
+//! - [`zone`]: `BLOG_TIMEZONE` and the post form's publish time read in it.
 //!
 //! # Adding an admin page
 //!
