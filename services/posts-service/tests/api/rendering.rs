@@ -66,10 +66,15 @@ pub async fn a_post_is_stored_rendered_and_html_is_never_taken_from_a_client(db:
     assert_eq!(
         keys,
         [
+            "author",
             "created_at",
             "excerpt",
             "excerpt_truncated",
             "id",
+            "published_at",
+            "slug",
+            "status",
+            "tags",
             "title",
             "updated_at",
             "version"
