@@ -666,3 +666,40 @@ pub async fn posts_of_the_previous_release_are_read_correctly_and_backfilled(db:
     assert_eq!(slugs.len(), POSTS, "slugs are unique");
     app.stop().await;
 }
+
+pub async fn the_readers_list_does_not_read_the_drafts(db: Db) {
+    use mysql_async::prelude::Queryable;
+    let url = db.fresh_database().await;
+    let app = TestApp::spawn_with(posts_service::Config::new(url.clone(), TOKEN)).await;
+    for n in 0..5 {
+        create_ok(&app, json!({"title": format!("Visible {n}"), "body": "b"})).await;
+    }
+    let mut conn = mysql_async::Conn::from_url(&url).await.unwrap();
+    // Many drafts, newer than every visible post.
+    conn.query_drop(
+        "INSERT INTO posts (title, body, created_at, updated_at, status) \
+         SELECT CONCAT('Draft ', seq), 'b', UTC_TIMESTAMP(), UTC_TIMESTAMP(), 'draft' \
+         FROM seq_1_to_2000",
+    )
+    .await
+    .unwrap();
+    conn.query_drop("ANALYZE TABLE posts").await.unwrap();
+    let page = read(&app, "/v1/posts?limit=3", false).await;
+    assert_eq!(page["posts"].as_array().unwrap().len(), 3);
+    assert_eq!(page["posts"][0]["title"], "Visible 4");
+    let explain: mysql_async::Row = conn
+        .exec_first(
+            format!(
+                "EXPLAIN SELECT id FROM posts WHERE id < ? AND {} ORDER BY id DESC LIMIT 4",
+                posts_service::db::posts::VISIBLE
+            ),
+            (u64::MAX,),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    let key: Option<String> = explain.get("key").unwrap();
+    let rows: u64 = explain.get("rows").unwrap();
+    assert_eq!(key.as_deref(), Some("posts_status_id"), "{explain:?}");
+    assert!(rows < 100, "the plan reads {rows} rows");
+}

@@ -55,6 +55,7 @@ fn main() -> std::process::ExitCode {
         authoring::tags_are_trimmed_limited_and_one_whatever_their_case,
         authoring::invalid_optional_fields_are_422_together_and_change_nothing,
         authoring::posts_of_the_previous_release_are_read_correctly_and_backfilled,
+        authoring::the_readers_list_does_not_read_the_drafts,
         rendering::a_post_is_stored_rendered_and_html_is_never_taken_from_a_client,
         rendering::posts_stored_without_a_rendering_are_served_and_rendered_in_the_background,
         rendering::a_body_changed_by_an_older_release_is_rendered_again,
