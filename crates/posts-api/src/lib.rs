@@ -8,8 +8,10 @@
 //! - [`post`]: [`Post`], a page of posts ([`PostsPage`]) or of their summaries
 //!   ([`SummariesPage`]), and the input of a create or
 //!   update ([`PostInput`]).
-//! - [`rules`]: the title and body limits and their validation, so the server and the
-//!   admin form can never disagree about what a valid post is.
+//! - [`rules`]: the title and body limits and their validation, and the optional
+//!   fields' ([`PostMeta`]), so the server and the admin form can never disagree about
+//!   what a valid post is.
+//! - [`slug`]: what a valid slug is, how one is made from a title, and the tag rules.
 //! - [`problem`]: the RFC 9457 problem document every error is, with its field errors.
 //! - [`etag`]: how a post's version is written as an entity tag and read back.
 //! - [`session`]: the internal API's admin sessions and failed-login counts.
@@ -19,10 +21,15 @@ pub mod post;
 pub mod problem;
 pub mod rules;
 pub mod session;
+pub mod slug;
 
-pub use post::{Post, PostInput, PostSummary, PostsPage, SummariesPage};
+pub use post::{
+    visibility, Author, ListStatus, Post, PostInput, PostStatus, PostSummary, PostsPage,
+    SummariesPage, Visibility,
+};
 pub use problem::{FieldError, Problem};
-pub use rules::{PostContent, Violation, BODY_MAX_BYTES, TITLE_MAX_CHARS};
+pub use rules::{MetaViolation, PostContent, PostMeta, Violation, BODY_MAX_BYTES, TITLE_MAX_CHARS};
+pub use slug::{is_valid_slug, slugify, SLUG_MAX_CHARS, TAGS_MAX, TAG_MAX_CHARS};
 
 /// Largest request body posts-service reads, in bytes (256 KiB): a post of the largest
 /// size, JSON-escaped, fits.

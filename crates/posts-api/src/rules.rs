@@ -8,8 +8,11 @@
 //! posts-service enforces these; render-service's form checks them first so that most
 //! mistakes need no round trip, and words them for people. Both call [`PostInput::validate`].
 
-use crate::post::PostInput;
+use time::OffsetDateTime;
+
+use crate::post::{PostInput, PostStatus};
 use crate::problem::FieldError;
+use crate::slug::{self, TagProblem, SLUG_MAX_CHARS, TAGS_MAX, TAG_MAX_CHARS};
 
 /// Longest title, in characters, after trimming.
 pub const TITLE_MAX_CHARS: usize = 128;
@@ -137,6 +140,121 @@ impl PostInput {
     }
 }
 
+/// The optional fields of a create or update, validated: `None` where the client sent
+/// nothing (a create then takes the default, an update keeps the stored value).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PostMeta {
+    /// A valid slug, trimmed.
+    pub slug: Option<String>,
+    /// The tags, trimmed and deduplicated regardless of case ([`slug::normalize_tags`]).
+    pub tags: Option<Vec<String>>,
+    /// Draft or published.
+    pub status: Option<PostStatus>,
+    /// When to publish, to the millisecond (what is stored).
+    pub published_at: Option<OffsetDateTime>,
+}
+
+impl PostMeta {
+    /// Whether the client sent none of these fields.
+    pub fn is_empty(&self) -> bool {
+        *self == PostMeta::default()
+    }
+}
+
+/// One broken rule of the optional fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MetaViolation {
+    /// Not a valid slug ([`slug::is_valid_slug`]).
+    SlugInvalid,
+    /// Another post has, or had, this slug (only posts-service can tell).
+    SlugTaken,
+    /// A tag, or the number of tags, breaks a rule.
+    Tag(TagProblem),
+    /// A publication time before 1970 or after 9999.
+    PublishedAtOutOfRange,
+}
+
+impl MetaViolation {
+    /// The field the rule is about: `slug`, `tags` or `published_at`.
+    pub fn field(&self) -> &'static str {
+        match self {
+            MetaViolation::SlugInvalid | MetaViolation::SlugTaken => "slug",
+            MetaViolation::Tag(_) => "tags",
+            MetaViolation::PublishedAtOutOfRange => "published_at",
+        }
+    }
+
+    /// The API's wording.
+    pub fn message(&self) -> String {
+        match self {
+            MetaViolation::SlugInvalid => format!(
+                "slug must be 1 to {SLUG_MAX_CHARS} lowercase letters, digits and single \
+                 hyphens between them, with at least one letter"
+            ),
+            MetaViolation::SlugTaken => "slug is taken by another post".to_owned(),
+            MetaViolation::Tag(TagProblem::Empty) => "tags must not be empty".to_owned(),
+            MetaViolation::Tag(TagProblem::TooLong { tag, chars }) => {
+                format!("tags must be at most {TAG_MAX_CHARS} characters ({tag:?} has {chars})")
+            }
+            MetaViolation::Tag(TagProblem::Control) => {
+                "tags must not contain control characters".to_owned()
+            }
+            MetaViolation::Tag(TagProblem::TooMany { count }) => {
+                format!("a post has at most {TAGS_MAX} tags (it has {count})")
+            }
+            MetaViolation::PublishedAtOutOfRange => {
+                "published_at must be between 1970 and 9999".to_owned()
+            }
+        }
+    }
+
+    /// The violation as a problem document's field error.
+    pub fn to_field_error(&self) -> FieldError {
+        FieldError {
+            field: self.field().to_owned(),
+            message: self.message(),
+        }
+    }
+}
+
+impl PostInput {
+    /// Checks the optional fields (`slug`, `tags`, `published_at`; `status` is checked
+    /// by parsing) and returns all violations at once, like [`PostInput::validate`].
+    pub fn validate_meta(&self) -> Result<PostMeta, Vec<MetaViolation>> {
+        let mut violations = Vec::new();
+        let slug = self.slug.as_deref().map(str::trim);
+        if slug.is_some_and(|slug| !slug::is_valid_slug(slug)) {
+            violations.push(MetaViolation::SlugInvalid);
+        }
+        let tags = match self.tags.as_deref().map(slug::normalize_tags) {
+            Some(Err(problems)) => {
+                violations.extend(problems.into_iter().map(MetaViolation::Tag));
+                None
+            }
+            Some(Ok(tags)) => Some(tags),
+            None => None,
+        };
+        let published_at = self.published_at.map(|at| {
+            let at = at.to_offset(time::UtcOffset::UTC);
+            at.replace_nanosecond(at.millisecond() as u32 * 1_000_000)
+                .unwrap_or(at)
+        });
+        if published_at.is_some_and(|at| !(1970..=9999).contains(&at.year())) {
+            violations.push(MetaViolation::PublishedAtOutOfRange);
+        }
+        if violations.is_empty() {
+            Ok(PostMeta {
+                slug: slug.map(str::to_owned),
+                tags,
+                status: self.status,
+                published_at,
+            })
+        } else {
+            Err(violations)
+        }
+    }
+}
+
 /// U+FFFE and U+FFFF: not characters, and not allowed in XML.
 fn is_noncharacter(c: char) -> bool {
     matches!(c, '\u{FFFE}' | '\u{FFFF}')
@@ -237,14 +355,60 @@ mod tests {
         assert!(PostInput::new("a\u{200B}b", "").validate().is_ok());
     }
 
+    fn meta(json: &str) -> Result<PostMeta, Vec<MetaViolation>> {
+        serde_json::from_str::<PostInput>(json)
+            .unwrap()
+            .validate_meta()
+    }
+
+    #[test]
+    fn optional_fields_absent_are_none() {
+        assert!(meta(r#"{"title":"t","body":"b"}"#).unwrap().is_empty());
+    }
+
+    #[test]
+    fn an_explicit_slug_must_be_valid() {
+        let ok = meta(r#"{"slug":" hello-world "}"#).unwrap();
+        assert_eq!(ok.slug.as_deref(), Some("hello-world"));
+        for bad in ["", "Hello", "2026", "a--b", "grüße"] {
+            let errors = meta(&format!(r#"{{"slug":"{bad}"}}"#)).unwrap_err();
+            assert_eq!(errors, [MetaViolation::SlugInvalid], "{bad}");
+            assert_eq!(errors[0].field(), "slug");
+        }
+    }
+
+    #[test]
+    fn tags_are_normalised_and_limited() {
+        let ok = meta(r#"{"tags":[" Rust","rust","Web"]}"#).unwrap();
+        assert_eq!(ok.tags.unwrap(), ["Rust", "Web"]);
+        let errors = meta(r#"{"tags":["", "a\u0007"]}"#).unwrap_err();
+        assert_eq!(
+            errors,
+            [
+                MetaViolation::Tag(TagProblem::Empty),
+                MetaViolation::Tag(TagProblem::Control)
+            ]
+        );
+        assert!(errors.iter().all(|e| e.field() == "tags"));
+    }
+
+    #[test]
+    fn published_at_is_kept_to_the_millisecond_and_in_range() {
+        let ok = meta(r#"{"status":"draft","published_at":"2027-01-02T03:04:05.678999+01:00"}"#)
+            .unwrap();
+        assert_eq!(ok.status, Some(PostStatus::Draft));
+        assert_eq!(
+            ok.published_at.unwrap(),
+            time::macros::datetime!(2027-01-02 02:04:05.678 UTC)
+        );
+        let errors = meta(r#"{"published_at":"1969-12-31T23:59:59Z"}"#).unwrap_err();
+        assert_eq!(errors, [MetaViolation::PublishedAtOutOfRange]);
+        assert_eq!(errors[0].field(), "published_at");
+    }
+
     #[test]
     fn every_violation_is_reported() {
-        let errors = PostInput {
-            title: None,
-            body: None,
-        }
-        .validate()
-        .unwrap_err();
+        let errors = PostInput::default().validate().unwrap_err();
         assert_eq!(fields(&errors), ["title", "body"]);
     }
 }

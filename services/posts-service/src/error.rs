@@ -7,7 +7,7 @@
 
 use http::header::{HeaderValue, CONTENT_TYPE, WWW_AUTHENTICATE};
 use http::StatusCode;
-use posts_api::{FieldError, Problem, Violation, REQUEST_MAX_BYTES};
+use posts_api::{FieldError, MetaViolation, Problem, Violation, REQUEST_MAX_BYTES};
 use warp::reply::Response;
 
 use crate::db::error::StoreError;
@@ -24,7 +24,7 @@ pub enum ApiError {
     /// The body or a query parameter could not be understood.
     #[error("bad request: {0}")]
     BadRequest(String),
-    /// A write without the right bearer token.
+    /// A write, or a read of what readers may not see, without the right bearer token.
     #[error("unauthorized")]
     Unauthorized,
     /// The body is not `application/json`.
@@ -33,9 +33,9 @@ pub enum ApiError {
     /// The body is over the limit.
     #[error("payload too large")]
     PayloadTooLarge,
-    /// The body was understood but breaks the rules.
+    /// The body was understood but breaks the rules: every broken rule, by field.
     #[error("validation failed")]
-    Validation(Vec<Violation>),
+    Validation(Vec<FieldError>),
     /// The thing to create exists already.
     #[error("conflict: {0}")]
     Conflict(String),
@@ -85,19 +85,18 @@ impl ApiError {
             ApiError::NotFound => "There is no post or route at this address.".to_owned(),
             ApiError::MethodNotAllowed => "This address does not accept that method.".to_owned(),
             ApiError::BadRequest(reason) => reason.clone(),
-            ApiError::Unauthorized => {
-                "Writes need an `Authorization: Bearer <token>` header with the API token."
-                    .to_owned()
-            }
+            ApiError::Unauthorized => "Writes, and reads of drafts and scheduled posts, need an \
+                 `Authorization: Bearer <token>` header with the API token."
+                .to_owned(),
             ApiError::UnsupportedMediaType => {
                 "The request body must be `application/json`.".to_owned()
             }
             ApiError::PayloadTooLarge => {
                 format!("The request body is over the limit of {REQUEST_MAX_BYTES} bytes.")
             }
-            ApiError::Validation(violations) => violations
+            ApiError::Validation(errors) => errors
                 .iter()
-                .map(|violation| violation.message())
+                .map(|error| error.message.as_str())
                 .collect::<Vec<_>>()
                 .join("; "),
             ApiError::Conflict(reason) => reason.clone(),
@@ -136,10 +135,7 @@ impl ApiError {
             status: status.as_u16(),
             detail: self.detail(),
             errors: match &self {
-                ApiError::Validation(violations) => violations
-                    .iter()
-                    .map(|violation| violation.to_field_error())
-                    .collect::<Vec<FieldError>>(),
+                ApiError::Validation(errors) => errors.clone(),
                 _ => Vec::new(),
             },
         };
@@ -161,6 +157,19 @@ impl ApiError {
             headers.insert(http::header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         response
+    }
+}
+
+impl ApiError {
+    /// A 422 for the broken rules of the title and body and of the optional fields.
+    pub fn invalid(content: &[Violation], meta: &[MetaViolation]) -> ApiError {
+        ApiError::Validation(
+            content
+                .iter()
+                .map(|violation| violation.to_field_error())
+                .chain(meta.iter().map(MetaViolation::to_field_error))
+                .collect(),
+        )
     }
 }
 

@@ -24,6 +24,8 @@
 //!   readers get stored HTML and teasers.
 //! - [`rerender`]: the background walk that re-renders posts rendered by older rules,
 //!   at a bounded rate.
+//! - [`backfill`]: the background walk that gives posts made before slugs existed
+//!   their slug and publication time.
 //! - [`idempotency`]: the `Idempotency-Key` rules: what a key is, what makes two
 //!   requests the same, how long keys are kept.
 //! - [`error`]: [`error::ApiError`], the one place failures (storage errors included)
@@ -37,6 +39,7 @@
 //! The API's data types (`Post`, the input and its rules, problem documents, ETags) are
 //! the `posts-api` crate's, shared with render-service's client and the tests.
 
+pub mod backfill;
 pub mod config;
 pub mod db;
 pub mod error;

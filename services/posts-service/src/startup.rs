@@ -5,7 +5,8 @@
 //! ([`crate::db::start_up`]), so `/healthz` answers at once and `/readyz` turns 200 when
 //! the database is reachable and its schema current. Until then the API answers 503.
 //! Once it has started, posts rendered by older rules are re-rendered in the background
-//! ([`crate::rerender`]).
+//! ([`crate::rerender`]), and posts made before slugs existed are given theirs
+//! ([`crate::backfill`]).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -19,6 +20,7 @@ use tokio::net::TcpListener;
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
 
+use crate::backfill::{self, BackfillMetrics};
 use crate::config::Config;
 use crate::db::nodes::{self, Node, Nodes};
 use crate::db::{self, Database, DbMetrics, PoolSettings, PostStore, Readiness, SessionStore};
@@ -57,6 +59,7 @@ pub struct Application {
     database: Database,
     start_up: tokio::task::JoinHandle<()>,
     rerender: AbortOnDrop,
+    backfill: AbortOnDrop,
     monitor: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -107,6 +110,7 @@ impl Application {
         )?;
         let db_metrics = DbMetrics::register(&registry, config.db_pool_max)?;
         let rerender_metrics = RerenderMetrics::register(&registry)?;
+        let backfill_metrics = BackfillMetrics::register(&registry)?;
         let store = PostStore::new(database.clone(), config.db_timeout(), db_metrics.clone());
         let state = AppState {
             database: database.clone(),
@@ -120,9 +124,15 @@ impl Application {
         let start_up = database.spawn_start_up(config.migrate_on_start);
         let rerender = AbortOnDrop(rerender::spawn(
             database.clone(),
-            store,
+            store.clone(),
             config.rerender(),
             rerender_metrics,
+        ));
+        let backfill = AbortOnDrop(backfill::spawn(
+            database.clone(),
+            store,
+            config.rerender(),
+            backfill_metrics,
         ));
         Ok(Application {
             listener,
@@ -135,6 +145,7 @@ impl Application {
             database,
             start_up,
             rerender,
+            backfill,
             monitor,
         })
     }
@@ -189,6 +200,7 @@ impl Application {
         metrics.abort();
         self.start_up.abort();
         drop(self.rerender);
+        drop(self.backfill);
         for task in &self.monitor {
             task.abort();
         }

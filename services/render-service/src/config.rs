@@ -15,6 +15,7 @@ pub use service_runtime::config::Secret;
 
 use crate::circuit::BreakerSettings;
 use crate::forwarded::ProxyTrust;
+use crate::zone::BlogZone;
 
 /// The longest `SESSION_IDLE_SECS` or `SESSION_LIFETIME_SECS` posts-service keeps.
 pub const MAX_SESSION_SECS: u64 = 7 * 24 * 60 * 60;
@@ -107,6 +108,10 @@ pub struct Config {
     /// and refreshes the cache when it ends).
     #[serde(default = "default_page_cache_stale_after_ms")]
     pub page_cache_stale_after_ms: u64,
+    /// `BLOG_TIMEZONE`: the IANA name of the zone the post form's publish time is
+    /// written in and shown in (`Europe/Berlin`); default `UTC`.
+    #[serde(default = "default_blog_timezone")]
+    pub blog_timezone: String,
 }
 
 impl Config {
@@ -159,6 +164,7 @@ impl Config {
             page_cache_stale_secs: default_page_cache_stale_secs(),
             page_cache_bytes: default_page_cache_bytes(),
             page_cache_stale_after_ms: default_page_cache_stale_after_ms(),
+            blog_timezone: default_blog_timezone(),
         }
     }
 
@@ -244,7 +250,21 @@ impl Config {
             }
         }
         self.proxy_trust()?;
+        self.blog_zone()?;
         Ok(())
+    }
+
+    /// `BLOG_TIMEZONE`, looked up in the time zone database built into the binary.
+    pub fn blog_zone(&self) -> Result<BlogZone, ConfigError> {
+        BlogZone::named(&self.blog_timezone).ok_or_else(|| {
+            ConfigError::invalid(
+                "BLOG_TIMEZONE",
+                format_args!(
+                    "{:?} is not a time zone name (use an IANA name such as UTC or Europe/Berlin)",
+                    self.blog_timezone
+                ),
+            )
+        })
     }
 
     /// `POSTS_CONNECT_TIMEOUT_MS` as a duration.
@@ -391,6 +411,10 @@ fn default_page_cache_bytes() -> u64 {
 
 fn default_page_cache_stale_after_ms() -> u64 {
     500
+}
+
+fn default_blog_timezone() -> String {
+    "UTC".to_owned()
 }
 
 fn default_blog_title() -> String {
@@ -555,6 +579,18 @@ mod tests {
     fn cookie_secure_can_be_turned_on() {
         let config = Config::from_vars(with(required(), "COOKIE_SECURE", "true")).unwrap();
         assert!(config.cookie_secure);
+    }
+
+    #[test]
+    fn blog_timezone_is_an_iana_name_checked_at_start_up() {
+        let config = Config::from_vars(required()).unwrap();
+        assert_eq!(config.blog_zone().unwrap().name(), "UTC");
+        let config = Config::from_vars(with(required(), "BLOG_TIMEZONE", "Europe/Berlin")).unwrap();
+        assert_eq!(config.blog_zone().unwrap().name(), "Europe/Berlin");
+        let err = Config::from_vars(with(required(), "BLOG_TIMEZONE", "Berlin"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("BLOG_TIMEZONE"), "{err}");
     }
 
     #[test]

@@ -12,8 +12,8 @@
 //!   and builds the state; `main` and the tests call the same `build`.
 //! - [`routes`]: the wiring, one line per page module, plus error handling and the
 //!   security headers.
-//! - [`pages`]: one module per page (`index`, `post`, `editor`, `delete`, `session`,
-//!   `feed`, `health`, `assets`), each with its routes and its handlers.
+//! - [`pages`]: one module per page (`index`, `post`, `editor`, `admin`, `delete`,
+//!   `session`, `feed`, `health`, `assets`), each with its routes and its handlers.
 //! - [`web`]: what every page is built on: the [`web::Visitor`] and its session, the
 //!   client's address, the [`web::guards::admin`] filter, CSRF-checked forms and how
 //!   handler results and rejections become responses.
@@ -36,6 +36,8 @@
 //! - [`config`]: the one [`Config`], read from the environment once at start.
 //! - [`circuit`]: the circuit breaker every call to posts-service passes, so a failing
 //!   posts-service costs a page nothing but a cache lookup.
+//! - [`slug`]: what `/posts/{key}` names (an id or a checked slug), kept inline.
+//! - [`zone`]: `BLOG_TIMEZONE` and the post form's publish time read in it.
 //!
 //! # Adding an admin page
 //!
@@ -58,10 +60,12 @@ pub mod pages;
 pub mod posts_client;
 pub mod routes;
 pub mod site;
+pub mod slug;
 pub mod startup;
 pub mod state;
 pub mod templates;
 pub mod web;
+pub mod zone;
 
 pub use config::Config;
 pub use error::PageError;

@@ -11,8 +11,11 @@
 //!   bound** (`PAGE_CACHE_TTL_MS`, default 1 s) while posts-service answers: a page is
 //!   served from the cache only that long after it was rendered. Concurrent readers of
 //!   an expired page wait for one render rather than each calling posts-service.
-//! - **Unknown ids are remembered as 404** for the same bound, so a flood of
-//!   `/posts/<random>` or of one unknown id does not reach posts-service once per request.
+//! - **Unknown ids and slugs are remembered as 404** for the same bound, so a flood of
+//!   `/posts/<random>` or of one unknown id does not reach posts-service once per
+//!   request; so are the redirects of `/posts/{id}` and of earlier slugs. A slug is
+//!   checked (at most 96 characters) before it becomes a key. After a slug change, the
+//!   old address serves the old page for at most the bound, then redirects.
 //! - **It is bounded in bytes** (`PAGE_CACHE_BYTES`, half for fresh pages and 404s, half
 //!   for last good copies), whatever the number of keys a client makes up.
 //! - **An outage or a slow posts-service serves the last good page rather than an
@@ -58,6 +61,7 @@ use crate::circuit::CircuitBreaker;
 use crate::config::CacheSettings;
 use crate::error::PageError;
 use crate::posts_client::UpstreamError;
+use crate::slug::Slug;
 
 /// Which shared page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -67,10 +71,16 @@ pub enum PageKey {
         /// The `before` parameter.
         before: Option<u64>,
     },
-    /// `/posts/{id}`.
+    /// `/posts/{id}`: a redirect to the post's slug (or a remembered 404).
     Post {
         /// The post's id.
         id: u64,
+    },
+    /// `/posts/{slug}`: the post page, or a redirect from an earlier slug. A slug is
+    /// checked and at most 96 bytes before it becomes a key, so keys stay small.
+    Slug {
+        /// The slug asked for.
+        slug: Slug,
     },
     /// `/feed.xml`.
     Feed,
@@ -106,6 +116,22 @@ impl CachedPage {
             last_modified: whole_seconds(SystemTime::now()),
             rendered: Instant::now(),
         }
+    }
+
+    /// A `301` to `location` (a local path), shared like a page: `/posts/{id}` and
+    /// earlier slugs lead to the post's current slug.
+    pub fn moved(location: &str) -> CachedPage {
+        CachedPage::new(
+            StatusCode::MOVED_PERMANENTLY,
+            Bytes::copy_from_slice(location.as_bytes()),
+        )
+    }
+
+    /// Where a [`CachedPage::moved`] leads; `None` for a page.
+    pub fn moved_to(&self) -> Option<&str> {
+        (self.status == StatusCode::MOVED_PERMANENTLY)
+            .then(|| std::str::from_utf8(&self.html).ok())
+            .flatten()
     }
 
     /// What stands for "posts-service says there is no such post".

@@ -8,7 +8,7 @@ use warp::filters::BoxedFilter;
 use warp::reply::Response;
 use warp::Filter;
 
-use crate::pages::{assets, delete, editor, feed, health, index, post, session};
+use crate::pages::{admin, assets, delete, editor, feed, health, index, post, session};
 use crate::site::with_security_headers;
 use crate::state::AppState;
 use crate::web::respond;
@@ -32,6 +32,8 @@ pub fn routes(state: Arc<AppState>) -> BoxedFilter<(Response,)> {
         .or(editor::routes(&state))
         .unify()
         .or(delete::routes(&state))
+        .unify()
+        .or(admin::routes(&state))
         .unify()
         .or(session::routes(&state))
         .unify()
@@ -78,6 +80,7 @@ mod tests {
                 stylesheet: "/static/style.css",
                 public_url: None,
                 https: false,
+                zone: crate::zone::BlogZone::utc(),
             }),
             registry,
             readiness,
@@ -101,9 +104,11 @@ mod tests {
         for (method, path, template) in [
             ("GET", "/", "/"),
             ("GET", "/?before=5", "/"),
-            ("GET", "/posts/42", "/posts/{id}"),
-            ("GET", "/posts/+5", "/posts/{id}"),
-            ("GET", "/posts/005", "/posts/{id}"),
+            ("GET", "/posts/42", "/posts/{slug}"),
+            ("GET", "/posts/+5", "/posts/{slug}"),
+            ("GET", "/posts/005", "/posts/{slug}"),
+            ("GET", "/posts/a-slug", "/posts/{slug}"),
+            ("GET", "/admin", "/admin"),
             ("GET", "/edit/7", "/edit/{id}"),
             ("POST", "/edit/7", "/edit/{id}"),
             ("GET", "/delete/7", "/delete/{id}"),
@@ -114,7 +119,6 @@ mod tests {
             ("GET", "/static/style.0123abcd.css", "/static/{file}"),
             ("GET", "/healthz", "/healthz"),
             ("GET", "/metrics", "unmatched"),
-            ("GET", "/posts/abc", "unmatched"),
             ("GET", "/posts/1/2", "unmatched"),
             ("GET", "/wp-admin.php", "unmatched"),
         ] {

@@ -3,6 +3,8 @@
 use http::{header, HeaderValue};
 use warp::reply::Response;
 
+use crate::zone::BlogZone;
+
 /// The blog's identity, as pages and error pages show it.
 #[derive(Debug, Clone)]
 pub struct Site {
@@ -14,6 +16,8 @@ pub struct Site {
     /// Whether the blog is served over HTTPS (`COOKIE_SECURE`), to guess absolute URLs
     /// and to send `Strict-Transport-Security`.
     pub https: bool,
+    /// `BLOG_TIMEZONE`: where the post form's times are wall-clock times.
+    pub zone: BlogZone,
 }
 
 /// Where absolute URLs in shared pages start when `PUBLIC_URL` is not set.

@@ -99,6 +99,7 @@ impl Application {
                 .as_ref()
                 .map(|url| url.trim_end_matches('/').to_owned()),
             https: config.cookie_secure,
+            zone: config.blog_zone()?,
         };
         let pages = PageCache::new(config.page_cache(), &registry)?.watching(posts.circuit());
         let login_limiter = Arc::new(LoginLimiter::new(&registry)?);

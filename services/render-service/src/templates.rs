@@ -13,6 +13,7 @@ use time::OffsetDateTime;
 use posts_api::Post;
 
 use crate::pages::link_card::LinkCard;
+use crate::slug::post_path;
 
 /// What every page's frame (header, navigation, flash) needs.
 #[derive(Debug, Clone)]
@@ -53,6 +54,8 @@ impl DateView {
 #[derive(Debug, Clone)]
 pub struct PostSummary {
     pub id: u64,
+    /// The post's address: `/posts/{slug}`.
+    pub href: String,
     pub title: String,
     pub date: DateView,
     pub excerpt: String,
@@ -64,8 +67,9 @@ impl PostSummary {
     pub fn new(post: &posts_api::PostSummary) -> PostSummary {
         PostSummary {
             id: post.id,
+            href: post_path(&post.slug),
             title: post.title.clone(),
-            date: DateView::new(post.created_at),
+            date: DateView::new(post.published_at.unwrap_or(post.created_at)),
             excerpt: post.excerpt.clone(),
             truncated: post.excerpt_truncated,
         }
@@ -77,7 +81,10 @@ impl PostSummary {
 pub struct PostView {
     pub id: u64,
     pub title: String,
+    /// When it was (or is to be) published; its creation for a draft never published.
     pub created: DateView,
+    /// Its tags, as the author spelled them.
+    pub tags: Vec<String>,
     /// Shown when the post was edited after it was published.
     pub updated: Option<DateView>,
     /// The body as safe HTML, rendered and stored by posts-service when the post was
@@ -87,11 +94,13 @@ pub struct PostView {
 
 impl PostView {
     pub fn new(post: &Post) -> PostView {
+        let published = post.published_at.unwrap_or(post.created_at);
         PostView {
             id: post.id,
             title: post.title.clone(),
-            created: DateView::new(post.created_at),
-            updated: (post.version > 1 && post.updated_at > post.created_at)
+            created: DateView::new(published),
+            tags: post.tags.clone(),
+            updated: (post.version > 1 && post.updated_at > published)
                 .then(|| DateView::new(post.updated_at)),
             body_html: post.html.clone(),
         }
@@ -118,6 +127,17 @@ pub struct PostPage {
     pub post: PostView,
     /// The head tags for search engines and link previews.
     pub card: LinkCard,
+    /// "Draft" or "Scheduled", for a signed-in admin looking at a post readers cannot see.
+    pub banner: Option<StatusBanner>,
+}
+
+/// Why readers cannot see this post (yet).
+#[derive(Debug, Clone)]
+pub struct StatusBanner {
+    /// "Draft" or "Scheduled".
+    pub label: &'static str,
+    /// The sentence under it.
+    pub message: String,
 }
 
 /// What is wrong with a submitted form, by field.
@@ -125,13 +145,23 @@ pub struct PostPage {
 pub struct FieldErrors {
     pub title: Option<String>,
     pub body: Option<String>,
+    pub slug: Option<String>,
+    pub tags: Option<String>,
+    pub status: Option<String>,
+    pub published_at: Option<String>,
     /// A problem not tied to one field.
     pub form: Option<String>,
 }
 
 impl FieldErrors {
     pub fn is_empty(&self) -> bool {
-        self.title.is_none() && self.body.is_none() && self.form.is_none()
+        self.title.is_none()
+            && self.body.is_none()
+            && self.slug.is_none()
+            && self.tags.is_none()
+            && self.status.is_none()
+            && self.published_at.is_none()
+            && self.form.is_none()
     }
 }
 
@@ -157,12 +187,51 @@ pub struct EditorPage {
     pub csrf_token: String,
     pub title: String,
     pub body: String,
+    /// The slug as typed; empty lets posts-service make one from the title.
+    pub slug: String,
+    /// The tags, comma-separated.
+    pub tags: String,
+    /// Whether "Draft" is chosen (else "Published").
+    pub draft: bool,
+    /// The publish time as typed, `YYYY-MM-DDTHH:MM` in the blog's zone.
+    pub published_at: String,
+    /// The publish time the edit form was loaded with: unchanged, it is not sent.
+    pub published_at_was: Option<String>,
+    /// `BLOG_TIMEZONE`, named next to the publish time.
+    pub zone: String,
     /// The version the form was loaded with (edits only).
     pub version: Option<u32>,
     /// The idempotency key of a new post's form (sent as `Idempotency-Key`).
     pub idempotency_key: Option<String>,
     pub errors: FieldErrors,
     pub conflict: Option<ConflictView>,
+}
+
+/// One row of `/admin`.
+#[derive(Debug, Clone)]
+pub struct AdminRow {
+    pub title: String,
+    /// The post's page (drafts and scheduled posts show there to the admin).
+    pub href: String,
+    pub edit_href: String,
+    /// "Draft", "Scheduled" or "Published".
+    pub status: &'static str,
+    /// The author's name, or "—".
+    pub author: String,
+    /// The publish time (the last change for a draft), in the blog's zone.
+    pub date: String,
+}
+
+/// `/admin`: the posts the signed-in user may edit, drafts and scheduled ones first.
+#[derive(Template)]
+#[template(path = "admin.html")]
+pub struct AdminPage {
+    pub chrome: Chrome,
+    pub rows: Vec<AdminRow>,
+    /// `/admin?before=ID` when there are older published posts.
+    pub older_href: Option<String>,
+    /// The blog's zone, named under the table.
+    pub zone: String,
 }
 
 /// `/delete/{id}`: "are you sure?".
@@ -204,6 +273,8 @@ pub struct ErrorPage {
 #[derive(Debug, Clone)]
 pub struct FeedEntry {
     pub title: String,
+    /// The entry's id: the post's id-based URL, which never changes with its slug.
+    pub id: String,
     pub url: String,
     pub published: String,
     pub updated: String,
@@ -255,6 +326,7 @@ mod tests {
             chrome: chrome(false),
             posts: vec![PostSummary {
                 id: 1,
+                href: "/posts/x".into(),
                 title: "<script>alert(1)</script>".into(),
                 date: DateView::new(datetime!(2026-11-04 10:00 UTC)),
                 excerpt: "\"quoted\" & <tag>".into(),

@@ -112,11 +112,26 @@ pub async fn lookup(
     if request_hash != fingerprint.digest() {
         return Ok(Remembered::OtherRequest);
     }
-    Ok(Remembered::SameRequest(replayed_post(&answer)?))
+    let mut post = replayed_post(&answer)?;
+    if post.slug.is_empty() {
+        // Remembered before posts had slugs: the post's slug now, if it still exists.
+        let slug: Option<Option<String>> = sql(
+            "SELECT posts",
+            conn.exec_first("SELECT slug FROM posts WHERE id = ?", (post.id,)),
+        )
+        .await?;
+        post.slug = slug
+            .flatten()
+            .unwrap_or_else(|| format!("post-{}", post.id));
+    }
+    Ok(Remembered::SameRequest(post))
 }
 
 /// The post of a stored answer. An answer stored before posts carried their rendering
-/// gets it now (only within a day of an upgrade, while such keys live).
+/// gets it now, and one stored before posts had a status, publication time, tags and
+/// slug gets those of a post of that time (published when created, no tags, and an
+/// empty slug for [`lookup`] to fill in); only within a day of an upgrade, while such
+/// keys live.
 fn replayed_post(answer: &[u8]) -> Result<Post, StoreError> {
     let unreadable =
         |err: serde_json::Error| StoreError::Internal(format!("unreadable stored response: {err}"));
@@ -134,6 +149,14 @@ fn replayed_post(answer: &[u8]) -> Result<Post, StoreError> {
                 "excerpt_truncated".into(),
                 rendered.excerpt_truncated.into(),
             );
+        }
+        if !fields.contains_key("status") {
+            let created_at = fields.get("created_at").cloned().unwrap_or_default();
+            fields.insert("status".into(), "published".into());
+            fields.insert("published_at".into(), created_at);
+            fields.insert("author".into(), serde_json::Value::Null);
+            fields.insert("tags".into(), serde_json::Value::Array(Vec::new()));
+            fields.insert("slug".into(), "".into());
         }
     }
     serde_json::from_value(value).map_err(unreadable)

@@ -19,12 +19,17 @@
 //! - [`posts`]: [`PostStore`], the posts' SQL.
 //! - [`rerender`]: the SQL of the background re-render: posts rendered by older rules,
 //!   found in batches, and their new rendering stored.
+//! - [`slugs`]: the SQL of slugs (claimed in `post_slugs` for good) and tags, run in a
+//!   write's transaction.
+//! - [`backfill`]: the SQL of the backfill: posts without a slug found in batches and
+//!   given their slug and publication time.
 //! - [`idempotency_keys`]: the SQL of the keys remembered with idempotent creates.
 //! - [`sessions`]: [`SessionStore`], the admin's sessions and the failed logins.
 //!
 //! The stores answer in storage terms ([`StoreError`], [`posts::WriteOutcome`], ...),
 //! never HTTP: `crate::error` and the routes make responses of them.
 
+pub mod backfill;
 pub mod error;
 pub mod idempotency_keys;
 pub mod lock;
@@ -37,6 +42,7 @@ pub mod posts;
 pub mod readiness;
 pub mod rerender;
 pub mod sessions;
+pub mod slugs;
 pub mod start_up;
 
 pub use error::StoreError;

@@ -33,15 +33,18 @@ pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
     let list = warp::path!("v1" / "posts")
         .and(route("/v1/posts", Method::GET))
         .and(raw_query())
+        .and(request::audience(&state.api_token))
         .and(with_state(&state))
         .then(posts::list);
     let summaries = warp::path!("v1" / "post-summaries")
         .and(route("/v1/post-summaries", Method::GET))
         .and(raw_query())
+        .and(request::audience(&state.api_token))
         .and(with_state(&state))
         .then(posts::summaries);
     let get = warp::path!("v1" / "posts" / String)
         .and(route("/v1/posts/{id}", Method::GET))
+        .and(request::audience(&state.api_token))
         .and(with_state(&state))
         .then(posts::get);
     let create = warp::path!("v1" / "posts")

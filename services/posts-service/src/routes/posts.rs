@@ -1,16 +1,17 @@
 //! Handlers for the six rows of the API table. Each takes exactly what its route
 //! extracts and answers with a response or an [`ApiError`]; the writes take an
-//! [`Authorized`], so none can run without the token.
+//! [`Authorized`], so none can run without the token. The reads take the
+//! [`Audience`]: without the token they show only visible posts.
 
 use bytes::Bytes;
 use http::header::{HeaderValue, ETAG, LOCATION};
 use http::{HeaderMap, StatusCode};
-use posts_api::{etag, Post, PostInput};
+use posts_api::{etag, MetaViolation, Post, PostInput};
 use warp::reply::Response;
 
 use super::reply::json;
-use super::request::{self, Authorized, IfMatch};
-use crate::db::posts::{Expected, WriteOutcome};
+use super::request::{self, Authorized, IfMatch, PostKey};
+use crate::db::posts::{Audience, Expected, NewContent, WriteOutcome};
 use crate::error::ApiError;
 use crate::idempotency::Outcome;
 use crate::rendering;
@@ -19,25 +20,62 @@ use crate::state::AppState;
 /// The response header set on a replayed create.
 const REPLAYED: &str = "idempotent-replayed";
 
-/// `GET /v1/posts?limit=N&before=ID`
-pub async fn list(raw_query: String, state: AppState) -> Result<Response, ApiError> {
+/// `GET /v1/posts?limit=N&before=ID&status=S`
+pub async fn list(
+    raw_query: String,
+    audience: Audience,
+    state: AppState,
+) -> Result<Response, ApiError> {
     let query = request::list_query(&raw_query)?;
-    let page = state.store.list(query.before, query.limit).await?;
+    let status = query.status_for(audience)?;
+    let page = state.store.list(status, query.before, query.limit).await?;
     Ok(json(StatusCode::OK, &page))
 }
 
-/// `GET /v1/post-summaries?limit=N&before=ID`: the list without bodies or HTML.
-pub async fn summaries(raw_query: String, state: AppState) -> Result<Response, ApiError> {
+/// `GET /v1/post-summaries?limit=N&before=ID&status=S`: the list without bodies or HTML.
+pub async fn summaries(
+    raw_query: String,
+    audience: Audience,
+    state: AppState,
+) -> Result<Response, ApiError> {
     let query = request::list_query(&raw_query)?;
-    let page = state.store.summaries(query.before, query.limit).await?;
+    let status = query.status_for(audience)?;
+    let page = state
+        .store
+        .summaries(status, query.before, query.limit)
+        .await?;
     Ok(json(StatusCode::OK, &page))
 }
 
-/// `GET /v1/posts/{id}`
-pub async fn get(id: String, state: AppState) -> Result<Response, ApiError> {
-    let id = request::post_id(&id)?;
-    let post = state.store.get(id).await?.ok_or(ApiError::NotFound)?;
+/// `GET /v1/posts/{id}` or `GET /v1/posts/{slug}` (current or earlier slug).
+pub async fn get(key: String, audience: Audience, state: AppState) -> Result<Response, ApiError> {
+    let post = match request::post_key(&key)? {
+        PostKey::Id(id) => state.store.get(id, audience).await?,
+        PostKey::Slug(slug) => state.store.get_by_slug(&slug, audience).await?,
+    };
+    let post = post.ok_or(ApiError::NotFound)?;
     Ok(post_response(StatusCode::OK, &post))
+}
+
+/// The valid content of a create or update, rendered; a 422 naming every broken rule.
+async fn valid_content(input: PostInput) -> Result<NewContent, ApiError> {
+    let (content, meta) = match (input.validate(), input.validate_meta()) {
+        (Ok(content), Ok(meta)) => (content, meta),
+        (content, meta) => {
+            return Err(ApiError::invalid(
+                content.err().as_deref().unwrap_or_default(),
+                meta.err().as_deref().unwrap_or_default(),
+            ))
+        }
+    };
+    Ok(NewContent {
+        rendered: rendering::render(content).await,
+        meta,
+    })
+}
+
+fn slug_taken() -> ApiError {
+    ApiError::invalid(&[], &[MetaViolation::SlugTaken])
 }
 
 /// `POST /v1/posts`, idempotent under an `Idempotency-Key` ([`crate::idempotency`]).
@@ -48,12 +86,13 @@ pub async fn create(
     state: AppState,
 ) -> Result<Response, ApiError> {
     let key = request::idempotency_key(&headers)?;
-    let content = request::json::<PostInput>(&headers, body)?
-        .validate()
-        .map_err(ApiError::Validation)?;
-    let content = rendering::render(content).await;
+    let content = valid_content(request::json::<PostInput>(&headers, body)?).await?;
     let Some(key) = key else {
-        let post = state.store.create(content).await?;
+        let post = state
+            .store
+            .create(content)
+            .await?
+            .map_err(|_| slug_taken())?;
         tracing::info!(post_id = post.id, "post created");
         return Ok(created_response(&post));
     };
@@ -71,6 +110,7 @@ pub async fn create(
             Ok(response)
         }
         Outcome::KeyReused => Err(ApiError::IdempotencyKeyReused),
+        Outcome::SlugTaken => Err(slug_taken()),
     }
 }
 
@@ -97,10 +137,7 @@ pub async fn update(
         IfMatch::Version(version) => Expected::Version(version),
         IfMatch::Unmatchable => return Err(missing_or_stale(&state, id).await),
     };
-    let content = request::json::<PostInput>(&headers, body)?
-        .validate()
-        .map_err(ApiError::Validation)?;
-    let content = rendering::render(content).await;
+    let content = valid_content(request::json::<PostInput>(&headers, body)?).await?;
     match state.store.update(id, expected, content).await? {
         WriteOutcome::Written(post) => {
             tracing::info!(post_id = post.id, version = post.version, "post updated");
@@ -108,6 +145,7 @@ pub async fn update(
         }
         WriteOutcome::Missing => Err(ApiError::NotFound),
         WriteOutcome::Stale => Err(ApiError::PreconditionFailed),
+        WriteOutcome::SlugTaken => Err(slug_taken()),
     }
 }
 
@@ -131,13 +169,13 @@ pub async fn delete(
             Ok(response)
         }
         WriteOutcome::Missing => Err(ApiError::NotFound),
-        WriteOutcome::Stale => Err(ApiError::PreconditionFailed),
+        WriteOutcome::Stale | WriteOutcome::SlugTaken => Err(ApiError::PreconditionFailed),
     }
 }
 
 /// For a precondition no version can meet: 404 when the post is gone, else 412.
 async fn missing_or_stale(state: &AppState, id: u64) -> ApiError {
-    match state.store.get(id).await {
+    match state.store.get(id, Audience::Editors).await {
         Ok(Some(_)) => ApiError::PreconditionFailed,
         Ok(None) => ApiError::NotFound,
         Err(err) => err.into(),

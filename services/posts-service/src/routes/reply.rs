@@ -45,6 +45,14 @@ mod tests {
             created_at: datetime!(2026-12-03 07:59:01.123456 UTC),
             updated_at: datetime!(2026-12-03 08:00:00 UTC),
             version: u32::MAX,
+            slug: format!("post-{id}"),
+            status: posts_api::PostStatus::Published,
+            published_at: Some(datetime!(2026-12-03 07:59:01.123456 UTC)),
+            author: Some(posts_api::Author {
+                id: 7,
+                name: title.to_owned(),
+            }),
+            tags: vec![title.to_owned(), body.to_owned()],
         }
     }
 

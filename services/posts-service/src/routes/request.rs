@@ -13,10 +13,11 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, IF_MATCH};
 use http::HeaderMap;
-use posts_api::{etag, REQUEST_MAX_BYTES};
+use posts_api::{etag, is_valid_slug, ListStatus, REQUEST_MAX_BYTES};
 use serde::de::DeserializeOwned;
 use warp::{Filter, Rejection};
 
+use crate::db::posts::Audience;
 use crate::error::ApiError;
 use crate::idempotency::{Key, MAX_KEY_CHARS};
 
@@ -53,6 +54,27 @@ pub fn post_id(segment: &str) -> Result<u64, ApiError> {
     segment.parse().map_err(|_| ApiError::NotFound)
 }
 
+/// What `GET /v1/posts/{key}` names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PostKey {
+    /// Digits: an id.
+    Id(u64),
+    /// Anything else: a slug, current or earlier.
+    Slug(String),
+}
+
+/// A post's id (digits) or slug from the path; 404 for what can be neither.
+pub fn post_key(segment: &str) -> Result<PostKey, ApiError> {
+    if !segment.is_empty() && segment.bytes().all(|b| b.is_ascii_digit()) {
+        return post_id(segment).map(PostKey::Id);
+    }
+    if is_valid_slug(segment) {
+        Ok(PostKey::Slug(segment.to_owned()))
+    } else {
+        Err(ApiError::NotFound)
+    }
+}
+
 /// For `.and_then` after a path ending in the id: the id, or a [`Refused::NoSuchPost`]
 /// rejection (checked before the token, so a path that names no post is a 404 for
 /// everyone).
@@ -84,6 +106,24 @@ pub fn authorized(
                 } else {
                     Err(warp::reject::custom(Refused::Unauthorized))
                 }
+            }
+        })
+}
+
+/// Who is asking, from the headers: [`Audience::Editors`] with the API token, else
+/// [`Audience::Readers`]. Never refuses: reads are open, and show readers less.
+pub fn audience(
+    token: &ApiToken,
+) -> impl Filter<Extract = (Audience,), Error = std::convert::Infallible> + Clone {
+    let token = token.clone();
+    warp::header::optional::<String>("authorization")
+        .or(warp::any().map(|| None))
+        .unify()
+        .map(move |authorization: Option<String>| {
+            if token.accepts(authorization.as_deref()) {
+                Audience::Editors
+            } else {
+                Audience::Readers
             }
         })
 }
@@ -259,6 +299,21 @@ pub struct ListQuery {
     pub limit: u32,
     /// Only posts with smaller ids.
     pub before: Option<u64>,
+    /// `?status=`, when given.
+    pub status: Option<ListStatus>,
+}
+
+impl ListQuery {
+    /// The posts `audience` asked for: readers get the visible ones, and asking for
+    /// any other is a 401.
+    pub fn status_for(&self, audience: Audience) -> Result<ListStatus, ApiError> {
+        match (self.status, audience) {
+            (None, _) => Ok(ListStatus::Published),
+            (Some(status), Audience::Editors) => Ok(status),
+            (Some(ListStatus::Published), Audience::Readers) => Ok(ListStatus::Published),
+            (Some(_), Audience::Readers) => Err(ApiError::Unauthorized),
+        }
+    }
 }
 
 /// Default and largest page sizes.
@@ -266,13 +321,14 @@ pub const DEFAULT_LIMIT: u32 = 20;
 /// Largest page size.
 pub const MAX_LIMIT: u32 = 100;
 
-/// Parses `limit` and `before`; unknown parameters are ignored.
+/// Parses `limit`, `before` and `status`; unknown parameters are ignored.
 pub fn list_query(raw: &str) -> Result<ListQuery, ApiError> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw)
         .map_err(|_| ApiError::BadRequest("The query string is malformed.".into()))?;
     let mut query = ListQuery {
         limit: DEFAULT_LIMIT,
         before: None,
+        status: None,
     };
     for (name, value) in pairs {
         match name.as_str() {
@@ -293,6 +349,19 @@ pub fn list_query(raw: &str) -> Result<ListQuery, ApiError> {
                         .parse::<u64>()
                         .map_err(|_| ApiError::BadRequest("before must be a post id.".into()))?,
                 );
+            }
+            "status" => {
+                query.status = Some(match value.as_str() {
+                    "draft" => ListStatus::Draft,
+                    "scheduled" => ListStatus::Scheduled,
+                    "published" => ListStatus::Published,
+                    "all" => ListStatus::All,
+                    _ => {
+                        return Err(ApiError::BadRequest(
+                            "status must be draft, scheduled, published or all.".into(),
+                        ))
+                    }
+                });
             }
             _ => {}
         }
@@ -382,12 +451,59 @@ mod tests {
             list_query("").unwrap(),
             ListQuery {
                 limit: 20,
-                before: None
+                before: None,
+                status: None
             }
         );
         assert_eq!(list_query("limit=100&before=7").unwrap().before, Some(7));
-        for bad in ["limit=0", "limit=101", "limit=x", "before=x", "before=-1"] {
+        assert_eq!(
+            list_query("status=scheduled").unwrap().status,
+            Some(ListStatus::Scheduled)
+        );
+        for bad in [
+            "limit=0",
+            "limit=101",
+            "limit=x",
+            "before=x",
+            "before=-1",
+            "status=Draft",
+            "status=",
+        ] {
             assert!(list_query(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn only_the_token_lists_other_than_visible_posts() {
+        let query = |raw: &str| list_query(raw).unwrap();
+        use Audience::*;
+        assert_eq!(
+            query("").status_for(Readers).unwrap(),
+            ListStatus::Published
+        );
+        assert_eq!(
+            query("status=published").status_for(Readers).unwrap(),
+            ListStatus::Published
+        );
+        for other in ["draft", "scheduled", "all"] {
+            let query = query(&format!("status={other}"));
+            assert!(matches!(
+                query.status_for(Readers),
+                Err(ApiError::Unauthorized)
+            ));
+            assert_eq!(query.status_for(Editors).unwrap(), query.status.unwrap());
+        }
+    }
+
+    #[test]
+    fn a_post_key_is_an_id_or_a_slug() {
+        assert_eq!(post_key("42").unwrap(), PostKey::Id(42));
+        assert_eq!(
+            post_key("hello-2026").unwrap(),
+            PostKey::Slug("hello-2026".into())
+        );
+        for bad in ["", "Hello", "a--b", "-1", "18446744073709551616", "a%20b"] {
+            assert!(matches!(post_key(bad), Err(ApiError::NotFound)), "{bad}");
         }
     }
 }

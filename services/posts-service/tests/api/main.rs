@@ -4,6 +4,7 @@
 //! (`test_mariadb::harness`). Run with `cargo test -p posts-service --test api`.
 
 mod auth;
+mod authoring;
 mod crud;
 mod helpers;
 mod idempotency;
@@ -45,6 +46,16 @@ fn main() -> std::process::ExitCode {
         validation::body_over_256_kib_is_413,
         validation::invalid_input_changes_nothing,
         validation::text_with_control_characters_or_nothing_visible_is_422,
+        authoring::slugs_are_made_from_titles_and_kept_unique,
+        authoring::an_explicit_slug_must_be_valid_and_free,
+        authoring::a_changed_slug_keeps_the_old_one_leading_to_the_post,
+        authoring::drafts_and_scheduled_posts_are_only_seen_with_the_token,
+        authoring::a_scheduled_post_becomes_visible_by_itself,
+        authoring::publishing_a_draft_sets_its_time_and_put_keeps_absent_fields,
+        authoring::tags_are_trimmed_limited_and_one_whatever_their_case,
+        authoring::invalid_optional_fields_are_422_together_and_change_nothing,
+        authoring::posts_of_the_previous_release_are_read_correctly_and_backfilled,
+        authoring::the_readers_list_does_not_read_the_drafts,
         rendering::a_post_is_stored_rendered_and_html_is_never_taken_from_a_client,
         rendering::posts_stored_without_a_rendering_are_served_and_rendered_in_the_background,
         rendering::a_body_changed_by_an_older_release_is_rendered_again,

@@ -170,12 +170,24 @@ pub async fn server_conforms_to_openapi_document(db: Db) {
 
     // GET /v1/posts
     app.create_ok("one", "x").await;
+    let full = json!({
+        "title": "Everything", "body": "b", "slug": "everything",
+        "tags": ["One", "two"], "status": "draft", "published_at": "2030-01-01T00:00:00Z"
+    });
+    let response = authed(&app, Method::POST, collection)
+        .json(&full)
+        .send()
+        .await
+        .unwrap();
+    spec.check(collection, "post", response).await;
     spec.exercise_each(
         collection,
         "get",
         [
             send(&app, Method::GET, "/v1/posts?limit=1"),
             send(&app, Method::GET, "/v1/posts?limit=0"),
+            send(&app, Method::GET, "/v1/posts?status=draft"),
+            authed(&app, Method::GET, "/v1/posts?status=all"),
             send(&dead, Method::GET, "/v1/posts"),
         ],
     )
@@ -188,6 +200,8 @@ pub async fn server_conforms_to_openapi_document(db: Db) {
         [
             send(&app, Method::GET, "/v1/post-summaries?limit=1"),
             send(&app, Method::GET, "/v1/post-summaries?before=x"),
+            send(&app, Method::GET, "/v1/post-summaries?status=scheduled"),
+            authed(&app, Method::GET, "/v1/post-summaries?status=all"),
             send(&dead, Method::GET, "/v1/post-summaries"),
         ],
     )
@@ -226,6 +240,12 @@ pub async fn server_conforms_to_openapi_document(db: Db) {
             authed(&app, Method::POST, collection)
                 .json(&json!({"title": "t", "body": "b", "html": "<script>x</script>"})),
             authed(&app, Method::POST, collection).json(&json!({"title": "", "body": ""})),
+            authed(&app, Method::POST, collection)
+                .json(&json!({"title": "t", "body": "b", "slug": "everything"})),
+            authed(&app, Method::POST, collection).json(&json!({
+                "title": "t", "body": "b", "slug": "Bad", "tags": [""],
+                "published_at": "1900-01-01T00:00:00Z"
+            })),
             authed(&dead, Method::POST, collection).json(&post),
         ],
     )
@@ -240,6 +260,8 @@ pub async fn server_conforms_to_openapi_document(db: Db) {
         [
             send(&app, Method::GET, &path),
             send(&app, Method::GET, "/v1/posts/abc"),
+            send(&app, Method::GET, "/v1/posts/everything"),
+            authed(&app, Method::GET, "/v1/posts/everything"),
             send(&dead, Method::GET, "/v1/posts/1"),
         ],
     )

@@ -77,7 +77,7 @@ pub async fn show_confirmation(
     admin: Admin,
 ) -> Result<Response, PageError> {
     let visitor = admin.into_visitor();
-    let post = state.posts.get(id, &visitor.request_id).await?;
+    let post = state.posts.get_any(id, &visitor.request_id).await?;
     confirmation_page(&state, visitor, StatusCode::OK, post, None)
 }
 
@@ -102,7 +102,7 @@ pub async fn submit_delete(
             Ok(visitor.redirect_with_flash(&state.auth, "/", DELETED_FLASH))
         }
         Err(UpstreamError::Stale) => {
-            let post = state.posts.get(id, &visitor.request_id).await?;
+            let post = state.posts.get_any(id, &visitor.request_id).await?;
             let notice = "This post was changed after you opened this page. Look at it again before deleting it.";
             confirmation_page(
                 &state,

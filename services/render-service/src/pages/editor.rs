@@ -1,4 +1,6 @@
-//! `GET|POST /add` and `GET|POST /edit/{id}`: the admin's post form.
+//! `GET|POST /add` and `GET|POST /edit/{id}`: the admin's post form: title, body, slug
+//! (optional), tags (comma-separated), status (draft or published) and publish time
+//! (optional, `YYYY-MM-DDTHH:MM` in `BLOG_TIMEZONE`; see [`crate::zone`]).
 //!
 //! A submission is checked here first with posts-service's own rules (`posts_api`'s
 //! validation, worded for people) and again by posts-service; either way a problem
@@ -19,7 +21,9 @@ use std::sync::Arc;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use http::{Method, StatusCode};
-use posts_api::{FieldError, PostInput, Violation, BODY_MAX_BYTES, TITLE_MAX_CHARS};
+use posts_api::{
+    FieldError, Post, PostInput, PostStatus, Violation, BODY_MAX_BYTES, TITLE_MAX_CHARS,
+};
 use serde::Deserialize;
 use service_runtime::metrics::route;
 use warp::filters::BoxedFilter;
@@ -28,17 +32,21 @@ use warp::Filter;
 
 use crate::error::PageError;
 use crate::posts_client::UpstreamError;
+use crate::slug::{is_valid_slug, post_path, SLUG_MAX_CHARS};
 use crate::state::{with_state, AppState};
 use crate::templates::{render, ConflictView, DateView, EditorPage, FieldErrors};
 use crate::web::forms::{csrf_form, form_version, CsrfScope};
 use crate::web::guards::{admin, admin_form, Unverified};
 use crate::web::respond::page;
 use crate::web::{Admin, Visitor};
+use crate::zone::{BlogZone, LocalTimeError};
 
 /// The flash shown after a new post is saved (the original tutorial's words).
 pub const POSTED_FLASH: &str = "New entry was successfully posted";
 /// The flash shown after an edit is saved.
 pub const UPDATED_FLASH: &str = "Entry was successfully updated";
+/// The flash shown after a draft is saved (new or edited).
+pub const DRAFT_FLASH: &str = "Draft saved";
 
 pub fn routes(state: &Arc<AppState>) -> BoxedFilter<(Response,)> {
     let show_add = warp::path!("add")
@@ -79,6 +87,16 @@ pub fn routes(state: &Arc<AppState>) -> BoxedFilter<(Response,)> {
 pub struct PostForm {
     pub title: String,
     pub body: String,
+    /// Empty: posts-service makes the slug from the title (a new post) or keeps it.
+    pub slug: String,
+    /// Comma-separated.
+    pub tags: String,
+    /// `draft` or `published` (empty, from a form older than the field: published).
+    pub status: String,
+    /// `YYYY-MM-DDTHH:MM` in `BLOG_TIMEZONE`, or empty.
+    pub published_at: String,
+    /// The publish time an edit form was loaded with.
+    pub published_at_was: String,
     /// The version an edit form was loaded with.
     pub version: String,
     /// The add form's idempotency key.
@@ -115,25 +133,86 @@ pub struct Draft {
     pub title: String,
     /// The body with browser line endings (`\r\n`) made `\n`.
     pub body: String,
+    /// The slug as typed.
+    pub slug: String,
+    /// The tags as typed, comma-separated.
+    pub tags: String,
+    /// Whether "Draft" was chosen.
+    pub draft: bool,
+    /// What the status field held when it was neither `draft` nor `published`.
+    bad_status: bool,
+    /// The publish time as typed.
+    pub published_at: String,
+    /// The publish time the edit form was loaded with (not sent when left as it was,
+    /// so the stored time keeps its seconds).
+    pub published_at_was: Option<String>,
 }
+
+/// Most tags on one post.
+pub const TAGS_MAX: usize = 10;
+/// Longest tag, in characters after trimming.
+pub const TAG_MAX_CHARS: usize = 32;
 
 impl Draft {
     pub fn from_form(form: &PostForm) -> Draft {
+        let status = form.status.trim();
         Draft {
             title: form.title.clone(),
             body: form.body.replace("\r\n", "\n"),
+            slug: form.slug.clone(),
+            tags: form.tags.clone(),
+            draft: status == "draft",
+            bad_status: !matches!(status, "" | "draft" | "published"),
+            published_at: form.published_at.clone(),
+            published_at_was: Some(form.published_at_was.clone()).filter(|was| !was.is_empty()),
         }
     }
 
-    /// What posts-service is sent.
-    pub fn input(&self) -> PostInput {
-        PostInput::new(self.title.trim(), self.body.as_str())
+    /// A saved post as the edit form shows it (its publish time in `zone`).
+    pub fn from_post(post: &Post, zone: &BlogZone) -> Draft {
+        let published_at = post
+            .published_at
+            .map(|at| zone.form_value(at))
+            .unwrap_or_default();
+        Draft {
+            title: post.title.clone(),
+            body: post.body.clone(),
+            slug: post.slug.clone(),
+            tags: post.tags.join(", "),
+            draft: post.status == PostStatus::Draft,
+            bad_status: false,
+            published_at_was: Some(published_at.clone()).filter(|at| !at.is_empty()),
+            published_at,
+        }
     }
 
-    /// posts-service's own rules, so most mistakes need no round trip.
-    pub fn validate(&self) -> FieldErrors {
+    /// The tags field as a list: split at commas, trimmed, empty ones dropped, the
+    /// same tag in another case dropped (the first spelling stays).
+    pub fn tag_list(&self) -> Vec<String> {
+        let mut tags: Vec<String> = Vec::new();
+        for tag in self
+            .tags
+            .split(',')
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+        {
+            if !tags
+                .iter()
+                .any(|seen| seen.to_lowercase() == tag.to_lowercase())
+            {
+                tags.push(tag.to_owned());
+            }
+        }
+        tags
+    }
+
+    /// What posts-service is sent, read in `zone`, or what is wrong with it, by field:
+    /// posts-service's own rules (worded for people), so most mistakes need no round
+    /// trip. posts-service checks everything again.
+    pub fn input(&self, zone: &BlogZone) -> Result<PostInput, Box<FieldErrors>> {
         let mut errors = FieldErrors::default();
-        if let Err(violations) = self.input().validate() {
+        let mut input = PostInput::new(self.title.trim(), self.body.as_str());
+        if let Err(violations) = input.validate() {
             for violation in violations {
                 let slot = match violation.field() {
                     "title" => &mut errors.title,
@@ -142,7 +221,63 @@ impl Draft {
                 slot.get_or_insert_with(|| in_words(violation));
             }
         }
-        errors
+        let slug = self.slug.trim();
+        if !slug.is_empty() {
+            if is_valid_slug(slug) {
+                input.slug = Some(slug.to_owned());
+            } else {
+                errors.slug = Some(format!(
+                    "A slug is lowercase letters (a–z) and digits, in words joined by single \
+                     hyphens (like my-first-post), at most {SLUG_MAX_CHARS} characters, and \
+                     not only digits. Leave it empty to make one from the title."
+                ));
+            }
+        }
+        let tags = self.tag_list();
+        if let Some(tag) = tags.iter().find(|tag| tag.chars().count() > TAG_MAX_CHARS) {
+            errors.tags = Some(format!(
+                "A tag can have at most {TAG_MAX_CHARS} characters; “{tag}” has {}.",
+                tag.chars().count()
+            ));
+        } else if tags.iter().any(|tag| tag.chars().any(char::is_control)) {
+            errors.tags = Some("Tags cannot contain control characters.".to_owned());
+        } else if tags.len() > TAGS_MAX {
+            errors.tags = Some(format!(
+                "A post can have at most {TAGS_MAX} tags; this one has {}.",
+                tags.len()
+            ));
+        }
+        input.tags = Some(tags);
+        if self.bad_status {
+            errors.status = Some("Choose draft or published.".to_owned());
+        }
+        input.status = Some(if self.draft {
+            PostStatus::Draft
+        } else {
+            PostStatus::Published
+        });
+        let published_at = self.published_at.trim();
+        let unchanged = self.published_at_was.as_deref() == Some(published_at);
+        if !published_at.is_empty() && !unchanged {
+            match zone.parse_local(published_at) {
+                Ok(moment) => input.published_at = Some(moment),
+                Err(LocalTimeError::Format) => {
+                    errors.published_at = Some(format!(
+                        "Write the time as YYYY-MM-DDTHH:MM (like 2026-12-24T18:00), in {}, \
+                         or leave it empty.",
+                        zone.name()
+                    ))
+                }
+                Err(LocalTimeError::NoSuchTime) => {
+                    errors.published_at = Some("There is no such date or time.".to_owned())
+                }
+            }
+        }
+        if errors.is_empty() {
+            Ok(input)
+        } else {
+            Err(Box::new(errors))
+        }
     }
 }
 
@@ -182,13 +317,22 @@ fn thousands(n: usize) -> String {
     out
 }
 
-/// posts-service's 422 problems, by field.
+/// posts-service's 422 problems, by field (`tags[2]` is about `tags`).
 fn errors_from(problems: Vec<FieldError>) -> FieldErrors {
     let mut errors = FieldErrors::default();
     for problem in problems {
-        let slot = match problem.field.as_str() {
+        let field = problem
+            .field
+            .split(['[', '.', '/'])
+            .next()
+            .unwrap_or_default();
+        let slot = match field {
             "title" => &mut errors.title,
             "body" => &mut errors.body,
+            "slug" => &mut errors.slug,
+            "tags" => &mut errors.tags,
+            "status" => &mut errors.status,
+            "published_at" => &mut errors.published_at,
             _ => &mut errors.form,
         };
         slot.get_or_insert(problem.message);
@@ -259,6 +403,12 @@ impl Editor {
             csrf_token,
             title: self.draft.title,
             body: self.draft.body,
+            slug: self.draft.slug,
+            tags: self.draft.tags,
+            draft: self.draft.draft,
+            published_at: self.draft.published_at,
+            published_at_was: self.draft.published_at_was,
+            zone: state.site.zone.name().to_owned(),
             version: self.version,
             idempotency_key: self.idempotency_key,
             errors: self.errors,
@@ -277,27 +427,26 @@ pub async fn show_add_form(state: Arc<AppState>, admin: Admin) -> Result<Respons
     )
 }
 
-/// Before a save: the admin and the editor, or the answer already due instead: the form
-/// kept for later when the session could not be checked, or shown again with its errors
-/// (422) when the draft breaks posts-service's rules.
+/// Before a save: the admin, the editor and what to send, or the answer already due
+/// instead: the form kept for later when the session could not be checked, or shown
+/// again with its errors (422) when the draft breaks posts-service's rules.
 fn ready_to_save(
     state: &AppState,
     admin: Result<Admin, Unverified>,
     editor: Editor,
-) -> ControlFlow<Result<Response, PageError>, (Visitor, Editor)> {
+) -> ControlFlow<Result<Response, PageError>, (Visitor, Editor, PostInput)> {
     let visitor = match admin {
         Ok(admin) => admin.into_visitor(),
         Err(unverified) => return ControlFlow::Break(kept_for_later(state, unverified, editor)),
     };
-    let errors = editor.draft.validate();
-    if !errors.is_empty() {
-        return ControlFlow::Break(editor.with_errors(errors).show(
+    match editor.draft.input(&state.site.zone) {
+        Ok(input) => ControlFlow::Continue((visitor, editor, input)),
+        Err(errors) => ControlFlow::Break(editor.with_errors(*errors).show(
             state,
             visitor,
             StatusCode::UNPROCESSABLE_ENTITY,
-        ));
+        )),
     }
-    ControlFlow::Continue((visitor, editor))
 }
 
 /// `POST /add`: saves a new post (once per idempotency key) and shows it with a flash.
@@ -308,16 +457,12 @@ pub async fn submit_add_form(
 ) -> Result<Response, PageError> {
     let key = submitted_idempotency_key(&form)?;
     let editor = Editor::new_post(Draft::from_form(&form), key.clone());
-    let (visitor, editor) = match ready_to_save(&state, admin, editor) {
+    let (visitor, editor, input) = match ready_to_save(&state, admin, editor) {
         ControlFlow::Continue(ready) => ready,
         ControlFlow::Break(answer) => return answer,
     };
-    let error = match state
-        .posts
-        .create(&editor.draft.input(), &key, &visitor.request_id)
-        .await
-    {
-        Ok(post) => return Ok(saved(&state, visitor, post.id, POSTED_FLASH)),
+    let error = match state.posts.create(&input, &key, &visitor.request_id).await {
+        Ok(post) => return Ok(saved(&state, visitor, &post, POSTED_FLASH)),
         Err(error) => error,
     };
     let (status, errors) = match error {
@@ -339,11 +484,8 @@ pub async fn show_edit_form(
     admin: Admin,
 ) -> Result<Response, PageError> {
     let visitor = admin.into_visitor();
-    let post = state.posts.get(id, &visitor.request_id).await?;
-    let draft = Draft {
-        title: post.title,
-        body: post.body,
-    };
+    let post = state.posts.get_any(id, &visitor.request_id).await?;
+    let draft = Draft::from_post(&post, &state.site.zone);
     Editor::edit(id, post.version, draft).show(&state, visitor, StatusCode::OK)
 }
 
@@ -356,16 +498,16 @@ pub async fn submit_edit_form(
 ) -> Result<Response, PageError> {
     let version = form_version(&form.version)?;
     let editor = Editor::edit(id, version, Draft::from_form(&form));
-    let (visitor, editor) = match ready_to_save(&state, admin, editor) {
+    let (visitor, editor, input) = match ready_to_save(&state, admin, editor) {
         ControlFlow::Continue(ready) => ready,
         ControlFlow::Break(answer) => return answer,
     };
     let error = match state
         .posts
-        .update(id, version, &editor.draft.input(), &visitor.request_id)
+        .update(id, version, &input, &visitor.request_id)
         .await
     {
-        Ok(post) => return Ok(saved(&state, visitor, post.id, UPDATED_FLASH)),
+        Ok(post) => return Ok(saved(&state, visitor, &post, UPDATED_FLASH)),
         Err(error) => error,
     };
     let (status, editor) = match error {
@@ -395,7 +537,7 @@ async fn after_conflict(
     editor: Editor,
 ) -> Result<(StatusCode, Editor), PageError> {
     let id = editor.id.unwrap_or_default();
-    match state.posts.get(id, &visitor.request_id).await {
+    match state.posts.get_any(id, &visitor.request_id).await {
         Ok(current) => {
             let conflict = ConflictView {
                 title: current.title.clone(),
@@ -417,11 +559,16 @@ async fn after_conflict(
     }
 }
 
-/// After a save: the post, with a flash. This replica's cached pages are dropped so
-/// readers here see the change at once.
-fn saved(state: &AppState, visitor: Visitor, id: u64, flash: &str) -> Response {
+/// After a save: the post at its (maybe new) address, with a flash ("Draft saved" for a
+/// draft, else `flash`). This replica's cached pages are dropped so readers here see the
+/// change at once.
+fn saved(state: &AppState, visitor: Visitor, post: &Post, flash: &str) -> Response {
     state.pages.invalidate_all();
-    visitor.redirect_with_flash(&state.auth, &format!("/posts/{id}"), flash)
+    let flash = match post.status {
+        PostStatus::Draft => DRAFT_FLASH,
+        PostStatus::Published => flash,
+    };
+    visitor.redirect_with_flash(&state.auth, &post_path(&post.slug), flash)
 }
 
 /// The form-level error when the post was deleted while it was being edited.
@@ -465,6 +612,114 @@ fn unavailable_while_saving() -> FieldErrors {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use time::macros::datetime;
+
+    impl Draft {
+        /// What the form would say about this draft, read in UTC.
+        fn validate(&self) -> FieldErrors {
+            self.input(&BlogZone::utc())
+                .err()
+                .map(|errors| *errors)
+                .unwrap_or_default()
+        }
+    }
+
+    fn form(fields: &[(&str, &str)]) -> PostForm {
+        let mut pairs = vec![("title", "T"), ("body", "B")];
+        pairs.extend_from_slice(fields);
+        serde_urlencoded::from_str(&serde_urlencoded::to_string(pairs).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn the_new_fields_become_the_input() {
+        let berlin = BlogZone::named("Europe/Berlin").unwrap();
+        let input = Draft::from_form(&form(&[
+            ("slug", " my-post "),
+            ("tags", "Rust, web ,, rust,  Async "),
+            ("status", "draft"),
+            ("published_at", "2026-12-24T18:00"),
+        ]))
+        .input(&berlin)
+        .unwrap();
+        assert_eq!(input.slug.as_deref(), Some("my-post"));
+        assert_eq!(input.tags.unwrap(), ["Rust", "web", "Async"]);
+        assert_eq!(input.status, Some(PostStatus::Draft));
+        assert_eq!(input.published_at, Some(datetime!(2026-12-24 17:00 UTC)));
+    }
+
+    #[test]
+    fn empty_optional_fields_are_left_to_posts_service() {
+        let input = Draft::from_form(&form(&[("slug", " "), ("published_at", "")]))
+            .input(&BlogZone::utc())
+            .unwrap();
+        assert_eq!(input.slug, None);
+        assert_eq!(input.published_at, None);
+        assert_eq!(input.tags, Some(vec![]));
+        // A form older than the status field publishes, as it always did.
+        assert_eq!(input.status, Some(PostStatus::Published));
+    }
+
+    #[test]
+    fn an_unchanged_publish_time_is_not_sent_again() {
+        let draft = Draft::from_form(&form(&[
+            ("published_at", "2026-12-24T18:00"),
+            ("published_at_was", "2026-12-24T18:00"),
+        ]));
+        assert_eq!(draft.input(&BlogZone::utc()).unwrap().published_at, None);
+        let draft = Draft::from_form(&form(&[
+            ("published_at", "2026-12-24T19:00"),
+            ("published_at_was", "2026-12-24T18:00"),
+        ]));
+        assert_eq!(
+            draft.input(&BlogZone::utc()).unwrap().published_at,
+            Some(datetime!(2026-12-24 19:00 UTC))
+        );
+    }
+
+    #[test]
+    fn the_edit_form_shows_the_post_in_the_blogs_zone() {
+        let post: Post = serde_json::from_str(
+            r#"{"id":4,"title":"t","body":"b","html":"","excerpt":"","excerpt_truncated":false,
+                "created_at":"2026-06-01T10:00:00Z","updated_at":"2026-06-01T10:00:00Z",
+                "version":1,"slug":"t-post","status":"published",
+                "published_at":"2026-06-01T10:00:42Z","author":null,"tags":["a","B c"]}"#,
+        )
+        .unwrap();
+        let draft = Draft::from_post(&post, &BlogZone::named("Europe/Berlin").unwrap());
+        assert_eq!(draft.slug, "t-post");
+        assert_eq!(draft.tags, "a, B c");
+        assert!(!draft.draft);
+        assert_eq!(draft.published_at, "2026-06-01T12:00");
+        assert_eq!(draft.published_at_was.as_deref(), Some("2026-06-01T12:00"));
+    }
+
+    #[test]
+    fn bad_new_fields_are_shown_by_their_field() {
+        let errors = Draft::from_form(&form(&[
+            ("slug", "Not A Slug"),
+            ("tags", &"x".repeat(33)),
+            ("status", "live"),
+            ("published_at", "24.12.2026 18:00"),
+        ]))
+        .validate();
+        assert!(errors.slug.unwrap().contains("lowercase"));
+        assert!(errors.tags.unwrap().contains("32"));
+        assert!(errors.status.is_some());
+        assert!(errors.published_at.unwrap().contains("YYYY-MM-DDTHH:MM"));
+        assert!(errors.title.is_none() && errors.body.is_none());
+        let eleven = (1..=11)
+            .map(|n| format!("t{n}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let errors = Draft::from_form(&form(&[("tags", &eleven), ("slug", "2026")])).validate();
+        assert!(errors.tags.unwrap().contains("at most 10"));
+        assert!(errors.slug.is_some());
+        let errors = Draft::from_form(&form(&[("published_at", "2026-02-30T10:00")])).validate();
+        assert_eq!(
+            errors.published_at.as_deref(),
+            Some("There is no such date or time.")
+        );
+    }
 
     fn draft(title: &str, body: &str) -> Draft {
         Draft::from_form(&PostForm {
@@ -478,7 +733,14 @@ mod tests {
     fn title_is_required_after_trimming() {
         assert!(draft("  \t ", "body").validate().title.is_some());
         assert!(draft(" ok ", "").validate().is_empty());
-        assert_eq!(draft(" ok ", "").input().title.as_deref(), Some("ok"));
+        assert_eq!(
+            draft(" ok ", "")
+                .input(&BlogZone::utc())
+                .unwrap()
+                .title
+                .as_deref(),
+            Some("ok")
+        );
     }
 
     #[test]
@@ -538,7 +800,17 @@ mod tests {
                 field: "other".into(),
                 message: "odd".into(),
             },
+            FieldError {
+                field: "slug".into(),
+                message: "slug is taken".into(),
+            },
+            FieldError {
+                field: "tags[3]".into(),
+                message: "too long".into(),
+            },
         ]);
+        assert_eq!(errors.slug.as_deref(), Some("slug is taken"));
+        assert_eq!(errors.tags.as_deref(), Some("too long"));
         assert_eq!(errors.title.as_deref(), Some("too long"));
         assert_eq!(errors.form.as_deref(), Some("odd"));
         assert!(errors_from(vec![]).form.is_some());

@@ -2,8 +2,9 @@
 //!
 //! Atom wants absolute links: they start with `PUBLIC_URL` when it is set, else with the
 //! request's `Host` (https when `COOKIE_SECURE` says the blog is served over HTTPS).
-//! Entry ids are those links, so set `PUBLIC_URL` in production: ids must not change
-//! when the blog is reached by another name.
+//! Entry ids are `{base}/posts/{id}` (which redirects to the post), so they stay the same
+//! when a post's slug changes; entry links are `{base}/posts/{slug}`. Set `PUBLIC_URL`
+//! in production: ids must not change when the blog is reached by another name.
 //!
 //! The feed is shared like a page (the page cache, `PAGE_CACHE_TTL_MS`; the last good
 //! copy during an outage) and conditional (`ETag`, `Last-Modified`, `304`). It is
@@ -131,8 +132,11 @@ async fn feed_xml(state: &AppState, request_id: &RequestId) -> Result<String, Pa
         .iter()
         .map(|post| FeedEntry {
             title: post.title.clone(),
-            url: format!("{BASE_URL_MARK}/posts/{}", post.id),
-            published: rfc3339(post.created_at),
+            // The id stays the id-based URL (it redirects to the post), so an entry keeps
+            // its identity when the post's slug changes; the link is the slug's.
+            id: format!("{BASE_URL_MARK}/posts/{}", post.id),
+            url: format!("{BASE_URL_MARK}/posts/{}", post.slug),
+            published: rfc3339(post.published_at.unwrap_or(post.created_at)),
             updated: rfc3339(post.updated_at),
             content_html: post.html.clone(),
         })
@@ -171,6 +175,7 @@ mod tests {
             stylesheet: "/static/style.css",
             public_url: public_url.map(str::to_owned),
             https,
+            zone: crate::zone::BlogZone::utc(),
         }
     }
 
@@ -234,7 +239,8 @@ mod tests {
                 updated: "2026-11-25T00:00:00Z".into(),
                 entries: vec![FeedEntry {
                     title: content.title.clone(),
-                    url: "http://localhost/posts/1".into(),
+                    id: "http://localhost/posts/1".into(),
+                    url: "http://localhost/posts/one".into(),
                     published: "2026-11-25T00:00:00Z".into(),
                     updated: "2026-11-25T00:00:00Z".into(),
                     content_html: post_render::render(&content.body).html,
@@ -266,7 +272,8 @@ mod tests {
                 updated: "2026-11-25T00:00:00Z".into(),
                 entries: vec![FeedEntry {
                     title: "Title".into(),
-                    url: "http://localhost/posts/1".into(),
+                    id: "http://localhost/posts/1".into(),
+                    url: "http://localhost/posts/one".into(),
                     published: "2026-11-25T00:00:00Z".into(),
                     updated: "2026-11-25T00:00:00Z".into(),
                     content_html: post_render::render(body).html,

@@ -29,8 +29,12 @@ pub struct LinkCard {
 
 impl LinkCard {
     pub fn new(site: &Site, post: &Post) -> LinkCard {
-        let url = format!("{}/posts/{}", site.canonical_base(), post.id);
-        let published_time = post.created_at.format(&Rfc3339).unwrap_or_default();
+        let url = format!("{}/posts/{}", site.canonical_base(), post.slug);
+        let published_time = post
+            .published_at
+            .unwrap_or(post.created_at)
+            .format(&Rfc3339)
+            .unwrap_or_default();
         let modified_time = post.updated_at.format(&Rfc3339).unwrap_or_default();
         let description = if post.excerpt_truncated {
             format!("{}…", post.excerpt)
@@ -92,6 +96,7 @@ mod tests {
             stylesheet: "/static/style.css",
             public_url: public_url.map(str::to_owned),
             https: false,
+            zone: crate::zone::BlogZone::utc(),
         }
     }
 
@@ -106,15 +111,20 @@ mod tests {
             created_at: datetime!(2026-12-01 10:00:00 UTC),
             updated_at: datetime!(2026-12-02 11:30:00 UTC),
             version: 2,
+            slug: "a-title".into(),
+            status: posts_api::PostStatus::Published,
+            published_at: Some(datetime!(2026-12-01 10:00:00 UTC)),
+            author: None,
+            tags: Vec::new(),
         }
     }
 
     #[test]
     fn urls_are_absolute_from_public_url_or_the_default() {
         let card = LinkCard::new(&site(Some("https://blog.example")), &post("T", "E", false));
-        assert_eq!(card.url, "https://blog.example/posts/42");
+        assert_eq!(card.url, "https://blog.example/posts/a-title");
         let card = LinkCard::new(&site(None), &post("T", "E", false));
-        assert_eq!(card.url, "http://localhost:8080/posts/42");
+        assert_eq!(card.url, "http://localhost:8080/posts/a-title");
     }
 
     #[test]
@@ -134,7 +144,7 @@ mod tests {
         assert_eq!(parsed["description"], "An excerpt…");
         assert_eq!(parsed["datePublished"], "2026-12-01T10:00:00Z");
         assert_eq!(parsed["dateModified"], "2026-12-02T11:30:00Z");
-        assert_eq!(parsed["url"], "http://localhost:8080/posts/42");
+        assert_eq!(parsed["url"], "http://localhost:8080/posts/a-title");
         assert_eq!(parsed["author"]["name"], "Notes & Co");
     }
 }

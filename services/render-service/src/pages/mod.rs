@@ -2,6 +2,7 @@
 //! methods, metrics labels and guards: one row of the table of pages) and its
 //! handlers, which return `Result<Response, PageError>`.
 
+pub mod admin;
 pub mod assets;
 pub mod delete;
 pub mod editor;

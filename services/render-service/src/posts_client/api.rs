@@ -1,5 +1,5 @@
 //! The calls render-service makes to posts-service, one method of [`PostsClient`] per
-//! route of its API: the posts (list, get, create, update, delete) and the internal
+//! route of its API: the posts (list, get by id or slug, create, update, delete) and the internal
 //! session and login-failure routes. Each builds its request, names its operation (the
 //! metrics label) and reads the statuses that are its own; a create is also sent again
 //! under its `Idempotency-Key` when its first attempt got no answer.
@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use posts_api::session::{LoginFailure, LoginFailures, NewSession, SessionInfo};
-use posts_api::{etag, Post, PostInput, PostsPage, SummariesPage};
+use posts_api::{etag, ListStatus, Post, PostInput, PostsPage, SummariesPage};
 use reqwest::{header, Method, RequestBuilder, StatusCode};
 use service_runtime::request_id::RequestId;
 
@@ -66,11 +66,58 @@ impl PostsClient {
         self.transport.public_get(url)
     }
 
-    /// `GET /v1/posts/{id}`.
-    pub async fn get(&self, id: u64, request_id: &RequestId) -> Result<Post, UpstreamError> {
+    /// `GET /v1/posts/{key}` (an id or a slug, current or earlier) as readers see it:
+    /// without the API token, so a post that is not visible is [`UpstreamError::NotFound`].
+    /// The answer carries the post's current slug.
+    pub async fn find(&self, key: &str, request_id: &RequestId) -> Result<Post, UpstreamError> {
         const OP: &str = "get_post";
-        let request = self.transport.public_get(self.transport.post_endpoint(id));
+        let url = self.transport.endpoint(&["v1", "posts", key]);
+        let request = self.transport.public_get(url);
         self.send_for_post(OP, request, request_id).await
+    }
+
+    /// `GET /v1/posts/{key}` with the API token: any post, drafts and scheduled ones
+    /// too. Only for a signed-in editor's pages, never for a shared page.
+    pub async fn find_any(&self, key: &str, request_id: &RequestId) -> Result<Post, UpstreamError> {
+        const OP: &str = "get_any_post";
+        let url = self.transport.endpoint(&["v1", "posts", key]);
+        let request = self.transport.with_api_token(Method::GET, url);
+        self.send_for_post(OP, request, request_id).await
+    }
+
+    /// `GET /v1/posts/{id}` with the API token: any post, for the edit and delete forms.
+    pub async fn get_any(&self, id: u64, request_id: &RequestId) -> Result<Post, UpstreamError> {
+        self.find_any(&id.to_string(), request_id).await
+    }
+
+    /// `GET /v1/post-summaries?status=&limit=&before=` with the API token: summaries of
+    /// the posts in `status` (drafts, scheduled, …), newest first, for `/admin`.
+    pub async fn summaries_with_status(
+        &self,
+        status: ListStatus,
+        limit: u32,
+        before: Option<u64>,
+        request_id: &RequestId,
+    ) -> Result<SummariesPage, UpstreamError> {
+        const OP: &str = "list_summaries_by_status";
+        let mut url = self.transport.endpoint(&["v1", "post-summaries"]);
+        {
+            let status = match status {
+                ListStatus::Draft => "draft",
+                ListStatus::Scheduled => "scheduled",
+                ListStatus::Published => "published",
+                ListStatus::All => "all",
+            };
+            let mut query = url.query_pairs_mut();
+            query.append_pair("status", status);
+            query.append_pair("limit", &limit.to_string());
+            if let Some(before) = before {
+                query.append_pair("before", &before.to_string());
+            }
+        }
+        let request = self.transport.with_api_token(Method::GET, url);
+        self.send_for_json(OP, request, request_id, StatusCode::OK)
+            .await
     }
 
     /// `POST /v1/posts` with `Idempotency-Key: <idempotency_key>`: the new post. An
@@ -309,7 +356,7 @@ mod tests {
             let mut json = br#"{"posts":[{"id":1,"title":""#.to_vec();
             json.extend_from_slice(title);
             json.extend_from_slice(
-                br#"","body":"b","html":"<p>b</p>\n","excerpt":"b","excerpt_truncated":false,"created_at":"2026-12-03T08:00:00Z","updated_at":"2026-12-03T08:00:00Z","version":1}],"next_before":null}"#,
+                br#"","body":"b","html":"<p>b</p>\n","excerpt":"b","excerpt_truncated":false,"created_at":"2026-12-03T08:00:00Z","updated_at":"2026-12-03T08:00:00Z","version":1,"slug":"p","status":"published","published_at":null,"author":null,"tags":[]}],"next_before":null}"#,
             );
             json
         };

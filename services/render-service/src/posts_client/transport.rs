@@ -294,7 +294,7 @@ mod tests {
         let registry = Registry::new();
         let config = config_of_a_closed_port();
         let client = PostsClient::new(&config, &registry).unwrap();
-        let err = client.get(1, &RequestId::generate()).await.unwrap_err();
+        let err = client.find("1", &RequestId::generate()).await.unwrap_err();
         assert!(matches!(err, UpstreamError::Unavailable { .. }), "{err:?}");
         let metrics = service_runtime::metrics::encode(&registry);
         assert!(
@@ -312,7 +312,7 @@ mod tests {
         let client = PostsClient::new(&config, &registry).unwrap();
         let request_id = RequestId::generate();
         for _ in 0..2 {
-            assert!(client.get(1, &request_id).await.is_err());
+            assert!(client.find("1", &request_id).await.is_err());
         }
         assert_eq!(client.circuit_state(), CircuitState::Open);
         let started = Instant::now();
@@ -347,7 +347,9 @@ mod tests {
         let calls: Vec<_> = (1..=2)
             .map(|id| {
                 let client = client.clone();
-                tokio::spawn(async move { client.get(id, &RequestId::generate()).await })
+                tokio::spawn(
+                    async move { client.find(&id.to_string(), &RequestId::generate()).await },
+                )
             })
             .collect();
         while client.circuit_state() != CircuitState::Open {

@@ -182,6 +182,13 @@ impl Visitor {
         self.with_cookies(see_other(location))
     }
 
+    /// A `301 Moved Permanently` to a local path, with the queued cookies.
+    pub fn moved_permanently(self, location: &str) -> Response {
+        let mut response = see_other(location);
+        *response.status_mut() = StatusCode::MOVED_PERMANENTLY;
+        self.with_cookies(response)
+    }
+
     /// A redirect to `location` that shows `message` there.
     pub fn redirect_with_flash(mut self, auth: &Auth, location: &str, message: &str) -> Response {
         self.set_cookies.push(auth.flash_cookie(message));

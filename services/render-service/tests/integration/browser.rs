@@ -250,7 +250,8 @@ async fn drive(client: &Client, blog: &Blog) {
         "Hello from Chromium"
     );
     assert_eq!(text_of(client, ".post-body em").await, "real");
-    let id = post_path.trim_start_matches("/posts/").to_owned();
+    let slug = post_path.trim_start_matches("/posts/").to_owned();
+    let id = blog.post_by_key(&slug).await["id"].as_u64().unwrap();
 
     // Edit.
     click(client, &format!("a[href='/edit/{id}']")).await;
@@ -276,7 +277,7 @@ async fn drive(client: &Client, blog: &Blog) {
     click(client, "form.confirm-form button[type=submit]").await;
     wait_for_path(client, |p| p == "/").await;
     assert_eq!(text_of(client, ".flash").await, "Entry was deleted");
-    let (status, _) = blog.get_via_api(id.parse().unwrap()).await;
+    let (status, _) = blog.get_via_api(id).await;
     assert_eq!(status, reqwest::StatusCode::NOT_FOUND);
 
     // Screenshots of a blog with a few posts, as a reader sees it.

@@ -56,7 +56,7 @@ async fn time_until(
 pub async fn anonymous_readers_share_a_cached_page(db: Db) {
     let blog = blog_with_bound(&db, Duration::from_secs(60)).await;
     let id = blog.create_id_via_api("Cached", "body").await;
-    let path = format!("/posts/{id}");
+    let path = blog.post_path(id).await;
     let reader = blog.new_browser();
     assert_eq!(view(&reader, &path).await.1, "miss");
     let (status, cache, html) = view(&blog.new_browser(), &path).await;
@@ -68,7 +68,7 @@ pub async fn admin_sees_their_own_edit_on_the_very_next_page(db: Db) {
     // A long bound, so a cached page would be noticed.
     let blog = blog_with_bound(&db, Duration::from_secs(60)).await;
     let id = blog.create_id_via_api("Before", "old body").await;
-    let path = format!("/posts/{id}");
+    let path = blog.post_path(id).await;
     let reader = blog.new_browser();
     view(&reader, &path).await;
     view(&reader, "/").await;
@@ -95,7 +95,7 @@ pub async fn admin_sees_their_own_edit_on_the_very_next_page(db: Db) {
 pub async fn edits_and_deletes_made_elsewhere_reach_readers_within_the_bound(db: Db) {
     let blog = blog_with_bound(&db, BOUND).await;
     let id = blog.create_id_via_api("Original", "body").await;
-    let path = format!("/posts/{id}");
+    let path = blog.post_path(id).await;
     let reader = blog.new_browser();
     view(&reader, &path).await;
     view(&reader, "/").await;
@@ -119,12 +119,14 @@ pub async fn outage_serves_the_last_good_page(db: Db) {
         .await;
     let never_seen = blog.create_id_via_api("Never viewed", "body").await;
     let reader = blog.new_browser();
-    view(&reader, &format!("/posts/{kept}")).await;
+    let kept = blog.post_path(kept).await;
+    let never_seen = blog.post_path(never_seen).await;
+    view(&reader, &kept).await;
     view(&reader, "/").await;
 
     blog.stop_posts_service().await;
     tokio::time::sleep(Duration::from_millis(200)).await; // past the bound
-    let (status, cache, html) = view(&reader, &format!("/posts/{kept}")).await;
+    let (status, cache, html) = view(&reader, &kept).await;
     assert_eq!((status, cache.as_str()), (StatusCode::OK, "stale"));
     assert!(html.contains("Kept through the outage"), "{html}");
     let (status, cache, html) = view(&reader, "/").await;
@@ -132,7 +134,7 @@ pub async fn outage_serves_the_last_good_page(db: Db) {
     assert!(html.contains("Kept through the outage"));
 
     // A page never rendered before has no last good copy: the 503 page.
-    let (status, _, _) = view(&reader, &format!("/posts/{never_seen}")).await;
+    let (status, _, _) = view(&reader, &never_seen).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
 }
 
@@ -189,7 +191,7 @@ pub async fn unknown_ids_are_remembered_as_404_within_the_bound(db: Db) {
 pub async fn a_made_up_flash_cookie_does_not_bypass_the_cache(db: Db) {
     let blog = blog_with_bound(&db, Duration::from_secs(60)).await;
     let id = blog.create_id_via_api("Cached for everyone", "body").await;
-    let path = format!("/posts/{id}");
+    let path = blog.post_path(id).await;
     assert_eq!(view(&blog.new_browser(), &path).await.1, "miss");
     for cookie in ["blog_flash=made-up", "blog_flash=SGk.AAAA", "blog_flash="] {
         let response = blog
@@ -213,14 +215,14 @@ pub async fn a_made_up_flash_cookie_does_not_bypass_the_cache(db: Db) {
     // A genuine flash still makes the page personal (and is shown once).
     blog.login().await;
     let post = blog.add_post("Flash me", "body").await;
-    let admin_page = blog.get(&format!("/posts/{post}")).await;
+    let admin_page = blog.get(&blog.post_path(post).await).await;
     assert!(!admin_page.headers().contains_key("x-cache"));
 }
 
 pub async fn a_post_deleted_elsewhere_never_comes_back_from_an_old_copy(db: Db) {
     let blog = blog_with_bound(&db, Duration::from_millis(100)).await;
     let id = blog.create_id_via_api("Deleted elsewhere", "body").await;
-    let path = format!("/posts/{id}");
+    let path = blog.post_path(id).await;
     let reader = blog.new_browser();
     assert_eq!(view(&reader, &path).await.0, StatusCode::OK);
     // Deleted through another replica (straight at posts-service).
@@ -240,7 +242,7 @@ pub async fn shared_pages_and_the_feed_answer_conditional_gets_with_304(db: Db) 
     let id = blog.create_id_via_api("Conditional", "body").await;
     for path in [
         "/".to_owned(),
-        format!("/posts/{id}"),
+        blog.post_path(id).await,
         "/feed.xml".to_owned(),
     ] {
         let reader = blog.new_browser();

@@ -57,7 +57,15 @@ pub async fn atom_feed_has_the_20_newest_posts(db: Db) {
         .find(|child| child.has_tag_name((ATOM, "link")))
         .and_then(|link| link.attribute("href"))
         .unwrap();
-    assert_eq!(link, format!("{}/posts/{}", blog.url, ids[21]));
+    assert_eq!(
+        link,
+        format!("{}{}", blog.url, blog.post_path(ids[21]).await)
+    );
+    assert_eq!(
+        child_text(newest, "id").unwrap(),
+        format!("{}/posts/{}", blog.url, ids[21]),
+        "entry ids stay id-based, whatever the slug"
+    );
     assert!(child_text(newest, "published").unwrap().ends_with('Z'));
     assert!(child_text(newest, "updated").is_some());
     let content = newest

@@ -151,9 +151,10 @@ async fn assemble(
     Blog {
         url: url.clone(),
         metrics_url,
-        api_url,
+        api_url: api_url.clone(),
         browser: Browser {
             url,
+            api_url: api_url.clone(),
             client: browser(),
         },
         api: reqwest::Client::new(),
@@ -181,6 +182,8 @@ pub fn closed_port() -> u16 {
 /// One browser (cookie jar) on the blog.
 pub struct Browser {
     url: String,
+    /// posts-service's base URL, to look posts up.
+    api_url: String,
     /// The underlying client, for requests the helpers do not cover.
     pub client: reqwest::Client,
 }
@@ -277,16 +280,41 @@ impl Browser {
         .await
     }
 
-    /// Adds a post through the pages (logged in); returns its id.
+    /// Adds a post through the pages (logged in); returns its id. The add form
+    /// redirects to `/posts/{slug}`; the id is asked of posts-service by that slug.
     pub async fn add_post(&self, title: &str, body: &str) -> u64 {
+        self.add_post_with(title, body, &[]).await
+    }
+
+    /// Adds a post through the pages (logged in) with more form fields (`tags`, …);
+    /// returns its id.
+    pub async fn add_post_with(&self, title: &str, body: &str, more: &[(&str, &str)]) -> u64 {
         let token = self.csrf_token("/add").await;
-        let response = self.submit_add(title, body, &token).await;
+        let mut fields = vec![("title", title), ("body", body), ("csrf_token", &token)];
+        fields.extend_from_slice(more);
+        let response = self.post_form("/add", &fields).await;
         assert_eq!(response.status(), StatusCode::SEE_OTHER);
         let location = location(&response);
-        location
+        let slug = location
             .strip_prefix("/posts/")
-            .and_then(|id| id.parse().ok())
-            .unwrap_or_else(|| panic!("add redirects to the post, not {location}"))
+            .unwrap_or_else(|| panic!("add redirects to the post, not {location}"));
+        self.post_by_key(slug).await["id"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no post at {location}"))
+    }
+}
+
+impl Browser {
+    /// Any post (drafts too) from posts-service by id or slug, with the API token.
+    pub async fn post_by_key(&self, key: &str) -> Value {
+        let response = reqwest::Client::new()
+            .get(format!("{}/v1/posts/{key}", self.api_url))
+            .bearer_auth(API_TOKEN)
+            .send()
+            .await
+            .expect("posts-service answers");
+        assert_eq!(response.status(), StatusCode::OK, "post {key}");
+        response.json().await.expect("a post")
     }
 }
 
@@ -303,6 +331,7 @@ impl Blog {
     pub fn new_browser(&self) -> Browser {
         Browser {
             url: self.url.clone(),
+            api_url: self.api_url.clone(),
             client: browser(),
         }
     }
@@ -359,6 +388,51 @@ impl Blog {
             .bearer_auth(API_TOKEN)
             .header("if-match", posts_api::etag::of(version))
             .json(&json!({ "title": title, "body": body }))
+            .send()
+            .await
+            .expect("posts-service answers");
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json().await.expect("a post")
+    }
+}
+
+impl Blog {
+    /// The path of post `id`'s page, `/posts/{slug}`, as posts-service says it now.
+    pub async fn post_path(&self, id: u64) -> String {
+        let post = self.post_by_key(&id.to_string()).await;
+        format!("/posts/{}", post["slug"].as_str().expect("a slug"))
+    }
+
+    /// Creates a post directly in posts-service from `fields` (title, body, slug,
+    /// status, …); returns its JSON.
+    pub async fn create_with_via_api(&self, fields: Value) -> Value {
+        let response = self
+            .api
+            .post(format!("{}/v1/posts", self.api_url))
+            .bearer_auth(API_TOKEN)
+            .json(&fields)
+            .send()
+            .await
+            .expect("posts-service answers");
+        assert_eq!(response.status(), StatusCode::CREATED);
+        response.json().await.expect("a post")
+    }
+
+    /// Changes fields of post `id` in posts-service (title and body are sent as they
+    /// are; other absent fields are kept).
+    pub async fn patch_via_api(&self, id: u64, fields: Value) -> Value {
+        let current = self.post_by_key(&id.to_string()).await;
+        let version = current["version"].as_u64().expect("a version") as u32;
+        let mut body = json!({"title": current["title"], "body": current["body"]});
+        for (name, value) in fields.as_object().expect("fields") {
+            body[name] = value.clone();
+        }
+        let response = self
+            .api
+            .put(format!("{}/v1/posts/{id}", self.api_url))
+            .bearer_auth(API_TOKEN)
+            .header("if-match", posts_api::etag::of(version))
+            .json(&body)
             .send()
             .await
             .expect("posts-service answers");

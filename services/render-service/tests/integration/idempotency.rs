@@ -128,7 +128,7 @@ pub async fn a_create_whose_answer_was_lost_is_retried_and_makes_one_post(db: Db
     assert_eq!(sent, 2, "the create was sent again, once");
     let ids = posts_titled(&blog, "Answer lost").await;
     assert_eq!(ids.len(), 1, "one post, not {ids:?}");
-    assert_eq!(location(&response), format!("/posts/{}", ids[0]));
+    assert_eq!(location(&response), blog.post_path(ids[0]).await);
     // The breaker did not open over one lost answer.
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert_eq!(blog.metric("render_circuit_state ").await, Some(0.0));

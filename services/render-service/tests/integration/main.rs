@@ -6,6 +6,7 @@
 //! `tests/browser-deps.sh` (Chromium and chromedriver) first.
 
 mod admin;
+mod authoring;
 mod browser;
 mod cache;
 mod feed;
@@ -87,6 +88,12 @@ fn main() -> ExitCode {
         observability::metrics_show_route_templates_not_ids,
         observability::healthz_is_ok,
         observability::the_dashboard_uses_only_metrics_the_services_expose,
+        authoring::post_ids_and_earlier_slugs_redirect_to_the_current_slug,
+        authoring::drafts_are_404_for_readers_and_shown_with_a_banner_to_the_admin,
+        authoring::the_form_round_trips_slug_tags_status_and_publish_time,
+        authoring::bad_new_fields_keep_the_text_and_show_errors_by_field,
+        authoring::a_saved_draft_flashes_draft_saved,
+        authoring::admin_lists_drafts_and_scheduled_posts_before_published_ones,
         feed::atom_feed_has_the_20_newest_posts,
         feed::atom_feed_escapes_and_sanitizes_content,
         browser::browser_adds_edits_and_deletes_a_post,

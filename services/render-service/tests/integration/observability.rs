@@ -80,7 +80,7 @@ pub async fn metrics_show_route_templates_not_ids(db: Db) {
     let blog = spawn_blog(&db).await;
     let post = blog.create_via_api("Counted", "body").await;
     let id = post["id"].as_u64().unwrap();
-    blog.get(&format!("/posts/{id}")).await;
+    blog.get(&blog.post_path(id).await).await;
     blog.get("/posts/987654").await;
     blog.get("/edit/987654").await;
     blog.get("/no/such/path/31337").await;
@@ -88,11 +88,13 @@ pub async fn metrics_show_route_templates_not_ids(db: Db) {
     assert_eq!(response.status(), StatusCode::OK);
     let metrics = response.text().await.unwrap();
     assert!(
-        metrics.contains(r#"http_requests_total{method="GET",route="/posts/{id}",status="200"} 1"#),
+        metrics
+            .contains(r#"http_requests_total{method="GET",route="/posts/{slug}",status="200"} 1"#),
         "{metrics}"
     );
     assert!(
-        metrics.contains(r#"http_requests_total{method="GET",route="/posts/{id}",status="404"} 1"#),
+        metrics
+            .contains(r#"http_requests_total{method="GET",route="/posts/{slug}",status="404"} 1"#),
         "{metrics}"
     );
     assert!(metrics.contains(r#"route="/edit/{id}""#), "{metrics}");
@@ -163,7 +165,7 @@ pub async fn the_dashboard_uses_only_metrics_the_services_expose(db: Db) {
     for path in [
         "/".to_owned(),
         "/".to_owned(),
-        format!("/posts/{}", created["id"]),
+        format!("/posts/{}", created["slug"].as_str().unwrap()),
     ] {
         let status = client
             .get(format!("{url}{path}"))

@@ -75,7 +75,9 @@ pub async fn post_page_renders_markdown(db: Db) {
             "# A heading\n\nSome *emphasis*, a [link](https://example.org).\n\n```\ncode block\n```\n",
         )
         .await;
-    let (status, html) = blog.page(&format!("/posts/{}", post["id"])).await;
+    let (status, html) = blog
+        .page(&format!("/posts/{}", post["slug"].as_str().unwrap()))
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert!(
         html.contains("<h1 class=\"post-title\">Markdown test</h1>"),
@@ -116,10 +118,13 @@ pub async fn post_page_head_has_a_canonical_link_a_card_and_json_ld(db: Db) {
     let post = blog
         .create_via_api(title, "The opening *line* of the post.\n\nMore text.")
         .await;
-    let url = format!("https://blog.example/posts/{}", post["id"]);
+    let url = format!(
+        "https://blog.example/posts/{}",
+        post["slug"].as_str().unwrap()
+    );
     // A client's Host header never changes the canonical URL (the page is shared).
     let response = reqwest::Client::new()
-        .get(blog.at(&format!("/posts/{}", post["id"])))
+        .get(blog.at(&format!("/posts/{}", post["slug"].as_str().unwrap())))
         .header("host", "evil.example")
         .send()
         .await
@@ -235,7 +240,7 @@ pub async fn head_works_wherever_get_does_and_405_names_allow(db: Db) {
     let id = post["id"].as_u64().unwrap();
     for path in [
         "/".to_owned(),
-        format!("/posts/{id}"),
+        blog.post_path(id).await,
         "/feed.xml".to_owned(),
     ] {
         let head = blog

@@ -186,11 +186,9 @@ pub async fn frozen_posts_service_serves_stale_pages_fast_and_the_breaker_recove
         .await;
     let never_seen = blog.create_id_via_api("Never viewed", "body").await;
     let reader = blog.new_browser();
-    let cached = [
-        format!("/posts/{kept}"),
-        "/".to_owned(),
-        "/feed.xml".to_owned(),
-    ];
+    let kept = blog.post_path(kept).await;
+    let never_seen = blog.post_path(never_seen).await;
+    let cached = [kept.clone(), "/".to_owned(), "/feed.xml".to_owned()];
     for path in &cached {
         assert_eq!(timed_get(&reader, path).await.0, StatusCode::OK, "{path}");
     }
@@ -224,7 +222,7 @@ pub async fn frozen_posts_service_serves_stale_pages_fast_and_the_breaker_recove
     assert!(waited.len() <= 3, "waited: {waited:?}");
     // A page without a copy: the 503 page, within the upstream timeout.
     let started = Instant::now();
-    let (status, _, _, took) = timed_get(&reader, &format!("/posts/{never_seen}")).await;
+    let (status, _, _, took) = timed_get(&reader, &never_seen).await;
     println!("    uncached page: {status} in {:.0} ms", ms(took));
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert!(
@@ -276,7 +274,7 @@ pub async fn frozen_posts_service_serves_stale_pages_fast_and_the_breaker_recove
     // the fault suite (tests/faults), where render-service runs as its own process.
     assert!(p99 < NEVER_WAITED, "p99 {p99:?}");
     // A page without a copy: the 503 page at once.
-    let (status, _, _, took) = timed_get(&reader, &format!("/posts/{never_seen}")).await;
+    let (status, _, _, took) = timed_get(&reader, &never_seen).await;
     println!(
         "    uncached page with the breaker open: {status} in {:.1} ms",
         ms(took)
@@ -310,6 +308,6 @@ pub async fn frozen_posts_service_serves_stale_pages_fast_and_the_breaker_recove
         closed <= COOL_DOWN + Duration::from_millis(700),
         "{closed:?}"
     );
-    let (status, _, _, _) = timed_get(&reader, &format!("/posts/{never_seen}")).await;
+    let (status, _, _, _) = timed_get(&reader, &never_seen).await;
     assert_eq!(status, StatusCode::OK);
 }

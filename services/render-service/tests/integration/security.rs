@@ -150,7 +150,7 @@ pub async fn xss_in_titles_and_markdown_does_not_survive(db: Db) {
     let mut pages = Vec::new();
     for path in [
         "/".to_owned(),
-        format!("/posts/{id}"),
+        blog.post_path(id).await,
         format!("/edit/{id}"),
         format!("/delete/{id}"),
     ] {
@@ -215,7 +215,7 @@ pub async fn every_response_carries_the_security_headers(db: Db) {
     let post = blog.create_via_api("Headers", "body").await;
     for path in [
         "/".to_owned(),
-        format!("/posts/{}", post["id"]),
+        format!("/posts/{}", post["slug"].as_str().unwrap()),
         "/posts/999999".to_owned(),
         "/login".to_owned(),
         "/add".to_owned(),
@@ -254,7 +254,7 @@ pub async fn strict_transport_security_comes_with_cookie_secure_only(db: Db) {
     let post = blog.create_via_api("HSTS", "body").await;
     for path in [
         "/".to_owned(),
-        format!("/posts/{}", post["id"]),
+        format!("/posts/{}", post["slug"].as_str().unwrap()),
         "/posts/999999".to_owned(),
         "/login".to_owned(),
         "/add".to_owned(),

@@ -58,14 +58,17 @@ pub async fn pages_render_over_https_and_fail_cleanly_with_an_untrusted_certific
         .json()
         .await
         .unwrap();
-    let id = post["id"].as_u64().expect("the new post's id");
+    let slug = post["slug"]
+        .as_str()
+        .expect("the new post's slug")
+        .to_owned();
 
     // Trusting the CA: the pages render.
     let mut trusting = render_config(&posts_url);
     trusting.posts_ca_file = Some(ca.ca_file());
     let (url, render_task) = spawn_render_service(trusting).await;
     let client = browser();
-    for path in ["/".to_owned(), format!("/posts/{id}")] {
+    for path in ["/".to_owned(), format!("/posts/{slug}")] {
         let response = client.get(format!("{url}{path}")).send().await.unwrap();
         assert_eq!(response.status(), StatusCode::OK, "{path}");
         let html = response.text().await.unwrap();
@@ -82,7 +85,7 @@ pub async fn pages_render_over_https_and_fail_cleanly_with_an_untrusted_certific
     wrong_name.posts_ca_file = Some(ca.ca_file());
     for config in [wrong_ca, wrong_name] {
         let (url, render_task) = spawn_render_service(config).await;
-        for path in ["/".to_owned(), format!("/posts/{id}")] {
+        for path in ["/".to_owned(), format!("/posts/{slug}")] {
             let response = client.get(format!("{url}{path}")).send().await.unwrap();
             let status = response.status();
             let html = response.text().await.unwrap();

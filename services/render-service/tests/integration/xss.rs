@@ -1,5 +1,5 @@
 //! The XSS corpus (`crates/post-render/tests/xss-corpus.txt`, OWASP filter-evasion families plus Markdown)
-//! in a real browser: every payload goes in as a post's title and body through the
+//! in a real browser: every payload goes in as a post's title, body and a tag through the
 //! admin form, then headless Chromium loads the index, the feed, each post page and
 //! each edit form. A payload counts as executed if it opens a dialog, sets the
 //! `window.xssHit` marker, puts the marker into `document.title` or navigates the
@@ -148,6 +148,22 @@ fn title_of(payload: &str, index: usize) -> String {
     }
 }
 
+/// The payload as one tag (the post page and the edit form show tags): no commas or
+/// control characters, at most 32 characters.
+fn tag_of(payload: &str, index: usize) -> String {
+    let flat: String = payload
+        .chars()
+        .map(|c| if c.is_control() || c == ',' { ' ' } else { c })
+        .collect();
+    let tag: String = flat.trim().chars().take(32).collect();
+    let tag = tag.trim().to_owned();
+    if tag.is_empty() {
+        format!("tag {index}")
+    } else {
+        tag
+    }
+}
+
 pub async fn xss_corpus_runs_nowhere_with_csp(db: Db) {
     run_corpus(db, false).await;
 }
@@ -271,7 +287,10 @@ async fn drive(client: &Client, blog: &Blog, proxy: &str, payloads: &[String]) -
         let mut ids = Vec::new();
         for (offset, payload) in batch.iter().enumerate() {
             let index = batch_number * BATCH + offset;
-            let id = blog.add_post(&title_of(payload, index), payload).await;
+            let tags = tag_of(payload, index);
+            let id = blog
+                .add_post_with(&title_of(payload, index), payload, &[("tags", &tags)])
+                .await;
             ids.push((id, index));
         }
         let batch_names = format!(
@@ -285,7 +304,7 @@ async fn drive(client: &Client, blog: &Blog, proxy: &str, payloads: &[String]) -
         ];
         for (id, index) in &ids {
             let which = format!("payload {index} {:?}", payloads[*index]);
-            pages.push((format!("/posts/{id}"), which.clone()));
+            pages.push((blog.post_path(*id).await, which.clone()));
             pages.push((format!("/edit/{id}"), which));
         }
         for (path, which) in pages {
