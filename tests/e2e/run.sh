@@ -281,7 +281,8 @@ if [[ ${E2E_GALERA:-} == 1 ]]; then
   done
   # (the two that joined the new cluster got a full copy: this is their first start)
   for node in "${DB_NODES[@]:1}"; do
-    compose logs --no-color "$node" 2>&1 | grep -q "WSREP_SST: \[INFO\] Using openssl based encryption with socat" ||
+    compose logs --no-color "$node" >"$WORK/$node.log" 2>&1 || true
+    grep -q "WSREP_SST: \[INFO\] Using openssl based encryption with socat" "$WORK/$node.log" ||
       fail "$node: its state transfer did not run over TLS"
   done
   # render-service -> posts-service: HTTPS, the certificate chaining to the CA for the

@@ -283,13 +283,16 @@ ok
 
 begin every_hop_is_encrypted
 for n in "${NODES[@]}"; do
-  sql "$n" "SELECT @@wsrep_provider_options" | grep -q "socket.ssl = YES" || fail "$n: replication without TLS"
+  opts=$(sql "$n" "SELECT @@wsrep_provider_options")
+  grep -q "socket.ssl = YES" <<<"$opts" || fail "$n: replication without TLS"
   [[ $(sql "$n" "SELECT CONCAT(@@require_secure_transport, @@have_ssl)") =~ ^(ON|1)YES$ ]] || fail "$n: TCP clients without TLS allowed"
   [[ $(sql "$n" "SELECT GROUP_CONCAT(Host) FROM mysql.user WHERE User = 'root'") == localhost ]] || fail "$n: root is not local only"
 done
 # the two nodes that joined the new cluster got their full copy over TLS
 for n in mariadb-2 mariadb-3; do
-  docker logs "$(cid "$n")" 2>&1 | grep -q "WSREP_SST: \[INFO\] Using openssl based encryption with socat" ||
+  # (into a file: grep -q would end the pipe early, and pipefail take that for a failure)
+  docker logs "$(cid "$n")" >"$WORK/$n-start.log" 2>&1 || true
+  grep -q "WSREP_SST: \[INFO\] Using openssl based encryption with socat" "$WORK/$n-start.log" ||
     fail "$n: its state transfer was not over TLS"
 done
 # posts-service -> MariaDB: TLS handshakes finished on the node it writes to
