@@ -20,7 +20,7 @@ const DUPLICATE_KEY: u16 = 1062;
 /// What a key was used for.
 pub enum Remembered {
     /// The same request: its answer, the post as it was created.
-    SameRequest(Post),
+    SameRequest(Box<Post>),
     /// Another request.
     OtherRequest,
 }
@@ -124,7 +124,7 @@ pub async fn lookup(
             .flatten()
             .unwrap_or_else(|| format!("post-{}", post.id));
     }
-    Ok(Remembered::SameRequest(post))
+    Ok(Remembered::SameRequest(Box::new(post)))
 }
 
 /// The post of a stored answer. An answer stored before posts carried their rendering

@@ -436,13 +436,13 @@ impl PostStore {
                     let mut conn = pool.get_conn().await?;
                     idempotency_keys::purge_expired(&mut conn).await?;
                     match insert_with_key(&mut conn, content, key, fingerprint).await? {
-                        KeyedInsert::Created(post) => return Ok(Outcome::Created(post)),
+                        KeyedInsert::Created(post) => return Ok(Outcome::Created(*post)),
                         KeyedInsert::SlugTaken => return Ok(Outcome::SlugTaken),
                         KeyedInsert::KeyTaken => {}
                     }
                     Ok(
                         match idempotency_keys::lookup(&mut conn, key, fingerprint).await? {
-                            Remembered::SameRequest(post) => Outcome::Replayed(post),
+                            Remembered::SameRequest(post) => Outcome::Replayed(*post),
                             Remembered::OtherRequest => Outcome::KeyReused,
                         },
                     )
@@ -740,7 +740,7 @@ async fn update_in(
 
 /// What [`insert_with_key`] did.
 enum KeyedInsert {
-    Created(Post),
+    Created(Box<Post>),
     KeyTaken,
     SlugTaken,
 }
@@ -766,7 +766,7 @@ async fn insert_with_key(
     };
     if idempotency_keys::remember(&mut tx, key, fingerprint, &post).await? {
         tx.commit().await?;
-        Ok(KeyedInsert::Created(post))
+        Ok(KeyedInsert::Created(Box::new(post)))
     } else {
         tx.rollback().await?;
         Ok(KeyedInsert::KeyTaken)
