@@ -148,7 +148,7 @@ pub async fn post_page_head_has_a_canonical_link_a_card_and_json_ld(db: Db) {
     assert_eq!(meta(&html, "description"), Some(description.clone()));
     assert_eq!(
         meta(&html, "article:published_time").as_ref(),
-        post["created_at"].as_str().map(str::to_owned).as_ref()
+        post["published_at"].as_str().map(str::to_owned).as_ref()
     );
     assert_eq!(meta(&html, "twitter:card").as_deref(), Some("summary"));
 
@@ -162,7 +162,7 @@ pub async fn post_page_head_has_a_canonical_link_a_card_and_json_ld(db: Db) {
     assert_eq!(json_ld["@type"], "BlogPosting");
     assert_eq!(json_ld["headline"], title);
     assert_eq!(json_ld["url"], url.as_str());
-    assert_eq!(json_ld["datePublished"], post["created_at"]);
+    assert_eq!(json_ld["datePublished"], post["published_at"]);
     assert_eq!(json_ld["author"]["name"], "Blog");
 }
 
