@@ -4,20 +4,7 @@
 
 use std::fmt;
 
-/// The longest slug, in characters (ASCII).
-pub const SLUG_MAX_CHARS: usize = 96;
-
-/// Whether `text` is a slug as posts-service makes them: lowercase `[a-z0-9]` runs joined
-/// by single hyphens, 1 to [`SLUG_MAX_CHARS`] characters, never only digits and hyphens
-/// (those read as an id).
-pub fn is_valid_slug(text: &str) -> bool {
-    !text.is_empty()
-        && text.len() <= SLUG_MAX_CHARS
-        && text.split('-').all(|run| {
-            !run.is_empty() && run.bytes().all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9'))
-        })
-        && text.bytes().any(|b| b.is_ascii_lowercase())
-}
+pub use posts_api::{is_valid_slug, SLUG_MAX_CHARS};
 
 /// A valid slug, stored inline (no allocation; `Copy`, so it can be part of a cache key).
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]

@@ -21,8 +21,10 @@ use std::sync::Arc;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use http::{Method, StatusCode};
+use posts_api::slug::{self, TagProblem};
 use posts_api::{
-    FieldError, Post, PostInput, PostStatus, Violation, BODY_MAX_BYTES, TITLE_MAX_CHARS,
+    FieldError, Post, PostInput, PostStatus, Violation, BODY_MAX_BYTES, TAGS_MAX, TAG_MAX_CHARS,
+    TITLE_MAX_CHARS,
 };
 use serde::Deserialize;
 use service_runtime::metrics::route;
@@ -148,11 +150,6 @@ pub struct Draft {
     pub published_at_was: Option<String>,
 }
 
-/// Most tags on one post.
-pub const TAGS_MAX: usize = 10;
-/// Longest tag, in characters after trimming.
-pub const TAG_MAX_CHARS: usize = 32;
-
 impl Draft {
     pub fn from_form(form: &PostForm) -> Draft {
         let status = form.status.trim();
@@ -186,24 +183,29 @@ impl Draft {
         }
     }
 
-    /// The tags field as a list: split at commas, trimmed, empty ones dropped, the
-    /// same tag in another case dropped (the first spelling stays).
-    pub fn tag_list(&self) -> Vec<String> {
-        let mut tags: Vec<String> = Vec::new();
-        for tag in self
-            .tags
+    /// The tags field as typed: split at commas, empty ones (a trailing comma) dropped.
+    fn typed_tags(&self) -> Vec<String> {
+        self.tags
             .split(',')
             .map(str::trim)
             .filter(|t| !t.is_empty())
-        {
-            if !tags
-                .iter()
-                .any(|seen| seen.to_lowercase() == tag.to_lowercase())
-            {
-                tags.push(tag.to_owned());
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// The tags as posts-service will store them (one of each whatever its case, the
+    /// first spelling kept), or why they would be refused, in words.
+    pub fn tag_list(&self) -> Result<Vec<String>, String> {
+        slug::normalize_tags(&self.typed_tags()).map_err(|problems| match &problems[0] {
+            TagProblem::TooLong { tag, chars } => {
+                format!("A tag can have at most {TAG_MAX_CHARS} characters; “{tag}” has {chars}.")
             }
-        }
-        tags
+            TagProblem::Control => "Tags cannot contain control characters.".to_owned(),
+            TagProblem::TooMany { count } => {
+                format!("A post can have at most {TAGS_MAX} tags; this one has {count}.")
+            }
+            TagProblem::Empty => "A tag cannot be empty.".to_owned(),
+        })
     }
 
     /// What posts-service is sent, read in `zone`, or what is wrong with it, by field:
@@ -233,21 +235,13 @@ impl Draft {
                 ));
             }
         }
-        let tags = self.tag_list();
-        if let Some(tag) = tags.iter().find(|tag| tag.chars().count() > TAG_MAX_CHARS) {
-            errors.tags = Some(format!(
-                "A tag can have at most {TAG_MAX_CHARS} characters; “{tag}” has {}.",
-                tag.chars().count()
-            ));
-        } else if tags.iter().any(|tag| tag.chars().any(char::is_control)) {
-            errors.tags = Some("Tags cannot contain control characters.".to_owned());
-        } else if tags.len() > TAGS_MAX {
-            errors.tags = Some(format!(
-                "A post can have at most {TAGS_MAX} tags; this one has {}.",
-                tags.len()
-            ));
+        match self.tag_list() {
+            Ok(tags) => input.tags = Some(tags),
+            Err(words) => {
+                errors.tags = Some(words);
+                input.tags = Some(self.typed_tags());
+            }
         }
-        input.tags = Some(tags);
         if self.bad_status {
             errors.status = Some("Choose draft or published.".to_owned());
         }
