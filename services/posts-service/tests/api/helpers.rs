@@ -27,9 +27,16 @@ pub struct TestApp {
 
 impl TestApp {
     /// A server over a fresh, empty database on the shared container.
+    ///
+    /// These servers check what is answered, not how fast: each database operation may
+    /// take 10 s instead of the shipped 1.5 s, so a write's transaction that a busy
+    /// two-core machine stalls is not a 503. The outage and resilience tests, which are
+    /// about those bounds, configure their own.
     pub async fn spawn(db: &Db) -> TestApp {
         let database_url = db.fresh_database().await;
-        Self::spawn_with(Config::new(database_url, TOKEN)).await
+        let mut config = Config::new(database_url, TOKEN);
+        config.db_timeout_ms = 10_000;
+        Self::spawn_with(config).await
     }
 
     /// A server with the given configuration, once its database start-up (connect,
