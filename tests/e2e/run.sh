@@ -357,17 +357,29 @@ expect_status 200 "GET / after login"
 expect_body "You were logged in" "GET / after login"
 ok
 
-# add_post TITLE BODY: sets POST_ID.
+# The address of each post the admin added, by id: /posts/{slug}. /posts/{id} answers a
+# 301 to it.
+declare -A PATH_OF=()
+# add_post TITLE BODY: sets POST_ID and POST_PATH.
 add_post() { submit_add "title=$1" "body=$2"; }
 # submit_add FIELD...: the add form posted with FIELDs (curl --data-urlencode forms: "body=TEXT"
-# or "body@FILE"); sets POST_ID.
+# or "body@FILE"); sets POST_ID and POST_PATH (its page, by slug; the id is read from the
+# page's edit link).
 submit_add() {
   get /add
   expect_status 200 "GET /add"
   post /add "csrf_token=$(form_value csrf_token)" "$@"
   expect_status 303 "POST /add"
-  [[ $LOCATION =~ ^/posts/([0-9]+)$ ]] || fail "POST /add redirected to '$LOCATION'"
-  POST_ID=${BASH_REMATCH[1]}
+  [[ $LOCATION =~ ^/posts/[a-z0-9]+(-[a-z0-9]+)*$ ]] || fail "POST /add redirected to '$LOCATION'"
+  POST_PATH=$LOCATION
+  get "$POST_PATH"
+  expect_status 200 "GET $POST_PATH"
+  POST_ID=$(sed -n 's|.*href="/edit/\([0-9][0-9]*\)".*|\1|p' "$WORK/body" | head -n 1)
+  [[ -n $POST_ID ]] || fail "no edit link on the new post's page $POST_PATH"
+  PATH_OF[$POST_ID]=$POST_PATH
+  get "/posts/$POST_ID"
+  expect_status 301 "GET /posts/$POST_ID (its id)"
+  [[ $LOCATION == "$POST_PATH" ]] || fail "/posts/$POST_ID redirected to '$LOCATION', not $POST_PATH"
 }
 
 TITLE1="First e2e post $RUN_ID"
@@ -377,7 +389,7 @@ TITLE1_EDITED="First e2e post $RUN_ID, edited"
 begin admin_adds_a_post
 add_post "$TITLE1" "Hello **compose** world."
 ID1=$POST_ID
-get "/posts/$ID1"
+get "${PATH_OF[$ID1]}"
 expect_status 200 "GET /posts/$ID1"
 expect_body "New entry was successfully posted" "the new post's page"
 expect_body "$TITLE1" "the new post's page"
@@ -403,8 +415,8 @@ version=$(form_value version)
 [[ -n $version ]] || fail "no version in the edit form"
 post "/edit/$ID1" "csrf_token=$(form_value csrf_token)" "version=$version" \
   "title=$TITLE1_EDITED" "body=Hello **compose** world, once more."
-expect_redirect "/posts/$ID1" "POST /edit/$ID1"
-get "/posts/$ID1"
+expect_redirect "${PATH_OF[$ID1]}" "POST /edit/$ID1"
+get "${PATH_OF[$ID1]}"
 expect_status 200 "GET /posts/$ID1"
 expect_body "$TITLE1_EDITED" "the edited post's page"
 expect_body "once more" "the edited post's page"
@@ -434,7 +446,7 @@ data_is_still_there() {
   expect_status 200 "GET /"
   expect_body "$TITLE1_EDITED" "the index"
   expect_no_body "$TITLE2" "the index"
-  get "/posts/$ID1"
+  get "${PATH_OF[$ID1]}"
   expect_status 200 "GET /posts/$ID1"
   expect_body "$TITLE1_EDITED" "GET /posts/$ID1"
   get "/posts/$ID2"
@@ -482,7 +494,7 @@ save_pages() {
   local id
   : >"$WORK/$1.pages"
   for id in "${OPS_IDS[@]}"; do
-    curl -sS --max-time 20 "$BASE/posts/$id" >>"$WORK/$1.pages" || fail "GET /posts/$id"
+    curl -sS --max-time 20 "$BASE${PATH_OF[$id]}" >>"$WORK/$1.pages" || fail "GET ${PATH_OF[$id]}"
   done
 }
 
@@ -571,7 +583,7 @@ for round in 1 2; do
   expect_status 200 "GET /edit/$POST_ID"
   post "/edit/$POST_ID" "csrf_token=$(form_value csrf_token)" "version=$(form_value version)" \
     "title=Quotes \" ' \\ and <tags> $RUN_ID, edit $round" "body@$WORK/body-short"
-  expect_redirect "/posts/$POST_ID" "POST /edit/$POST_ID"
+  expect_redirect "${PATH_OF[$POST_ID]}" "POST /edit/$POST_ID"
 done
 # stored as sent, but for line ends: the form's CRLF is kept as LF
 stored_size() { tr -d '\r' <"$1" | wc -c; }
@@ -619,7 +631,7 @@ rm -f "$WORK/stop" "$WORK/load.log"
   while [[ ! -e $WORK/stop ]] && (( i < 20000 && $(date +%s) < deadline )); do
     case $(( i % 4 )) in
       0) path=/ ;;
-      1) path="/posts/${OPS_IDS[0]}" ;;
+      1) path="${PATH_OF[${OPS_IDS[0]}]}" ;;
       2) path="/?before=$(( RANDOM % 20000 + 100 ))" ;;
       3) path=/feed.xml ;;
     esac
@@ -687,7 +699,7 @@ log "$(grep -c . "$WORK/after") snapshot lines identical (table checksums; id, v
 sleep 1.2 # the page cache's bound: pages rendered before the restore are gone
 save_pages after
 cmp -s "$WORK/before.pages" "$WORK/after.pages" || fail "the restored posts' pages differ from before"
-get "/posts/$ID1"
+get "${PATH_OF[$ID1]}"
 expect_status 200 "GET /posts/$ID1 after the restore"
 expect_body "$TITLE1_EDITED" "GET /posts/$ID1 after the restore"
 get "/posts/$ID2"
@@ -706,7 +718,7 @@ if compose --profile ops run --rm -T restore "$BACKUP_FILE" >"$WORK/restore2.out
   fail "a restore over existing posts ran without --force"
 fi
 grep -q "add --force" "$WORK/restore2.log" || { cat "$WORK/restore2.log" >&2; fail "the refusal does not say how to go on"; }
-get "/posts/$POST_ID"
+get "${PATH_OF[$POST_ID]}"
 expect_status 200 "the post made after the restore is still there"
 ok
 

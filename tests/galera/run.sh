@@ -311,7 +311,7 @@ id=$(curl -fsS --max-time 5 -X POST "$API/v1/posts" -H "Authorization: Bearer $A
 for n in "${NODES[@]}"; do
   [[ $(sql_ready "$n" "SELECT title FROM posts WHERE id = $id") == "Hello Galera" ]] || fail "post $id is not on $n"
 done
-curl -fsS --max-time 5 "$BASE/posts/$id" | grep -q "Hello Galera" || fail "the post's page"
+curl -fsSL --max-time 5 "$BASE/posts/$id" | grep -q "Hello Galera" || fail "the post's page"
 ok
 
 begin throughput_three_nodes

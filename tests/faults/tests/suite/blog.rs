@@ -157,6 +157,11 @@ pub fn id_of(post: &Value) -> u64 {
     post["id"].as_u64().expect("a post has a numeric id")
 }
 
+/// The slug of a post as the API answers it: its page is `/posts/{slug}`.
+pub fn slug_of(post: &Value) -> &str {
+    post["slug"].as_str().expect("a post has a slug")
+}
+
 /// Collects what went wrong in a scenario, so that it prints every figure before it
 /// fails, and fails naming every broken promise at once.
 #[derive(Default)]

@@ -13,7 +13,7 @@ use fault_suite::{Scenario, Service};
 use reqwest::{Client, StatusCode};
 use test_mariadb::harness::Db;
 
-use crate::blog::{id_of, posts_direct, render_behind_proxy, Api, Problems};
+use crate::blog::{posts_direct, render_behind_proxy, slug_of, Api, Problems};
 
 /// render-service's upstream timeout in these scenarios (`POSTS_REQUEST_TIMEOUT_MS`).
 const UPSTREAM_TIMEOUT: Duration = Duration::from_millis(2000);
@@ -117,21 +117,22 @@ async fn cached_pages_are_served_stale_while(outage: Outage, db: Db, name: &'sta
     )
     .await;
     let api = Api::new(&posts.url, Duration::from_secs(5));
-    let mut ids = Vec::new();
+    // Each post's page, by its slug (`/posts/{id}` only redirects there).
+    let mut pages = Vec::new();
     for n in 1..=4 {
-        ids.push(id_of(
-            &api.create_ok(&format!("post {n}"), "Some *Markdown*.")
-                .await,
-        ));
+        let post = api
+            .create_ok(&format!("post {n}"), "Some *Markdown*.")
+            .await;
+        pages.push(format!("/posts/{}", slug_of(&post)));
     }
     let client = reader();
     // Three posts, the index and the feed get a good copy; the fourth post never does.
-    let cached: Vec<String> = ids[..3]
+    let cached: Vec<String> = pages[..3]
         .iter()
-        .map(|id| format!("/posts/{id}"))
+        .cloned()
         .chain(["/".to_owned(), "/feed.xml".to_owned()])
         .collect();
-    let uncached = format!("/posts/{}", ids[3]);
+    let uncached = pages[3].clone();
     for path in &cached {
         let (answer, _) = fetch(&client, &render, path).await;
         assert!(

@@ -22,7 +22,9 @@ use test_mariadb::harness::Db;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::blog::{id_of, posts_behind_proxy, posts_direct, render_behind_proxy, Api, Problems};
+use crate::blog::{
+    id_of, posts_behind_proxy, posts_direct, render_behind_proxy, slug_of, Api, Problems,
+};
 
 const LOAD_CLIENTS: usize = 12;
 const IDLE_KEEP_ALIVE: usize = 10;
@@ -218,22 +220,23 @@ where
 
 /// Creates a post through posts-service at `posts_url` for the load to read, then makes
 /// the link behind `proxy` slow; the post's id.
-async fn post_to_read_then_slow_the_link(posts_url: &str, proxy: &FaultProxy) -> u64 {
+/// Makes a post, then slows the link; answers the post's id and slug.
+async fn post_to_read_then_slow_the_link(posts_url: &str, proxy: &FaultProxy) -> (u64, String) {
     let api = Api::new(posts_url, Duration::from_secs(10));
-    let id = id_of(&api.create_ok("read under load", "x").await);
+    let post = api.create_ok("read under load", "x").await;
     proxy.set_fault(Fault::Latency {
         direction: Direction::Downstream,
         delay: SLOW_LINK,
         jitter: SLOW_LINK_JITTER,
     });
-    id
+    (id_of(&post), slug_of(&post).to_owned())
 }
 
 pub async fn sigterm_under_load_posts_service_fails_no_accepted_request(db: Db) {
     let scenario = Scenario::new("sigterm-posts-service");
     // A slow database link keeps requests in flight; allow for it.
     let (proxy, mut posts) = posts_behind_proxy(&scenario, &db, &[("DB_TIMEOUT_MS", "5000")]).await;
-    let id = post_to_read_then_slow_the_link(&posts.url, &proxy).await;
+    let (id, _) = post_to_read_then_slow_the_link(&posts.url, &proxy).await;
     let base = posts.url.clone();
     terminate_under_load(&scenario, &mut posts, move |client, n| {
         if n % 2 == 0 {
@@ -254,11 +257,11 @@ pub async fn sigterm_under_load_render_service_fails_no_accepted_request(db: Db)
     // No page cache: every page asks posts-service, over a slow link.
     let (proxy, mut render) =
         render_behind_proxy(&scenario, &posts, &[("PAGE_CACHE_TTL_MS", "0")]).await;
-    let id = post_to_read_then_slow_the_link(&posts.url, &proxy).await;
+    let (_, slug) = post_to_read_then_slow_the_link(&posts.url, &proxy).await;
     let base = render.url.clone();
     terminate_under_load(&scenario, &mut render, move |client, n| {
         if n % 2 == 0 {
-            client.get(format!("{base}/posts/{id}"))
+            client.get(format!("{base}/posts/{slug}"))
         } else {
             client.get(format!("{base}/"))
         }
