@@ -320,12 +320,15 @@ async fn a_page_view_is_one_trace_across_both_services(db: Db) {
         .json()
         .await
         .unwrap();
-    let id = created["id"].as_u64().expect("the new post's id");
+    let slug = created["slug"]
+        .as_str()
+        .expect("the new post's slug")
+        .to_owned();
     let render = RenderService::start(&posts_url).await;
 
     let (trace_id, caller_span_id, header) = traceparent();
     let response = client
-        .get(format!("{}/posts/{id}", render.url))
+        .get(format!("{}/posts/{slug}", render.url))
         .header("traceparent", &header)
         .send()
         .await
@@ -334,19 +337,19 @@ async fn a_page_view_is_one_trace_across_both_services(db: Db) {
     assert!(response.text().await.unwrap().contains(TITLE));
 
     let spans = Receiver::trace(RECEIVER.get().unwrap(), &trace_id, |spans| {
-        has(spans, "render-service", "GET /posts/{id}")
+        has(spans, "render-service", "GET /posts/{slug}")
             && has(spans, "render-service", "get_post")
             && has(spans, "posts-service", "GET /v1/posts/{id}")
-            && has(spans, "posts-service", "db get")
+            && has(spans, "posts-service", "db get_by_slug")
             && has(spans, "posts-service", "SELECT posts")
     })
     .await;
 
     // render-service's request span, child of the caller's span
-    let page = only(&spans, "render-service", "GET /posts/{id}");
+    let page = only(&spans, "render-service", "GET /posts/{slug}");
     assert_eq!(page.kind, SpanKind::Server as i32);
     assert_eq!(hex(&page.parent_span_id), caller_span_id);
-    assert_eq!(text(page, "http.route").as_deref(), Some("/posts/{id}"));
+    assert_eq!(text(page, "http.route").as_deref(), Some("/posts/{slug}"));
     assert_eq!(text(page, "http.request.method").as_deref(), Some("GET"));
     assert_eq!(number(page, "http.response.status_code"), Some(200));
     assert_eq!(text(page, "page_cache.result").as_deref(), Some("miss"));
@@ -366,7 +369,7 @@ async fn a_page_view_is_one_trace_across_both_services(db: Db) {
     assert_eq!(number(api, "http.response.status_code"), Some(200));
 
     // its database operation, and the operation's statements, without their values
-    let operation = only(&spans, "posts-service", "db get");
+    let operation = only(&spans, "posts-service", "db get_by_slug");
     assert_eq!(operation.parent_span_id, api.span_id);
     let statements: Vec<&Span> = spans
         .iter()
@@ -415,7 +418,7 @@ async fn a_page_view_is_one_trace_across_both_services(db: Db) {
             for leaked in [TITLE, "secret-value-93b1", "WHERE", "FROM posts"] {
                 assert!(!shown.contains(leaked), "{leaked:?} in {received:#?}");
             }
-            assert!(!shown.contains(&format!("/posts/{id}")), "{received:#?}");
+            assert!(!shown.contains(&format!("/posts/{slug}")), "{received:#?}");
         }
     }
 
@@ -423,7 +426,7 @@ async fn a_page_view_is_one_trace_across_both_services(db: Db) {
     let lines = render.logs.lock().unwrap().clone();
     let completed = lines
         .iter()
-        .find(|line| line["message"] == "request completed" && line["route"] == "/posts/{id}")
+        .find(|line| line["message"] == "request completed" && line["route"] == "/posts/{slug}")
         .expect("a log line for the page view");
     assert_eq!(completed["spans"][0]["trace_id"], trace_id.as_str());
 
