@@ -15,8 +15,9 @@
 //! the client's address as a [`PeerAddr`] extension.
 //!
 //! With [`Edge::tls`] set it does the same over TLS: each connection's handshake must end within the
-//! header read timeout, and a client that fails it (plain HTTP, a certificate it does
-//! not trust) is dropped without an answer.
+//! header read timeout, a client that fails it (plain HTTP, a certificate it does
+//! not trust) is dropped without an answer, and one still in its handshake when the
+//! server stops is dropped at once: it cannot have a request in flight.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -119,6 +120,9 @@ pub async fn serve<F>(
     let service = warp::service(routes);
     let graceful = GracefulShutdown::new();
     let connections = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    // Turns true when the drain begins: a connection still in its TLS handshake then has
+    // no request in flight, and is dropped rather than waited for.
+    let (draining, drain_begun) = tokio::sync::watch::channel(false);
     let mut shutdown = std::pin::pin!(shutdown);
 
     loop {
@@ -168,12 +172,21 @@ pub async fn serve<F>(
                 });
             }
             Some(acceptor) => {
-                // Taken now, before a shutdown can begin: the drain then waits for a
-                // connection still in its handshake, and shuts it down gracefully after.
+                // Taken now, before a shutdown can begin: a connection whose handshake
+                // ends after the drain began is watched all the same, and told at once
+                // to close once its first request is answered.
                 let watcher = graceful.watcher();
                 let handshake = acceptor.accept(stream);
+                let mut drain_begun = drain_begun.clone();
                 tokio::spawn(async move {
-                    match tokio::time::timeout(limits.header_read_timeout, handshake).await {
+                    let handshake = tokio::select! {
+                        outcome = tokio::time::timeout(limits.header_read_timeout, handshake) => outcome,
+                        _ = drain_begun.wait_for(|begun| *begun) => {
+                            tracing::debug!("dropped a connection in its TLS handshake: the server is stopping");
+                            return;
+                        }
+                    };
+                    match handshake {
                         Ok(Ok(stream)) => {
                             let connection = serve_connection(stream, handler, limits);
                             if let Err(err) = watcher.watch(connection).await {
@@ -192,6 +205,7 @@ pub async fn serve<F>(
     }
 
     drop(listener);
+    let _ = draining.send(true);
     tracing::info!("stopped accepting connections, draining in-flight requests");
     match tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown()).await {
         Ok(()) => tracing::info!("all connections closed"),

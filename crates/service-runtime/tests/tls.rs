@@ -242,3 +242,54 @@ fn unusable_certificate_files_are_errors_naming_the_variable_not_the_content() {
         assert!(!err.contains('\n'), "{err}");
     }
 }
+
+#[tokio::test]
+async fn shutdown_does_not_wait_for_a_client_silent_in_its_tls_handshake() {
+    let ca = TestCa::new("test CA");
+    let cert = ca.server("server", &["localhost"]);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let metrics = HttpMetrics::register(&Registry::new()).unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let edge = Edge {
+        limits: Limits::default(),
+        tls: Some(tls::server_config(&files(&cert)).unwrap()),
+    };
+    let server = tokio::spawn(serve(
+        listener,
+        warp::path!("hello")
+            .and(route("/hello", Method::GET))
+            .map(|| "hello"),
+        metrics,
+        edge,
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    // Connected, and never sends its ClientHello: no request can be in flight on it.
+    let mut silent = TcpStream::connect(addr).await.unwrap();
+    // A trusting client's request is answered, so the server runs and serves TLS.
+    let answer = client_trusting(&ca.ca_file(), addr)
+        .get(format!("https://localhost:{}/hello", addr.port()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.text().await.unwrap(), "hello");
+
+    let signalled = std::time::Instant::now();
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), server)
+        .await
+        .expect("serve() returns without waiting out the handshake deadline (10 s)")
+        .unwrap();
+    let took = signalled.elapsed();
+    assert!(
+        took < Duration::from_secs(2),
+        "serve() returned after {took:?}"
+    );
+    let mut buffer = [0u8; 64];
+    let closed = tokio::time::timeout(Duration::from_secs(1), silent.read(&mut buffer))
+        .await
+        .expect("the silent connection is closed at shutdown");
+    assert!(matches!(closed, Ok(0) | Err(_)), "{closed:?}");
+}
