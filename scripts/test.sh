@@ -32,7 +32,7 @@
 #   5. then, alone on the machine, the galera lane: the blog on a 3-node Galera cluster
 #      through compose, the failure suite (tests/galera/run.sh: the writer killed, a
 #      node paused, a node cut off, quorum lost with every node up, two nodes down,
-#      a full stop) and the whole e2e suite on the cluster (E2E_GALERA=1
+#      a full stop) and the e2e suite on the cluster (E2E_GALERA=1
 #      tests/e2e/run.sh). It runs after the others
 #      because Galera's failure detection and state transfers are timed: beside the
 #      other lanes' compilation and database containers, a loaded 2-core machine made
@@ -116,7 +116,8 @@ start_lane() {
   shift
   # The inner subshell stops at the lane's first failing command (set -e); the outer one
   # records how it ended.
-  ( set +e; ( set -e; "$@" ) >"$logs/$name.log" 2>&1; echo $? >"$logs/$name.rc" ) &
+  ( set +e; local t0=$SECONDS; ( set -e; "$@" ) >"$logs/$name.log" 2>&1; echo $? >"$logs/$name.rc"
+    echo $(( SECONDS - t0 )) >"$logs/$name.secs" ) &
 }
 
 if (( $# > 0 )); then
@@ -139,7 +140,7 @@ fi
 failed_lanes=()
 for name in "${lanes[@]}"; do
   rc=$(cat "$logs/$name.rc" 2>/dev/null || echo 1)
-  printf '\n######## lane %s (exit %s) ########\n' "$name" "$rc"
+  printf '\n######## lane %s (exit %s, %s s) ########\n' "$name" "$rc" "$(cat "$logs/$name.secs" 2>/dev/null || echo '?')"
   cat "$logs/$name.log"
   [ "$rc" = 0 ] || failed_lanes+=("$name")
 done
@@ -153,6 +154,9 @@ cat "$logs"/*.log | awk '/^test result:/ {
        }
      }
      END { printf "\ntests: %d passed, %d failed, %d skipped\n", passed, failed, ignored }'
+for name in "${lanes[@]}"; do
+  echo "lane $name took $(cat "$logs/$name.secs" 2>/dev/null || echo '?') s"
+done
 echo "test command took $(( $(date +%s) - started )) s"
 if (( ${#failed_lanes[@]} > 0 )); then
   echo "FAILED lanes: ${failed_lanes[*]}"
