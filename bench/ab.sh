@@ -11,7 +11,8 @@
 #
 # Save a build first, e.g. `cp target/release/{posts,render}-service /tmp/before/`.
 # Prints one line per run and, for each measure, B ÷ A of the summed req/s. (A build from
-# before `GET /v1/post-summaries` answers it 404: skip it with AB_ONLY for such a build.)
+# before `GET /v1/post-summaries` answers it 404: skip it with AB_ONLY for such a build;
+# a build from before slugs has no page at /posts/{slug}, and the run stops there.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
@@ -51,7 +52,7 @@ run() {
 measures=()
 for measure in "posts GET /v1/posts/{id}" "posts GET /v1/post-summaries?limit=10" \
   "posts GET /v1/posts?limit=10" "render GET /, cache off" \
-  "render GET /posts/{id}, cache off" "render GET / through the cache"; do
+  "render GET /posts/{slug}, cache off" "render GET / through the cache"; do
   [[ $measure =~ ${AB_ONLY:-.} ]] && measures+=("$measure")
 done
 url_of() { # measure build
@@ -60,7 +61,7 @@ url_of() { # measure build
     "posts GET /v1/posts?limit=10") echo "${posts_of[$2]}/v1/posts?limit=10" ;;
     "posts GET /v1/post-summaries?limit=10") echo "${posts_of[$2]}/v1/post-summaries?limit=10" ;;
     "render GET /, cache off") echo "${render_of[$2]}/" ;;
-    "render GET /posts/{id}, cache off") echo "${render_of[$2]}/posts/50" ;;
+    "render GET /posts/{slug}, cache off") echo "${render_of[$2]}/posts/$post_slug" ;;
     "render GET / through the cache") echo "${cached_of[$2]}/" ;;
   esac
 }
@@ -68,23 +69,27 @@ url_of() { # measure build
 # The posts' rendering is stored by build B's re-render (a build without one, from before
 # migration V4, has no such columns: nothing to do).
 BENCH_BIN_DIR=$dir_b seed_rendered 100
+post_slug=$(slug_of 50)
 for round in $(seq "$ROUNDS"); do
   for measure in "${measures[@]}"; do
-    for build in a b; do run "$measure" "$build" "$(url_of "$measure" "$build")"; done
+    for build in a b; do
+      expect_200 "$(url_of "$measure" "$build")"
+      run "$measure" "$build" "$(url_of "$measure" "$build")"
+    done
   done
 done
 
 if [ "$CRAWL" -gt 0 ] && [[ crawl =~ ${AB_ONLY:-.} ]]; then
   log "seeding $CRAWL posts for the crawl"
   BENCH_BIN_DIR=$dir_b seed_rendered "$CRAWL"
-  shuf -i "1-$CRAWL" >"$work/ids.txt"
+  shuffled_slugs "$work/slugs.txt"
   measures+=("crawl")
   for round in $(seq "$ROUNDS"); do
     for build in a b; do
       # A fresh render-service per crawl: its page cache starts empty each time.
       BENCH_BIN_DIR=$([ "$build" = a ] && echo "$dir_a" || echo "$dir_b") \
         posts=${posts_of[$build]} start_render "crawl-$build-$round"
-      crawl_ids "$render_url" /posts/ "$work/ids.txt" "$CONNECTIONS" 2
+      crawl_keys "$render_url" /posts/ "$work/slugs.txt" "$CONNECTIONS" 2
       total[crawl/$build]=$(( ${total[crawl/$build]:-0} + crawl_rps ))
       printf '%-28s %s %8s req/s, peak RSS %s MB\n' crawl "$build" "$crawl_rps" "$(peak_mb "$render_pid")"
       kill "$render_pid"

@@ -20,9 +20,12 @@
 #    (bench/lib.sh's `seed`: title, body, dates, version; nothing rendered).
 # 2. MariaDB's slow query log on (long_query_time = 1 s, admin statements included):
 #    every statement that ran, or waited for a lock, for a second or more is in it.
-# 3. `posts-service migrate`, timed: V4 on the N-post table (and once more with nothing
-#    to apply, for the cost of starting and connecting).
-# 4. posts-service started (its re-render starts with it), a render-service with the page
+# 3. `posts-service migrate`, timed: V4 and V5 on the N-post table (and once more with
+#    nothing to apply, for the cost of starting and connecting). Then the post the
+#    readers load is given its slug by SQL, as an edit would (its page is
+#    /posts/{slug}; /posts/{id} answers 301); V5's backfill gives the others theirs
+#    during the walk below.
+# 4. posts-service started (its re-render and slug backfill start with it), a render-service with the page
 #    cache off over it, and wrk on the index and on a post page (readers who pause
 #    between views, so the load is steady and the machine has room left, as a blog's
 #    readers do not saturate it) from then until posts-service logs `re-render
@@ -79,14 +82,20 @@ grep -q '"applied migration"' "$work/migrate.log" || { log "V4 was not applied";
 t0=$(now_ms)
 DATABASE_URL=$DATABASE_URL RUST_LOG=warn "$bin/posts-service" migrate
 migrate_noop_ms=$(( $(now_ms) - t0 ))
-log "posts-service migrate: $migrate_ms ms applying V4 to $POSTS posts, $migrate_noop_ms ms with nothing to apply"
+log "posts-service migrate: $migrate_ms ms applying V4 and V5 to $POSTS posts, $migrate_noop_ms ms with nothing to apply"
+post_id=$(( POSTS * 3 / 4 ))
+sql <<SQL
+UPDATE posts SET slug = 'notes-on-building-sturdy-web-services-part-$post_id', published_at = created_at WHERE id = $post_id;
+INSERT INTO post_slugs (slug, post_id) SELECT slug, id FROM posts WHERE id = $post_id;
+SQL
+post_page=/posts/$(slug_of "$post_id")
 
 # --- 4. the walk under load, then the load alone -------------------------------------------------
 pending=$(unrendered)
 BENCH_RUST_LOG=warn,posts_service::rerender=info start_posts RERENDER_ROWS_PER_SECOND="$RATE"
 posts_started=$(now_ms)
 start_render uncached PAGE_CACHE_TTL_MS=0
-post_id=$(( POSTS * 3 / 4 ))
+expect_200 "$render_url$post_page"
 # wrk_start NAME URL: wrk in the background until wrk_stop; output in $work/NAME.out.
 declare -A wrk_pids
 cat >"$work/readers.lua" <<LUA
@@ -107,7 +116,7 @@ row() {
 log "re-rendering $pending posts at up to $RATE a second, with wrk on the index and post $post_id (cache off)"
 t0=$(now_ms)
 wrk_start index-during "$render_url/"
-wrk_start post-during "$render_url/posts/$post_id"
+wrk_start post-during "$render_url$post_page"
 wait_log "$posts_log" '"re-render finished"' "$posts_pid" 7200
 during_s=$(awk -v ms=$(( $(now_ms) - t0 )) 'BEGIN { printf "%.1f", ms / 1000 }')
 wrk_stop index-during; wrk_stop post-during
@@ -122,10 +131,11 @@ slow_walk=$(root_sql -e "SELECT COUNT(*) FROM mysql.slow_log")
 root_sql -e "SELECT start_time, query_time, lock_time, rows_examined, LEFT(REPLACE(sql_text, '\n', ' '), 120) FROM mysql.slow_log" >"$work/slow.txt"
 log "walk: $walk_stored stored in $walk_seconds s, $walk_batches batches, longest batch $walk_longest ms; slow log: $slow_walk"
 wrk_start index-after "$render_url/"
-wrk_start post-after "$render_url/posts/$post_id"
+wrk_start post-after "$render_url$post_page"
 t0=$(now_ms)
 sleep "$AFTER"
 wrk_stop index-after; wrk_stop post-after
+expect_200 "$render_url$post_page"
 after_s=$(awk -v ms=$(( $(now_ms) - t0 )) 'BEGIN { printf "%.1f", ms / 1000 }')
 left=$(unrendered)
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -138,7 +148,7 @@ load average at the start: $load_start; at the end: $load_end.
 
 | measure | value |
 |---|---|
-| \`posts-service migrate\` applying V4 to $POSTS posts (wall clock, process start to exit) | $migrate_ms ms |
+| \`posts-service migrate\` applying V4 and V5 to $POSTS posts (wall clock, process start to exit) | $migrate_ms ms |
 | \`posts-service migrate\` with nothing to apply (start, connect, check) | $migrate_noop_ms ms |
 | re-render walk, RERENDER_ROWS_PER_SECOND=$RATE, under the load below | $walk_seconds s for $walk_stored posts ($walk_batches batches; $(awk -v n="$walk_stored" -v s="$walk_seconds" 'BEGIN { printf "%.0f", n / s }') posts/s) |
 | longest batch transaction (\`longest_batch_ms\`) | $walk_longest ms |
@@ -149,8 +159,9 @@ load average at the start: $load_start; at the end: $load_end.
 | the load started after posts-service was ready | $load_started_after_ms ms |
 
 Load: render-service with the page cache off over that posts-service, wrk -t1 -c$READERS on
-each of the two pages at once, each connection pausing $DELAY_MS ms between its views (post
-$post_id and the index's ten newest posts: rendered when read until the walk reaches them).
+each of the two pages at once, each connection pausing $DELAY_MS ms between its views (the
+index, and post $post_id at \`$post_page\`; the index's ten newest posts and that
+post are rendered when read until the walk reaches them).
 
 | run | seconds | req/s | p50 ms | p99 ms | errors |
 |---|---|---|---|---|---|

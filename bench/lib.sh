@@ -70,12 +70,36 @@ start_db() {
   DATABASE_URL="mysql://root:bench@127.0.0.1:$db_port/blog"
 }
 sql() { docker exec -i "$container" mariadb -uroot -pbench blog; }
+# sql_value QUERY: the query's one value (no column header).
+sql_value() { docker exec -i "$container" mariadb -uroot -pbench --batch -N blog <<<"$1"; }
+
+# expect_200 URL: fails the run loudly unless URL answers 200 itself (a 301 is not
+# followed: wrk counts 4xx and 5xx as errors, but a redirect would be measured quietly).
+expect_200() {
+  local code; code=$(curl -sS -o /dev/null -w '%{http_code}' "$1")
+  [ "$code" = 200 ] || { log "$1 answered $code, not 200"; exit 1; }
+}
+
+# slug_of ID: the current slug of post ID, read from the database; its page is
+# /posts/<slug> (/posts/<id> answers 301 to it).
+slug_of() {
+  local slug; slug=$(sql_value "SELECT slug FROM posts WHERE id = $1")
+  [ -n "$slug" ] && [ "$slug" != NULL ] || { log "post $1 has no slug"; exit 1; }
+  echo "$slug"
+}
+
+# shuffled_slugs FILE: every post's slug, one a line, in a random order.
+shuffled_slugs() {
+  sql_value "SELECT slug FROM posts" | shuf >"$1"
+  ! grep -qx NULL "$1" || { log "posts without a slug"; exit 1; }
+}
 
 # seed COUNT: exactly COUNT posts of realistic size (a ~50-character title and a ~2 KB
 # Markdown body), ids 1..COUNT, in one statement over MariaDB's sequence engine. They are
 # stored the way the release before migration V4 stored posts: only title, body, dates
-# and version (no rendering: renderer_version 0). `seed_rendered` also stores their
-# rendering, as posts written through this release have it.
+# and version (no rendering: renderer_version 0; no slug or publication time either).
+# `seed_rendered` also stores their rendering, slug and publication time, as posts written
+# through this release have them.
 seed() {
   sql <<SQL
 TRUNCATE posts;
@@ -138,21 +162,34 @@ unrendered() {
   sql <<<"SELECT COUNT(*) FROM posts WHERE renderer_version = 0 OR rendered_for_version <> version" 2>/dev/null | tail -1 || true
 }
 
+# unslugged: how many posts have no slug yet (empty when the schema predates V5).
+unslugged() { sql_value "SELECT COUNT(*) FROM posts WHERE slug IS NULL" 2>/dev/null || true; }
+
 # render_stored: stores the rendering of every seeded post with posts-service's own
-# background re-render, in a second posts-service run for that alone (at
-# RERENDER_ROWS_PER_SECOND=${BENCH_RERENDER_RATE:-1000000}), and stops it when it logs
-# `re-render finished`. Sets rerender_seconds, rerender_stored, rerender_longest_ms.
+# background re-render, and gives each its slug and publication time with its backfill
+# (migration V5's), in a second posts-service run for that alone (at
+# RERENDER_ROWS_PER_SECOND=${BENCH_RERENDER_RATE:-1000000}), and stops it when it has
+# logged `re-render finished` and no post is left without a slug. Sets
+# rerender_seconds, rerender_stored, rerender_longest_ms.
 render_stored() {
   rerender_seconds=""; rerender_stored=""; rerender_longest_ms=""
-  local pending; pending=$(unrendered)
-  [ -n "$pending" ] && [ "$pending" -gt 0 ] || return 0
+  local pending unfilled deadline; pending=$(unrendered); unfilled=$(unslugged)
+  [ "${pending:-0}" -gt 0 ] || [ "${unfilled:-0}" -gt 0 ] || return 0
   local keep_posts=$posts keep_pid=$posts_pid keep_log=$posts_log
-  log "storing the rendering of $pending posts (posts-service's re-render)"
+  log "storing the rendering of $pending posts (posts-service's re-render) and the slug of ${unfilled:-0} (its backfill)"
   BENCH_RUST_LOG=warn,posts_service::rerender=info start_posts RERENDER_ROWS_PER_SECOND="${BENCH_RERENDER_RATE:-1000000}"
-  wait_log "$posts_log" '"re-render finished"' "$posts_pid" 3600
-  rerender_seconds=$(log_field "$posts_log" "re-render finished" seconds)
-  rerender_stored=$(log_field "$posts_log" "re-render finished" stored)
-  rerender_longest_ms=$(log_field "$posts_log" "re-render finished" longest_batch_ms)
+  if [ "${pending:-0}" -gt 0 ]; then
+    wait_log "$posts_log" '"re-render finished"' "$posts_pid" 3600
+    rerender_seconds=$(log_field "$posts_log" "re-render finished" seconds)
+    rerender_stored=$(log_field "$posts_log" "re-render finished" stored)
+    rerender_longest_ms=$(log_field "$posts_log" "re-render finished" longest_batch_ms)
+  fi
+  deadline=$(( SECONDS + 3600 ))
+  until [ "${unfilled:-0}" = 0 ]; do
+    kill -0 "$posts_pid" 2>/dev/null || { log "posts-service ended with $unfilled posts without a slug"; exit 1; }
+    [ "$SECONDS" -lt "$deadline" ] || { log "$unfilled posts still without a slug"; exit 1; }
+    sleep 0.2; unfilled=$(unslugged)
+  done
   kill "$posts_pid"; wait "$posts_pid" 2>/dev/null || true
   posts=$keep_posts; posts_pid=$keep_pid; posts_log=$keep_log
   log "stored $rerender_stored renderings in $rerender_seconds s (longest batch $rerender_longest_ms ms)"
@@ -160,15 +197,18 @@ render_stored() {
   [ "$pending" = 0 ] || { log "$pending posts still without a rendering"; exit 1; }
 }
 
-# seed_rendered COUNT: seed COUNT, then render_stored.
-seed_rendered() { seed "$1"; render_stored; }
+# seed_rendered COUNT: seed COUNT (and forget the slugs of earlier seeds), then
+# render_stored.
+seed_rendered() { sql <<<"TRUNCATE post_slugs"; seed "$1"; render_stored; }
 
 # seed_rendered_by_copy COUNT: COUNT posts with their rendering stored, without waiting
 # for a re-render of all of them (which takes many minutes for 1,000,000 posts on a busy
 # 2-core machine). The first 100 are seeded and rendered by posts-service (seed_rendered);
 # the others are inserted with post 1's rendering, its heading and plain text's first
 # line changed to their own part number, which is all that differs between two seeded
-# bodies. Checked: that derivation gives posts 2..100 exactly what posts-service stored.
+# bodies; so are their slugs (post 1's, its number changed) and publication times (their
+# creation time, as the backfill gives them), also recorded in post_slugs. Checked: that
+# derivation gives posts 2..100 exactly what posts-service stored.
 seed_rendered_by_copy() {
   seed_rendered 100
   local differ
@@ -178,12 +218,14 @@ WHERE p.id BETWEEN 2 AND 100 AND NOT (
   p.html <=> CONCAT('<h2>Part ', p.id, '</h2>', SUBSTRING(t.html, LOCATE('</h2>', t.html) + 5))
   AND p.plain_text <=> CONCAT('Part ', p.id, SUBSTRING(t.plain_text, LOCATE('\n', t.plain_text)))
   AND p.excerpt <=> t.excerpt AND p.excerpt_truncated = t.excerpt_truncated
-  AND p.renderer_version = t.renderer_version);
+  AND p.renderer_version = t.renderer_version
+  AND p.slug <=> CONCAT(LEFT(t.slug, LENGTH(t.slug) - LENGTH(t.id)), p.id)
+  AND p.status = 'published' AND p.published_at <=> p.created_at);
 SQL
 )
   [ "$differ" = 0 ] || { log "copying post 1's rendering would differ from posts-service's for $differ posts"; exit 1; }
   sql <<SQL
-INSERT INTO posts (id, title, body, created_at, updated_at, version, html, excerpt, excerpt_truncated, plain_text, renderer_version, rendered_for_version)
+INSERT INTO posts (id, title, body, created_at, updated_at, version, html, excerpt, excerpt_truncated, plain_text, renderer_version, rendered_for_version, slug, status, published_at)
 SELECT seq, CONCAT('Notes on building sturdy web services, part ', seq),
        CONCAT('## Part ', seq, '\n\n',
               REPEAT('Posts are written in *Markdown* and rendered on the **server**, with [links](https://example.com/) and \`code\`. ', 14),
@@ -193,10 +235,14 @@ SELECT seq, CONCAT('Notes on building sturdy web services, part ', seq),
        CONCAT('<h2>Part ', seq, '</h2>', SUBSTRING(t.html, LOCATE('</h2>', t.html) + 5)),
        t.excerpt, t.excerpt_truncated,
        CONCAT('Part ', seq, SUBSTRING(t.plain_text, LOCATE('\n', t.plain_text))),
-       t.renderer_version, 1
+       t.renderer_version, 1,
+       CONCAT(LEFT(t.slug, LENGTH(t.slug) - LENGTH(t.id)), seq), 'published', UTC_TIMESTAMP()
 FROM seq_101_to_$1 JOIN posts t ON t.id = 1;
+INSERT INTO post_slugs (slug, post_id) SELECT slug, id FROM posts WHERE id > 100;
 SQL
   [ "$(unrendered)" = 0 ] || { log "posts left without a rendering"; exit 1; }
+  [ "$(unslugged)" = 0 ] && [ "$(sql_value "SELECT COUNT(*) FROM post_slugs")" = "$1" ] \
+    || { log "posts left without a slug"; exit 1; }
 }
 
 # start_render NAME [ENV=VALUE...]: a render-service over $posts; sets render_url, render_pid.
@@ -212,20 +258,25 @@ start_render() {
   wait_http "$render_url/readyz" "render-service ($name)"
 }
 
-# crawl_ids URL PREFIX IDS_FILE CONNECTIONS THREADS: asks URL for PREFIX<id> of every id
-# in IDS_FILE once, in order, through bench/crawler.lua; wrk's output goes to
-# $work/crawl.out and crawl_rps is set from it.
-crawl_ids() {
-  local url=$1 prefix=$2 ids=$3 connections=$4 threads=$5 done_dir wrk_pid
+# crawl_keys URL PREFIX KEYS_FILE CONNECTIONS THREADS: asks URL for PREFIX<key> of every key
+# (a slug, or an id for the API) in KEYS_FILE once, in order, through bench/crawler.lua;
+# wrk's output goes to $work/crawl.out and crawl_rps is set from it. Fails unless every
+# key was answered, each with a 200.
+crawl_keys() {
+  local url=$1 prefix=$2 keys=$3 connections=$4 threads=$5 done_dir wrk_pid non200 pages
   done_dir=$(mktemp -d -p "$work")
   # wrk runs until SIGINT (bounded by -d); bench/crawler.lua marks each thread done.
-  WRK_IDS="$ids" WRK_PATH_PREFIX=$prefix WRK_THREADS=$threads WRK_DONE_DIR="$done_dir" \
+  WRK_KEYS="$keys" WRK_PATH_PREFIX=$prefix WRK_THREADS=$threads WRK_DONE_DIR="$done_dir" \
     wrk --latency -t "$threads" -c "$connections" -d 600s -s bench/crawler.lua "$url/" >"$work/crawl.out" &
   wrk_pid=$!
   while kill -0 "$wrk_pid" 2>/dev/null && [ "$(ls "$done_dir" | wc -l)" -lt "$threads" ]; do sleep 0.2; done
   kill -INT "$wrk_pid" 2>/dev/null || true
   wait "$wrk_pid" || true
   crawl_rps=$(sed -nE 's/.*crawl_rps=([0-9]+).*/\1/p' "$work/crawl.out")
+  pages=$(sed -nE 's/.*crawl_pages=([0-9]+).*/\1/p' "$work/crawl.out")
+  non200=$(sed -nE 's/.*crawl_non200=([0-9]+).*/\1/p' "$work/crawl.out")
+  [ "$pages" = "$(wc -l <"$keys")" ] && [ "$non200" = 0 ] \
+    || { log "crawl of $url$prefix: ${pages:-no} answers for $(wc -l <"$keys") keys, ${non200:-?} not 200"; exit 1; }
 }
 
 rss_mb() { awk '/^VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/$1/status"; }

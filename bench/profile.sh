@@ -35,6 +35,9 @@ start_render uncached PAGE_CACHE_TTL_MS=0
 uncached=$render_url; uncached_pid=$render_pid
 start_render cached
 cached=$render_url; cached_pid=$render_pid
+# A post page is at its slug (/posts/50 answers 301 to it); it must answer 200.
+post_page=/posts/$(slug_of 50)
+expect_200 "$uncached$post_page"
 
 # Symbols to crates: `<T as a::b>::c` counts for the crate of T; kernel and libc frames
 # keep their names.
@@ -87,7 +90,7 @@ profile() {
 
 if [ -z "${PROFILE_SKIP_PERF:-}" ]; then
   profile "render GET /, cache off" "$uncached/" "$uncached_pid" "$posts_pid"
-  profile "render GET /posts/{id}, cache off" "$uncached/posts/50" "$uncached_pid" "$posts_pid"
+  profile "render GET /posts/{slug}, cache off" "$uncached$post_page" "$uncached_pid" "$posts_pid"
   profile "posts GET /v1/posts/{id}" "$posts/v1/posts/50" "$posts_pid"
   profile "posts GET /v1/posts?limit=10" "$posts/v1/posts?limit=10" "$posts_pid"
   profile "render GET / (through the page cache)" "$cached/" "$cached_pid"
@@ -119,7 +122,8 @@ if [ -z "${PROFILE_SKIP_CALLGRIND:-}" ]; then
   kill "$uncached_pid" "$cached_pid"
   RENDER_WRAPPER="${cg[*]}" start_render uncached-cg PAGE_CACHE_TTL_MS=0
   instructions "render GET /, cache off" "$render_url/" "$render_pid"
-  instructions "render GET /posts/{id}, cache off" "$render_url/posts/50" "$render_pid"
+  expect_200 "$render_url$post_page"
+  instructions "render GET /posts/{slug}, cache off" "$render_url$post_page" "$render_pid"
   kill "$render_pid"
   RENDER_WRAPPER="${cg[*]}" start_render cached-cg
   instructions "render GET / (through the page cache)" "$render_url/" "$render_pid"

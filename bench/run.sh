@@ -4,10 +4,11 @@
 # run: nginx serving the exact bytes of our index page, a raw mysql_async point-select
 # loop, and the Flask tutorial this blog replaces (bench/flask-tutorial, gunicorn with 4
 # sync workers, same database, same posts). Then a crawler run: 100,000 posts, each post
-# page once in random order; a stale-page run (posts-service frozen with SIGSTOP, 40
-# views through the page cache). Every seeded post's rendering is stored first, by
-# posts-service's own background re-render (for 1,000,000 posts: see bench/lib.sh's
-# seed_rendered_by_copy; bench/backfill.sh measures that re-render).
+# page (at its slug, /posts/{slug}) once in random order; a stale-page run (posts-service
+# frozen with SIGSTOP, 40 views through the page cache). Every seeded post's rendering is
+# stored first, by posts-service's own background re-render (for 1,000,000 posts: see
+# bench/lib.sh's seed_rendered_by_copy; bench/backfill.sh measures that re-render), and
+# its slug by its backfill. Every page measured must answer 200 (a 301 fails the run).
 # Writes a results table to bench/results.md (BENCHMARKS.md says how to read it).
 #
 #   bench/run.sh                   # everything (about 10 minutes once built)
@@ -67,8 +68,10 @@ load() {
   local args=(--latency -t "$threads" -c "$connections" -d "${LOAD_SECONDS:-$SECONDS_PER_RUN}s")
   [ -n "$script" ] && args+=(-s "$script")
   log "$name ($connections connections)"
+  [ -n "$script" ] || expect_200 "$url"
   local output
   output=$(WRK_THREADS=$threads wrk "${args[@]}" "$url")
+  [ -n "$script" ] || expect_200 "$url"
   local p50 p99 non2xx socket
   last_rps=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' <<<"$output")
   p50=$(awk '$1 == "50%" {print $2}' <<<"$output")
@@ -91,6 +94,7 @@ count_errors() { errors_total=$(( errors_total + last_errors )); }
 # --- 100 posts ------------------------------------------------------------------------
 log "100 posts"
 mid=50
+mid_slug=$(slug_of $mid)
 index_bytes=$(curl -fsS "$render/" | tee "$work/index.html" | wc -c)
 
 load "render GET / (1 connection)" "$render/" 1; count_errors
@@ -112,10 +116,14 @@ posts_list10_rps=$last_rps
 cache_off_p99+=("$last_p99 posts GET /v1/posts?limit=10")
 
 render_pid=$uncached_pid
-load "render GET /posts/{id}, cache off" "$uncached/posts/$mid"; count_errors
+load "render GET /posts/{slug}, cache off" "$uncached/posts/$mid_slug"; count_errors
 uncached_post_rps=$last_rps; uncached_post_p50_small=$last_p50
-cache_off_p99+=("$last_p99 render GET /posts/{id}")
+cache_off_p99+=("$last_p99 render GET /posts/{slug}")
 render_pid=$render_pid_main
+# The call that page makes, then the same post by id (the point-select loop's query).
+load "posts GET /v1/posts/{slug}" "$posts/v1/posts/$mid_slug"; count_errors
+posts_get_slug_rps=$last_rps
+cache_off_p99+=("$last_p99 posts GET /v1/posts/{slug}")
 load "posts GET /v1/posts/{id}" "$posts/v1/posts/$mid"; count_errors
 posts_get_rps=$last_rps; posts_get_p50_small=$last_p50
 cache_off_p99+=("$last_p99 posts GET /v1/posts/{id}")
@@ -157,7 +165,7 @@ load "reference: nginx (worker_processes auto), same index bytes" "http://127.0.
 nginx_rps=$last_rps
 kill "$nginx_pid"
 
-load "render GET /posts/{id}" "$render/posts/$mid"; count_errors
+load "render GET /posts/{slug}" "$render/posts/$mid_slug"; count_errors
 render_post_p50_small=$last_p50
 load "posts GET /v1/posts?limit=20" "$posts/v1/posts?limit=20"; count_errors
 posts_list_p50_small=$last_p50
@@ -202,10 +210,11 @@ if [ -z "${BENCH_SKIP_STALE:-}" ]; then
   start_render stale PAGE_CACHE_TTL_MS=1000
   stale=$render_url; stale_pid=$render_pid
   posts=$keep_posts; posts_pid=$keep_posts_pid; posts_log=$keep_posts_log; render_pid=$render_pid_main
-  stale_pages=(/ /posts/10 /posts/30 /posts/50 /posts/70)
-  for page in "${stale_pages[@]}" /posts/90; do curl -fsS -o /dev/null "$stale$page"; done
+  stale_pages=(/ "/posts/$(slug_of 10)" "/posts/$(slug_of 30)" "/posts/$(slug_of 50)" "/posts/$(slug_of 70)")
+  probe=/posts/$(slug_of 90)
+  for page in "${stale_pages[@]}" "$probe"; do expect_200 "$stale$page"; done
   deadline=$(( SECONDS + 30 ))
-  until curl -fsS -D - -o /dev/null "$stale/posts/90" | grep -qi '^x-cache: miss'; do
+  until curl -fsS -D - -o /dev/null "$stale$probe" | grep -qi '^x-cache: miss'; do
     [ "$SECONDS" -lt "$deadline" ] || { log "the probe page never expired"; exit 1; }
     sleep 0.05
   done
@@ -265,12 +274,12 @@ if [ -z "${BENCH_SKIP_CRAWL:-}" ]; then
   seed_rendered_by_copy $CRAWL
   start_render crawled
   crawled=$render_url; crawled_pid=$render_pid
-  shuf -i "1-$CRAWL" >"$work/ids.txt"
-  # crawl NAME URL PREFIX: every id once, in the shuffled order; one row of the table.
+  shuffled_slugs "$work/slugs.txt"
+  # crawl NAME URL PREFIX: every post's slug once, in the shuffled order; one table row.
   crawl() {
     local name=$1 url=$2 prefix=$3
     log "$name ($CONNECTIONS connections)"
-    crawl_ids "$url" "$prefix" "$work/ids.txt" "$CONNECTIONS" "$THREADS"
+    crawl_keys "$url" "$prefix" "$work/slugs.txt" "$CONNECTIONS" "$THREADS"
     local output non2xx socket
     output=$(cat "$work/crawl.out")
     crawl_pages=$(sed -nE 's/.*crawl_pages=([0-9]+).*/\1/p' <<<"$output")
@@ -284,10 +293,11 @@ if [ -z "${BENCH_SKIP_CRAWL:-}" ]; then
   crawl "crawler: $CRAWL post pages once each, random order" "$crawled" /posts/
   page_crawl_rps=$crawl_rps; page_crawl_pages=$crawl_pages; page_crawl_p99=$crawl_p99
   cache_off_p99+=("$crawl_p99 crawler")
-  # Its reference, right after it: the same ids in the same order, from the API.
-  crawl "posts GET /v1/posts/{id}: the same $CRAWL ids once each, same order" "$posts" /v1/posts/
-  crawl_rows+=("| crawler run ÷ posts GET /v1/posts/{id} over the same ids, right after | $(ratio "$page_crawl_rps" "$crawl_rps") ($page_crawl_rps ÷ $crawl_rps req/s, $page_crawl_pages pages, p99 $page_crawl_p99 ms) | ≥ 0.7 |")
-  crawl_rows+=("| crawler run ÷ posts GET /v1/posts/{id} (one post, at the start of the run) | $(ratio "$page_crawl_rps" "$posts_get_rps") | |")
+  # Its reference, right after it: the same slugs in the same order, from the API (the
+  # calls the crawled pages made).
+  crawl "posts GET /v1/posts/{slug}: the same $CRAWL posts once each, same order" "$posts" /v1/posts/
+  crawl_rows+=("| crawler run ÷ posts GET /v1/posts/{slug} over the same posts, right after | $(ratio "$page_crawl_rps" "$crawl_rps") ($page_crawl_rps ÷ $crawl_rps req/s, $page_crawl_pages pages, p99 $page_crawl_p99 ms) | ≥ 0.7 |")
+  crawl_rows+=("| crawler run ÷ posts GET /v1/posts/{slug} (one post, at the start of the run) | $(ratio "$page_crawl_rps" "$posts_get_slug_rps") | |")
   crawl_rows+=("| crawler's render-service peak RSS (its page cache may hold PAGE_CACHE_BYTES, 64 MB) | $(peak_mb "$crawled_pid") MB | |")
   kill "$crawled_pid"; render_pid=$render_pid_main
 fi
@@ -299,15 +309,16 @@ if [ -z "${BENCH_SKIP_SCALE:-}" ]; then
   seed_rendered_by_copy $LARGE
   load "render GET / ($LARGE posts)" "$render/"; count_errors
   render_index_p50_large=$last_p50
-  load "render GET /posts/{id} ($LARGE posts)" "$render/posts/$((LARGE / 2))"; count_errors
+  large_slug=$(slug_of $((LARGE / 2)))
+  load "render GET /posts/{slug} ($LARGE posts)" "$render/posts/$large_slug"; count_errors
   render_post_p50_large=$last_p50
   render_pid=$uncached_pid
   load "render GET /, cache off ($LARGE posts)" "$uncached/"; count_errors
   uncached_index_p50_large=$last_p50
   cache_off_p99+=("$last_p99 render GET / ($LARGE posts)")
-  load "render GET /posts/{id}, cache off ($LARGE posts)" "$uncached/posts/$((LARGE / 2))"; count_errors
+  load "render GET /posts/{slug}, cache off ($LARGE posts)" "$uncached/posts/$large_slug"; count_errors
   uncached_post_p50_large=$last_p50
-  cache_off_p99+=("$last_p99 render GET /posts/{id} ($LARGE posts)")
+  cache_off_p99+=("$last_p99 render GET /posts/{slug} ($LARGE posts)")
   render_pid=$render_pid_main
   load "posts GET /v1/posts/{id} ($LARGE posts)" "$posts/v1/posts/$((LARGE / 2))"; count_errors
   posts_get_p50_large=$last_p50
@@ -341,7 +352,7 @@ log "load average at the end: $load_end"
   echo "|---|---|---|"
   echo "| render GET /, cache off ÷ posts GET /v1/post-summaries?limit=10 (the call it makes) | $(ratio "$uncached_index_rps" "$posts_summaries10_rps") ($uncached_index_rps ÷ $posts_summaries10_rps req/s) | ≥ 0.8 |"
   echo "| render GET /, cache off ÷ posts GET /v1/posts?limit=10 (the call it made before) | $(ratio "$uncached_index_rps" "$posts_list10_rps") | |"
-  echo "| render GET /posts/{id}, cache off ÷ posts GET /v1/posts/{id} | $(ratio "$uncached_post_rps" "$posts_get_rps") ($uncached_post_rps ÷ $posts_get_rps req/s) | ≥ 0.75 |"
+  echo "| render GET /posts/{slug}, cache off ÷ posts GET /v1/posts/{slug} (the call it makes) | $(ratio "$uncached_post_rps" "$posts_get_slug_rps") ($uncached_post_rps ÷ $posts_get_slug_rps req/s) | ≥ 0.75 |"
   echo "| posts GET /v1/posts/{id} ÷ point-select loop | $(ratio "$posts_get_rps" "$point_rps") ($posts_get_rps ÷ $point_rps req/s) | ≥ 0.75 |"
   printf '%s\n' "${flask_rows[@]}"
   printf '%s\n' "${crawl_rows[@]}"
