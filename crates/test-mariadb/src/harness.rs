@@ -23,12 +23,18 @@ use crate::MariaDb;
 
 /// What a case receives: the shared database server, started on first use.
 #[derive(Clone)]
-pub struct Db(Arc<OnceCell<MariaDb>>);
+pub struct Db {
+    server: Arc<OnceCell<MariaDb>>,
+    start: StartServer,
+}
+
+/// Starts the shared server: [`MariaDb::start`] unless [`run_with_server`] says otherwise.
+pub type StartServer = fn() -> Pin<Box<dyn Future<Output = MariaDb> + Send>>;
 
 impl Db {
     /// The shared server, started if no case has started it yet.
     pub async fn server(&self) -> &MariaDb {
-        self.0.get_or_init(MariaDb::start).await
+        self.server.get_or_init(self.start).await
     }
 
     /// A fresh, empty database on the shared server.
@@ -77,6 +83,12 @@ const CASE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
 /// [`run`], with `threads` cases at a time unless `--test-threads` says otherwise: for
 /// cases that load the machine or measure latency, and so must not crowd each other.
 pub fn run_with_threads(cases: Vec<Case>, threads: usize) -> ExitCode {
+    run_with_server(cases, threads, || Box::pin(MariaDb::start()))
+}
+
+/// [`run_with_threads`], with the shared server started by `start` (one that requires
+/// TLS, for instance: [`MariaDb::start_with_tls`]).
+pub fn run_with_server(cases: Vec<Case>, threads: usize, start: StartServer) -> ExitCode {
     let mut arguments = Arguments::from_args();
     if arguments.test_threads.is_none() {
         arguments.test_threads = Some(threads);
@@ -91,7 +103,10 @@ pub fn run_with_threads(cases: Vec<Case>, threads: usize) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let db = Db(Arc::new(OnceCell::new()));
+    let db = Db {
+        server: Arc::new(OnceCell::new()),
+        start,
+    };
 
     let trials = cases
         .into_iter()
@@ -119,7 +134,7 @@ pub fn run_with_threads(cases: Vec<Case>, threads: usize) -> ExitCode {
 
     let conclusion = libtest_mimic::run(&arguments, trials);
 
-    if let Some(cell) = Arc::into_inner(db.0) {
+    if let Some(cell) = Arc::into_inner(db.server) {
         if let Some(server) = cell.into_inner() {
             runtime.block_on(server.remove());
         }

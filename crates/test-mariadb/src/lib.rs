@@ -158,6 +158,12 @@ impl MariaDb {
         )
     }
 
+    /// How a client reaches this server over TLS (`None` when it does not require TLS):
+    /// for connections a test makes to the server at another address (a proxy).
+    pub fn ssl_opts(&self) -> Option<SslOpts> {
+        self.ssl.clone()
+    }
+
     /// A connection to the server itself (over TLS when it requires it).
     pub async fn connect(&self) -> mysql_async::Result<mysql_async::Conn> {
         let opts = Opts::from_url(&self.server_url()).expect("a valid server URL");

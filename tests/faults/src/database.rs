@@ -105,13 +105,17 @@ pub fn database_name(url: &str) -> &str {
     after_host.split('?').next().unwrap_or(after_host)
 }
 
-/// Waits until the server at `addr` answers `SELECT 1`; how long that took.
+/// Waits until the server at `addr` answers `SELECT 1` over TLS; how long that took.
 pub async fn wait_until_accepting(addr: SocketAddr, limit: Duration) -> Duration {
     let started = Instant::now();
     let url = format!("mysql://root@{addr}/?prefer_socket=false");
+    let opts = mysql_async::OptsBuilder::from_opts(
+        mysql_async::Opts::from_url(&url).expect("a valid database URL"),
+    )
+    .ssl_opts(crate::tls::ssl_opts());
     loop {
         let attempt = tokio::time::timeout(Duration::from_secs(2), async {
-            let mut conn = mysql_async::Conn::from_url(url.as_str()).await?;
+            let mut conn = mysql_async::Conn::new(opts.clone()).await?;
             conn.query_drop("SELECT 1").await?;
             conn.disconnect().await
         })

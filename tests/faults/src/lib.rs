@@ -11,6 +11,8 @@
 //! - [`database`]: a MariaDB container seen from outside: its id, `docker kill -s KILL`,
 //!   `docker start`, `docker pause`, the host port it came back on, and a URL for a
 //!   database reached through a proxy.
+//! - [`tls`]: the run's throwaway CA and certificates: MariaDB requires TLS,
+//!   posts-service serves HTTPS, and every client trusts only that CA.
 //! - [`measure`]: latencies and their percentiles, and waiting for a condition with the
 //!   time it took.
 //!
@@ -19,5 +21,6 @@
 pub mod database;
 pub mod measure;
 pub mod services;
+pub mod tls;
 
 pub use services::{Scenario, Service};

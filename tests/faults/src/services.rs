@@ -136,24 +136,32 @@ impl Scenario {
     }
 
     /// Starts posts-service over `database_url` (not waiting for it), with `extra`
-    /// variables on top of the required ones.
+    /// variables on top of the required ones. It reaches MariaDB over TLS, verifying the
+    /// server against the suite's CA, and serves HTTPS ([`crate::tls`]).
     pub fn posts_service(&self, database_url: &str, extra: &[(&str, &str)]) -> Service {
+        let certs = crate::tls::certs();
         let mut env = vec![
             ("DATABASE_URL", database_url.to_owned()),
             ("API_TOKEN", API_TOKEN.to_owned()),
+            ("DATABASE_TLS", "true".to_owned()),
+            ("DATABASE_CA_FILE", path_text(&certs.ca_file())),
+            ("TLS_CERT_FILE", path_text(&certs.posts.cert_file)),
+            ("TLS_KEY_FILE", path_text(&certs.posts.key_file)),
         ];
         env.extend(
             extra
                 .iter()
                 .map(|(name, value)| (*name, (*value).to_owned())),
         );
-        Service::spawn("posts-service", &self.logs, env)
+        Service::spawn("posts-service", "https", &self.logs, env)
     }
 
-    /// Starts render-service in front of `posts_url` (not waiting for it).
+    /// Starts render-service in front of `posts_url` (not waiting for it), an `https`
+    /// URL it trusts through the suite's CA.
     pub fn render_service(&self, posts_url: &str, extra: &[(&str, &str)]) -> Service {
         let mut env = vec![
             ("POSTS_SERVICE_URL", posts_url.to_owned()),
+            ("POSTS_CA_FILE", path_text(&crate::tls::certs().ca_file())),
             ("POSTS_API_TOKEN", API_TOKEN.to_owned()),
             ("ADMIN_USER", ADMIN_USER.to_owned()),
             ("ADMIN_PASSWORD", ADMIN_PASSWORD.to_owned()),
@@ -164,8 +172,12 @@ impl Scenario {
                 .iter()
                 .map(|(name, value)| (*name, (*value).to_owned())),
         );
-        Service::spawn("render-service", &self.logs, env)
+        Service::spawn("render-service", "http", &self.logs, env)
     }
+}
+
+fn path_text(path: &Path) -> String {
+    path.to_str().expect("a UTF-8 path").to_owned()
 }
 
 /// A running service process; killed when dropped (thawed first if frozen, since
@@ -175,7 +187,7 @@ pub struct Service {
     child: Child,
     /// Its public listener.
     pub addr: SocketAddr,
-    /// `http://127.0.0.1:port`.
+    /// `https://127.0.0.1:port` (posts-service) or `http://127.0.0.1:port`.
     pub url: String,
     /// Its `/metrics`.
     pub metrics_url: String,
@@ -184,7 +196,7 @@ pub struct Service {
 }
 
 impl Service {
-    fn spawn(name: &'static str, logs: &Path, env: Vec<(&str, String)>) -> Service {
+    fn spawn(name: &'static str, scheme: &str, logs: &Path, env: Vec<(&str, String)>) -> Service {
         let binary = binary(name);
         let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
         let metrics_addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
@@ -212,7 +224,7 @@ impl Service {
             name,
             child,
             addr,
-            url: format!("http://{addr}"),
+            url: format!("{scheme}://{addr}"),
             metrics_url: format!("http://{metrics_addr}/metrics"),
             log,
         }
@@ -253,7 +265,7 @@ impl Service {
     /// Polls `path` until it answers `status`; how long that took. Fails with the log's
     /// tail after `limit`, or at once when the process exits.
     pub async fn wait_for(&mut self, path: &str, status: StatusCode, limit: Duration) -> Duration {
-        let client = reqwest::Client::builder()
+        let client = crate::tls::client()
             .timeout(Duration::from_millis(500))
             .build()
             .expect("an HTTP client");

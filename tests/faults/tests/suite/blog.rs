@@ -7,7 +7,7 @@ use std::time::Duration;
 use fault_proxy::FaultProxy;
 use fault_suite::database;
 use fault_suite::services::API_TOKEN;
-use fault_suite::{Scenario, Service};
+use fault_suite::{tls, Scenario, Service};
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{json, Value};
 use test_mariadb::harness::Db;
@@ -46,7 +46,7 @@ pub async fn render_behind_proxy(
     extra: &[(&str, &str)],
 ) -> (FaultProxy, Service) {
     let proxy = FaultProxy::start(posts.addr).await.expect("a proxy");
-    let mut render = scenario.render_service(&format!("http://{}", proxy.local_addr()), extra);
+    let mut render = scenario.render_service(&format!("https://{}", proxy.local_addr()), extra);
     render
         .wait_for("/healthz", StatusCode::OK, START_LIMIT)
         .await;
@@ -58,7 +58,7 @@ pub async fn render_behind_proxy(
 pub struct Api {
     /// The client (its timeout is the one given to [`Api::new`]).
     pub client: Client,
-    /// `http://host:port`.
+    /// `https://host:port`.
     pub base: String,
 }
 
@@ -66,7 +66,7 @@ impl Api {
     /// A client whose requests give up after `timeout`.
     pub fn new(base: &str, timeout: Duration) -> Api {
         Api {
-            client: Client::builder()
+            client: tls::client()
                 .timeout(timeout)
                 .build()
                 .expect("an HTTP client"),

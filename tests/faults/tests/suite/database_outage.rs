@@ -10,10 +10,9 @@ use std::time::{Duration, Instant};
 use fault_proxy::{Fault, FaultProxy};
 use fault_suite::database;
 use fault_suite::measure::{figure, ms, within, Latencies};
-use fault_suite::{Scenario, Service};
+use fault_suite::{tls, Scenario, Service};
 use reqwest::StatusCode;
 use test_mariadb::harness::Db;
-use test_mariadb::MariaDb;
 
 use crate::blog::{id_of, posts_behind_proxy, Api, Problems, START_LIMIT};
 
@@ -173,7 +172,7 @@ pub async fn blackholed_database_gives_503_within_2_s_and_recovers_within_1_s(db
 pub async fn frozen_database_gives_503_within_2_s_and_recovers_within_1_s(_shared: Db) {
     let scenario = Scenario::new("database-frozen");
     // Its own server: this one gets frozen.
-    let db = MariaDb::start().await;
+    let db = tls::start_database().await;
     let container = db.container_id().to_owned();
     let mut posts = scenario.posts_service(&db.fresh_database().await, &[]);
     posts.wait_for("/readyz", StatusCode::OK, START_LIMIT).await;

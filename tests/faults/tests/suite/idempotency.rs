@@ -7,7 +7,7 @@ use std::time::Duration;
 use fault_proxy::{Direction, Fault, FaultProxy};
 use fault_suite::measure::{figure, ms, timed, within};
 use fault_suite::services::{ADMIN_PASSWORD, ADMIN_USER, API_TOKEN};
-use fault_suite::Scenario;
+use fault_suite::{tls, Scenario};
 use reqwest::header::{CONTENT_TYPE, LOCATION};
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{json, Value};
@@ -37,9 +37,9 @@ pub async fn a_create_retried_after_a_timeout_makes_one_post(db: Db) {
     let scenario = Scenario::new("idempotent-retry");
     let posts = posts_direct(&scenario, &db, &[]).await;
     let proxy = FaultProxy::start(posts.addr).await.expect("a proxy");
-    let via_proxy = format!("http://{}", proxy.local_addr());
+    let via_proxy = format!("https://{}", proxy.local_addr());
     let api = Api::new(&posts.url, Duration::from_secs(5));
-    let client = Client::builder()
+    let client = tls::client()
         .timeout(CLIENT_TIMEOUT)
         .build()
         .expect("an HTTP client");
@@ -47,6 +47,16 @@ pub async fn a_create_retried_after_a_timeout_makes_one_post(db: Db) {
     let title = "created once, asked twice";
     let body = "The answer to the first attempt was lost.";
 
+    // The client's connection is open, its TLS handshake done, before the fault: the
+    // create's request reaches posts-service at once, only its answer is late.
+    let warm_up = client
+        .get(format!("{via_proxy}/healthz"))
+        .send()
+        .await
+        .expect("posts-service answers through the proxy");
+    assert_eq!(warm_up.status(), StatusCode::OK);
+    // Read to its end, so that the connection goes back to the client's pool.
+    warm_up.bytes().await.expect("the health answer's body");
     // The answer is held past the client's patience; the create itself goes through.
     proxy.set_fault(Fault::Latency {
         direction: Direction::Downstream,
@@ -131,7 +141,7 @@ pub async fn a_create_retried_after_a_timeout_makes_one_post(db: Db) {
 
 /// A browser: cookies kept, redirects shown.
 fn browser() -> Client {
-    Client::builder()
+    tls::client()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(10))

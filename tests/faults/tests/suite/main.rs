@@ -20,7 +20,8 @@ mod shutdown;
 mod writes;
 
 fn main() -> std::process::ExitCode {
-    test_mariadb::harness::run_with_threads(
+    // The shared server requires TLS, as the deployments' does (fault_suite::tls).
+    test_mariadb::harness::run_with_server(
         test_mariadb::cases![
             // The longest first, so that the rest fill the other thread meanwhile.
             writes::acknowledged_writes_survive_three_kill_9_of_the_database,
@@ -36,5 +37,6 @@ fn main() -> std::process::ExitCode {
             idempotency::a_double_submitted_add_form_makes_one_post,
         ],
         2,
+        || Box::pin(fault_suite::tls::start_database()),
     )
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use fault_proxy::{Fault, FaultProxy};
 use fault_suite::measure::{figure, ms, within, Latencies};
-use fault_suite::{Scenario, Service};
+use fault_suite::{tls, Scenario, Service};
 use reqwest::{Client, StatusCode};
 use test_mariadb::harness::Db;
 
@@ -63,7 +63,7 @@ impl Outage {
 
 /// A reader: no cookies, redirects shown.
 fn reader() -> Client {
-    Client::builder()
+    tls::client()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(10))
         .build()

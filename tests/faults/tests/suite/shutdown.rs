@@ -3,8 +3,12 @@
 //! the 20 s drain deadline, although idle keep-alive clients (and clients that connected
 //! but never sent a request) are still attached.
 //!
-//! Requests are made slow (200 ms of latency on the link behind the service) so that
-//! some are surely in flight when the signal comes. A request counts as accepted when
+//! Requests are made slow (latency added to every answer on the link behind the
+//! service) so that some are surely in flight when the signal comes: 200 ms between
+//! render-service and posts-service, one call a page; 100 ms between posts-service and
+//! MariaDB, where a create makes about 18 round trips (about 2 s: more would bring it
+//! near this scenario's 5 s database timeout on a busy machine, and a 503 from that
+//! timeout is not what the scenario tests). A request counts as accepted when
 //! it was sent at least [`ACCEPTED_MARGIN`] before the signal: by then the service has
 //! read it.
 
@@ -15,11 +19,11 @@ use std::time::{Duration, Instant};
 use fault_proxy::{Direction, Fault, FaultProxy};
 use fault_suite::measure::{figure, ms};
 use fault_suite::services::API_TOKEN;
-use fault_suite::{Scenario, Service};
+use fault_suite::{tls, Scenario, Service};
 use reqwest::Client;
 use serde_json::json;
 use test_mariadb::harness::Db;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::blog::{
@@ -29,8 +33,12 @@ use crate::blog::{
 const LOAD_CLIENTS: usize = 12;
 const IDLE_KEEP_ALIVE: usize = 10;
 const IDLE_SILENT: usize = 5;
-const SLOW_LINK: Duration = Duration::from_millis(200);
-const SLOW_LINK_JITTER: Duration = Duration::from_millis(50);
+/// Latency, and its jitter, on the link from posts-service to MariaDB.
+const SLOW_DATABASE_LINK: (Duration, Duration) =
+    (Duration::from_millis(100), Duration::from_millis(25));
+/// Latency, and its jitter, on the link from render-service to posts-service.
+const SLOW_POSTS_LINK: (Duration, Duration) =
+    (Duration::from_millis(200), Duration::from_millis(50));
 const ACCEPTED_MARGIN: Duration = Duration::from_millis(100);
 /// Load before the signal (pools warm, many requests accepted).
 const LOAD_BEFORE: Duration = Duration::from_secs(2);
@@ -52,9 +60,28 @@ impl Attempt {
     }
 }
 
+/// A client's connection: over TLS to posts-service, plain to render-service.
+trait Connection: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Connection for T {}
+
+/// A connection to `service`, its TLS handshake done when the service serves HTTPS.
+async fn connect(service: &Service) -> Box<dyn Connection> {
+    let tcp = TcpStream::connect(service.addr).await.expect("connect");
+    if !service.url.starts_with("https:") {
+        return Box::new(tcp);
+    }
+    let name = rustls::pki_types::ServerName::from(service.addr.ip());
+    Box::new(
+        tls::connector()
+            .connect(name, tcp)
+            .await
+            .expect("a TLS handshake"),
+    )
+}
+
 /// A connection that made one keep-alive request and then stays idle.
-async fn idle_keep_alive(service: &Service) -> TcpStream {
-    let mut stream = TcpStream::connect(service.addr).await.expect("connect");
+async fn idle_keep_alive(service: &Service) -> Box<dyn Connection> {
+    let mut stream = connect(service).await;
     stream
         .write_all(b"GET /healthz HTTP/1.1\r\nHost: faults\r\n\r\n")
         .await
@@ -76,7 +103,7 @@ async fn idle_keep_alive(service: &Service) -> TcpStream {
 
 /// Whether the server closed `stream` (EOF or reset) within `limit`; bytes of a
 /// response still buffered are skipped.
-async fn closed_within(stream: &mut TcpStream, limit: Duration) -> bool {
+async fn closed_within(stream: &mut Box<dyn Connection>, limit: Duration) -> bool {
     let deadline = Instant::now() + limit;
     let mut buffer = [0; 1024];
     loop {
@@ -100,7 +127,7 @@ where
             let stop = Arc::clone(stop);
             let request = request.clone();
             tokio::spawn(async move {
-                let client = Client::builder()
+                let client = tls::client()
                     .timeout(Duration::from_secs(10))
                     .build()
                     .expect("an HTTP client");
@@ -141,8 +168,11 @@ where
     for _ in 0..IDLE_KEEP_ALIVE {
         idle.push(idle_keep_alive(service).await);
     }
+    // Connected, and silent: not even a TLS handshake.
     for _ in 0..IDLE_SILENT {
-        idle.push(TcpStream::connect(service.addr).await.expect("connect"));
+        let silent: Box<dyn Connection> =
+            Box::new(TcpStream::connect(service.addr).await.expect("connect"));
+        idle.push(silent);
     }
     let stop = Arc::new(AtomicBool::new(false));
     let load = start_load(&stop, request);
@@ -171,7 +201,14 @@ where
     let failed: Vec<String> = accepted
         .iter()
         .filter(|attempt| !attempt.ok())
-        .map(|attempt| format!("{:?}", attempt.outcome))
+        .map(|attempt| {
+            format!(
+                "{:?} after {} (sent {} before the signal)",
+                attempt.outcome,
+                ms(attempt.finished - attempt.started),
+                ms(signalled.saturating_duration_since(attempt.started)),
+            )
+        })
         .collect();
     let in_flight = accepted
         .iter()
@@ -198,7 +235,10 @@ where
     );
     let mut problems = Problems::default();
     problems.check(failed.is_empty(), || {
-        format!("accepted requests failed: {failed:?}")
+        format!(
+            "accepted requests failed: {failed:?}\n{}",
+            service.log_tail()
+        )
     });
     problems.check(in_flight > 0, || {
         "no request was in flight at the signal: the scenario tested nothing".to_owned()
@@ -218,16 +258,19 @@ where
     problems.assert_none(scenario);
 }
 
-/// Creates a post through posts-service at `posts_url` for the load to read, then makes
-/// the link behind `proxy` slow; the post's id.
-/// Makes a post, then slows the link; answers the post's id and slug.
-async fn post_to_read_then_slow_the_link(posts_url: &str, proxy: &FaultProxy) -> (u64, String) {
+/// Creates a post through posts-service at `posts_url` for the load to read, then adds
+/// `latency` (and its jitter) to the link behind `proxy`; the post's id and slug.
+async fn post_to_read_then_slow_the_link(
+    posts_url: &str,
+    proxy: &FaultProxy,
+    (delay, jitter): (Duration, Duration),
+) -> (u64, String) {
     let api = Api::new(posts_url, Duration::from_secs(10));
     let post = api.create_ok("read under load", "x").await;
     proxy.set_fault(Fault::Latency {
         direction: Direction::Downstream,
-        delay: SLOW_LINK,
-        jitter: SLOW_LINK_JITTER,
+        delay,
+        jitter,
     });
     (id_of(&post), slug_of(&post).to_owned())
 }
@@ -236,7 +279,7 @@ pub async fn sigterm_under_load_posts_service_fails_no_accepted_request(db: Db) 
     let scenario = Scenario::new("sigterm-posts-service");
     // A slow database link keeps requests in flight; allow for it.
     let (proxy, mut posts) = posts_behind_proxy(&scenario, &db, &[("DB_TIMEOUT_MS", "5000")]).await;
-    let (id, _) = post_to_read_then_slow_the_link(&posts.url, &proxy).await;
+    let (id, _) = post_to_read_then_slow_the_link(&posts.url, &proxy, SLOW_DATABASE_LINK).await;
     let base = posts.url.clone();
     terminate_under_load(&scenario, &mut posts, move |client, n| {
         if n % 2 == 0 {
@@ -257,7 +300,7 @@ pub async fn sigterm_under_load_render_service_fails_no_accepted_request(db: Db)
     // No page cache: every page asks posts-service, over a slow link.
     let (proxy, mut render) =
         render_behind_proxy(&scenario, &posts, &[("PAGE_CACHE_TTL_MS", "0")]).await;
-    let (_, slug) = post_to_read_then_slow_the_link(&posts.url, &proxy).await;
+    let (_, slug) = post_to_read_then_slow_the_link(&posts.url, &proxy, SLOW_POSTS_LINK).await;
     let base = render.url.clone();
     terminate_under_load(&scenario, &mut render, move |client, n| {
         if n % 2 == 0 {

@@ -13,11 +13,10 @@ use std::time::{Duration, Instant};
 use fault_proxy::FaultProxy;
 use fault_suite::database;
 use fault_suite::measure::{figure, ms, within};
-use fault_suite::Scenario;
+use fault_suite::{tls, Scenario};
 use reqwest::StatusCode;
 use serde_json::Value;
 use test_mariadb::harness::Db;
-use test_mariadb::MariaDb;
 
 use crate::blog::{id_of, Api, Problems, START_LIMIT};
 
@@ -225,7 +224,7 @@ async fn update(api: &Api, ledger: &mut Ledger, index: usize, title: String, bod
 pub async fn acknowledged_writes_survive_three_kill_9_of_the_database(_shared: Db) {
     let scenario = Scenario::new("acknowledged-writes");
     // Its own server: this one gets killed.
-    let db = MariaDb::start().await;
+    let db = tls::start_database().await;
     let container = db.container_id().to_owned();
     let url = db.fresh_database().await;
     let proxy = FaultProxy::start(database::host_addr(&container).await)
