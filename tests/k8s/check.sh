@@ -69,7 +69,6 @@ with_components() {
   local variant="k8s/overlays/.check-$1" c
   rm -rf "$variant"
   cp -r "k8s/overlays/$1" "$variant"
-  VARIANTS+=("$ROOT/$variant")
   grep -q '^components:' "$variant/kustomization.yaml" && { echo "$1 already lists components" >&2; return 1; }
   {
     echo "components:"
@@ -84,6 +83,8 @@ for dir in k8s/overlays/*/; do
   overlays+=("$name" "$name+components")
   case_ "kustomize_builds::$name" kubectl kustomize "$dir" -o "$OUT/$name.yaml"
   variant=$(with_components "$name")
+  # (recorded here: with_components runs in a subshell)
+  [[ -z $variant ]] || VARIANTS+=("$ROOT/$variant")
   case_ "kustomize_builds::$name+components" kubectl kustomize "$variant" -o "$OUT/$name+components.yaml"
 done
 (( ${#overlays[@]} >= 4 )) || { log "expected at least the dev and prod overlays"; FAILED=$((FAILED + 1)); }
