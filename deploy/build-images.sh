@@ -50,7 +50,7 @@ RUST_VERSION=${RUST_VERSION:-1.95}
 PROMETHEUS_VERSION=2.42.0
 # The Galera image's own version (its second tag and its OCI version label).
 GALERA_IMAGE=blog/mariadb-galera
-GALERA_IMAGE_VERSION=0.2.0
+GALERA_IMAGE_VERSION=0.3.0
 
 # The backup jobs' image: mariadb:10.11 with restic and busybox (the project's own).
 BACKUP_IMAGE=blog/mariadb-backup

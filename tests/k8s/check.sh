@@ -69,7 +69,6 @@ with_components() {
   local variant="k8s/overlays/.check-$1" c
   rm -rf "$variant"
   cp -r "k8s/overlays/$1" "$variant"
-  VARIANTS+=("$ROOT/$variant")
   grep -q '^components:' "$variant/kustomization.yaml" && { echo "$1 already lists components" >&2; return 1; }
   {
     echo "components:"
@@ -84,6 +83,8 @@ for dir in k8s/overlays/*/; do
   overlays+=("$name" "$name+components")
   case_ "kustomize_builds::$name" kubectl kustomize "$dir" -o "$OUT/$name.yaml"
   variant=$(with_components "$name")
+  # (recorded here: with_components runs in a subshell)
+  [[ -z $variant ]] || VARIANTS+=("$ROOT/$variant")
   case_ "kustomize_builds::$name+components" kubectl kustomize "$variant" -o "$OUT/$name+components.yaml"
 done
 (( ${#overlays[@]} >= 4 )) || { log "expected at least the dev and prod overlays"; FAILED=$((FAILED + 1)); }
@@ -122,17 +123,20 @@ if (( rc != 0 )) && ! grep -q '^test consistency::.* FAILED$' "$consistency_log"
 fi
 
 # The checker must not pass everything: feed it mistakes it has to find. Most are planted
-# in the dev overlay with every component; a few in the overlay alone or in the Galera
-# compose file.
+# in the dev overlay with every component; a few in the overlay alone, in prod (alone or
+# with every component), in the Galera compose file or in the restore Job.
 mutant_is_caught() {
   local mistake=$1 name=dev+components mutant="$OUT/mutant.yaml" galera="$ROOT/docker-compose.galera.yml"
   case $mistake in
     single-node-on-the-galera-image) name=dev ;;
+    prod-galera-*) name=prod+components ;;
     prod-*) name=prod ;;
     compose-*) mutant="$OUT/mutant-galera.yml" ;;
+    ops-*) name=prod mutant="$OUT/mutant-job.yaml" ;;
   esac
   local base="$OUT/$name.yaml"
   [[ $mistake == compose-* ]] && base=$galera
+  [[ $mistake == ops-* ]] && base=$ROOT/k8s/ops/mariadb-restore-job.yaml
   case $mistake in
     unknown-variable) sed 's/name: DATABASE_PASSWORD_FILE$/name: DATABASE_SECRET_FILE/' "$base" ;;
     secret-file-not-mounted) sed 's|value: /run/secrets/blog/session-secret$|value: /run/secrets/session-secret|' "$base" ;;
@@ -157,6 +161,10 @@ mutant_is_caught() {
     backup-as-the-runtime-account) sed 's/key: MARIADB_MIGRATION_USER$/key: MARIADB_USER/' "$base" ;;
     prod-render-over-plain-http) sed 's|POSTS_SERVICE_URL: https://posts-service:8081|POSTS_SERVICE_URL: http://posts-service:8081|' "$base" ;;
     prod-database-in-the-clear) sed 's/DATABASE_TLS: "true"/DATABASE_TLS: "false"/' "$base" ;;
+    prod-galera-replication-in-the-clear) sed '/- name: GALERA_TLS_[A-Z]*_FILE$/,+1d' "$base" ;;
+    prod-galera-tls-file-not-mounted) sed 's|value: /etc/mysql/tls/tls.key$|value: /etc/mysql/tls.key|' "$base" ;;
+    prod-backups-in-the-clear) sed '/^  MARIADB_CA_FILE: /d' "$base" ;;
+    ops-restore-in-the-clear) sed '/- name: MARIADB_CA_FILE$/,/optional: true$/d' "$base" ;;
     # (its build context made absolute: the copy is not beside the original)
     compose-galera-on-the-public-image)
       sed "s|image: blog/mariadb-galera:10.11\$|image: mariadb:10.11|; s|context: \./|context: $ROOT/|" "$base" ;;
@@ -167,13 +175,14 @@ mutant_is_caught() {
     compose-root-from-anywhere)
       sed "s|MARIADB_ROOT_HOST: localhost|MARIADB_ROOT_HOST: '%'|; s|context: \./|context: $ROOT/|" "$base" ;;
     compose-replication-in-the-clear)
-      sed "s|; socket.ssl_key=/etc/mysql/tls/mariadb.key||; s|context: \./|context: $ROOT/|" "$base" ;;
+      sed "/GALERA_TLS_KEY_FILE:/d; s|context: \./|context: $ROOT/|" "$base" ;;
     compose-render-over-plain-http)
       sed "s|POSTS_SERVICE_URL: https://|POSTS_SERVICE_URL: http://|; s|context: \./|context: $ROOT/|" "$base" ;;
   esac >"$mutant"
   ! cmp -s "$mutant" "$base" || { echo "the mutation $mistake changed nothing"; return 1; }
   local args=("$name=$mutant")
   [[ $mistake == compose-* ]] && args=("$name=$OUT/$name.yaml" --compose-galera "$mutant")
+  [[ $mistake == ops-* ]] && args=("$name=$OUT/$name.yaml" --ops "$mutant")
   if python "$HERE/consistency.py" --root "$ROOT" --compose "$ROOT/docker-compose.yml" "${args[@]}"; then
     echo "consistency.py accepted a manifest with the mistake: $mistake"
     return 1
@@ -188,7 +197,8 @@ if [[ -s $OUT/dev+components.yaml && -s $OUT/dev.yaml ]]; then
     compose-secret-in-the-environment compose-secret-not-mounted root-from-anywhere \
     migrations-as-the-runtime-account backup-as-the-runtime-account prod-render-over-plain-http \
     prod-database-in-the-clear compose-root-from-anywhere compose-replication-in-the-clear \
-    compose-render-over-plain-http; do
+    compose-render-over-plain-http prod-galera-replication-in-the-clear \
+    prod-galera-tls-file-not-mounted prod-backups-in-the-clear ops-restore-in-the-clear; do
     case_ "consistency_catches::$mistake" mutant_is_caught "$mistake"
   done
 fi

@@ -275,6 +275,65 @@ def cnf_settings(text: str):
     return settings
 
 
+# GALERA_TLS_*_FILE -> the socket.ssl_* option galera.sh makes of it, and the server's
+# own TLS setting (mariadb.cnf) that names the same kind of file
+GALERA_TLS_FILES = {
+    "GALERA_TLS_CA_FILE": ("socket.ssl_ca", "ssl-ca"),
+    "GALERA_TLS_CERT_FILE": ("socket.ssl_cert", "ssl-cert"),
+    "GALERA_TLS_KEY_FILE": ("socket.ssl_key", "ssl-key"),
+}
+
+
+def galera_tls_options(env):
+    """The socket.ssl_* provider options a Galera node of this environment gets, as
+    galera.sh composes them: GALERA_PROVIDER_OPTIONS, then GALERA_TLS_*_FILE (the last
+    of an option wins)."""
+    options = {}
+    for item in str(env.get("GALERA_PROVIDER_OPTIONS") or "").split(";"):
+        key, _, value = (x.strip() for x in item.partition("="))
+        if key.startswith("socket.ssl"):
+            options[key] = value
+    for var, (option, _) in GALERA_TLS_FILES.items():
+        if env.get(var):
+            options[option] = str(env[var])
+    return options
+
+
+def env_value(entry, config_maps):
+    """The value of a container's env entry: literal, or from a ConfigMap key (config_maps
+    by name without the hash suffix); None when unset (an optional key that is missing)."""
+    if "value" in entry:
+        return entry["value"]
+    ref = entry.get("valueFrom", {}).get("configMapKeyRef")
+    if ref:
+        return (config_maps.get(re.sub(r"-[a-z0-9]{10}$", "", ref["name"])) or {}).get(ref["key"])
+    return None
+
+
+def mariadb_tls_files(mariadb, config_by_base):
+    """{"ssl-ca": (Secret, key), ...}: where MariaDB's own TLS files (mariadb.cnf) come from."""
+    if not mariadb:
+        return {}
+    pod = pod_spec_of(mariadb)[1]
+    container = pod["containers"][0]
+    cnf = {k.replace("_", "-"): v for k, v in cnf_settings("\n".join(str(v) for v in config_by_base.get("mariadb-server-config", {}).values())).items()}
+    return {setting: file_secret_ref(pod, container, str(cnf[setting])) for setting in ("ssl-ca", "ssl-cert", "ssl-key") if cnf.get(setting)}
+
+
+def ca_file_problems(where, pod, config_maps, mariadb_ca):
+    """A backup or restore pod connects over TLS: MARIADB_CA_FILE is set and is the file of
+    MariaDB's CA (the same Secret key)."""
+    container = pod["containers"][0]
+    entry = next((e for e in container.get("env", []) if e["name"] == "MARIADB_CA_FILE"), None)
+    path = env_value(entry, config_maps) if entry else None
+    if not path:
+        return [f"{where}: MARIADB_CA_FILE is not set: it connects without TLS, which MariaDB refuses"]
+    ref = file_secret_ref(pod, container, path)
+    if not mariadb_ca or ref != mariadb_ca:
+        return [f"{where}: MARIADB_CA_FILE {path} is {ref or 'no mounted Secret key'}, not MariaDB's CA {mariadb_ca}"]
+    return []
+
+
 def surge_pods(deployment, replicas):
     surge = deployment["spec"].get("strategy", {}).get("rollingUpdate", {}).get("maxSurge", "25%")
     if isinstance(surge, str) and surge.endswith("%"):
@@ -586,6 +645,23 @@ def check_overlay(report, overlay, docs, facts, drain, targets, root):
         cnf = cnf_settings("\n".join(str(v) for v in config_by_base.get("mariadb-server-config", {}).values()))
         if str(cnf.get("require_secure_transport", cnf.get("require-secure-transport", ""))).upper() not in ("ON", "1", "TRUE"):
             problems.append(f"{overlay}: MariaDB does not require TLS of its clients (require-secure-transport)")
+        tls_files = mariadb_tls_files(mariadb, config_by_base)
+        for setting in ("ssl-ca", "ssl-cert", "ssl-key"):
+            if not tls_files.get(setting):
+                problems.append(f"{overlay}: MariaDB's {setting} is not a file of a mounted Secret")
+        # Galera: replication (socket.ssl_*) with the files MariaDB serves clients with
+        if mariadb and mariadb_env.get("GALERA_CLUSTER_ADDRESS"):
+            pod = pod_spec_of(mariadb)[1]
+            options = galera_tls_options(mariadb_env)
+            for var, (option, setting) in GALERA_TLS_FILES.items():
+                path = options.get(option)
+                ref = file_secret_ref(pod, pod["containers"][0], path) if path else None
+                if not path:
+                    problems.append(f"{overlay}: the Galera nodes get no {option} ({var}): replication in the clear")
+                elif ref != tls_files.get(setting):
+                    problems.append(f"{overlay}: the Galera nodes' {option} is {path} ({ref or 'not a mounted Secret key'}), not MariaDB's {setting} {tls_files.get(setting)}")
+        for cronjob in (c for c in by_kind.get("CronJob", []) if c["metadata"]["name"] == "mariadb-backup"):
+            problems += ca_file_problems(f"{overlay}: CronJob/mariadb-backup", pod_spec_of(cronjob)[1], config_by_base, tls_files.get("ssl-ca"))
         report.check(f"{overlay}::every_hop_is_encrypted", problems)
 
     problems = []
@@ -976,6 +1052,18 @@ def check_monitoring(report, overlay, by_kind, services, metrics_port, pod_label
     report.check(f"{overlay}::monitoring_scrapes_both_metrics_ports_with_the_tested_rules", problems)
 
 
+def check_ops_job_tls(report, path: Path, docs, overlay, overlay_docs):
+    """In a prod overlay (MariaDB requires TLS) a Job of k8s/ops/, created as it is beside
+    it, connects with MariaDB's CA: its MARIADB_CA_FILE, as that overlay's ConfigMaps
+    resolve it, is a mounted file of the Secret key MariaDB's ssl-ca is."""
+    config_maps = {re.sub(r"-[a-z0-9]{10}$", "", d["metadata"]["name"]): d.get("data") or {} for d in overlay_docs if d["kind"] == "ConfigMap"}
+    mariadb = next((d for d in overlay_docs if d["kind"] == "StatefulSet" and d["metadata"]["name"] == "mariadb"), None)
+    mariadb_ca = mariadb_tls_files(mariadb, config_maps).get("ssl-ca")
+    for job in docs:
+        where = f"{path.name} in {overlay}: {job['kind']}/{job['metadata'].get('name') or job['metadata'].get('generateName')}"
+        report.check(f"ops::{path.stem}::{overlay}::connects_over_tls", ca_file_problems(where, pod_spec_of(job)[1], config_maps, mariadb_ca))
+
+
 def check_ops_job(report, path: Path, docs, facts_docs, root):
     """A standalone Job of k8s/ops/ against the base it runs beside (dev's build)."""
     by_kind = {}
@@ -1220,10 +1308,10 @@ def check_compose(report, path: Path, facts, drain, targets, root, galera_path=N
             env = compose_env(svc)
             if "GALERA_CLUSTER_ADDRESS" not in env:
                 continue
-            options = str(env.get("GALERA_PROVIDER_OPTIONS", ""))
-            for option in ("socket.ssl_ca", "socket.ssl_cert", "socket.ssl_key"):
-                if option + "=" not in options.replace(" ", ""):
-                    problems.append(f"{where}: {n}: GALERA_PROVIDER_OPTIONS has no {option} (replication in the clear)")
+            options = galera_tls_options(env)
+            for var, (option, _) in GALERA_TLS_FILES.items():
+                if not options.get(option):
+                    problems.append(f"{where}: {n}: no {option} ({var}): replication in the clear")
             if not any(str(v).startswith("./deploy/galera/tls.cnf:/etc/mysql/conf.d/") for v in svc.get("volumes", [])):
                 problems.append(f"{where}: {n}: does not mount deploy/galera/tls.cnf (clients and state transfers without TLS)")
         tls_cnf = (root / "deploy/galera/tls.cnf").read_text()
@@ -1292,6 +1380,9 @@ def main():
     for path in args.ops:
         docs = [d for d in yaml.safe_load_all(path.read_text()) if d]
         check_ops_job(report, path, docs, built.get("dev", next(iter(built.values()))), args.root)
+        for name, overlay_docs in built.items():
+            if name.startswith("prod"):
+                check_ops_job_tls(report, path, docs, name, overlay_docs)
     galera = args.compose_galera or args.compose.parent / "docker-compose.galera.yml"
     check_compose(report, args.compose, facts, drain, targets, args.root, galera if galera.exists() else None)
     print(f"[consistency] {report.passed} passed, {report.failed} failed")

@@ -12,6 +12,14 @@
 #                            cluster name are refused
 #   GALERA_NODE_ADDRESS      wsrep_node_address (default: Galera picks the interface)
 #   GALERA_PROVIDER_OPTIONS  extra wsrep_provider_options, e.g. "gcache.size=64M"
+#   GALERA_TLS_CA_FILE       replication (4567) and incremental state transfers (4568)
+#   GALERA_TLS_CERT_FILE     over TLS: the CA that signed every node's certificate, this
+#   GALERA_TLS_KEY_FILE      node's certificate (also a client certificate: the nodes
+#                            show it to each other) and its key, as PEM files. All three
+#                            or none; they become socket.ssl_ca, socket.ssl_cert and
+#                            socket.ssl_key after GALERA_PROVIDER_OPTIONS. A node without
+#                            them cannot join TLS nodes, nor they it. Full state transfers
+#                            take their TLS from the server's settings ([sst] ssl-mode)
 #   GALERA_STATUS_PORT       port of the status line peers read (default 4569)
 #   GALERA_STATUS_CLIENTS    connections the status port serves at a time (default 16)
 #   GALERA_FORCE_BOOTSTRAP   non-empty: bootstrap a new cluster from this node without
@@ -342,6 +350,26 @@ galera_status_refresh() {
   done
 }
 
+# galera_provider_options: GALERA_PROVIDER_OPTIONS, then the socket.ssl_* options of
+# GALERA_TLS_*_FILE; dies when only some of those are set or a file cannot be read (a
+# node that starts without them would replicate in the clear, or not join at all)
+galera_provider_options() {
+  local options=${GALERA_PROVIDER_OPTIONS:-} var option set=0 file
+  for var in GALERA_TLS_CA_FILE GALERA_TLS_CERT_FILE GALERA_TLS_KEY_FILE; do
+    [[ -z ${!var:-} ]] || set=$((set + 1))
+  done
+  if (( set > 0 )); then
+    (( set == 3 )) || die "GALERA_TLS_CA_FILE, GALERA_TLS_CERT_FILE and GALERA_TLS_KEY_FILE go together: set all three or none"
+    for var in GALERA_TLS_CA_FILE:ssl_ca GALERA_TLS_CERT_FILE:ssl_cert GALERA_TLS_KEY_FILE:ssl_key; do
+      option=${var#*:} var=${var%%:*} file=${!var}
+      [[ -r $file ]] || die "$var names a file this node cannot read ($file)"
+      [[ $file != *";"* ]] || die "$var: a path with ';' cannot be a Galera provider option ($file)"
+      options+="${options:+; }socket.$option=$file"
+    done
+  fi
+  printf '%s' "$options"
+}
+
 # galera_main SERVER-COMMAND...: everything up to the exec of the server; sets
 # GALERA_ARGS (the server's wsrep options) and GALERA_MODE.
 galera_main() {
@@ -367,7 +395,9 @@ galera_main() {
     --binlog-format=ROW --default-storage-engine=InnoDB --innodb-autoinc-lock-mode=2
   )
   [[ -z ${GALERA_NODE_ADDRESS:-} ]] || GALERA_ARGS+=(--wsrep-node-address="$GALERA_NODE_ADDRESS")
-  [[ -z ${GALERA_PROVIDER_OPTIONS:-} ]] || GALERA_ARGS+=(--wsrep-provider-options="$GALERA_PROVIDER_OPTIONS")
+  local options
+  options=$(galera_provider_options) || exit 1
+  [[ -z $options ]] || GALERA_ARGS+=(--wsrep-provider-options="$options")
 
   galera_position "$@"
   # galera-status.sh: what the previous mariadbd answered; the previous start's line
