@@ -12,6 +12,7 @@
 //!   fields' ([`PostMeta`]), so the server and the admin form can never disagree about
 //!   what a valid post is.
 //! - [`slug`]: what a valid slug is, how one is made from a title, and the tag rules.
+//! - [`sitemap`]: the visible posts and tags, in pages, for the blog's sitemap.
 //! - [`problem`]: the RFC 9457 problem document every error is, with its field errors.
 //! - [`etag`]: how a post's version is written as an entity tag and read back.
 //! - [`session`]: the internal API's admin sessions and failed-login counts.
@@ -21,6 +22,7 @@ pub mod post;
 pub mod problem;
 pub mod rules;
 pub mod session;
+pub mod sitemap;
 pub mod slug;
 
 pub use post::{

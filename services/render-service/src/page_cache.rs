@@ -84,6 +84,15 @@ pub enum PageKey {
     },
     /// `/feed.xml`.
     Feed,
+    /// `/sitemap.xml`.
+    Sitemap,
+    /// `/sitemaps/posts-{after}.xml`: the visible posts with ids above `after`.
+    SitemapPosts {
+        /// Where the page starts.
+        after: u64,
+    },
+    /// `/sitemaps/tags.xml`.
+    SitemapTags,
 }
 
 /// A page as rendered for any anonymous reader, with its validators.

@@ -21,6 +21,8 @@
 //!   found in batches, and their new rendering stored.
 //! - [`slugs`]: the SQL of slugs (claimed in `post_slugs` for good) and tags, run in a
 //!   write's transaction.
+//! - [`sitemap`]: the SQL of the sitemap: the visible posts in pages of ids, and the
+//!   tags that have one.
 //! - [`backfill`]: the SQL of the backfill: posts without a slug found in batches and
 //!   given their slug and publication time.
 //! - [`idempotency_keys`]: the SQL of the keys remembered with idempotent creates.
@@ -42,6 +44,7 @@ pub mod posts;
 pub mod readiness;
 pub mod rerender;
 pub mod sessions;
+pub mod sitemap;
 pub mod slugs;
 pub mod start_up;
 

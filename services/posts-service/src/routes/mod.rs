@@ -15,6 +15,7 @@ pub mod internal;
 pub mod posts;
 pub mod reply;
 pub mod request;
+pub mod sitemap;
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -42,6 +43,15 @@ pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
         .and(request::audience(&state.api_token))
         .and(with_state(&state))
         .then(posts::summaries);
+    let sitemap_outline = warp::path!("v1" / "sitemap")
+        .and(route("/v1/sitemap", Method::GET))
+        .and(with_state(&state))
+        .then(sitemap::outline);
+    let sitemap_posts = warp::path!("v1" / "sitemap" / "posts")
+        .and(route("/v1/sitemap/posts", Method::GET))
+        .and(raw_query())
+        .and(with_state(&state))
+        .then(sitemap::posts);
     let get = warp::path!("v1" / "posts" / String)
         .and(route("/v1/posts/{id}", Method::GET))
         .and(request::audience(&state.api_token))
@@ -109,6 +119,10 @@ pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
 
     answer(list)
         .or(answer(summaries))
+        .unify()
+        .or(answer(sitemap_outline))
+        .unify()
+        .or(answer(sitemap_posts))
         .unify()
         .or(answer(get))
         .unify()

@@ -18,6 +18,7 @@ mod process;
 mod rendering;
 mod resilience;
 mod sessions;
+mod sitemap;
 mod tls;
 mod validation;
 
@@ -56,6 +57,8 @@ fn main() -> std::process::ExitCode {
         authoring::invalid_optional_fields_are_422_together_and_change_nothing,
         authoring::posts_of_the_previous_release_are_read_correctly_and_backfilled,
         authoring::the_readers_list_does_not_read_the_drafts,
+        sitemap::the_sitemap_lists_visible_posts_and_the_tags_that_have_one,
+        sitemap::past_50000_visible_posts_the_sitemap_comes_in_pages,
         rendering::a_post_is_stored_rendered_and_html_is_never_taken_from_a_client,
         rendering::posts_stored_without_a_rendering_are_served_and_rendered_in_the_background,
         rendering::a_body_changed_by_an_older_release_is_rendered_again,

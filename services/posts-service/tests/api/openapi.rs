@@ -207,6 +207,27 @@ pub async fn server_conforms_to_openapi_document(db: Db) {
     )
     .await;
 
+    // GET /v1/sitemap, GET /v1/sitemap/posts
+    spec.exercise_each(
+        "/v1/sitemap",
+        "get",
+        [
+            send(&app, Method::GET, "/v1/sitemap"),
+            send(&dead, Method::GET, "/v1/sitemap"),
+        ],
+    )
+    .await;
+    spec.exercise_each(
+        "/v1/sitemap/posts",
+        "get",
+        [
+            send(&app, Method::GET, "/v1/sitemap/posts?limit=2"),
+            send(&app, Method::GET, "/v1/sitemap/posts?after=x"),
+            send(&dead, Method::GET, "/v1/sitemap/posts"),
+        ],
+    )
+    .await;
+
     // POST /v1/posts
     let created = authed(&app, Method::POST, collection)
         .json(&post)

@@ -150,7 +150,7 @@ async fn feed_xml(state: &AppState, request_id: &RequestId) -> Result<String, Pa
 }
 
 /// `text` for an XML attribute or element.
-fn escape_xml(text: &str) -> String {
+pub fn escape_xml(text: &str) -> String {
     let mut escaped = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use posts_api::session::{LoginFailure, LoginFailures, NewSession, SessionInfo};
+use posts_api::sitemap::{SitemapOutline, SitemapPosts};
 use posts_api::{etag, ListStatus, Post, PostInput, PostsPage, SummariesPage};
 use reqwest::{header, Method, RequestBuilder, StatusCode};
 use service_runtime::request_id::RequestId;
@@ -64,6 +65,35 @@ impl PostsClient {
             }
         }
         self.transport.public_get(url)
+    }
+
+    /// `GET /v1/sitemap`: how many posts are visible, where each sitemap page of them
+    /// starts, and the tags with a visible post.
+    pub async fn sitemap_outline(
+        &self,
+        request_id: &RequestId,
+    ) -> Result<SitemapOutline, UpstreamError> {
+        const OP: &str = "sitemap_outline";
+        let request = self
+            .transport
+            .public_get(self.transport.endpoint(&["v1", "sitemap"]));
+        self.send_for_json(OP, request, request_id, StatusCode::OK)
+            .await
+    }
+
+    /// `GET /v1/sitemap/posts?after=`: a sitemap page of visible posts, in id order.
+    pub async fn sitemap_posts(
+        &self,
+        after: u64,
+        request_id: &RequestId,
+    ) -> Result<SitemapPosts, UpstreamError> {
+        const OP: &str = "sitemap_posts";
+        let mut url = self.transport.endpoint(&["v1", "sitemap", "posts"]);
+        url.query_pairs_mut()
+            .append_pair("after", &after.to_string());
+        let request = self.transport.public_get(url);
+        self.send_for_json(OP, request, request_id, StatusCode::OK)
+            .await
     }
 
     /// `GET /v1/posts/{key}` (an id or a slug, current or earlier) as readers see it:
