@@ -11,6 +11,32 @@ use time::OffsetDateTime;
 use crate::helpers::spawn_blog_with;
 
 const SITEMAPS: &str = "http://www.sitemaps.org/schemas/sitemap/0.9";
+
+/// What xmllint says is wrong with `xml` against the sitemaps.org 0.9 schema, if
+/// anything (xmllint comes from tests/xmllint-deps.sh, which the test command runs).
+fn schema_errors(xml: &str) -> Option<String> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let schema = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/sitemap-0.9.xsd");
+    let mut xmllint = Command::new("xmllint")
+        .args(["--noout", "--schema", schema, "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("xmllint runs (services/render-service/tests/xmllint-deps.sh installs it)");
+    let mut stdin = xmllint.stdin.take().unwrap();
+    stdin.write_all(xml.as_bytes()).unwrap();
+    drop(stdin);
+    let outcome = xmllint.wait_with_output().unwrap();
+    (!outcome.status.success()).then(|| String::from_utf8_lossy(&outcome.stderr).into_owned())
+}
+
+fn assert_valid(xml: &str) {
+    if let Some(errors) = schema_errors(xml) {
+        panic!("not a valid sitemap: {errors}\n{xml}");
+    }
+}
 const BASE: &str = "https://blog.example.com";
 
 /// The `<loc>` and `<lastmod>` of every `<url>` of a urlset.
@@ -64,6 +90,7 @@ pub async fn the_sitemap_lists_visible_posts_and_tag_pages_and_robots_names_it(d
     );
     let etag = response.headers()["etag"].to_str().unwrap().to_owned();
     let xml = response.text().await.unwrap();
+    assert_valid(&xml);
     let urls = urls(&xml);
     let locs: Vec<&str> = urls.iter().map(|(loc, _)| loc.as_str()).collect();
     assert_eq!(
@@ -103,12 +130,20 @@ pub async fn the_sitemap_lists_visible_posts_and_tag_pages_and_robots_names_it(d
     // The split form's pieces are served too.
     let (status, tags) = blog.page("/sitemaps/tags.xml").await;
     assert_eq!(status, StatusCode::OK);
+    assert_valid(&tags);
     assert_eq!(
         urls_of(&tags),
         [format!("{BASE}/tags/rust"), format!("{BASE}/tags/web")]
     );
     let (status, posts) = blog.page("/sitemaps/posts-0.xml").await;
     assert_eq!(status, StatusCode::OK);
+    assert_valid(&posts);
+    // The schema check can fail: a loc that is not absolute is refused.
+    let relative = posts.replacen(&format!("<loc>{BASE}"), "<loc>", 1);
+    assert!(
+        schema_errors(&relative).is_some(),
+        "xmllint accepted a relative loc"
+    );
     assert_eq!(
         urls_of(&posts),
         [
