@@ -5,20 +5,38 @@ with the latency percentiles in milliseconds; a request that fails or takes long
 the timeout counts at the timeout.
 
 Usage: reader.py URL SECONDS [INTERVAL_MS] [TIMEOUT_S]
+
+An https URL is read over TLS, trusting only the CA certificates of the file that
+TLS_CA_FILE names (required then); each request's handshake counts in its latency.
 """
 
 import http.client
 import json
+import os
+import ssl
 import sys
 import time
 import urllib.parse
 
 
-def one_request(url: urllib.parse.SplitResult, timeout: float) -> tuple[float, int | None]:
+def connector(url: urllib.parse.SplitResult):
+    """A function (timeout) -> a new connection to URL's host: HTTPS for an https URL,
+    checked against the CA of TLS_CA_FILE and for the URL's host."""
+    if url.scheme == "https":
+        ca_file = os.environ.get("TLS_CA_FILE")
+        if not ca_file:
+            sys.exit("an https URL needs TLS_CA_FILE, the CA certificate to trust")
+        context = ssl.create_default_context(cafile=ca_file)
+        return lambda timeout: http.client.HTTPSConnection(
+            url.hostname, url.port, timeout=timeout, context=context)
+    return lambda timeout: http.client.HTTPConnection(url.hostname, url.port, timeout=timeout)
+
+
+def one_request(url: urllib.parse.SplitResult, connect, timeout: float) -> tuple[float, int | None]:
     started = time.monotonic()
     status = None
     try:
-        conn = http.client.HTTPConnection(url.hostname, url.port, timeout=timeout)
+        conn = connect(timeout)
         path = url.path or "/"
         if url.query:
             path += "?" + url.query
@@ -47,11 +65,12 @@ def main() -> int:
     seconds = float(sys.argv[2])
     interval = (float(sys.argv[3]) if len(sys.argv) > 3 else 20.0) / 1000.0
     timeout = float(sys.argv[4]) if len(sys.argv) > 4 else 5.0
+    connect = connector(url)
     latencies, failures, statuses = [], 0, {}
     deadline = time.monotonic() + seconds
     next_at = time.monotonic()
     while time.monotonic() < deadline:
-        latency, status = one_request(url, timeout)
+        latency, status = one_request(url, connect, timeout)
         latencies.append(latency)
         key = str(status) if status is not None else "error"
         statuses[key] = statuses.get(key, 0) + 1

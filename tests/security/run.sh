@@ -4,10 +4,11 @@
 #   deps     cargo deny check: advisories (an advisory-db checkout named by ADVISORY_DB,
 #            read offline; without it, the live RustSec database, fetched first),
 #            licenses, bans (duplicate versions), sources; deny.toml
-#   api      schemathesis fuzzes posts-service from its openapi.yaml, every check, at least
-#            1,000 generated cases per run, once with the API token and once without
-#   slow     slowhttptest, slow headers and slow body, against both services, while a
-#            normal reader's latency is measured (p99 under a bound)
+#   api      schemathesis fuzzes posts-service (HTTPS) from its openapi.yaml, every check,
+#            at least 1,000 generated cases per run, once with the API token and once
+#            without
+#   slow     slowhttptest, slow headers and slow body, against both services (posts-service
+#            over HTTPS), while a normal reader's latency is measured (p99 under a bound)
 #   secrets  drives both services through failures (bad logins, bad tokens, bad input, the
 #            database stopped and frozen, a start without database) and finds no secret
 #            and no SQL in any log line or error body of the whole run
@@ -17,7 +18,12 @@
 #
 # api, slow and secrets share one environment: a MariaDB container (mariadb:10.11 of
 # deploy/build-images.sh) and the debug binaries of both services (`cargo build`, already
-# built by `cargo test`), all on loopback, with fresh random credentials.
+# built by `cargo test`), all on loopback, with fresh random credentials and TLS on every
+# hop, always: a fresh CA (deploy/tls/make-certs.sh) signs the certificates; MariaDB
+# requires TLS of TCP clients; posts-service serves only HTTPS and connects to MariaDB
+# over TLS; render-service calls it over HTTPS (its own listener is plain HTTP, as behind
+# the ingress in production); every client trusts only the run's CA. The case
+# tls::every_hop_is_encrypted, first after the start, fails if any hop is in the clear.
 #
 # Tools are installed when missing: cargo-deny (cargo install, kept in ~/.cargo/bin),
 # schemathesis (pinned, into .venv-security/), slowhttptest (apt-get).
@@ -180,26 +186,50 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# sql SQL: SQL as MariaDB's root over the container's local socket (not TCP, so TLS is
+# not asked of it); tab-separated rows without column names
+sql() { docker exec "$DB_CONTAINER" mariadb -uroot -p"$DB_ROOT_PASSWORD" -N --batch -e "$1"; }
 db_answers() { docker exec "$DB_CONTAINER" mariadb -ublog -p"$DB_PASSWORD" -e 'SELECT 1' blog >/dev/null 2>&1; }
 
+# TLS on every hop: a fresh CA and certificates (deploy/tls/make-certs.sh; they name
+# 127.0.0.1) for MariaDB, which refuses TCP clients without TLS, and for posts-service,
+# which serves only HTTPS and connects to MariaDB over TLS; render-service calls it over
+# HTTPS. Every client trusts only that CA: render-service (POSTS_CA_FILE), posts-service
+# (DATABASE_CA_FILE), curl (CURL_CA_BUNDLE), schemathesis (--tls-verify), reader.py and
+# secrets.py (TLS_CA_FILE). render-service's own listener stays plain HTTP, as behind
+# the ingress in production.
+TLS=$WORK/tls
 start_environment() {
   log "building the services (debug; reuses what cargo test built)"
   cargo build --quiet -p posts-service -p render-service --bins
   export API_TOKEN DB_PASSWORD DB_ROOT_PASSWORD ADMIN_PASSWORD SESSION_SECRET
   API_TOKEN=$(random_hex 24) DB_PASSWORD=$(random_hex 24) DB_ROOT_PASSWORD=$(random_hex 24)
   ADMIN_PASSWORD=$(random_hex 24) SESSION_SECRET=$(random_hex 32)
+  # (mariadbd runs as a user of the container's own: the throwaway keys are readable by
+  # all, in a directory only this user can reach)
+  KEY_MODE=644 deploy/tls/make-certs.sh "$TLS" >/dev/null
+  deploy/tls/make-certs.sh "$WORK/other-tls" >/dev/null # another CA, which nothing trusts
+  export TLS_CA_FILE=$TLS/ca.pem CURL_CA_BUNDLE=$TLS/ca.pem
   local db_port posts_port render_port
   db_port=$(free_port) posts_port=$(free_port) render_port=$(free_port)
   DB_CONTAINER="blog-security-$$-$RANDOM"
   docker run -d --name "$DB_CONTAINER" --label blog-platform.test=true \
     -e MARIADB_ROOT_PASSWORD="$DB_ROOT_PASSWORD" -e MARIADB_DATABASE=blog \
     -e MARIADB_USER=blog -e MARIADB_PASSWORD="$DB_PASSWORD" \
-    -p "127.0.0.1:$db_port:3306" mariadb:10.11 >/dev/null
-  export API_URL="http://127.0.0.1:$posts_port" BLOG_URL="http://127.0.0.1:$render_port"
+    -v "$TLS/ca.pem:/run/tls/ca.pem:ro" -v "$TLS/mariadb.pem:/run/tls/mariadb.pem:ro" \
+    -v "$TLS/mariadb.key:/run/tls/mariadb.key:ro" \
+    -p "127.0.0.1:$db_port:3306" mariadb:10.11 \
+    --ssl-cert=/run/tls/mariadb.pem --ssl-key=/run/tls/mariadb.key --ssl-ca=/run/tls/ca.pem \
+    --require-secure-transport=ON >/dev/null
+  export API_URL="https://127.0.0.1:$posts_port" BLOG_URL="http://127.0.0.1:$render_port"
   export POSTS_BIN=$ROOT/target/debug/posts-service POSTS_ENV_FILE=$WORK/posts.env
   export DB_CONTAINER LOG_DIR=$ART/logs
   cat >"$POSTS_ENV_FILE" <<EOF
 DATABASE_URL=mysql://blog:$DB_PASSWORD@127.0.0.1:$db_port/blog
+DATABASE_TLS=true
+DATABASE_CA_FILE=$TLS/ca.pem
+TLS_CERT_FILE=$TLS/posts-service.pem
+TLS_KEY_FILE=$TLS/posts-service.key
 API_TOKEN=$API_TOKEN
 LISTEN_ADDR=127.0.0.1:$posts_port
 METRICS_ADDR=127.0.0.1:$(free_port)
@@ -210,8 +240,8 @@ EOF
   wait_until 90 1 db_answers || { echo "MariaDB did not start" >&2; return 1; }
   env $(cat "$POSTS_ENV_FILE") "$POSTS_BIN" >>"$LOG_DIR/posts-service.log" 2>&1 &
   PIDS+=($!)
-  env POSTS_SERVICE_URL="$API_URL" POSTS_API_TOKEN="$API_TOKEN" ADMIN_USER=admin \
-    ADMIN_PASSWORD="$ADMIN_PASSWORD" SESSION_SECRET="$SESSION_SECRET" \
+  env POSTS_SERVICE_URL="$API_URL" POSTS_CA_FILE="$TLS/ca.pem" POSTS_API_TOKEN="$API_TOKEN" \
+    ADMIN_USER=admin ADMIN_PASSWORD="$ADMIN_PASSWORD" SESSION_SECRET="$SESSION_SECRET" \
     LISTEN_ADDR="127.0.0.1:$render_port" METRICS_ADDR="127.0.0.1:$(free_port)" \
     LOG_FORMAT=json RUST_LOG=info \
     "$ROOT/target/debug/render-service" >>"$LOG_DIR/render-service.log" 2>&1 &
@@ -221,7 +251,53 @@ EOF
   # A post for readers to read.
   curl -fsS -o /dev/null -X POST "$API_URL/v1/posts" -H "Authorization: Bearer $API_TOKEN" \
     -H 'Content-Type: application/json' -d '{"title":"Security run","body":"A post to read."}'
-  log "MariaDB $DB_CONTAINER, posts-service $API_URL, render-service $BLOG_URL"
+  log "MariaDB $DB_CONTAINER (TLS required), posts-service $API_URL, render-service $BLOG_URL"
+}
+
+# every_hop_is_encrypted: the environment really is encrypted, so that no check of this
+# run passes over a plain hop.
+every_hop_is_encrypted() {
+  # MariaDB serves TLS and requires it of TCP clients
+  local v
+  v=$(sql "SELECT CONCAT(@@have_ssl, ' ', @@require_secure_transport)")
+  [[ $v == "YES 1" || $v == "YES ON" ]] || { echo "MariaDB: have_ssl, require_secure_transport = $v"; return 1; }
+  # A TCP client without TLS is refused, with the right password (MariaDB 10.11 answers
+  # "access denied"); the same login with TLS and this run's CA gets in.
+  if docker exec "$DB_CONTAINER" mariadb --protocol=TCP -h 127.0.0.1 --skip-ssl -ublog \
+      -p"$DB_PASSWORD" -e 'SELECT 1' blog >"$WORK/plain-sql.log" 2>&1; then
+    echo "MariaDB let a TCP client in without TLS"
+    return 1
+  fi
+  grep -qE 'insecure transport are prohibited|ERROR 1045' "$WORK/plain-sql.log" ||
+    { echo "the plain client was refused otherwise: $(tail -n 2 "$WORK/plain-sql.log")"; return 1; }
+  local cipher
+  cipher=$(docker exec "$DB_CONTAINER" mariadb --protocol=TCP -h 127.0.0.1 --ssl \
+    --ssl-ca=/run/tls/ca.pem --ssl-verify-server-cert -ublog -p"$DB_PASSWORD" -N --batch \
+    -e "SHOW SESSION STATUS LIKE 'Ssl_cipher'" blog | cut -f2)
+  [[ -n $cipher ]] || { echo "a TLS client of MariaDB got no cipher"; return 1; }
+  # posts-service's connections are TCP ones (HOST is address:port, not the local
+  # socket's localhost), which MariaDB takes only over TLS; and it finished at least as
+  # many TLS handshakes.
+  local conns handshakes
+  conns=$(sql "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = 'blog' AND HOST LIKE '%:%'")
+  handshakes=$(sql "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'SSL_FINISHED_ACCEPTS'")
+  (( conns > 0 )) || { echo "posts-service holds no connection to MariaDB"; return 1; }
+  (( handshakes >= conns )) || { echo "$conns connections of posts-service, but $handshakes TLS handshakes"; return 1; }
+  # posts-service: HTTPS with a certificate of this run's CA for 127.0.0.1 (curl trusts
+  # only CURL_CA_BUNDLE), not verified by a client trusting another CA, and no answer in
+  # plain HTTP
+  curl -fsS -o /dev/null --max-time 5 "$API_URL/readyz" || { echo "posts-service gave no verified HTTPS"; return 1; }
+  local rc=0
+  curl -s -o /dev/null --max-time 5 --cacert "$WORK/other-tls/ca.pem" "$API_URL/readyz" || rc=$?
+  (( rc == 60 )) || { echo "curl trusting another CA: exit $rc, not 60 (certificate not verified)"; return 1; }
+  local plain
+  plain=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://${API_URL#https://}/readyz" || true)
+  [[ $plain == 000 ]] || { echo "posts-service answered plain HTTP with $plain"; return 1; }
+  # render-service shows the run's post, which it can only have read from posts-service
+  # over HTTPS
+  curl -fsS --max-time 5 "$BLOG_URL/" >"$WORK/index.html" || { echo "render-service's index failed"; return 1; }
+  grep -q 'Security run' "$WORK/index.html" || { echo "render-service does not show the post of posts-service"; return 1; }
+  echo "result: MariaDB requires TLS of TCP clients (cipher $cipher), a plain client is refused; posts-service: $conns connections to it, $handshakes TLS handshakes; posts-service answers only HTTPS, with a certificate of this run's CA; render-service reads it over HTTPS"
 }
 
 # --------------------------------------------------------------- api ----
@@ -233,7 +309,7 @@ schemathesis_run() {
   shift
   # From $WORK: schemathesis keeps a .schemathesis/ cache in its working directory.
   (cd "$WORK" && "$VENV/bin/schemathesis" --config-file "$HERE/schemathesis.toml" run \
-    "$ROOT/services/posts-service/openapi.yaml" --url "$API_URL" \
+    "$ROOT/services/posts-service/openapi.yaml" --url "$API_URL" --tls-verify "$TLS_CA_FILE" \
     --checks all --exclude-checks ensure_resource_availability --mode all --max-examples 250 --seed 20261125 \
     --report junit,har --report-dir "$ART/schemathesis-$name" \
     --generation-database none --no-color "$@") || rc=$?
@@ -303,6 +379,7 @@ if wants api || wants slow || wants secrets; then
   wants api && install_schemathesis
   wants slow && install_slowhttptest
   start_environment
+  case_ tls::every_hop_is_encrypted every_hop_is_encrypted
 fi
 
 if wants api; then

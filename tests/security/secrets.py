@@ -16,7 +16,9 @@ secrets and SQL in every log line and every error body.
 
 The secrets come from the environment: API_TOKEN, ADMIN_PASSWORD, SESSION_SECRET,
 DB_PASSWORD, DB_ROOT_PASSWORD. The scenario also needs BLOG_URL, API_URL, DB_CONTAINER,
-POSTS_BIN, POSTS_ENV_FILE (posts-service's environment, KEY=VALUE lines), LOG_DIR, BODIES.
+POSTS_BIN, POSTS_ENV_FILE (posts-service's environment, KEY=VALUE lines), LOG_DIR, BODIES,
+and for an https URL TLS_CA_FILE: the CA certificate that server's must chain to (for
+the URL's host), the only one trusted.
 
 The requests never carry SQL words themselves, so any SQL found came from a server.
 Wrong credentials are the right ones with a suffix: a server that logged what it was
@@ -27,6 +29,7 @@ import http.client
 import json
 import os
 import re
+import ssl
 import subprocess
 import sys
 import time
@@ -150,6 +153,18 @@ def selftest() -> int:
 
 # ---------------------------------------------------------------- scenario --
 
+def connection(url: urllib.parse.SplitResult, timeout: float) -> http.client.HTTPConnection:
+    """A connection to URL's host: HTTPS for an https URL, checked against the CA of
+    TLS_CA_FILE and for the URL's host; plain HTTP for an http one."""
+    if url.scheme == "https":
+        ca_file = os.environ.get("TLS_CA_FILE")
+        if not ca_file:
+            sys.exit("an https URL needs TLS_CA_FILE, the CA certificate to trust")
+        context = ssl.create_default_context(cafile=ca_file)
+        return http.client.HTTPSConnection(url.hostname, url.port, timeout=timeout, context=context)
+    return http.client.HTTPConnection(url.hostname, url.port, timeout=timeout)
+
+
 class Client:
     """HTTP without redirects, with a cookie jar, recording every response."""
 
@@ -165,7 +180,7 @@ class Client:
             headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
         if isinstance(body, str):
             body = body.encode()
-        conn = http.client.HTTPConnection(self.base.hostname, self.base.port, timeout=15)
+        conn = connection(self.base, 15)
         try:
             conn.request(method, path, body=body, headers=headers)
             response = conn.getresponse()
@@ -203,7 +218,7 @@ def wait_ready(url: str, seconds: float) -> bool:
     parts = urllib.parse.urlsplit(url)
     while time.monotonic() < deadline:
         try:
-            conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=2)
+            conn = connection(parts, 2)
             conn.request("GET", "/readyz")
             if conn.getresponse().status == 200:
                 return True
@@ -266,8 +281,14 @@ def scenario() -> int:
     blog.form("/add", {"title": "x" * 200, "body": "b" * 70000, "csrf_token": token_field})
     blog.form("/add", {"title": "forged", "body": "b", "csrf_token": "forged"})
     status, headers, _ = blog.form("/add", {"title": "Secrets scenario", "body": "A *post*.", "csrf_token": token_field})
-    post_path = headers.get("location", "/posts/1")
-    post_id = post_path.rsplit("/", 1)[-1]
+    # The new post's page is /posts/{slug}; its id (which the edit and delete forms and
+    # the API's writes take) comes from posts-service, asked by that slug.
+    slug = headers.get("location", "/posts/none").rsplit("/", 1)[-1]
+    status, _, created = api.request("GET", f"/v1/posts/{slug}", None, auth)
+    if status != 200:
+        print(f"the post the add form created is not at /v1/posts/{slug} ({status})")
+        return 1
+    post_id = json.loads(created)["id"]
     blog.form(f"/edit/{post_id}", {"title": "t", "body": "b", "version": "99", "csrf_token": token_field})
     blog.form(f"/edit/{post_id}", {"title": "t", "body": "b", "version": "not-a-number", "csrf_token": token_field})
     blog.form(f"/delete/{post_id}", {"version": "1"})

@@ -11,8 +11,10 @@
 //!
 //! It is also the HTTP edge ([`Limits`]): request headers must
 //! arrive within 10 s and a whole body within 30 s, open connections are capped, `HEAD`
-//! is answered wherever `GET` is, and a 405 names the allowed methods. Handlers can read
-//! the client's address as a [`PeerAddr`] extension.
+//! is answered wherever `GET` is, and a 405 names the allowed methods. The answer to a
+//! request whose body the routes left unread (a write refused before its body is read)
+//! says `Connection: close`, and the connection closes after it. Handlers can read the
+//! client's address as a [`PeerAddr`] extension.
 //!
 //! With [`Edge::tls`] set it does the same over TLS: each connection's handshake must end within the
 //! header read timeout, a client that fails it (plain HTTP, a certificate it does
@@ -23,6 +25,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -247,7 +250,9 @@ where
     >,
 {
     let started = Instant::now();
-    let mut request = request.map(|body| DeadlineBody::new(body, body_read_timeout));
+    let body_ended = Arc::new(AtomicBool::new(false));
+    let mut request =
+        request.map(|body| DeadlineBody::new(body, body_read_timeout, body_ended.clone()));
     let mut request_id = RequestId::from_headers(request.headers());
     let method = metrics::method_label(request.method());
     let mut trace = request_id.trace();
@@ -269,6 +274,13 @@ where
     let route = route_slot.template();
     let headers = response.headers_mut();
     headers.insert(request_id::HEADER, request_id.header_value());
+    // A request whose body the routes left unread (a write refused before its body is
+    // read): hyper cannot reuse the connection unless the rest of the body has already
+    // arrived, and would close it without a word, while the client sends its next
+    // request into it. Saying so makes the close certain and the client open a new one.
+    if !body_ended.load(Ordering::Relaxed) {
+        headers.insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+    }
     if response.status() == StatusCode::METHOD_NOT_ALLOWED {
         if let Ok(allow) = HeaderValue::from_str(&route_slot.allow()) {
             response.headers_mut().insert(http::header::ALLOW, allow);
@@ -296,20 +308,24 @@ where
 
 pin_project_lite::pin_project! {
     /// A request body that fails with [`BodyTimeout`] once its deadline passes, however
-    /// slowly or steadily its bytes arrive.
+    /// slowly or steadily its bytes arrive. `ended` turns true once it has been read to
+    /// its end (at once for a request without a body).
     pub struct DeadlineBody<B> {
         #[pin]
         body: B,
         #[pin]
         deadline: Sleep,
+        ended: Arc<AtomicBool>,
     }
 }
 
-impl<B> DeadlineBody<B> {
-    fn new(body: B, within: Duration) -> Self {
+impl<B: Body> DeadlineBody<B> {
+    fn new(body: B, within: Duration, ended: Arc<AtomicBool>) -> Self {
+        ended.store(body.is_end_stream(), Ordering::Relaxed);
         DeadlineBody {
             body,
             deadline: tokio::time::sleep(within),
+            ended,
         }
     }
 }
@@ -326,8 +342,11 @@ where
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
-        let this = self.project();
-        if let Poll::Ready(frame) = this.body.poll_frame(cx) {
+        let mut this = self.project();
+        if let Poll::Ready(frame) = this.body.as_mut().poll_frame(cx) {
+            if frame.is_none() || this.body.is_end_stream() {
+                this.ended.store(true, Ordering::Relaxed);
+            }
             return Poll::Ready(frame.map(|result| result.map_err(Into::into)));
         }
         match this.deadline.poll(cx) {

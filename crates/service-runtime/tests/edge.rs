@@ -316,3 +316,57 @@ async fn shutdown_finishes_in_flight_requests_and_does_not_wait_for_idle_keep_al
         assert!(matches!(closed, Ok(0) | Err(_)), "{closed:?}");
     }
 }
+
+/// One response read off `stream`: its head (lower-cased) and its body, by its
+/// Content-Length.
+async fn read_response(stream: &mut TcpStream) -> (String, Vec<u8>) {
+    let mut buf = Vec::new();
+    let mut byte = [0u8; 1];
+    while !buf.ends_with(b"\r\n\r\n") {
+        assert_eq!(
+            stream.read(&mut byte).await.unwrap(),
+            1,
+            "the connection closed mid-head"
+        );
+        buf.push(byte[0]);
+    }
+    let head = String::from_utf8(buf).unwrap().to_ascii_lowercase();
+    let length: usize = head
+        .lines()
+        .find_map(|line| line.strip_prefix("content-length: "))
+        .map(|n| n.trim().parse().unwrap())
+        .unwrap_or(0);
+    let mut body = vec![0u8; length];
+    stream.read_exact(&mut body).await.unwrap();
+    (head, body)
+}
+
+#[tokio::test]
+async fn a_body_the_routes_left_unread_closes_the_connection_and_the_response_says_so() {
+    let (addr, _) = spawn(Limits::default()).await;
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    // A body the route reads: the connection stays open for the next request.
+    stream
+        .write_all(b"POST /things HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello")
+        .await
+        .unwrap();
+    let (head, body) = read_response(&mut stream).await;
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert_eq!(body, b"5 bytes");
+    assert!(!head.contains("connection: close"), "{head}");
+    // A route that answers without reading the body (as a write refused before its body
+    // is read), half of which has not arrived: the answer says the connection closes,
+    // and it does, so a client does not send its next request into it.
+    stream
+        .write_all(b"GET /things/7 HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nhello")
+        .await
+        .unwrap();
+    let (head, body) = read_response(&mut stream).await;
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert_eq!(body, b"thing 7");
+    assert!(head.contains("connection: close"), "{head}");
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut rest)).await;
+    assert!(closed.is_ok(), "the connection stayed open");
+    assert!(rest.is_empty(), "more came after the answer: {rest:?}");
+}
