@@ -18,6 +18,7 @@ mod process;
 mod rendering;
 mod resilience;
 mod sessions;
+mod tags;
 mod tls;
 mod validation;
 
@@ -56,6 +57,10 @@ fn main() -> std::process::ExitCode {
         authoring::invalid_optional_fields_are_422_together_and_change_nothing,
         authoring::posts_of_the_previous_release_are_read_correctly_and_backfilled,
         authoring::the_readers_list_does_not_read_the_drafts,
+        tags::a_tags_list_has_only_its_visible_posts_and_names_the_tag,
+        tags::a_tags_list_pages_by_key,
+        tags::an_unknown_tag_is_404,
+        tags::a_removed_tag_leaves_its_list,
         rendering::a_post_is_stored_rendered_and_html_is_never_taken_from_a_client,
         rendering::posts_stored_without_a_rendering_are_served_and_rendered_in_the_background,
         rendering::a_body_changed_by_an_older_release_is_rendered_again,
