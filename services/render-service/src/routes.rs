@@ -8,7 +8,7 @@ use warp::filters::BoxedFilter;
 use warp::reply::Response;
 use warp::Filter;
 
-use crate::pages::{admin, assets, delete, editor, feed, health, index, post, session};
+use crate::pages::{admin, assets, delete, editor, feed, health, index, post, session, tags};
 use crate::site::with_security_headers;
 use crate::state::AppState;
 use crate::web::respond;
@@ -38,6 +38,8 @@ pub fn routes(state: Arc<AppState>) -> BoxedFilter<(Response,)> {
         .or(session::routes(&state))
         .unify()
         .or(feed::routes(&state))
+        .unify()
+        .or(tags::routes(&state))
         .unify()
         .or(health::routes(&state))
         .unify()
@@ -116,6 +118,11 @@ mod tests {
             ("GET", "/login", "/login"),
             ("POST", "/logout", "/logout"),
             ("GET", "/feed.xml", "/feed.xml"),
+            ("GET", "/tags/rust", "/tags/{slug}"),
+            ("GET", "/tags/rust?before=5", "/tags/{slug}"),
+            ("GET", "/tags/Not%20A%20Slug", "/tags/{slug}"),
+            ("GET", "/tags/rust/feed.xml", "/tags/{slug}/feed.xml"),
+            ("GET", "/tags/rust/other", "unmatched"),
             ("GET", "/static/style.0123abcd.css", "/static/{file}"),
             ("GET", "/healthz", "/healthz"),
             ("GET", "/metrics", "unmatched"),

@@ -12,3 +12,4 @@ pub mod index;
 pub mod link_card;
 pub mod post;
 pub mod session;
+pub mod tags;
