@@ -78,6 +78,19 @@ fn status_condition(status: ListStatus) -> &'static str {
     }
 }
 
+/// The query of one page of a tag's posts (`columns` of those meeting `condition`),
+/// taking the tag's id, `before` and the limit: the tag's entries of `post_tags
+/// (tag_id, post_id)` walked newest first from `before` (STRAIGHT_JOIN and the index
+/// named, so the plan never scans the posts), each post then read by its primary key.
+pub fn tag_page_query(columns: &str, condition: &str) -> String {
+    format!(
+        "SELECT {columns} FROM post_tags pt FORCE INDEX (post_tags_tag_id) \
+         STRAIGHT_JOIN posts ON posts.id = pt.post_id \
+         WHERE pt.tag_id = ? AND pt.post_id < ? AND {condition} \
+         ORDER BY pt.post_id DESC LIMIT ?"
+    )
+}
+
 /// A new post at version 1, rendered, without its slug yet. A published post without
 /// a publication time is published now; a draft keeps none unless given one.
 const INSERT: &str = "INSERT INTO posts (title, body, html, excerpt, excerpt_truncated, \
@@ -283,17 +296,10 @@ impl PostStore {
                         else {
                             return Ok::<_, StoreError>(None);
                         };
-                        // STRAIGHT_JOIN: walk the tag's entries newest first, never
-                        // the posts.
                         let rows = sql(
                             "SELECT posts",
                             conn.exec(
-                                format!(
-                                    "SELECT {columns} FROM post_tags pt STRAIGHT_JOIN posts \
-                                     ON posts.id = pt.post_id \
-                                     WHERE pt.tag_id = ? AND pt.post_id < ? AND {condition} \
-                                     ORDER BY pt.post_id DESC LIMIT ?"
-                                ),
+                                tag_page_query(columns, condition),
                                 (tag_id, before, limit + 1),
                             ),
                         )

@@ -223,3 +223,82 @@ pub async fn a_removed_tag_leaves_its_list(db: Db) {
     let page = read(&app, "/v1/post-summaries?tag=web", false).await;
     assert_eq!(ids(&page), [id_of(&post)]);
 }
+
+pub async fn a_tags_page_walks_its_index_not_the_posts(db: Db) {
+    use mysql_async::prelude::Queryable;
+    let url = db.fresh_database().await;
+    let app = TestApp::spawn_with(posts_service::Config::new(url.clone(), TOKEN)).await;
+    let rust = create_ok(
+        &app,
+        json!({"title": "Rusty", "body": "b", "tags": ["Rust"]}),
+    )
+    .await;
+    create_ok(
+        &app,
+        json!({"title": "Bulky", "body": "b", "tags": ["Bulk"]}),
+    )
+    .await;
+    let mut conn = mysql_async::Conn::from_url(&url).await.unwrap();
+    // Many visible posts with another tag, all newer than the Rust one.
+    conn.query_drop(
+        "INSERT INTO posts (title, body, created_at, updated_at, status) \
+         SELECT CONCAT('Bulk ', seq), 'b', UTC_TIMESTAMP(), UTC_TIMESTAMP(), 'published' \
+         FROM seq_1_to_2000",
+    )
+    .await
+    .unwrap();
+    conn.query_drop(
+        "INSERT INTO post_tags (post_id, tag_id, position) \
+         SELECT p.id, t.id, 0 FROM posts p JOIN tags t ON t.slug = 'bulk' \
+         WHERE p.title LIKE 'Bulk %'",
+    )
+    .await
+    .unwrap();
+    conn.query_drop("ANALYZE TABLE posts, post_tags")
+        .await
+        .unwrap();
+    let page = read(&app, "/v1/post-summaries?tag=rust", false).await;
+    assert_eq!(ids(&page), [id_of(&rust)]);
+    let page = read(&app, "/v1/post-summaries?tag=bulk&limit=3", false).await;
+    assert_eq!(ids(&page).len(), 3);
+    assert!(page["next_before"].is_u64());
+
+    let rust_tag: u64 = conn
+        .query_first("SELECT id FROM tags WHERE slug = 'rust'")
+        .await
+        .unwrap()
+        .unwrap();
+    let plan: Vec<mysql_async::Row> = conn
+        .exec(
+            format!(
+                "EXPLAIN {}",
+                posts_service::db::posts::tag_page_query(
+                    "posts.id",
+                    posts_service::db::posts::VISIBLE
+                )
+            ),
+            (rust_tag, u64::MAX, 21),
+        )
+        .await
+        .unwrap();
+    assert_eq!(plan.len(), 2, "{plan:?}");
+    let step = |row: &mysql_async::Row| {
+        let table: String = row.get("table").unwrap();
+        let key: Option<String> = row.get("key").unwrap();
+        let rows: u64 = row.get("rows").unwrap();
+        (table, key, rows)
+    };
+    let (table, key, rows) = step(&plan[0]);
+    assert_eq!(
+        (table.as_str(), key.as_deref()),
+        ("pt", Some("post_tags_tag_id")),
+        "{plan:?}"
+    );
+    assert!(rows < 100, "the plan reads {rows} entries of the tag");
+    let (table, key, _) = step(&plan[1]);
+    assert_eq!(
+        (table.as_str(), key.as_deref()),
+        ("posts", Some("PRIMARY")),
+        "{plan:?}"
+    );
+}
