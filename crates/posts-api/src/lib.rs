@@ -27,7 +27,7 @@ pub mod slug;
 
 pub use post::{
     visibility, Author, ListStatus, Post, PostInput, PostStatus, PostSummary, PostsPage,
-    SummariesPage, Visibility,
+    SummariesPage, Tag, Visibility,
 };
 pub use problem::{FieldError, Problem};
 pub use rules::{MetaViolation, PostContent, PostMeta, Violation, BODY_MAX_BYTES, TITLE_MAX_CHARS};

@@ -42,6 +42,10 @@ pub struct Post {
     pub author: Option<Author>,
     /// Its tags, as the author spelled them, in the order given.
     pub tags: Vec<String>,
+    /// Each tag's slug, in the order of `tags`: the tag's page is `/tags/{slug}`.
+    /// Empty from a posts-service that does not send them.
+    #[serde(default)]
+    pub tag_slugs: Vec<String>,
 }
 
 impl Post {
@@ -117,6 +121,9 @@ pub struct PostsPage {
     pub posts: Vec<Post>,
     /// Pass as `before` to get the next (older) page; `None` on the last page.
     pub next_before: Option<u64>,
+    /// The tag the page is of (`?tag=`): absent for the list of every post.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<Tag>,
 }
 
 /// A post without its body or HTML, as `GET /v1/post-summaries` lists it: what an
@@ -150,6 +157,9 @@ pub struct PostSummary {
     pub author: Option<Author>,
     /// Its tags.
     pub tags: Vec<String>,
+    /// Each tag's slug, in the order of `tags`.
+    #[serde(default)]
+    pub tag_slugs: Vec<String>,
 }
 
 /// One page of the newest-first summaries, `GET /v1/post-summaries`.
@@ -159,6 +169,18 @@ pub struct SummariesPage {
     pub posts: Vec<PostSummary>,
     /// Pass as `before` to get the next (older) page; `None` on the last page.
     pub next_before: Option<u64>,
+    /// The tag the page is of (`?tag=`): absent for the list of every post.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<Tag>,
+}
+
+/// A tag as its page names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tag {
+    /// Its address, `/tags/{slug}`: a slug like a post's.
+    pub slug: String,
+    /// Its name, spelled as it was first used.
+    pub name: String,
 }
 
 /// What a client sends for `POST` and `PUT`.

@@ -18,6 +18,9 @@ pub enum ApiError {
     /// No such post (or an id that cannot name one), or no such route.
     #[error("not found")]
     NotFound,
+    /// A list's `?tag=` names no tag.
+    #[error("no such tag")]
+    NoSuchTag,
     /// The route exists but not for this method.
     #[error("method not allowed")]
     MethodNotAllowed,
@@ -64,7 +67,7 @@ impl ApiError {
     /// The HTTP status this error is answered with.
     pub fn status(&self) -> StatusCode {
         match self {
-            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::NotFound | ApiError::NoSuchTag => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
@@ -83,6 +86,7 @@ impl ApiError {
     fn detail(&self) -> String {
         match self {
             ApiError::NotFound => "There is no post or route at this address.".to_owned(),
+            ApiError::NoSuchTag => "There is no tag with this slug.".to_owned(),
             ApiError::MethodNotAllowed => "This address does not accept that method.".to_owned(),
             ApiError::BadRequest(reason) => reason.clone(),
             ApiError::Unauthorized => "Writes, and reads of drafts and scheduled posts, need an \

@@ -15,7 +15,8 @@
 //!   `/posts/<random>` or of one unknown id does not reach posts-service once per
 //!   request; so are the redirects of `/posts/{id}` and of earlier slugs. A slug is
 //!   checked (at most 96 characters) before it becomes a key. After a slug change, the
-//!   old address serves the old page for at most the bound, then redirects.
+//!   old address serves the old page for at most the bound, then redirects. Unknown
+//!   tags (`/tags/{slug}`, its feed) are remembered as 404 the same way.
 //! - **It is bounded in bytes** (`PAGE_CACHE_BYTES`, half for fresh pages and 404s, half
 //!   for last good copies), whatever the number of keys a client makes up.
 //! - **An outage or a slow posts-service serves the last good page rather than an
@@ -93,6 +94,19 @@ pub enum PageKey {
     },
     /// `/sitemaps/tags.xml`.
     SitemapTags,
+    /// `/tags/{slug}` or `/tags/{slug}?before=ID`: one tag's posts (or a remembered
+    /// 404 for a tag that does not exist). The slug is checked like a post's first.
+    Tag {
+        /// The tag's slug.
+        slug: Slug,
+        /// The `before` parameter.
+        before: Option<u64>,
+    },
+    /// `/tags/{slug}/feed.xml`.
+    TagFeed {
+        /// The tag's slug.
+        slug: Slug,
+    },
 }
 
 /// A page as rendered for any anonymous reader, with its validators.

@@ -8,7 +8,9 @@ use warp::filters::BoxedFilter;
 use warp::reply::Response;
 use warp::Filter;
 
-use crate::pages::{admin, assets, delete, editor, feed, health, index, post, session, sitemap};
+use crate::pages::{
+    admin, assets, delete, editor, feed, health, index, post, session, sitemap, tags,
+};
 use crate::site::with_security_headers;
 use crate::state::AppState;
 use crate::web::respond;
@@ -40,6 +42,8 @@ pub fn routes(state: Arc<AppState>) -> BoxedFilter<(Response,)> {
         .or(feed::routes(&state))
         .unify()
         .or(sitemap::routes(&state))
+        .unify()
+        .or(tags::routes(&state))
         .unify()
         .or(health::routes(&state))
         .unify()
@@ -126,6 +130,11 @@ mod tests {
                 "/sitemaps/posts-50000.xml",
                 "/sitemaps/posts-{after}.xml",
             ),
+            ("GET", "/tags/rust", "/tags/{slug}"),
+            ("GET", "/tags/rust?before=5", "/tags/{slug}"),
+            ("GET", "/tags/Not%20A%20Slug", "/tags/{slug}"),
+            ("GET", "/tags/rust/feed.xml", "/tags/{slug}/feed.xml"),
+            ("GET", "/tags/rust/other", "unmatched"),
             ("GET", "/static/style.0123abcd.css", "/static/{file}"),
             ("GET", "/healthz", "/healthz"),
             ("GET", "/metrics", "unmatched"),

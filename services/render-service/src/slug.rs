@@ -85,6 +85,11 @@ pub fn post_path(slug: &str) -> String {
     format!("/posts/{slug}")
 }
 
+/// A tag's page on the blog.
+pub fn tag_path(slug: &str) -> String {
+    format!("/tags/{slug}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 use posts_api::Post;
 
 use crate::pages::link_card::LinkCard;
-use crate::slug::post_path;
+use crate::slug::{is_valid_slug, post_path, tag_path};
 
 /// What every page's frame (header, navigation, flash) needs.
 #[derive(Debug, Clone)]
@@ -50,7 +50,34 @@ impl DateView {
     }
 }
 
-/// A post in a list: title, date and its teaser (stored by posts-service).
+/// A tag on a post: its name, and its page when posts-service sent its slug.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TagLink {
+    /// As the author first spelled it.
+    pub name: String,
+    /// `/tags/{slug}`.
+    pub href: Option<String>,
+}
+
+impl TagLink {
+    /// The tags `names` with their `slugs` (in the same order); a tag without a valid
+    /// slug (an older posts-service sends none) is shown without a link.
+    pub fn all(names: &[String], slugs: &[String]) -> Vec<TagLink> {
+        names
+            .iter()
+            .enumerate()
+            .map(|(at, name)| TagLink {
+                name: name.clone(),
+                href: slugs
+                    .get(at)
+                    .filter(|slug| is_valid_slug(slug))
+                    .map(|slug| tag_path(slug)),
+            })
+            .collect()
+    }
+}
+
+/// A post in a list: title, date, tags and its teaser (stored by posts-service).
 #[derive(Debug, Clone)]
 pub struct PostSummary {
     pub id: u64,
@@ -61,6 +88,8 @@ pub struct PostSummary {
     pub excerpt: String,
     /// Whether the teaser is shorter than the post.
     pub truncated: bool,
+    /// Its tags, linked to their pages.
+    pub tags: Vec<TagLink>,
 }
 
 impl PostSummary {
@@ -72,6 +101,7 @@ impl PostSummary {
             date: DateView::new(post.published_at.unwrap_or(post.created_at)),
             excerpt: post.excerpt.clone(),
             truncated: post.excerpt_truncated,
+            tags: TagLink::all(&post.tags, &post.tag_slugs),
         }
     }
 }
@@ -83,8 +113,8 @@ pub struct PostView {
     pub title: String,
     /// When it was (or is to be) published; its creation for a draft never published.
     pub created: DateView,
-    /// Its tags, as the author spelled them.
-    pub tags: Vec<String>,
+    /// Its tags, as the author spelled them, linked to their pages.
+    pub tags: Vec<TagLink>,
     /// Shown when the post was edited after it was published.
     pub updated: Option<DateView>,
     /// The body as safe HTML, rendered and stored by posts-service when the post was
@@ -99,7 +129,7 @@ impl PostView {
             id: post.id,
             title: post.title.clone(),
             created: DateView::new(published),
-            tags: post.tags.clone(),
+            tags: TagLink::all(&post.tags, &post.tag_slugs),
             updated: (post.version > 1 && post.updated_at > published)
                 .then(|| DateView::new(post.updated_at)),
             body_html: post.html.clone(),
@@ -107,16 +137,39 @@ impl PostView {
     }
 }
 
-/// `/`: the newest posts.
+/// `/`: the newest posts; `/tags/{slug}`: the newest posts with one tag.
 #[derive(Template)]
 #[template(path = "index.html")]
 pub struct IndexPage {
     pub chrome: Chrome,
     pub posts: Vec<PostSummary>,
-    /// `/?before=ID` when there are older posts.
+    /// `/?before=ID` (`/tags/{slug}?before=ID`) when there are older posts.
     pub older_href: Option<String>,
     /// Whether this is a later page (offers a way back to the newest posts).
     pub is_older_page: bool,
+    /// The tag a tag's page lists; `None` on the index.
+    pub tag: Option<TagHeading>,
+}
+
+impl IndexPage {
+    /// Where the newest posts of this list are: `/`, or the tag's first page.
+    pub fn newest_href(&self) -> String {
+        match &self.tag {
+            Some(tag) => tag.href.clone(),
+            None => "/".to_owned(),
+        }
+    }
+}
+
+/// What a tag's page says about its tag.
+#[derive(Debug, Clone)]
+pub struct TagHeading {
+    /// As first spelled.
+    pub name: String,
+    /// `/tags/{slug}`.
+    pub href: String,
+    /// `/tags/{slug}/feed.xml`.
+    pub feed_href: String,
 }
 
 /// `/posts/{id}`.
@@ -287,7 +340,13 @@ pub struct FeedEntry {
 #[template(path = "feed.xml")]
 pub struct FeedDocument {
     pub blog_title: String,
+    /// The feed's title: the blog's, or the blog's and the tag's.
+    pub title: String,
     pub base_url: String,
+    /// The page the feed follows, after `base_url`: `/` or `/tags/{slug}`.
+    pub path: String,
+    /// The feed's own address, after `base_url`.
+    pub self_path: String,
     pub updated: String,
     pub entries: Vec<FeedEntry>,
 }
@@ -331,14 +390,45 @@ mod tests {
                 date: DateView::new(datetime!(2026-11-04 10:00 UTC)),
                 excerpt: "\"quoted\" & <tag>".into(),
                 truncated: false,
+                tags: TagLink::all(&["<i>".to_owned()], &["i".to_owned()]),
             }],
             older_href: None,
             is_older_page: false,
+            tag: Some(TagHeading {
+                name: "<u>".into(),
+                href: "/tags/u".into(),
+                feed_href: "/tags/u/feed.xml".into(),
+            }),
         };
         let html = page.render().unwrap();
         assert!(!html.contains("<script>alert"), "{html}");
         assert!(html.contains("&#60;script&#62;"), "{html}");
         assert!(!html.contains("<b>hi</b>"), "{html}");
+        assert!(!html.contains("<i>") && !html.contains("<u>"), "{html}");
+        assert!(html.contains(r#"href="/tags/i""#), "{html}");
+    }
+
+    #[test]
+    fn tags_link_to_their_pages_when_their_slugs_are_known() {
+        let names = ["Rust".to_owned(), "Web".to_owned(), "Old".to_owned()];
+        let slugs = ["rust".to_owned(), "Not a slug".to_owned()];
+        assert_eq!(
+            TagLink::all(&names, &slugs),
+            [
+                TagLink {
+                    name: "Rust".into(),
+                    href: Some("/tags/rust".into())
+                },
+                TagLink {
+                    name: "Web".into(),
+                    href: None
+                },
+                TagLink {
+                    name: "Old".into(),
+                    href: None
+                },
+            ]
+        );
     }
 
     #[test]
@@ -348,6 +438,7 @@ mod tests {
             posts: vec![],
             older_href: None,
             is_older_page: false,
+            tag: None,
         };
         let anonymous = page(false).render().unwrap();
         assert!(!anonymous.contains("/add"), "{anonymous}");

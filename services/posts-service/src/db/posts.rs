@@ -37,13 +37,15 @@ use mysql_async::{Conn, IsolationLevel, Pool, Row, Transaction, TxOpts};
 use time::{OffsetDateTime, PrimitiveDateTime};
 use tokio::sync::Notify;
 
-use posts_api::{ListStatus, Post, PostMeta, PostStatus, PostSummary, PostsPage, SummariesPage};
+use posts_api::{
+    ListStatus, Post, PostMeta, PostStatus, PostSummary, PostsPage, SummariesPage, Tag,
+};
 
 use super::error::StoreError;
 use super::idempotency_keys::{self, Remembered};
 use super::metrics::DbMetrics;
 use super::operation::{bounded, retrying_deadlocks, sql};
-use super::slugs::{self, SlugTaken};
+use super::slugs::{self, PostTags, SlugTaken};
 use super::start_up::Database;
 use crate::idempotency::{Fingerprint, Key, Outcome};
 use crate::rendering::RenderedContent;
@@ -74,6 +76,19 @@ fn status_condition(status: ListStatus) -> &'static str {
         ListStatus::Scheduled => "status = 'published' AND published_at > UTC_TIMESTAMP(3)",
         ListStatus::All => "TRUE",
     }
+}
+
+/// The query of one page of a tag's posts (`columns` of those meeting `condition`),
+/// taking the tag's id, `before` and the limit: the tag's entries of `post_tags
+/// (tag_id, post_id)` walked newest first from `before` (STRAIGHT_JOIN and the index
+/// named, so the plan never scans the posts), each post then read by its primary key.
+pub fn tag_page_query(columns: &str, condition: &str) -> String {
+    format!(
+        "SELECT {columns} FROM post_tags pt FORCE INDEX (post_tags_tag_id) \
+         STRAIGHT_JOIN posts ON posts.id = pt.post_id \
+         WHERE pt.tag_id = ? AND pt.post_id < ? AND {condition} \
+         ORDER BY pt.post_id DESC LIMIT ?"
+    )
 }
 
 /// A new post at version 1, rendered, without its slug yet. A published post without
@@ -131,6 +146,15 @@ fn status_text(status: PostStatus) -> &'static str {
     }
 }
 
+/// The rows of one page of a list, their posts' tags, whether older posts remain, and
+/// the tag the list is of.
+struct PageRows {
+    rows: Vec<Row>,
+    tags: HashMap<u64, PostTags>,
+    has_more: bool,
+    tag: Option<Tag>,
+}
+
 /// Reads and writes posts in MariaDB.
 #[derive(Clone)]
 pub struct PostStore {
@@ -172,48 +196,71 @@ impl PostStore {
         self.database.pool()
     }
 
-    /// One page of the posts of `status` with ids below `before`, newest first.
+    /// One page of the posts of `status` with ids below `before`, newest first; with
+    /// `tag` (a tag's slug), only the posts with that tag, and `None` when no tag has
+    /// that slug.
     pub async fn list(
         &self,
         status: ListStatus,
         before: Option<u64>,
         limit: u32,
-    ) -> Result<PostsPage, StoreError> {
-        let (rows, tags, has_more) = self
-            .page_rows("list", POST_COLUMNS, status, before, limit)
-            .await?;
-        let posts = rows
+        tag: Option<String>,
+    ) -> Result<Option<PostsPage>, StoreError> {
+        let Some(page) = self
+            .page_rows("list", POST_COLUMNS, status, before, limit, tag)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let posts = page
+            .rows
             .into_iter()
             .map(stored_post)
             .collect::<Result<Vec<_>, _>>()?;
-        let posts = self.rendered(with_tags(posts, tags)).await?;
-        let next_before = has_more.then(|| posts.last().map(|p| p.id)).flatten();
-        Ok(PostsPage { posts, next_before })
+        let posts = self.rendered(with_tags(posts, page.tags)).await?;
+        let next_before = page.has_more.then(|| posts.last().map(|p| p.id)).flatten();
+        Ok(Some(PostsPage {
+            posts,
+            next_before,
+            tag: page.tag,
+        }))
     }
 
     /// One page of the summaries (no body, no HTML) of the posts of `status` with ids
-    /// below `before`, newest first.
+    /// below `before`, newest first; with `tag` (a tag's slug), only the posts with
+    /// that tag, and `None` when no tag has that slug.
     pub async fn summaries(
         &self,
         status: ListStatus,
         before: Option<u64>,
         limit: u32,
-    ) -> Result<SummariesPage, StoreError> {
-        let (rows, tags, has_more) = self
-            .page_rows("summaries", SUMMARY_COLUMNS, status, before, limit)
-            .await?;
-        let summaries = rows
+        tag: Option<String>,
+    ) -> Result<Option<SummariesPage>, StoreError> {
+        let Some(page) = self
+            .page_rows("summaries", SUMMARY_COLUMNS, status, before, limit, tag)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let summaries = page
+            .rows
             .into_iter()
             .map(stored_summary)
             .collect::<Result<Vec<_>, _>>()?;
-        let posts = self.with_teasers(with_tags(summaries, tags)).await?;
-        let next_before = has_more.then(|| posts.last().map(|p| p.id)).flatten();
-        Ok(SummariesPage { posts, next_before })
+        let posts = self.with_teasers(with_tags(summaries, page.tags)).await?;
+        let next_before = page.has_more.then(|| posts.last().map(|p| p.id)).flatten();
+        Ok(Some(SummariesPage {
+            posts,
+            next_before,
+            tag: page.tag,
+        }))
     }
 
     /// The `columns` of up to `limit` posts of `status` with ids below `before`, newest
     /// first (a range scan of the primary key, or of `(status, id)`), their tags, and
-    /// whether older posts remain.
+    /// whether older posts remain. With `tag`, only that tag's posts: a range scan of
+    /// `post_tags (tag_id, post_id)`, each post then read by its primary key; `None`
+    /// when no tag has that slug.
     async fn page_rows(
         &self,
         operation: &'static str,
@@ -221,24 +268,45 @@ impl PostStore {
         status: ListStatus,
         before: Option<u64>,
         limit: u32,
-    ) -> Result<(Vec<Row>, HashMap<u64, Vec<String>>, bool), StoreError> {
+        tag: Option<String>,
+    ) -> Result<Option<PageRows>, StoreError> {
         let before = before.unwrap_or(u64::MAX);
         let pool = self.pool().clone();
         let condition = status_condition(status);
-        let (mut rows, tags): (Vec<Row>, _) = self
+        let found = self
             .bounded(operation, async move {
                 let mut conn = pool.get_conn().await?;
-                let mut rows: Vec<Row> = sql(
-                    "SELECT posts",
-                    conn.exec(
-                        format!(
-                            "SELECT {columns} FROM posts WHERE id < ? AND {condition} \
-                             ORDER BY id DESC LIMIT ?"
-                        ),
-                        (before, limit + 1),
-                    ),
-                )
-                .await?;
+                let (mut rows, tag): (Vec<Row>, Option<Tag>) = match tag {
+                    None => {
+                        let rows = sql(
+                            "SELECT posts",
+                            conn.exec(
+                                format!(
+                                    "SELECT {columns} FROM posts WHERE id < ? AND {condition} \
+                                     ORDER BY id DESC LIMIT ?"
+                                ),
+                                (before, limit + 1),
+                            ),
+                        )
+                        .await?;
+                        (rows, None)
+                    }
+                    Some(slug) => {
+                        let Some((tag_id, name)) = slugs::tag_by_slug(&mut conn, &slug).await?
+                        else {
+                            return Ok::<_, StoreError>(None);
+                        };
+                        let rows = sql(
+                            "SELECT posts",
+                            conn.exec(
+                                tag_page_query(columns, condition),
+                                (tag_id, before, limit + 1),
+                            ),
+                        )
+                        .await?;
+                        (rows, Some(Tag { slug, name }))
+                    }
+                };
                 rows.truncate(limit as usize + 1);
                 let ids: Vec<u64> = rows
                     .iter()
@@ -246,12 +314,20 @@ impl PostStore {
                     .filter_map(|row| row.get::<u64, _>(0))
                     .collect();
                 let tags = slugs::tags_of(&mut conn, &ids).await?;
-                Ok::<_, StoreError>((rows, tags))
+                Ok(Some((rows, tags, tag)))
             })
             .await?;
+        let Some((mut rows, tags, tag)) = found else {
+            return Ok(None);
+        };
         let has_more = rows.len() > limit as usize;
         rows.truncate(limit as usize);
-        Ok((rows, tags, has_more))
+        Ok(Some(PageRows {
+            rows,
+            tags,
+            has_more,
+            tag,
+        }))
     }
 
     /// The post with this id, if any (and, for readers, if visible).
@@ -613,12 +689,12 @@ async fn insert(
 /// A row read in a write's transaction, with the post's tags.
 struct RowWithTags {
     row: Row,
-    tags: Vec<String>,
+    tags: PostTags,
 }
 
 fn row_with_tags(read: RowWithTags) -> Result<Stored<Post>, StoreError> {
     let mut stored = stored_post(read.row)?;
-    stored.value.tags = read.tags;
+    stored.value.set_tags(read.tags);
     Ok(stored)
 }
 
@@ -819,15 +895,16 @@ struct Stored<T> {
 /// What posts and summaries have in common: their tags are filled in after the query.
 trait Tagged {
     fn id(&self) -> u64;
-    fn set_tags(&mut self, tags: Vec<String>);
+    fn set_tags(&mut self, tags: PostTags);
 }
 
 impl Tagged for Post {
     fn id(&self) -> u64 {
         self.id
     }
-    fn set_tags(&mut self, tags: Vec<String>) {
-        self.tags = tags;
+    fn set_tags(&mut self, tags: PostTags) {
+        self.tags = tags.names;
+        self.tag_slugs = tags.slugs;
     }
 }
 
@@ -835,14 +912,15 @@ impl Tagged for PostSummary {
     fn id(&self) -> u64 {
         self.id
     }
-    fn set_tags(&mut self, tags: Vec<String>) {
-        self.tags = tags;
+    fn set_tags(&mut self, tags: PostTags) {
+        self.tags = tags.names;
+        self.tag_slugs = tags.slugs;
     }
 }
 
 fn with_tags<T: Tagged>(
     mut stored: Vec<Stored<T>>,
-    mut tags: HashMap<u64, Vec<String>>,
+    mut tags: HashMap<u64, PostTags>,
 ) -> Vec<Stored<T>> {
     for item in &mut stored {
         let id = item.value.id();
@@ -901,6 +979,7 @@ fn stored_post(mut row: Row) -> Result<Stored<Post>, StoreError> {
             // Authors come with user accounts: no post has one yet.
             author: None,
             tags: Vec::new(),
+            tag_slugs: Vec::new(),
         },
         unrendered_body,
         unfilled,
@@ -938,6 +1017,7 @@ fn stored_summary(mut row: Row) -> Result<Stored<PostSummary>, StoreError> {
             published_at,
             author: None,
             tags: Vec::new(),
+            tag_slugs: Vec::new(),
         },
         unrendered_body,
         unfilled,

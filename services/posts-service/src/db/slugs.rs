@@ -177,29 +177,55 @@ async fn tag_id(tx: &mut Transaction<'_>, name: &str) -> Result<u64, StoreError>
     Err(StoreError::Internal(format!("no free slug for tag {id}")))
 }
 
+/// A post's tags: their names and slugs, in the post's order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PostTags {
+    /// Each tag's name, spelled as first used.
+    pub names: Vec<String>,
+    /// Each tag's slug.
+    pub slugs: Vec<String>,
+}
+
 /// The tags of each of `post_ids`, in their order, in one query.
 pub async fn tags_of<Q: Queryable>(
     conn: &mut Q,
     post_ids: &[u64],
-) -> Result<HashMap<u64, Vec<String>>, StoreError> {
-    let mut tags: HashMap<u64, Vec<String>> = HashMap::new();
+) -> Result<HashMap<u64, PostTags>, StoreError> {
+    let mut tags: HashMap<u64, PostTags> = HashMap::new();
     if post_ids.is_empty() {
         return Ok(tags);
     }
     let placeholders = vec!["?"; post_ids.len()].join(", ");
-    let rows: Vec<(u64, String)> = sql(
+    // A tag gets its slug in the transaction that makes it: a NULL is never committed.
+    let rows: Vec<(u64, String, String)> = sql(
         "SELECT post_tags",
         conn.exec(
             format!(
-                "SELECT pt.post_id, t.name FROM post_tags pt JOIN tags t ON t.id = pt.tag_id \
+                "SELECT pt.post_id, t.name, COALESCE(t.slug, CONCAT('tag-', t.id)) \
+                 FROM post_tags pt JOIN tags t ON t.id = pt.tag_id \
                  WHERE pt.post_id IN ({placeholders}) ORDER BY pt.post_id, pt.position"
             ),
             post_ids.to_vec(),
         ),
     )
     .await?;
-    for (post_id, name) in rows {
-        tags.entry(post_id).or_default().push(name);
+    for (post_id, name, slug) in rows {
+        let post = tags.entry(post_id).or_default();
+        post.names.push(name);
+        post.slugs.push(slug);
     }
     Ok(tags)
+}
+
+/// The tag whose slug is `slug`: its id and name, or `None`.
+pub async fn tag_by_slug<Q: Queryable>(
+    conn: &mut Q,
+    slug: &str,
+) -> Result<Option<(u64, String)>, StoreError> {
+    sql(
+        "SELECT tags",
+        conn.exec_first("SELECT id, name FROM tags WHERE slug = ?", (slug,)),
+    )
+    .await
+    .map_err(StoreError::from)
 }

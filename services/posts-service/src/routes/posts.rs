@@ -20,7 +20,7 @@ use crate::state::AppState;
 /// The response header set on a replayed create.
 const REPLAYED: &str = "idempotent-replayed";
 
-/// `GET /v1/posts?limit=N&before=ID&status=S`
+/// `GET /v1/posts?limit=N&before=ID&status=S&tag=T`
 pub async fn list(
     raw_query: String,
     audience: Audience,
@@ -28,11 +28,17 @@ pub async fn list(
 ) -> Result<Response, ApiError> {
     let query = request::list_query(&raw_query)?;
     let status = query.status_for(audience)?;
-    let page = state.store.list(status, query.before, query.limit).await?;
+    let tag = query.tag_slug()?;
+    let page = state
+        .store
+        .list(status, query.before, query.limit, tag)
+        .await?
+        .ok_or(ApiError::NoSuchTag)?;
     Ok(json(StatusCode::OK, &page))
 }
 
-/// `GET /v1/post-summaries?limit=N&before=ID&status=S`: the list without bodies or HTML.
+/// `GET /v1/post-summaries?limit=N&before=ID&status=S&tag=T`: the list without bodies
+/// or HTML; with `tag`, the page names the tag.
 pub async fn summaries(
     raw_query: String,
     audience: Audience,
@@ -40,10 +46,12 @@ pub async fn summaries(
 ) -> Result<Response, ApiError> {
     let query = request::list_query(&raw_query)?;
     let status = query.status_for(audience)?;
+    let tag = query.tag_slug()?;
     let page = state
         .store
-        .summaries(status, query.before, query.limit)
-        .await?;
+        .summaries(status, query.before, query.limit, tag)
+        .await?
+        .ok_or(ApiError::NoSuchTag)?;
     Ok(json(StatusCode::OK, &page))
 }
 

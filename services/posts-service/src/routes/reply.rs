@@ -53,6 +53,7 @@ mod tests {
                 name: title.to_owned(),
             }),
             tags: vec![title.to_owned(), body.to_owned()],
+            tag_slugs: vec![format!("tag-{id}")],
         }
     }
 
@@ -131,6 +132,10 @@ mod tests {
                 .map(|text| post(7, text, text))
                 .collect(),
             next_before: Some(7),
+            tag: Some(posts_api::Tag {
+                slug: "tag-7".to_owned(),
+                name: "Tag \"7\"".to_owned(),
+            }),
         };
         let ours = body_of(json(StatusCode::OK, &page)).await;
         assert_eq!(ours, serde_json::to_vec(&page).unwrap());

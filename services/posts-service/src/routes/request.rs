@@ -301,6 +301,8 @@ pub struct ListQuery {
     pub before: Option<u64>,
     /// `?status=`, when given.
     pub status: Option<ListStatus>,
+    /// `?tag=`, when given: a tag's slug, as sent.
+    pub tag: Option<String>,
 }
 
 impl ListQuery {
@@ -314,6 +316,16 @@ impl ListQuery {
             (Some(_), Audience::Readers) => Err(ApiError::Unauthorized),
         }
     }
+
+    /// The slug of the tag asked for, if any: one that is not a valid slug names no
+    /// tag (404, like an unknown one).
+    pub fn tag_slug(&self) -> Result<Option<String>, ApiError> {
+        match &self.tag {
+            None => Ok(None),
+            Some(slug) if is_valid_slug(slug) => Ok(Some(slug.clone())),
+            Some(_) => Err(ApiError::NoSuchTag),
+        }
+    }
 }
 
 /// Default and largest page sizes.
@@ -321,7 +333,7 @@ pub const DEFAULT_LIMIT: u32 = 20;
 /// Largest page size.
 pub const MAX_LIMIT: u32 = 100;
 
-/// Parses `limit`, `before` and `status`; unknown parameters are ignored.
+/// Parses `limit`, `before`, `status` and `tag`; unknown parameters are ignored.
 pub fn list_query(raw: &str) -> Result<ListQuery, ApiError> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw)
         .map_err(|_| ApiError::BadRequest("The query string is malformed.".into()))?;
@@ -329,6 +341,7 @@ pub fn list_query(raw: &str) -> Result<ListQuery, ApiError> {
         limit: DEFAULT_LIMIT,
         before: None,
         status: None,
+        tag: None,
     };
     for (name, value) in pairs {
         match name.as_str() {
@@ -363,6 +376,7 @@ pub fn list_query(raw: &str) -> Result<ListQuery, ApiError> {
                     }
                 });
             }
+            "tag" => query.tag = Some(value),
             _ => {}
         }
     }
@@ -452,7 +466,8 @@ mod tests {
             ListQuery {
                 limit: 20,
                 before: None,
-                status: None
+                status: None,
+                tag: None
             }
         );
         assert_eq!(list_query("limit=100&before=7").unwrap().before, Some(7));
@@ -492,6 +507,24 @@ mod tests {
                 Err(ApiError::Unauthorized)
             ));
             assert_eq!(query.status_for(Editors).unwrap(), query.status.unwrap());
+        }
+    }
+
+    #[test]
+    fn a_tag_is_named_by_a_valid_slug() {
+        assert_eq!(list_query("").unwrap().tag_slug().unwrap(), None);
+        assert_eq!(
+            list_query("tag=rust-2024").unwrap().tag_slug().unwrap(),
+            Some("rust-2024".to_owned())
+        );
+        for bad in ["tag=", "tag=Rust", "tag=a--b", "tag=2024", "tag=r%C3%BCst"] {
+            assert!(
+                matches!(
+                    list_query(bad).unwrap().tag_slug(),
+                    Err(ApiError::NoSuchTag)
+                ),
+                "{bad}"
+            );
         }
     }
 

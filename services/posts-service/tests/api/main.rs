@@ -19,6 +19,7 @@ mod rendering;
 mod resilience;
 mod sessions;
 mod sitemap;
+mod tags;
 mod tls;
 mod validation;
 
@@ -59,6 +60,11 @@ fn main() -> std::process::ExitCode {
         authoring::the_readers_list_does_not_read_the_drafts,
         sitemap::the_sitemap_lists_visible_posts_and_the_tags_that_have_one,
         sitemap::past_50000_visible_posts_the_sitemap_comes_in_pages,
+        tags::a_tags_list_has_only_its_visible_posts_and_names_the_tag,
+        tags::a_tags_list_pages_by_key,
+        tags::an_unknown_tag_is_404,
+        tags::a_removed_tag_leaves_its_list,
+        tags::a_tags_page_walks_its_index_not_the_posts,
         rendering::a_post_is_stored_rendered_and_html_is_never_taken_from_a_client,
         rendering::posts_stored_without_a_rendering_are_served_and_rendered_in_the_background,
         rendering::a_body_changed_by_an_older_release_is_rendered_again,

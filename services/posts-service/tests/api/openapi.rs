@@ -188,6 +188,8 @@ pub async fn server_conforms_to_openapi_document(db: Db) {
             send(&app, Method::GET, "/v1/posts?limit=0"),
             send(&app, Method::GET, "/v1/posts?status=draft"),
             authed(&app, Method::GET, "/v1/posts?status=all"),
+            authed(&app, Method::GET, "/v1/posts?tag=one&status=all"),
+            send(&app, Method::GET, "/v1/posts?tag=Not-A-Slug"),
             send(&dead, Method::GET, "/v1/posts"),
         ],
     )
@@ -202,6 +204,9 @@ pub async fn server_conforms_to_openapi_document(db: Db) {
             send(&app, Method::GET, "/v1/post-summaries?before=x"),
             send(&app, Method::GET, "/v1/post-summaries?status=scheduled"),
             authed(&app, Method::GET, "/v1/post-summaries?status=all"),
+            authed(&app, Method::GET, "/v1/post-summaries?tag=two&status=all"),
+            send(&app, Method::GET, "/v1/post-summaries?tag=one"),
+            send(&app, Method::GET, "/v1/post-summaries?tag=no-such-tag"),
             send(&dead, Method::GET, "/v1/post-summaries"),
         ],
     )

@@ -74,6 +74,7 @@ pub async fn a_post_is_stored_rendered_and_html_is_never_taken_from_a_client(db:
             "published_at",
             "slug",
             "status",
+            "tag_slugs",
             "tags",
             "title",
             "updated_at",

@@ -1,4 +1,5 @@
-//! `GET /feed.xml`: an Atom feed of the 20 newest posts, bodies as sanitized HTML.
+//! `GET /feed.xml`: an Atom feed of the 20 newest posts, bodies as sanitized HTML;
+//! `GET /tags/{slug}/feed.xml` ([`crate::pages::tags`]): the same of one tag's posts.
 //!
 //! Atom wants absolute links: they start with `PUBLIC_URL` when it is set, else with the
 //! request's `Host` (https when `COOKIE_SECURE` says the blog is served over HTTPS).
@@ -26,7 +27,9 @@ use warp::Filter;
 
 use crate::error::PageError;
 use crate::page_cache::{CachedPage, PageKey};
+use crate::pages::index::Listing;
 use crate::site::Site;
+use crate::slug::tag_path;
 use crate::state::{with_state, AppState};
 use crate::templates::{render, FeedDocument, FeedEntry};
 use crate::web::conditional::{self, conditional, Conditional, Shared};
@@ -50,7 +53,14 @@ pub fn routes(state: &Arc<AppState>) -> BoxedFilter<(Response,)> {
         .and(request_id::filter())
         .and(warp::header::optional::<String>("host"))
         .and(conditional())
-        .then(render_feed);
+        .then(
+            |state: Arc<AppState>,
+             request_id: RequestId,
+             host: Option<String>,
+             conditional: Conditional| {
+                render_feed(state, request_id, host, conditional, Listing::All)
+            },
+        );
     page(&state.site, feed)
 }
 
@@ -75,22 +85,28 @@ fn rfc3339(moment: OffsetDateTime) -> String {
     moment.format(&Rfc3339).unwrap_or_default()
 }
 
-/// The feed: from the page cache (rendered when it is not there), with this request's
-/// base URL filled in, or a `304` when the reader has it.
+/// The feed of `listing` (every post, or one tag's; an unknown tag is the 404 page):
+/// from the page cache (rendered when it is not there), with this request's base URL
+/// filled in, or a `304` when the reader has it.
 pub async fn render_feed(
     state: Arc<AppState>,
     request_id: RequestId,
     host: Option<String>,
     conditional: Conditional,
+    listing: Listing,
 ) -> Result<Response, PageError> {
     let render = {
         let state = state.clone();
         async move {
-            let xml = feed_xml(&state, &request_id).await?;
+            let xml = feed_xml(&state, &request_id, listing).await?;
             Ok(CachedPage::new(StatusCode::OK, xml))
         }
     };
-    let (page, served) = state.pages.get_or_render(PageKey::Feed, render).await?;
+    let key = match listing {
+        Listing::All => PageKey::Feed,
+        Listing::Tag(slug) => PageKey::TagFeed { slug },
+    };
+    let (page, served) = state.pages.get_or_render(key, render).await?;
     let base_url = base_url(&state.site, host.as_deref());
     let xml = std::str::from_utf8(&page.html)
         .map_err(|_| PageError::Internal("the cached feed is not UTF-8".to_owned()))?
@@ -119,8 +135,35 @@ pub async fn render_feed(
 }
 
 /// The feed's XML, with [`BASE_URL_MARK`] where the base URL goes.
-async fn feed_xml(state: &AppState, request_id: &RequestId) -> Result<String, PageError> {
-    let page = state.posts.list(FEED_SIZE, None, request_id).await?;
+async fn feed_xml(
+    state: &AppState,
+    request_id: &RequestId,
+    listing: Listing,
+) -> Result<String, PageError> {
+    let (page, title, path) = match listing {
+        Listing::All => (
+            state.posts.list(FEED_SIZE, None, request_id).await?,
+            state.site.blog_title.clone(),
+            "/".to_owned(),
+        ),
+        Listing::Tag(slug) => {
+            let page = state
+                .posts
+                .tag_list(slug.as_str(), FEED_SIZE, request_id)
+                .await?;
+            let name = page
+                .tag
+                .as_ref()
+                .map(|tag| tag.name.clone())
+                .unwrap_or_else(|| slug.to_string());
+            let title = format!("{} · {name}", state.site.blog_title);
+            (page, title, tag_path(slug.as_str()))
+        }
+    };
+    let self_path = match listing {
+        Listing::All => "/feed.xml".to_owned(),
+        Listing::Tag(_) => format!("{path}/feed.xml"),
+    };
     let updated = page
         .posts
         .iter()
@@ -143,7 +186,10 @@ async fn feed_xml(state: &AppState, request_id: &RequestId) -> Result<String, Pa
         .collect();
     Ok(render(&FeedDocument {
         blog_title: state.site.blog_title.clone(),
+        title,
         base_url: BASE_URL_MARK.to_owned(),
+        path,
+        self_path,
         updated: rfc3339(updated),
         entries,
     })?)
@@ -235,7 +281,10 @@ mod tests {
             accepted += 1;
             let xml = render(&FeedDocument {
                 blog_title: "Blog".into(),
+                title: "Blog".into(),
                 base_url: "http://localhost".into(),
+                path: "/".into(),
+                self_path: "/feed.xml".into(),
                 updated: "2026-11-25T00:00:00Z".into(),
                 entries: vec![FeedEntry {
                     title: content.title.clone(),
@@ -268,7 +317,10 @@ mod tests {
         ] {
             let xml = render(&FeedDocument {
                 blog_title: "Blog".into(),
+                title: "Blog".into(),
                 base_url: "http://localhost".into(),
+                path: "/".into(),
+                self_path: "/feed.xml".into(),
                 updated: "2026-11-25T00:00:00Z".into(),
                 entries: vec![FeedEntry {
                     title: "Title".into(),

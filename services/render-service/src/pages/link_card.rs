@@ -116,6 +116,7 @@ mod tests {
             published_at: Some(datetime!(2026-12-01 10:00:00 UTC)),
             author: None,
             tags: Vec::new(),
+            tag_slugs: Vec::new(),
         }
     }
 

@@ -13,3 +13,4 @@ pub mod link_card;
 pub mod post;
 pub mod session;
 pub mod sitemap;
+pub mod tags;

@@ -54,11 +54,54 @@ impl PostsClient {
             .await
     }
 
+    /// `GET /v1/post-summaries?tag=&limit=&before=`: a page of the summaries of one
+    /// tag's posts (a valid slug), as readers see them, naming the tag; an unknown tag
+    /// is [`UpstreamError::NotFound`].
+    pub async fn tag_summaries(
+        &self,
+        tag: &str,
+        limit: u32,
+        before: Option<u64>,
+        request_id: &RequestId,
+    ) -> Result<SummariesPage, UpstreamError> {
+        const OP: &str = "list_tag_summaries";
+        let request = self.tag_page_request("post-summaries", tag, limit, before);
+        self.send_for_page(OP, request, request_id).await
+    }
+
+    /// `GET /v1/posts?tag=&limit=`: the newest posts with one tag, naming the tag, for
+    /// its feed; an unknown tag is [`UpstreamError::NotFound`].
+    pub async fn tag_list(
+        &self,
+        tag: &str,
+        limit: u32,
+        request_id: &RequestId,
+    ) -> Result<PostsPage, UpstreamError> {
+        const OP: &str = "list_tag_posts";
+        let request = self.tag_page_request("posts", tag, limit, None);
+        self.send_for_page(OP, request, request_id).await
+    }
+
     /// `GET /v1/{collection}?limit=&before=`: one keyset page.
     fn page_request(&self, collection: &str, limit: u32, before: Option<u64>) -> RequestBuilder {
+        self.tag_page_request(collection, "", limit, before)
+    }
+
+    /// `GET /v1/{collection}?tag=&limit=&before=`: one keyset page, of one tag's posts
+    /// when `tag` is not empty.
+    fn tag_page_request(
+        &self,
+        collection: &str,
+        tag: &str,
+        limit: u32,
+        before: Option<u64>,
+    ) -> RequestBuilder {
         let mut url = self.transport.endpoint(&["v1", collection]);
         {
             let mut query = url.query_pairs_mut();
+            if !tag.is_empty() {
+                query.append_pair("tag", tag);
+            }
             query.append_pair("limit", &limit.to_string());
             if let Some(before) = before {
                 query.append_pair("before", &before.to_string());
@@ -335,6 +378,28 @@ impl PostsClient {
                     Err(UpstreamError::unexpected_status(operation, status))
                 }
             })
+            .await
+    }
+
+    /// Sends a request for a page of one tag: `200` is the page, `404` (no such tag)
+    /// [`UpstreamError::NotFound`].
+    async fn send_for_page<T: serde::de::DeserializeOwned>(
+        &self,
+        operation: &'static str,
+        request: RequestBuilder,
+        request_id: &RequestId,
+    ) -> Result<T, UpstreamError> {
+        self.transport
+            .send(
+                operation,
+                request,
+                request_id,
+                |status, body| match status {
+                    StatusCode::OK => decode_json(operation, body),
+                    StatusCode::NOT_FOUND => Err(UpstreamError::NotFound),
+                    _ => Err(UpstreamError::unexpected_status(operation, status)),
+                },
+            )
             .await
     }
 

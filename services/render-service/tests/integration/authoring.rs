@@ -149,7 +149,10 @@ pub async fn the_form_round_trips_slug_tags_status_and_publish_time(db: Db) {
         flash(&html).as_deref(),
         Some("New entry was successfully posted")
     );
-    assert!(html.contains(r#"<li class="tag">Rust</li>"#), "{html}");
+    assert!(
+        html.contains(r#"<li class="tag"><a href="/tags/rust">Rust</a></li>"#),
+        "{html}"
+    );
 
     let post = blog.post_by_key("winter-notes").await;
     assert_eq!(post["published_at"], "2026-01-15T09:30:00Z");

@@ -19,6 +19,7 @@ mod resilience;
 mod security;
 mod sessions;
 mod sitemap;
+mod tags;
 mod tls;
 mod xss;
 
@@ -26,6 +27,10 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     test_mariadb::harness::run(test_mariadb::cases![
+        tags::a_tags_page_lists_its_visible_posts_and_pages_on,
+        tags::an_unknown_or_malformed_tag_is_the_404_page,
+        tags::a_tags_feed_is_atom_of_its_posts,
+        tags::a_removed_tag_moves_the_post_off_the_page,
         cache::anonymous_readers_share_a_cached_page,
         cache::admin_sees_their_own_edit_on_the_very_next_page,
         cache::edits_and_deletes_made_elsewhere_reach_readers_within_the_bound,
