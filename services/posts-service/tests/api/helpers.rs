@@ -160,6 +160,32 @@ impl TestApp {
         response.json().await.expect("post JSON")
     }
 
+    /// Creates a post from this JSON (any of the input's fields) with the token,
+    /// asserting 201; its JSON.
+    pub async fn create_json_ok(&self, post: Value) -> Value {
+        let response = self
+            .client
+            .post(self.url("/v1/posts"))
+            .bearer_auth(TOKEN)
+            .json(&post)
+            .send()
+            .await
+            .expect("request failed");
+        assert_eq!(response.status(), StatusCode::CREATED, "create {post}");
+        response.json().await.expect("post JSON")
+    }
+
+    /// The JSON of `GET {path}`, with the token or without, asserting 200.
+    pub async fn read_json(&self, path: &str, token: bool) -> Value {
+        let response = if token {
+            self.fetch_with_token(path).await
+        } else {
+            self.fetch(path).await
+        };
+        assert_eq!(response.status(), StatusCode::OK, "GET {path}");
+        response.json().await.expect("JSON")
+    }
+
     /// `GET /v1/posts/{id}`.
     pub async fn get(&self, id: u64) -> Response {
         self.client

@@ -9,29 +9,6 @@ use time::OffsetDateTime;
 
 use crate::helpers::{assert_problem, id_of, TestApp, TOKEN};
 
-async fn create_ok(app: &TestApp, post: Value) -> Value {
-    let response = app
-        .client
-        .post(app.url("/v1/posts"))
-        .bearer_auth(TOKEN)
-        .json(&post)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::CREATED);
-    response.json().await.unwrap()
-}
-
-async fn read(app: &TestApp, path: &str, token: bool) -> Value {
-    let response = if token {
-        app.fetch_with_token(path).await
-    } else {
-        app.fetch(path).await
-    };
-    assert_eq!(response.status(), StatusCode::OK, "GET {path}");
-    response.json().await.unwrap()
-}
-
 fn slugs(page: &Value) -> Vec<&str> {
     page["entries"]
         .as_array()
@@ -46,62 +23,53 @@ pub async fn the_sitemap_lists_visible_posts_and_the_tags_that_have_one(db: Db) 
     let tomorrow = (OffsetDateTime::now_utc() + time::Duration::days(1))
         .format(&Rfc3339)
         .unwrap();
-    let first = create_ok(
-        &app,
-        json!({"title": "First light", "body": "b", "tags": ["Rust"]}),
-    )
-    .await;
-    create_ok(
-        &app,
+    let first = app
+        .create_json_ok(json!({"title": "First light", "body": "b", "tags": ["Rust"]}))
+        .await;
+    app.create_json_ok(
         json!({"title": "Secret draft", "body": "b", "status": "draft", "tags": ["Secret"]}),
     )
     .await;
-    create_ok(
-        &app,
+    app.create_json_ok(
         json!({"title": "Not yet", "body": "b", "published_at": tomorrow, "tags": ["Later", "rust"]}),
     )
     .await;
-    let second = create_ok(
-        &app,
-        json!({"title": "Second light", "body": "b", "tags": ["rust", "Web"]}),
-    )
-    .await;
+    let second = app
+        .create_json_ok(json!({"title": "Second light", "body": "b", "tags": ["rust", "Web"]}))
+        .await;
 
     // Readers and the token see the same: what search engines may list.
     for token in [false, true] {
-        let outline = read(&app, "/v1/sitemap", token).await;
+        let outline = app.read_json("/v1/sitemap", token).await;
         assert_eq!(
             outline,
             json!({"posts": 2, "post_pages": [0], "tags": ["rust", "web"]}),
             "token: {token}"
         );
-        let page = read(&app, "/v1/sitemap/posts", token).await;
+        let page = app.read_json("/v1/sitemap/posts", token).await;
         assert_eq!(slugs(&page), ["first-light", "second-light"]);
         assert_eq!(page["next_after"], Value::Null);
     }
-    let page = read(&app, "/v1/sitemap/posts", false).await;
+    let page = app.read_json("/v1/sitemap/posts", false).await;
     // lastmod: the later of its last edit and its publication (here the publication:
     // it is kept to the millisecond, edits to the second).
     assert_eq!(page["entries"][0]["lastmod"], first["published_at"]);
 
     // Paged by id.
-    let one = read(&app, "/v1/sitemap/posts?limit=1", false).await;
+    let one = app.read_json("/v1/sitemap/posts?limit=1", false).await;
     assert_eq!(slugs(&one), ["first-light"]);
     assert_eq!(one["next_after"], json!(id_of(&first)));
-    let rest = read(
-        &app,
-        &format!("/v1/sitemap/posts?after={}", id_of(&first)),
-        false,
-    )
-    .await;
+    let rest = app
+        .read_json(&format!("/v1/sitemap/posts?after={}", id_of(&first)), false)
+        .await;
     assert_eq!(slugs(&rest), ["second-light"]);
     assert_eq!(rest["next_after"], Value::Null);
-    let none = read(
-        &app,
-        &format!("/v1/sitemap/posts?after={}", id_of(&second)),
-        false,
-    )
-    .await;
+    let none = app
+        .read_json(
+            &format!("/v1/sitemap/posts?after={}", id_of(&second)),
+            false,
+        )
+        .await;
     assert_eq!(none, json!({"entries": [], "next_after": null}));
 
     for bad in [
@@ -140,16 +108,16 @@ pub async fn past_50000_visible_posts_the_sitemap_comes_in_pages(db: Db) {
     .await
     .unwrap();
 
-    let outline = read(&app, "/v1/sitemap", false).await;
+    let outline = app.read_json("/v1/sitemap", false).await;
     assert_eq!(outline["posts"], 50_002);
     assert_eq!(outline["post_pages"], json!([0, 50_000]));
-    let first = read(&app, "/v1/sitemap/posts", false).await;
+    let first = app.read_json("/v1/sitemap/posts", false).await;
     let entries = first["entries"].as_array().unwrap();
     assert_eq!(entries.len(), 50_000);
     assert_eq!(entries[0]["slug"], "post-number-1");
     assert_eq!(entries[49_999]["slug"], "post-number-50000");
     assert_eq!(first["next_after"], 50_000);
-    let last = read(&app, "/v1/sitemap/posts?after=50000", false).await;
+    let last = app.read_json("/v1/sitemap/posts?after=50000", false).await;
     assert_eq!(slugs(&last), ["post-number-50001", "post-number-50002"]);
     assert_eq!(last["next_after"], Value::Null);
     app.stop().await;

@@ -13,16 +13,7 @@ use crate::helpers::{assert_problem, id_of, TestApp, TOKEN};
 
 /// Creates the post with the token, asserting 201; its JSON.
 async fn create_ok(app: &TestApp, post: Value) -> Value {
-    let response = app
-        .client
-        .post(app.url("/v1/posts"))
-        .bearer_auth(TOKEN)
-        .json(&post)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::CREATED);
-    response.json().await.unwrap()
+    app.create_json_ok(post).await
 }
 
 /// `GET {path}`, with the token or without.
@@ -36,9 +27,7 @@ async fn get(app: &TestApp, path: &str, token: bool) -> Response {
 
 /// The JSON of `GET {path}`, asserting 200.
 async fn read(app: &TestApp, path: &str, token: bool) -> Value {
-    let response = get(app, path, token).await;
-    assert_eq!(response.status(), StatusCode::OK, "GET {path}");
-    response.json().await.unwrap()
+    app.read_json(path, token).await
 }
 
 fn ids(page: &Value) -> Vec<u64> {
