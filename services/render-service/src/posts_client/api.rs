@@ -146,7 +146,7 @@ impl PostsClient {
         const OP: &str = "get_post";
         let url = self.transport.endpoint(&["v1", "posts", key]);
         let request = self.transport.public_get(url);
-        self.send_for_post(OP, request, request_id).await
+        self.send_for_page::<Post>(OP, request, request_id).await
     }
 
     /// `GET /v1/posts/{key}` with the API token: any post, drafts and scheduled ones
@@ -155,7 +155,7 @@ impl PostsClient {
         const OP: &str = "get_any_post";
         let url = self.transport.endpoint(&["v1", "posts", key]);
         let request = self.transport.with_api_token(Method::GET, url);
-        self.send_for_post(OP, request, request_id).await
+        self.send_for_page::<Post>(OP, request, request_id).await
     }
 
     /// `GET /v1/posts/{id}` with the API token: any post, for the edit and delete forms.
@@ -246,7 +246,7 @@ impl PostsClient {
             .with_api_token(Method::PUT, self.transport.post_endpoint(id))
             .header(header::IF_MATCH, etag::of(version))
             .json(input);
-        self.send_for_post(OP, request, request_id).await
+        self.send_for_page::<Post>(OP, request, request_id).await
     }
 
     /// `DELETE /v1/posts/{id}`, with `If-Match` when the caller knows the version it
@@ -381,35 +381,14 @@ impl PostsClient {
             .await
     }
 
-    /// Sends a request for a page of one tag: `200` is the page, `404` (no such tag)
-    /// [`UpstreamError::NotFound`].
+    /// Sends a request for one post, or a page of one tag: `200` is the answer, `404`
+    /// (no such post or tag) [`UpstreamError::NotFound`].
     async fn send_for_page<T: serde::de::DeserializeOwned>(
         &self,
         operation: &'static str,
         request: RequestBuilder,
         request_id: &RequestId,
     ) -> Result<T, UpstreamError> {
-        self.transport
-            .send(
-                operation,
-                request,
-                request_id,
-                |status, body| match status {
-                    StatusCode::OK => decode_json(operation, body),
-                    StatusCode::NOT_FOUND => Err(UpstreamError::NotFound),
-                    _ => Err(UpstreamError::unexpected_status(operation, status)),
-                },
-            )
-            .await
-    }
-
-    /// Sends a request about one post: `200` is the post, `404` [`UpstreamError::NotFound`].
-    async fn send_for_post(
-        &self,
-        operation: &'static str,
-        request: RequestBuilder,
-        request_id: &RequestId,
-    ) -> Result<Post, UpstreamError> {
         self.transport
             .send(
                 operation,
