@@ -123,6 +123,9 @@ impl PageError {
                     UpstreamError::Unavailable { .. } => {
                         tracing::info!("answering 503: posts-service unavailable")
                     }
+                    UpstreamError::Busy { operation } => {
+                        tracing::info!(operation, "answering 503: posts-service busy")
+                    }
                     other => tracing::error!(
                         error = %other,
                         "answering 503: unexpected answer from posts-service"

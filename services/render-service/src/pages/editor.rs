@@ -463,7 +463,7 @@ pub async fn submit_add_form(
         UpstreamError::Invalid(problems) => {
             (StatusCode::UNPROCESSABLE_ENTITY, errors_from(problems))
         }
-        UpstreamError::Unavailable { .. } => {
+        UpstreamError::Unavailable { .. } | UpstreamError::Busy { .. } => {
             (StatusCode::SERVICE_UNAVAILABLE, unavailable_while_saving())
         }
         other => return Err(other.into()),
@@ -515,7 +515,7 @@ pub async fn submit_edit_form(
             StatusCode::CONFLICT,
             editor.with_errors(deleted_meanwhile()),
         ),
-        UpstreamError::Unavailable { .. } => (
+        UpstreamError::Unavailable { .. } | UpstreamError::Busy { .. } => (
             StatusCode::SERVICE_UNAVAILABLE,
             editor.with_errors(unavailable_while_saving()),
         ),

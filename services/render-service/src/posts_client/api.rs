@@ -1,6 +1,6 @@
 //! The calls render-service makes to posts-service, one method of [`PostsClient`] per
-//! route of its API: the posts (list, get by id or slug, create, update, delete) and the internal
-//! session and login-failure routes. Each builds its request, names its operation (the
+//! route of its API: the posts (list, get by id or slug, create, update, delete), search, and
+//! the internal session and login-failure routes. Each builds its request, names its operation (the
 //! metrics label) and reads the statuses that are its own; a create is also sent again
 //! under its `Idempotency-Key` when its first attempt got no answer.
 
@@ -9,7 +9,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use posts_api::session::{LoginFailure, LoginFailures, NewSession, SessionInfo};
 use posts_api::sitemap::{SitemapOutline, SitemapPosts};
-use posts_api::{etag, ListStatus, Post, PostInput, PostsPage, SummariesPage};
+use posts_api::{etag, ListStatus, Post, PostInput, PostsPage, SearchPage, SummariesPage};
 use reqwest::{header, Method, RequestBuilder, StatusCode};
 use service_runtime::request_id::RequestId;
 
@@ -136,6 +136,31 @@ impl PostsClient {
             .append_pair("after", &after.to_string());
         let request = self.transport.public_get(url);
         self.send_for_json(OP, request, request_id, StatusCode::OK)
+            .await
+    }
+
+    /// `GET /v1/search?q=&page=`: one page of the visible posts that match `query` (read
+    /// by posts-service as [`posts_api::search::normalize`] and
+    /// [`posts_api::search::analyse`] read it), best first. A 503 (too many searches at
+    /// once, or one that ran past its time limit) is [`UpstreamError::Busy`], which does
+    /// not count against posts-service; nor does a search that takes long (see
+    /// `Transport::send_unhurried`).
+    pub async fn search(
+        &self,
+        query: &str,
+        page: u32,
+        request_id: &RequestId,
+    ) -> Result<SearchPage, UpstreamError> {
+        const OP: &str = "search";
+        let mut url = self.transport.endpoint(&["v1", "search"]);
+        url.query_pairs_mut()
+            .append_pair("q", query)
+            .append_pair("page", &page.to_string());
+        let request = self.transport.public_get(url);
+        self.transport
+            .send_unhurried(OP, request, request_id, |status, body| {
+                read_search_answer(status, body)
+            })
             .await
     }
 
@@ -404,6 +429,16 @@ impl PostsClient {
     }
 }
 
+/// What a search's answer is: 200 the page, 503 busy, anything else unexpected.
+fn read_search_answer(status: StatusCode, body: &Bytes) -> Result<SearchPage, UpstreamError> {
+    const OP: &str = "search";
+    match status {
+        StatusCode::OK => decode_json(OP, body),
+        StatusCode::SERVICE_UNAVAILABLE => Err(UpstreamError::Busy { operation: OP }),
+        _ => Err(UpstreamError::unexpected_status(OP, status)),
+    }
+}
+
 /// Decodes an answer with sonic-rs, which scans strings (the 2 KB bodies) 16 bytes at a
 /// time; serde_json's decoding was a quarter of a cache-off index's instructions.
 fn decode_json<T: serde::de::DeserializeOwned>(
@@ -423,6 +458,29 @@ fn decode_json<T: serde::de::DeserializeOwned>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_search_answer_is_a_page_busy_or_unexpected() {
+        let page = br#"{"query":"rust","terms":["rust"],"ignored":[],"posts":[],"page":2,"has_more":true}"#;
+        let read = read_search_answer(StatusCode::OK, &Bytes::from_static(page)).unwrap();
+        assert_eq!((read.page, read.has_more), (2, true));
+        let problem = br#"{"type":"about:blank","title":"Service Unavailable","status":503}"#;
+        assert!(matches!(
+            read_search_answer(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &Bytes::from_static(problem)
+            ),
+            Err(UpstreamError::Busy {
+                operation: "search"
+            })
+        ));
+        for status in [StatusCode::BAD_REQUEST, StatusCode::INTERNAL_SERVER_ERROR] {
+            assert!(matches!(
+                read_search_answer(status, &Bytes::new()),
+                Err(UpstreamError::Unavailable { .. })
+            ));
+        }
+    }
 
     #[test]
     fn answers_that_are_not_usable_json_are_unavailable_with_a_one_line_cause() {

@@ -19,6 +19,11 @@ pub enum UpstreamError {
     /// `field` is about the post as a whole).
     #[error("posts-service rejected the input")]
     Invalid(Vec<FieldError>),
+    /// 503 from a call that posts-service caps (search): it is working, but too busy
+    /// for this call now (too many at once, or the call ran past its time limit).
+    /// Unlike [`UpstreamError::Unavailable`], it does not count against posts-service.
+    #[error("posts-service is too busy for {operation}")]
+    Busy { operation: &'static str },
     /// Unreachable, too slow, failing (5xx) or answering in a way we cannot use.
     #[error("posts-service is unavailable ({operation}): {cause}")]
     Unavailable {

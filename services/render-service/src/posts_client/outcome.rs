@@ -22,6 +22,8 @@ pub enum Outcome {
     ClientError,
     /// A 5xx.
     ServerError,
+    /// 503 from a call posts-service caps (search): busy, not failing.
+    Busy,
     /// A 2xx the operation cannot use (another status, or a body that is not the JSON
     /// it expects).
     BadResponse,
@@ -46,6 +48,7 @@ impl Outcome {
             Outcome::Invalid => "invalid",
             Outcome::ClientError => "client_error",
             Outcome::ServerError => "server_error",
+            Outcome::Busy => "busy",
             Outcome::BadResponse => "bad_response",
             Outcome::Timeout => "timeout",
             Outcome::Unreachable => "unreachable",
@@ -61,6 +64,7 @@ impl Outcome {
             Err(UpstreamError::NotFound) => Outcome::NotFound,
             Err(UpstreamError::Stale) => Outcome::Stale,
             Err(UpstreamError::Invalid(_)) => Outcome::Invalid,
+            Err(UpstreamError::Busy { .. }) => Outcome::Busy,
             Err(UpstreamError::Unavailable { .. }) if status.is_server_error() => {
                 Outcome::ServerError
             }
@@ -107,13 +111,14 @@ impl Outcome {
 mod tests {
     use super::*;
 
-    const ALL: [Outcome; 11] = [
+    const ALL: [Outcome; 12] = [
         Outcome::Ok,
         Outcome::NotFound,
         Outcome::Stale,
         Outcome::Invalid,
         Outcome::ClientError,
         Outcome::ServerError,
+        Outcome::Busy,
         Outcome::BadResponse,
         Outcome::Timeout,
         Outcome::Unreachable,
@@ -133,6 +138,7 @@ mod tests {
                 "invalid",
                 "client_error",
                 "server_error",
+                "busy",
                 "bad_response",
                 "timeout",
                 "unreachable",
@@ -189,6 +195,13 @@ mod tests {
                 StatusCode::SERVICE_UNAVAILABLE,
                 unavailable(),
                 Outcome::ServerError,
+            ),
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Err(UpstreamError::Busy {
+                    operation: "search",
+                }),
+                Outcome::Busy,
             ),
             (StatusCode::CONFLICT, unavailable(), Outcome::ClientError),
             (StatusCode::OK, unavailable(), Outcome::BadResponse),

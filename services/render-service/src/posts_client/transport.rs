@@ -116,6 +116,23 @@ impl Transport {
             .0
     }
 
+    /// [`Transport::send`] for a call that posts-service bounds itself, in time and in
+    /// number (search): it is not judged slow when it crosses the slow-call threshold,
+    /// since a search that takes long is no sign of posts-service failing, and counting
+    /// it would let searches open the circuit for every page. Its answer (or its
+    /// timeout) still judges it.
+    pub(super) async fn send_unhurried<T>(
+        &self,
+        operation: &'static str,
+        request: RequestBuilder,
+        request_id: &RequestId,
+        read_answer: impl FnOnce(StatusCode, &Bytes) -> Result<T, UpstreamError>,
+    ) -> Result<T, UpstreamError> {
+        self.traced(operation, request, request_id, read_answer, Slow::Ignored)
+            .await
+            .0
+    }
+
     /// [`Transport::send`], also telling the [`Outcome`] (a create decides on it whether
     /// to send again). The call is made only when the circuit breaker lets it, else it
     /// fails at once; the outcome then tells the breaker whether posts-service failed,
@@ -126,6 +143,19 @@ impl Transport {
         request: RequestBuilder,
         request_id: &RequestId,
         read_answer: impl FnOnce(StatusCode, &Bytes) -> Result<T, UpstreamError>,
+    ) -> (Result<T, UpstreamError>, Outcome) {
+        self.traced(operation, request, request_id, read_answer, Slow::Counts)
+            .await
+    }
+
+    /// A call within its client span (when traces are exported).
+    async fn traced<T>(
+        &self,
+        operation: &'static str,
+        request: RequestBuilder,
+        request_id: &RequestId,
+        read_answer: impl FnOnce(StatusCode, &Bytes) -> Result<T, UpstreamError>,
+        slow: Slow,
     ) -> (Result<T, UpstreamError>, Outcome) {
         let span = if traces::exporting() {
             tracing::info_span!(
@@ -139,7 +169,7 @@ impl Transport {
             Span::none()
         };
         let (result, outcome) = self
-            .call(operation, request, request_id, read_answer)
+            .call(operation, request, request_id, read_answer, slow)
             .instrument(span.clone())
             .await;
         // A 404, 412 or 422 is an answer; no answer, or a 5xx, fails the call.
@@ -156,6 +186,7 @@ impl Transport {
         request: RequestBuilder,
         request_id: &RequestId,
         read_answer: impl FnOnce(StatusCode, &Bytes) -> Result<T, UpstreamError>,
+        slow: Slow,
     ) -> (Result<T, UpstreamError>, Outcome) {
         let Some(permit) = self.breaker.admit() else {
             traces::attribute("circuit_breaker.state", "open");
@@ -183,7 +214,10 @@ impl Transport {
             let body = response.bytes().await?;
             Ok::<_, reqwest::Error>((status, body))
         };
-        let (answer, permit) = permit.watch(exchange).await;
+        let (answer, permit) = match slow {
+            Slow::Counts => permit.watch(exchange).await,
+            Slow::Ignored => (exchange.await, Some(permit)),
+        };
         let (result, outcome) = match answer {
             Ok((status, body)) => {
                 // 404 is not shared: only the operations on one post read it as "no
@@ -224,6 +258,15 @@ impl Transport {
         }
         (result, outcome)
     }
+}
+
+/// Whether a call still unanswered at the slow-call threshold counts as a failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Slow {
+    /// It does (every call but search).
+    Counts,
+    /// Only its answer or its timeout judges it.
+    Ignored,
 }
 
 /// The CA certificates of `POSTS_CA_FILE`, each checked to be usable as a trust anchor.
