@@ -18,7 +18,11 @@
 //!   old address serves the old page for at most the bound, then redirects. Unknown
 //!   tags (`/tags/{slug}`, its feed) are remembered as 404 the same way.
 //! - **It is bounded in bytes** (`PAGE_CACHE_BYTES`, half for fresh pages and 404s, half
-//!   for last good copies), whatever the number of keys a client makes up.
+//!   for last good copies), whatever the number of keys a client makes up. A search's
+//!   key holds its query (at most 1,000 characters), weighed with the page.
+//! - **Search results are fresh or not served.** A search page (`/search?q=…`) is
+//!   shared for the bound like any page, but never kept as a last good copy: when
+//!   posts-service cannot search, the reader is told so rather than shown old results.
 //! - **An outage or a slow posts-service serves the last good page rather than an
 //!   error.** Every rendered page is also kept as the "last good" copy (for
 //!   `PAGE_CACHE_STALE_SECS`, default an hour). When posts-service is unavailable or has
@@ -65,7 +69,7 @@ use crate::posts_client::UpstreamError;
 use crate::slug::Slug;
 
 /// Which shared page.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum PageKey {
     /// `/` or `/?before=ID`.
     Index {
@@ -107,6 +111,30 @@ pub enum PageKey {
         /// The tag's slug.
         slug: Slug,
     },
+    /// `/search?q=…&page=N`: one page of search results. Never kept as a last good copy.
+    Search {
+        /// The query as read ([`posts_api::search::normalize`]): at most 1,000
+        /// characters, so at most 4,000 bytes.
+        query: Arc<str>,
+        /// The page, from 1.
+        page: u32,
+    },
+}
+
+impl PageKey {
+    /// Whether the page is kept as a last good copy, to serve while posts-service
+    /// cannot answer: every page but search results.
+    fn keeps_last_good(&self) -> bool {
+        !matches!(self, PageKey::Search { .. })
+    }
+
+    /// The bytes the key holds outside itself (a search's query).
+    fn held_bytes(&self) -> usize {
+        match self {
+            PageKey::Search { query, .. } => query.len(),
+            _ => 0,
+        }
+    }
 }
 
 /// A page as rendered for any anonymous reader, with its validators.
@@ -368,29 +396,33 @@ impl PageCache {
             if let Some(page) = self.fresh.get(&key).await {
                 return Ok((page, Served::Fresh));
             }
-            let last_good = self.last_good.get(&key).await;
+            let last_good = if key.keeps_last_good() {
+                self.last_good.get(&key).await
+            } else {
+                None
+            };
             // `None`: a render landed since the lookup above; its page is fresh now.
-            if let Some(boarding) = self.board(key, &mut render) {
-                return self.wait(key, boarding, last_good).await;
+            if let Some(boarding) = self.board(&key, &mut render) {
+                return self.wait(&key, boarding, last_good).await;
             }
         }
     }
 
     /// Joins the render of `key` in flight, or starts one with `render`; `None` when
     /// neither is needed any more because a render has just landed a fresh page.
-    fn board<F>(&self, key: PageKey, render: &mut Option<F>) -> Option<Boarding>
+    fn board<F>(&self, key: &PageKey, render: &mut Option<F>) -> Option<Boarding>
     where
         F: Future<Output = Result<CachedPage, PageError>> + Send + 'static,
     {
         let mut by_key = self.flights.lock();
-        if let Some(flight) = by_key.get(&key) {
+        if let Some(flight) = by_key.get(key) {
             return Some(Boarding::Joined {
                 started: flight.started,
                 landed: flight.landed.clone(),
             });
         }
         // A render puts its page in the cache before it leaves the board.
-        if self.fresh.contains_key(&key) {
+        if self.fresh.contains_key(key) {
             return None;
         }
         let render = render.take()?;
@@ -398,7 +430,7 @@ impl PageCache {
         let started = tokio::time::Instant::now();
         let (land, landed) = watch::channel(None);
         by_key.insert(
-            key,
+            key.clone(),
             Flight {
                 id,
                 started,
@@ -407,9 +439,10 @@ impl PageCache {
         );
         let landing = Landing {
             flights: self.flights.clone(),
-            key,
+            key: key.clone(),
             id,
         };
+        let key = key.clone();
         let cache = self.clone();
         let task = tokio::spawn(
             async move {
@@ -431,7 +464,7 @@ impl PageCache {
     /// render's stale budget is spent (at once when it already is), then that copy.
     async fn wait(
         &self,
-        key: PageKey,
+        key: &PageKey,
         boarding: Boarding,
         last_good: Option<Arc<CachedPage>>,
     ) -> Result<(Arc<CachedPage>, Served), PageError> {
@@ -487,8 +520,8 @@ impl PageCache {
         }
     }
 
-    /// Renders `key` and keeps the result: fresh and last good, or remembered as not
-    /// found (a 404 page) with its last good copy dropped.
+    /// Renders `key` and keeps the result: fresh and last good (for the keys that keep
+    /// one), or remembered as not found (a 404 page) with its last good copy dropped.
     async fn render_and_keep<F>(
         &self,
         key: PageKey,
@@ -499,8 +532,10 @@ impl PageCache {
     {
         let page = match render.await {
             Ok(page) => {
-                let page = Arc::new(self.keep_last_modified(key, page).await);
-                self.last_good.insert(key, page.clone()).await;
+                let page = Arc::new(self.keep_last_modified(&key, page).await);
+                if key.keeps_last_good() {
+                    self.last_good.insert(key.clone(), page.clone()).await;
+                }
                 page
             }
             // Gone: remembered as such, and never served from an old copy.
@@ -515,13 +550,19 @@ impl PageCache {
     }
 
     /// `page`, with the `Last-Modified` of the copy it replaces when the bytes are the same.
-    async fn keep_last_modified(&self, key: PageKey, mut page: CachedPage) -> CachedPage {
-        if let Some(previous) = self.last_good.get(&key).await {
+    async fn keep_last_modified(&self, key: &PageKey, mut page: CachedPage) -> CachedPage {
+        if let Some(previous) = self.last_good.get(key).await {
             if previous.etag == page.etag {
                 page.last_modified = previous.last_modified;
             }
         }
         page
+    }
+
+    /// Whether `key` would be served from the cache now, without a render (search
+    /// counts only the searches that reach posts-service against a client's limit).
+    pub fn is_fresh(&self, key: &PageKey) -> bool {
+        self.enabled && self.fresh.contains_key(key)
     }
 
     /// Forgets one page, fresh and last good (the admin saw posts-service say it is gone).
@@ -540,8 +581,8 @@ impl PageCache {
 /// What a page costs the budget: its bytes, plus the entry's own bookkeeping (key,
 /// entity tag, timestamps and the cache's per-entry overhead), so that even empty
 /// entries (remembered 404s) are bounded by the budget.
-fn weight(_key: &PageKey, page: &Arc<CachedPage>) -> u32 {
-    u32::try_from(page.html.len() + 192).unwrap_or(u32::MAX)
+fn weight(key: &PageKey, page: &Arc<CachedPage>) -> u32 {
+    u32::try_from(page.html.len() + key.held_bytes() + 192).unwrap_or(u32::MAX)
 }
 
 /// The error of a reader who joined someone else's failed render: upstream trouble, with
@@ -667,6 +708,56 @@ mod tests {
             .get_or_render(KEY, async { Err(PageError::NotFound) })
             .await;
         assert!(matches!(gone, Err(PageError::NotFound)));
+    }
+
+    fn search(query: &str) -> PageKey {
+        PageKey::Search {
+            query: Arc::from(query),
+            page: 1,
+        }
+    }
+
+    #[tokio::test]
+    async fn search_results_are_shared_but_never_served_stale() {
+        let cache = cache(50);
+        let key = search("rust");
+        assert!(!cache.is_fresh(&key));
+        cache
+            .get_or_render(key.clone(), async { Ok(page("found")) })
+            .await
+            .unwrap();
+        assert!(cache.is_fresh(&key));
+        let (again, served) = cache
+            .get_or_render(key.clone(), async { Ok(page("other")) })
+            .await
+            .unwrap();
+        assert_eq!((&again.html[..], served), (&b"found"[..], Served::Fresh));
+        assert!(
+            !cache.is_fresh(&search("rusty")),
+            "another query is another page"
+        );
+        tokio::time::sleep(Duration::from_millis(80)).await;
+        // posts-service cannot search now: the old results are not shown.
+        let outage = cache.get_or_render(key, async { Err(unavailable()) }).await;
+        assert!(matches!(outage, Err(PageError::Upstream(_))), "{outage:?}");
+    }
+
+    #[tokio::test]
+    async fn long_search_keys_are_weighed_within_the_budget() {
+        let budget = 64 * 1024;
+        let cache = cache_of_bytes(budget);
+        // 200 queries of 1,000 four-byte characters: 800 KB of keys, twelve budgets.
+        for n in 0..200u32 {
+            let query = format!("{n}{}", "𝄞".repeat(999));
+            cache
+                .get_or_render(search(&query), async { Ok(page("")) })
+                .await
+                .unwrap();
+        }
+        cache.fresh.run_pending_tasks().await;
+        let held: usize = cache.fresh.iter().map(|(key, _)| key.held_bytes()).sum();
+        assert!(held as u64 <= budget / 2, "{held} bytes of keys held");
+        assert!(cache.fresh.entry_count() > 0, "searches are still cached");
     }
 
     #[tokio::test]
@@ -817,7 +908,7 @@ mod tests {
     /// Pages that have a last good copy and none fresh: `cache` as at the first view
     /// after the bound, with posts-service gone since.
     async fn with_good_copies(cache: &PageCache, keys: &[PageKey]) {
-        for &key in keys {
+        for key in keys.iter().cloned() {
             cache
                 .get_or_render(key, async { Ok(page("good")) })
                 .await
@@ -850,7 +941,7 @@ mod tests {
         render: impl Future<Output = Result<CachedPage, PageError>> + Send + 'static,
     ) -> Duration {
         let started = Instant::now();
-        let (page, served) = cache.get_or_render(key, render).await.unwrap();
+        let (page, served) = cache.get_or_render(key.clone(), render).await.unwrap();
         let took = started.elapsed();
         assert_eq!(
             (&page.html[..], served),
@@ -893,7 +984,7 @@ mod tests {
                 frozen_since.elapsed() < Duration::from_secs(10),
                 "the breaker never opened ({views} views)"
             );
-            let key = keys[views % keys.len()];
+            let key = keys[views % keys.len()].clone();
             let took = stale_view(&cache, key, frozen_render(breaker.clone(), TIMEOUT)).await;
             // Never longer than the budget (plus a busy machine's scheduling).
             assert!(
