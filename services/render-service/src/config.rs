@@ -23,6 +23,9 @@ pub const MAX_SESSION_SECS: u64 = 7 * 24 * 60 * 60;
 /// The shortest `SESSION_SECRET` accepted: 256 bits, the HMAC-SHA256 key size.
 pub const MIN_SESSION_SECRET_BYTES: usize = 32;
 
+/// The largest `SEARCH_PER_MINUTE` accepted: one search a millisecond.
+pub const MAX_SEARCH_PER_MINUTE: u32 = 60_000;
+
 /// Where the service listens when `LISTEN_ADDR` and `METRICS_ADDR` are unset.
 pub const DEFAULT_PORTS: DefaultPorts = DefaultPorts {
     listen: 8080,
@@ -112,6 +115,11 @@ pub struct Config {
     /// written in and shown in (`Europe/Berlin`); default `UTC`.
     #[serde(default = "default_blog_timezone")]
     pub blog_timezone: String,
+    /// `SEARCH_PER_MINUTE`: searches one client address may make in a minute on one
+    /// replica (counting only those that reach posts-service, not those the page cache
+    /// answers); past it, the search page answers 429 with `Retry-After`.
+    #[serde(default = "default_search_per_minute")]
+    pub search_per_minute: u32,
 }
 
 impl Config {
@@ -165,6 +173,7 @@ impl Config {
             page_cache_bytes: default_page_cache_bytes(),
             page_cache_stale_after_ms: default_page_cache_stale_after_ms(),
             blog_timezone: default_blog_timezone(),
+            search_per_minute: default_search_per_minute(),
         }
     }
 
@@ -232,6 +241,7 @@ impl Config {
             ("POSTS_CIRCUIT_OPEN_MS", self.posts_circuit_open_ms),
             ("SESSION_LIFETIME_SECS", self.session_lifetime_secs),
             ("SESSION_IDLE_SECS", self.session_idle_secs),
+            ("SEARCH_PER_MINUTE", u64::from(self.search_per_minute)),
         ] {
             if value == 0 {
                 return Err(ConfigError::invalid(name, "must be greater than 0"));
@@ -248,6 +258,12 @@ impl Config {
                     format_args!("must be at most {MAX_SESSION_SECS} (a week)"),
                 ));
             }
+        }
+        if self.search_per_minute > MAX_SEARCH_PER_MINUTE {
+            return Err(ConfigError::invalid(
+                "SEARCH_PER_MINUTE",
+                format_args!("must be at most {MAX_SEARCH_PER_MINUTE} (one search a millisecond)"),
+            ));
         }
         self.proxy_trust()?;
         self.blog_zone()?;
@@ -417,6 +433,10 @@ fn default_blog_timezone() -> String {
     "UTC".to_owned()
 }
 
+fn default_search_per_minute() -> u32 {
+    60
+}
+
 fn default_blog_title() -> String {
     "Blog".to_owned()
 }
@@ -573,6 +593,20 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("TRUSTED_PROXY_HOPS"), "{err}");
+    }
+
+    #[test]
+    fn search_per_minute_is_60_by_default_and_checked() {
+        let config = Config::from_vars(required()).unwrap();
+        assert_eq!(config.search_per_minute, 60);
+        let config = Config::from_vars(with(required(), "SEARCH_PER_MINUTE", "5")).unwrap();
+        assert_eq!(config.search_per_minute, 5);
+        for value in ["0", "60001", "-1", "many"] {
+            let err = Config::from_vars(with(required(), "SEARCH_PER_MINUTE", value))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("SEARCH_PER_MINUTE"), "{value}: {err}");
+        }
     }
 
     #[test]

@@ -13,7 +13,8 @@
 //! - [`routes`]: the wiring, one line per page module, plus error handling and the
 //!   security headers.
 //! - [`pages`]: one module per page (`index`, `post`, `editor`, `admin`, `delete`,
-//!   `session`, `feed`, `health`, `assets`), each with its routes and its handlers.
+//!   `session`, `feed`, `sitemap`, `tags`, `search`, `health`, `assets`), each with its
+//!   routes and its handlers.
 //! - [`web`]: what every page is built on: the [`web::Visitor`] and its session, the
 //!   client's address, the [`web::guards::admin`] filter, CSRF-checked forms and how
 //!   handler results and rejections become responses.
@@ -27,6 +28,7 @@
 //!   posts-service), CSRF tokens, flash messages and the constant-time credential
 //!   check, all keyed by `SESSION_SECRET`.
 //! - [`login_limit`]: login throttling per client address and for the admin account.
+//! - [`search_limit`]: searches per client address (`SEARCH_PER_MINUTE`).
 //! - [`forwarded`]: who the client is behind proxies (`TRUSTED_PROXIES`,
 //!   `TRUSTED_PROXY_HOPS` and `X-Forwarded-For`).
 //! - [`site`]: the blog's identity and the security headers every response carries.
@@ -59,6 +61,7 @@ pub mod page_cache;
 pub mod pages;
 pub mod posts_client;
 pub mod routes;
+pub mod search_limit;
 pub mod site;
 pub mod slug;
 pub mod startup;

@@ -9,7 +9,7 @@ use warp::reply::Response;
 use warp::Filter;
 
 use crate::pages::{
-    admin, assets, delete, editor, feed, health, index, post, session, sitemap, tags,
+    admin, assets, delete, editor, feed, health, index, post, search, session, sitemap, tags,
 };
 use crate::site::with_security_headers;
 use crate::state::AppState;
@@ -44,6 +44,8 @@ pub fn routes(state: Arc<AppState>) -> BoxedFilter<(Response,)> {
         .or(sitemap::routes(&state))
         .unify()
         .or(tags::routes(&state))
+        .unify()
+        .or(search::routes(&state))
         .unify()
         .or(health::routes(&state))
         .unify()
@@ -80,6 +82,10 @@ mod tests {
             pages: PageCache::new(config.page_cache(), &registry).unwrap(),
             auth: Auth::new(&config),
             login_limiter: Arc::new(crate::login_limit::LoginLimiter::new(&registry).unwrap()),
+            search_limiter: Arc::new(
+                crate::search_limit::SearchLimiter::new(config.search_per_minute, &registry)
+                    .unwrap(),
+            ),
             proxies: crate::forwarded::ProxyTrust::None,
             site: Arc::new(Site {
                 blog_title: "Blog".into(),
@@ -135,6 +141,10 @@ mod tests {
             ("GET", "/tags/Not%20A%20Slug", "/tags/{slug}"),
             ("GET", "/tags/rust/feed.xml", "/tags/{slug}/feed.xml"),
             ("GET", "/tags/rust/other", "unmatched"),
+            ("GET", "/search", "/search"),
+            ("GET", "/search?q=rust&page=2", "/search"),
+            ("GET", "/search?q=%3Cscript%3E&page=x", "/search"),
+            ("GET", "/search/rust", "unmatched"),
             ("GET", "/static/style.0123abcd.css", "/static/{file}"),
             ("GET", "/healthz", "/healthz"),
             ("GET", "/metrics", "unmatched"),

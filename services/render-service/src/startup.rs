@@ -2,7 +2,7 @@
 //!
 //! `build` binds the listener (port 0 in tests; a taken port is an error, not a panic),
 //! creates the Prometheus registry, the [`PostsClient`], the signing keys and the login
-//! limiter (pruned every minute by a task of its own), and
+//! and search limiters (each pruned every minute by a task of its own), and
 //! composes the routes; `run_until_stopped` serves until the shutdown future resolves,
 //! then drains in-flight requests (`service_runtime::server::serve`), over HTTPS when
 //! `TLS_CERT_FILE` and `TLS_KEY_FILE` are set.
@@ -25,6 +25,7 @@ use crate::page_cache::PageCache;
 use crate::pages::assets;
 use crate::posts_client::{ClientError, PostsClient};
 use crate::routes;
+use crate::search_limit::SearchLimiter;
 use crate::site::Site;
 use crate::state::{AppState, Readiness};
 
@@ -44,8 +45,8 @@ pub enum StartupError {
     Metrics(#[from] prometheus::Error),
 }
 
-/// Prunes the login limiter's per-address state until the limiter is dropped.
-fn spawn_pruning(limiter: std::sync::Weak<LoginLimiter>) {
+/// Prunes a limiter's per-address state (with `prune`) until the limiter is dropped.
+fn spawn_pruning<L: Send + Sync + 'static>(limiter: std::sync::Weak<L>, prune: fn(&L)) {
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(PRUNE_INTERVAL);
         ticks.tick().await;
@@ -54,7 +55,7 @@ fn spawn_pruning(limiter: std::sync::Weak<LoginLimiter>) {
             let Some(limiter) = limiter.upgrade() else {
                 return;
             };
-            limiter.prune();
+            prune(&limiter);
         }
     });
 }
@@ -103,13 +104,16 @@ impl Application {
         };
         let pages = PageCache::new(config.page_cache(), &registry)?.watching(posts.circuit());
         let login_limiter = Arc::new(LoginLimiter::new(&registry)?);
-        spawn_pruning(Arc::downgrade(&login_limiter));
+        spawn_pruning(Arc::downgrade(&login_limiter), LoginLimiter::prune);
+        let search_limiter = Arc::new(SearchLimiter::new(config.search_per_minute, &registry)?);
+        spawn_pruning(Arc::downgrade(&search_limiter), SearchLimiter::prune);
         let readiness = Readiness::ready();
         let state = Arc::new(AppState {
             posts,
             pages,
             auth: Auth::new(&config),
             login_limiter,
+            search_limiter,
             proxies: config.proxy_trust()?,
             site: Arc::new(site),
             registry,

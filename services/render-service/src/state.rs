@@ -12,6 +12,7 @@ use crate::forwarded::ProxyTrust;
 use crate::login_limit::LoginLimiter;
 use crate::page_cache::PageCache;
 use crate::posts_client::PostsClient;
+use crate::search_limit::SearchLimiter;
 use crate::site::Site;
 
 /// What every handler can use.
@@ -22,6 +23,8 @@ pub struct AppState {
     pub auth: Auth,
     /// Login throttling.
     pub login_limiter: Arc<LoginLimiter>,
+    /// Searches per client address (`SEARCH_PER_MINUTE`).
+    pub search_limiter: Arc<SearchLimiter>,
     /// Whose `X-Forwarded-For` names the client.
     pub proxies: ProxyTrust,
     pub site: Arc<Site>,

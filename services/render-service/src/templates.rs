@@ -172,6 +172,57 @@ pub struct TagHeading {
     pub feed_href: String,
 }
 
+/// `/search`: the search form, then what became of the query.
+#[derive(Template)]
+#[template(path = "search.html")]
+pub struct SearchView {
+    pub chrome: Chrome,
+    /// The query as read (normalised); empty for the form alone.
+    pub query: String,
+    pub outcome: SearchOutcome,
+}
+
+/// What the search page says under its form.
+#[derive(Debug, Clone)]
+pub enum SearchOutcome {
+    /// No query: the form alone.
+    Form,
+    /// Nothing in the query can be searched for: the words set aside, quoted and
+    /// separated by commas ([`quoted_list`]).
+    NothingSearchable(String),
+    /// A page of results, perhaps empty.
+    Results(SearchResults),
+    /// posts-service cannot search now (503).
+    Busy,
+    /// The client's address is over `SEARCH_PER_MINUTE` (429).
+    TooMany,
+}
+
+/// One page of results.
+#[derive(Debug, Clone)]
+pub struct SearchResults {
+    pub posts: Vec<PostSummary>,
+    /// This page's number, from 1.
+    pub page: u32,
+    /// The words set aside, as [`quoted_list`] writes them; empty when none.
+    pub ignored: String,
+    /// The next page, when it has results.
+    pub more_href: Option<String>,
+    /// The page before, from page 2 on.
+    pub earlier_href: Option<String>,
+    /// The first page.
+    pub first_href: String,
+}
+
+/// Words as a reader reads them in a sentence: `“a”, “to”, “of”`.
+pub fn quoted_list(words: &[String]) -> String {
+    words
+        .iter()
+        .map(|word| format!("“{word}”"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// `/posts/{id}`.
 #[derive(Template)]
 #[template(path = "post.html")]
@@ -429,6 +480,44 @@ mod tests {
                 },
             ]
         );
+    }
+
+    #[test]
+    fn the_search_page_escapes_the_query_and_the_ignored_words() {
+        let page = SearchView {
+            chrome: chrome(false),
+            query: "<script>alert(1)</script> \"x\"".into(),
+            outcome: SearchOutcome::NothingSearchable(quoted_list(&["<b>".to_owned()])),
+        };
+        let html = page.render().unwrap();
+        assert!(
+            !html.contains("<script>alert") && !html.contains("<b>"),
+            "{html}"
+        );
+        assert!(
+            html.contains(r#"value="&#60;script&#62;alert(1)&#60;/script&#62; &#34;x&#34;""#),
+            "{html}"
+        );
+        assert!(html.contains("Not searched: “&#60;b&#62;”"), "{html}");
+    }
+
+    #[test]
+    fn every_page_has_the_search_box() {
+        let page = IndexPage {
+            chrome: chrome(false),
+            posts: vec![],
+            older_href: None,
+            is_older_page: false,
+            tag: None,
+        };
+        let html = page.render().unwrap();
+        assert!(
+            html.contains(
+                r#"<form class="site-search" method="get" action="/search" role="search">"#
+            ),
+            "{html}"
+        );
+        assert!(html.contains(r#"name="q""#), "{html}");
     }
 
     #[test]

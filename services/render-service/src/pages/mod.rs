@@ -11,6 +11,7 @@ pub mod health;
 pub mod index;
 pub mod link_card;
 pub mod post;
+pub mod search;
 pub mod session;
 pub mod sitemap;
 pub mod tags;

@@ -91,13 +91,13 @@ fn posts_page(file: &str) -> Option<u64> {
     digits.parse().ok()
 }
 
-/// `/robots.txt`: everything may be crawled but the admin's pages; the sitemap's
-/// absolute address.
+/// `/robots.txt`: everything may be crawled but the admin's pages and search results
+/// (endless made-up pages, each a call to posts-service); the sitemap's absolute address.
 fn robots_txt(state: Arc<AppState>) -> Response {
     let base_url = state.site.canonical_base();
     let text = format!(
         "User-agent: *\nDisallow: /admin\nDisallow: /add\nDisallow: /edit/\n\
-         Disallow: /delete/\nDisallow: /login\nDisallow: /account\n\n\
+         Disallow: /delete/\nDisallow: /login\nDisallow: /account\nDisallow: /search\n\n\
          Sitemap: {base_url}/sitemap.xml\n"
     );
     let mut response = text.into_response();

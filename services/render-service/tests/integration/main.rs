@@ -16,6 +16,7 @@ mod observability;
 mod pages;
 mod proxy;
 mod resilience;
+mod search;
 mod security;
 mod sessions;
 mod sitemap;
@@ -31,6 +32,15 @@ fn main() -> ExitCode {
         tags::an_unknown_or_malformed_tag_is_the_404_page,
         tags::a_tags_feed_is_atom_of_its_posts,
         tags::a_removed_tag_moves_the_post_off_the_page,
+        search::a_post_is_found_by_a_word_of_its_body_and_a_draft_never,
+        search::words_too_short_or_too_common_are_explained_without_a_search,
+        search::any_input_is_a_page_never_an_error,
+        search::chinese_and_japanese_phrases_find_their_posts,
+        search::results_page_on_ten_at_a_time,
+        search::a_hostile_query_is_escaped,
+        search::searches_past_the_per_address_limit_are_429,
+        search::anonymous_readers_share_search_results_and_signed_in_users_do_not,
+        search::search_is_busy_when_posts_service_cannot_answer_never_stale,
         cache::anonymous_readers_share_a_cached_page,
         cache::admin_sees_their_own_edit_on_the_very_next_page,
         cache::edits_and_deletes_made_elsewhere_reach_readers_within_the_bound,

@@ -168,6 +168,8 @@ pub async fn the_sitemap_lists_visible_posts_and_tag_pages_and_robots_names_it(d
     let robots = response.text().await.unwrap();
     assert!(robots.starts_with("User-agent: *\n"), "{robots}");
     assert!(robots.contains("\nDisallow: /admin\n"), "{robots}");
+    // Search results are endless made-up pages: crawlers stay off them.
+    assert!(robots.contains("\nDisallow: /search\n"), "{robots}");
     assert!(
         robots
             .lines()
