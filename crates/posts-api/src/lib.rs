@@ -12,6 +12,8 @@
 //!   fields' ([`PostMeta`]), so the server and the admin form can never disagree about
 //!   what a valid post is.
 //! - [`slug`]: what a valid slug is, how one is made from a title, and the tag rules.
+//! - [`search`]: how a search query is read (and the index's words made), and a page of
+//!   results ([`SearchPage`]).
 //! - [`sitemap`]: the visible posts and tags, in pages, for the blog's sitemap.
 //! - [`problem`]: the RFC 9457 problem document every error is, with its field errors.
 //! - [`etag`]: how a post's version is written as an entity tag and read back.
@@ -21,6 +23,7 @@ pub mod etag;
 pub mod post;
 pub mod problem;
 pub mod rules;
+pub mod search;
 pub mod session;
 pub mod sitemap;
 pub mod slug;
@@ -31,6 +34,7 @@ pub use post::{
 };
 pub use problem::{FieldError, Problem};
 pub use rules::{MetaViolation, PostContent, PostMeta, Violation, BODY_MAX_BYTES, TITLE_MAX_CHARS};
+pub use search::SearchPage;
 pub use slug::{is_valid_slug, slugify, SLUG_MAX_CHARS, TAGS_MAX, TAG_MAX_CHARS};
 
 /// Largest request body posts-service reads, in bytes (256 KiB): a post of the largest

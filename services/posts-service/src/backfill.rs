@@ -29,11 +29,13 @@ const WINDOW_IDS: u64 = 2_000;
 const RETRY_AFTER: Duration = Duration::from_secs(5);
 
 /// `posts_backfilled_total`: posts the backfill gave a slug;
-/// `posts_backfill_walks_total`: walks it finished.
+/// `posts_backfill_walks_total`: walks it finished;
+/// `posts_search_indexed_total`: posts it gave their searchable text.
 #[derive(Clone)]
 pub struct BackfillMetrics {
     filled: IntCounter,
     walks: IntCounter,
+    indexed: IntCounter,
 }
 
 impl BackfillMetrics {
@@ -49,7 +51,16 @@ impl BackfillMetrics {
             "Walks over every post that the backfill finished",
         )?;
         registry.register(Box::new(walks.clone()))?;
-        Ok(BackfillMetrics { filled, walks })
+        let indexed = IntCounter::new(
+            "posts_search_indexed_total",
+            "Posts made before search existed that the backfill gave their searchable text",
+        )?;
+        registry.register(Box::new(indexed.clone()))?;
+        Ok(BackfillMetrics {
+            filled,
+            walks,
+            indexed,
+        })
     }
 }
 
@@ -66,6 +77,7 @@ pub fn spawn(
         database.started().await;
         loop {
             run(&store, settings, &metrics).await;
+            index_for_search(&store, settings, &metrics).await;
             unfilled_seen.notified().await;
         }
     })
@@ -118,6 +130,52 @@ pub async fn run(store: &PostStore, settings: RerenderSettings, metrics: &Backfi
         );
     }
     filled
+}
+
+/// Walks every post once, giving those made before search existed their searchable
+/// text, at the same pace as [`run`]; answers how many it gave.
+pub async fn index_for_search(
+    store: &PostStore,
+    settings: RerenderSettings,
+    metrics: &BackfillMetrics,
+) -> u64 {
+    let started = Instant::now();
+    let batch_rows = settings.batch_rows.max(1);
+    let seconds_per_row = 1.0 / f64::from(settings.rows_per_second.max(1));
+    let last_id = retrying(|| store.max_id(), "read the highest post id").await;
+    let mut indexed = 0;
+    let mut after = 0;
+    while after < last_id {
+        let through = last_id.min(after + WINDOW_IDS);
+        let batch = retrying(
+            || store.unindexed_in(after, through, batch_rows),
+            "read posts without searchable text",
+        )
+        .await;
+        let Some(&last) = batch.last() else {
+            after = through;
+            continue;
+        };
+        let batch_started = Instant::now();
+        let written = retrying(|| store.index_for_search(&batch), "index posts for search").await;
+        indexed += written;
+        metrics.indexed.inc_by(written);
+        after = if batch.len() as u32 == batch_rows {
+            last
+        } else {
+            through
+        };
+        let share = Duration::from_secs_f64(batch.len() as f64 * seconds_per_row);
+        tokio::time::sleep(share.saturating_sub(batch_started.elapsed())).await;
+    }
+    if indexed > 0 {
+        tracing::info!(
+            indexed,
+            seconds = started.elapsed().as_secs_f64(),
+            "search index backfill finished"
+        );
+    }
+    indexed
 }
 
 /// `step`'s result, trying again after a pause for as long as it fails.

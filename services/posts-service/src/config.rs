@@ -76,6 +76,14 @@ pub struct Config {
     /// transaction).
     #[serde(default = "default_rerender_batch_rows")]
     pub rerender_batch_rows: u32,
+    /// Most searches run at once (`GET /v1/search`); more wait for a turn, at most
+    /// half of `SEARCH_TIMEOUT_MS`, then get a 503.
+    #[serde(default = "default_search_concurrency")]
+    pub search_concurrency: usize,
+    /// MariaDB stops a search statement after this long (`max_statement_time`); less
+    /// than `DB_TIMEOUT_MS`, so the server stops the work before the service gives up.
+    #[serde(default = "default_search_timeout_ms")]
+    pub search_timeout_ms: u64,
 }
 
 fn default_server() -> ServerConfig {
@@ -98,6 +106,12 @@ fn default_rerender_rows_per_second() -> u32 {
 }
 fn default_rerender_batch_rows() -> u32 {
     100
+}
+fn default_search_concurrency() -> usize {
+    4
+}
+fn default_search_timeout_ms() -> u64 {
+    1000
 }
 
 impl Config {
@@ -136,6 +150,8 @@ impl Config {
             migration_database_password: None,
             rerender_rows_per_second: default_rerender_rows_per_second(),
             rerender_batch_rows: default_rerender_batch_rows(),
+            search_concurrency: default_search_concurrency(),
+            search_timeout_ms: default_search_timeout_ms(),
         }
     }
 
@@ -145,6 +161,11 @@ impl Config {
             rows_per_second: self.rerender_rows_per_second,
             batch_rows: self.rerender_batch_rows,
         }
+    }
+
+    /// How long a search may run (it waits for its turn at most half as long).
+    pub fn search_timeout(&self) -> Duration {
+        Duration::from_millis(self.search_timeout_ms)
     }
 
     /// The bound on one database operation.
@@ -205,6 +226,18 @@ impl Config {
         if self.db_timeout_ms == 0 {
             return Err(ConfigError::invalid("DB_TIMEOUT_MS", "must be at least 1"));
         }
+        if self.search_concurrency == 0 {
+            return Err(ConfigError::invalid(
+                "SEARCH_CONCURRENCY",
+                "must be at least 1",
+            ));
+        }
+        if self.search_timeout_ms == 0 || self.search_timeout_ms >= self.db_timeout_ms {
+            return Err(ConfigError::invalid(
+                "SEARCH_TIMEOUT_MS",
+                "must be at least 1 and less than DB_TIMEOUT_MS",
+            ));
+        }
         check_database_tls(self.database_tls, self.database_ca_file.is_some())?;
         self.database_url = with_password(&self.database_url, self.database_password.as_ref())?;
         crate::db::parse_database_url(&self.database_url)?;
@@ -257,6 +290,8 @@ impl fmt::Debug for Config {
             )
             .field("rerender_rows_per_second", &self.rerender_rows_per_second)
             .field("rerender_batch_rows", &self.rerender_batch_rows)
+            .field("search_concurrency", &self.search_concurrency)
+            .field("search_timeout_ms", &self.search_timeout_ms)
             .finish_non_exhaustive()
     }
 }
@@ -541,6 +576,28 @@ mod tests {
             err.to_string(),
             "configuration error: API_TOKEN is required but not set"
         );
+    }
+
+    #[test]
+    fn search_bounds_must_leave_the_database_timeout_the_last_word() {
+        let config = load(&[("DATABASE_URL", "mysql://blog@db/blog"), ("API_TOKEN", "t")]).unwrap();
+        assert_eq!(
+            (config.search_concurrency, config.search_timeout_ms),
+            (4, 1000)
+        );
+        for (name, value) in [
+            ("SEARCH_CONCURRENCY", "0"),
+            ("SEARCH_TIMEOUT_MS", "0"),
+            ("SEARCH_TIMEOUT_MS", "1500"),
+        ] {
+            let err = load(&[
+                ("DATABASE_URL", "mysql://blog@db/blog"),
+                ("API_TOKEN", "t"),
+                (name, value),
+            ])
+            .unwrap_err();
+            assert!(err.to_string().contains(name), "{name}={value}: {err}");
+        }
     }
 
     #[test]

@@ -52,6 +52,10 @@ pub enum ApiError {
     /// slow: the client may retry (a 503 with `Retry-After`).
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// Every search turn was taken for longer than a search may wait (a 503 with
+    /// `Retry-After`).
+    #[error("search busy")]
+    SearchBusy,
     /// `/readyz`: the service cannot do its work, for this (safe to send) reason.
     #[error("not ready: {0}")]
     NotReady(&'static str),
@@ -77,7 +81,9 @@ impl ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             ApiError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
-            ApiError::Unavailable(_) | ApiError::NotReady(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::NotReady(_) | ApiError::SearchBusy => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -115,6 +121,7 @@ impl ApiError {
                 "The database is unavailable; try again shortly.".to_owned()
             }
             ApiError::NotReady(reason) => format!("Not ready: {reason}."),
+            ApiError::SearchBusy => "Search is busy; try again shortly.".to_owned(),
             ApiError::IdempotencyKeyReused => {
                 "This Idempotency-Key was already used for a request with another title or \
                  body; use a new key for a new post."
@@ -157,7 +164,10 @@ impl ApiError {
                 HeaderValue::from_static(r#"Bearer realm="posts-service""#),
             );
         }
-        if matches!(self, ApiError::Unavailable(_) | ApiError::NotReady(_)) {
+        if matches!(
+            self,
+            ApiError::Unavailable(_) | ApiError::NotReady(_) | ApiError::SearchBusy
+        ) {
             headers.insert(http::header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         response

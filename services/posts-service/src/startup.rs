@@ -17,6 +17,7 @@ use service_runtime::config::ConfigError;
 use service_runtime::metrics::{self, BuildInfo, HttpMetrics};
 use service_runtime::server::{self, Edge, Limits};
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
 
@@ -26,7 +27,7 @@ use crate::db::nodes::{self, Node, Nodes};
 use crate::db::{self, Database, DbMetrics, PoolSettings, PostStore, Readiness, SessionStore};
 use crate::rerender::{self, RerenderMetrics};
 use crate::routes::{self, request::ApiToken};
-use crate::state::AppState;
+use crate::state::{AppState, SearchLimits};
 
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]
@@ -120,6 +121,10 @@ impl Application {
             registry,
             readiness: Arc::new(Readiness::new(database.clone(), db_metrics.clone())),
             db_metrics,
+            search: SearchLimits {
+                turns: Arc::new(Semaphore::new(config.search_concurrency)),
+                timeout: config.search_timeout(),
+            },
         };
         let start_up = database.spawn_start_up(config.migrate_on_start);
         let rerender = AbortOnDrop(rerender::spawn(

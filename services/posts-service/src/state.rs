@@ -1,8 +1,10 @@
 //! [`AppState`]: what every handler is given.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use prometheus::Registry;
+use tokio::sync::Semaphore;
 
 use crate::db::{Database, DbMetrics, PostStore, Readiness, SessionStore};
 use crate::routes::request::ApiToken;
@@ -25,4 +27,16 @@ pub struct AppState {
     pub db_metrics: DbMetrics,
     /// Whether the database is usable, cached briefly.
     pub readiness: Arc<Readiness>,
+    /// Turns to search (`SEARCH_CONCURRENCY`), and how long a search may wait for one
+    /// and run (`SEARCH_TIMEOUT_MS`).
+    pub search: SearchLimits,
+}
+
+/// The bounds on search: every search is a full-text query no cache answers.
+#[derive(Clone)]
+pub struct SearchLimits {
+    /// One permit per search running.
+    pub turns: Arc<Semaphore>,
+    /// The statement's time limit; a search waits for a turn at most half as long.
+    pub timeout: Duration,
 }

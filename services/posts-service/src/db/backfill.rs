@@ -7,6 +7,10 @@
 //! index). Each post is filled in a transaction of its own that locks only its row, and
 //! only when its slug is still NULL, so a post edited meanwhile (an edit gives it a
 //! slug) or filled by another replica is left alone.
+//!
+//! Posts made before search existed have no row in `post_search`: the same walk copies
+//! their title and stored plain text there, a batch per short transaction, never
+//! replacing a row an edit wrote meanwhile (`INSERT IGNORE`).
 
 use mysql_async::prelude::Queryable;
 use mysql_async::Row;
@@ -87,6 +91,74 @@ impl PostStore {
             .await?;
             tx.commit().await?;
             Ok::<_, StoreError>(true)
+        })
+        .await
+    }
+}
+
+impl PostStore {
+    /// Up to `limit` ids in `after + 1 ..= through`, in id order, of posts without
+    /// searchable text (made before search existed).
+    pub async fn unindexed_in(
+        &self,
+        after: u64,
+        through: u64,
+        limit: u32,
+    ) -> Result<Vec<u64>, StoreError> {
+        let pool = self.pool().clone();
+        self.bounded("search_backfill_scan", async move {
+            let mut conn = pool.get_conn().await?;
+            conn.exec(
+                "SELECT p.id FROM posts p LEFT JOIN post_search s ON s.post_id = p.id \
+                 WHERE p.id > ? AND p.id <= ? AND s.post_id IS NULL ORDER BY p.id LIMIT ?",
+                (after, through, limit),
+            )
+            .await
+        })
+        .await
+    }
+
+    /// Writes the searchable text of those posts of `ids` whose stored rendering is for
+    /// their body and that still have none, in one short transaction; answers how many
+    /// it wrote. A post being edited meanwhile keeps what its edit writes; one without a
+    /// current rendering gets its text when the re-render stores one.
+    pub async fn index_for_search(&self, ids: &[u64]) -> Result<u64, StoreError> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let pool = self.pool().clone();
+        let marks = vec!["?"; ids.len()].join(", ");
+        let ids = ids.to_vec();
+        self.bounded("search_backfill_fill", async move {
+            let mut conn = pool.get_conn().await?;
+            let mut tx = conn.start_transaction(read_committed()).await?;
+            let rows: Vec<(u64, String, String)> = sql(
+                "SELECT posts",
+                tx.exec(
+                    format!(
+                        "SELECT id, title, plain_text FROM posts WHERE id IN ({marks}) \
+                         AND rendered_for_version = version AND plain_text IS NOT NULL"
+                    ),
+                    ids,
+                ),
+            )
+            .await?;
+            let mut written = 0;
+            for (id, title, plain_text) in rows {
+                let grams = posts_api::search::index_grams(&format!("{title}\n{plain_text}"));
+                sql(
+                    "INSERT post_search",
+                    tx.exec_drop(
+                        "INSERT IGNORE INTO post_search (post_id, title_text, body_text, grams) \
+                         VALUES (?, ?, ?, ?)",
+                        (id, title, plain_text, grams),
+                    ),
+                )
+                .await?;
+                written += tx.affected_rows();
+            }
+            tx.commit().await?;
+            Ok::<_, StoreError>(written)
         })
         .await
     }

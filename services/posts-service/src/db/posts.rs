@@ -45,6 +45,7 @@ use super::error::StoreError;
 use super::idempotency_keys::{self, Remembered};
 use super::metrics::DbMetrics;
 use super::operation::{bounded, retrying_deadlocks, sql};
+use super::search;
 use super::slugs::{self, PostTags, SlugTaken};
 use super::start_up::Database;
 use crate::idempotency::{Fingerprint, Key, Outcome};
@@ -58,7 +59,7 @@ pub const POST_COLUMNS: &str = "id, title, body, created_at, updated_at, version
 
 /// A summary's columns: the stored teaser when it is for the current body, else the
 /// body to make one from.
-const SUMMARY_COLUMNS: &str = "id, title, created_at, updated_at, version, \
+pub(super) const SUMMARY_COLUMNS: &str = "id, title, created_at, updated_at, version, \
      IF(rendered_for_version = version, excerpt, NULL), excerpt_truncated, \
      IF(rendered_for_version = version AND excerpt IS NOT NULL, NULL, body), \
      slug, status, IF(status = 'published', COALESCE(published_at, created_at), published_at)";
@@ -242,12 +243,7 @@ impl PostStore {
         else {
             return Ok(None);
         };
-        let summaries = page
-            .rows
-            .into_iter()
-            .map(stored_summary)
-            .collect::<Result<Vec<_>, _>>()?;
-        let posts = self.with_teasers(with_tags(summaries, page.tags)).await?;
+        let posts = self.summaries_of(page.rows, page.tags).await?;
         let next_before = page.has_more.then(|| posts.last().map(|p| p.id)).flatten();
         Ok(Some(SummariesPage {
             posts,
@@ -438,6 +434,20 @@ impl PostStore {
         .await
     }
 
+    /// Summaries from rows of [`SUMMARY_COLUMNS`] (and any columns after them) with
+    /// their tags, each with a teaser for its body.
+    pub(super) async fn summaries_of(
+        &self,
+        rows: Vec<Row>,
+        tags: HashMap<u64, PostTags>,
+    ) -> Result<Vec<PostSummary>, StoreError> {
+        let summaries = rows
+            .into_iter()
+            .map(stored_summary)
+            .collect::<Result<Vec<_>, _>>()?;
+        self.with_teasers(with_tags(summaries, tags)).await
+    }
+
     /// The summaries, each with a teaser for its body, like [`PostStore::rendered`].
     async fn with_teasers(
         &self,
@@ -619,6 +629,7 @@ impl PostStore {
                             tx.exec_drop("DELETE FROM post_tags WHERE post_id = ?", (id,)),
                         )
                         .await?;
+                        search::delete_row(&mut tx, id).await?;
                         tx.commit().await?;
                         Ok((deleted, false))
                     }
@@ -658,6 +669,7 @@ async fn insert(
 ) -> Result<Result<Post, SlugTaken>, StoreError> {
     let NewContent { rendered, meta } = content;
     let title = rendered.content.title.clone();
+    let plain_text = rendered.rendered.plain_text.clone();
     sql(
         "INSERT posts",
         tx.exec_drop(INSERT, insert_params(rendered, &meta)),
@@ -666,6 +678,7 @@ async fn insert(
     let id = tx
         .last_insert_id()
         .ok_or_else(|| StoreError::Internal("INSERT posts gave no id".to_owned()))?;
+    search::write_row(tx, id, &title, &plain_text).await?;
     match &meta.slug {
         Some(slug) => {
             if !slugs::claim(tx, slug, id).await? {
@@ -732,6 +745,7 @@ async fn update_in(
     let NewContent { rendered, meta } = content;
     let RenderedContent { content, rendered } = rendered;
     let title = content.title.clone();
+    let plain_text = rendered.plain_text.clone();
     let status = meta.status.map(status_text);
     let published_at = meta.published_at.map(stored_time);
     sql(
@@ -784,6 +798,7 @@ async fn update_in(
             None => WriteOutcome::Missing,
         });
     }
+    search::write_row(tx, id, &title, &plain_text).await?;
     let current: Option<String> = sql(
         "SELECT posts",
         tx.exec_first("SELECT slug FROM posts WHERE id = ?", (id,)),

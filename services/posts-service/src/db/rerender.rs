@@ -5,8 +5,9 @@
 //! Posts are looked for in windows of ids, each a bounded range scan of the clustered
 //! index whatever the table's size and however few posts need work (no index is
 //! needed, and none is built: on a Galera cluster building one stalls every node). A
-//! rendering is stored by a single-row update by primary key that commits by itself, so
-//! its row lock is held for that statement only. Each update is conditional on the
+//! rendering is stored by a single-row update by primary key, with the post's searchable
+//! text, in a transaction of their own, so its row lock is held for those two statements
+//! only. Each update is conditional on the
 //! post's `version`: a post edited meanwhile was rendered by its edit and is left alone.
 //! Rows rendered by newer rules for their current body (a newer release, during a
 //! rolling upgrade) are left alone too.
@@ -16,7 +17,9 @@ use mysql_async::{Params, Row};
 use post_render::Rendered;
 
 use super::error::StoreError;
-use super::posts::PostStore;
+use super::operation::sql;
+use super::posts::{read_committed, PostStore};
+use super::search;
 
 /// Which posts need rendering: none stored for the current body, or older rules.
 const NEEDS_RENDERING: &str = "(rendered_for_version <> version OR renderer_version < ?)";
@@ -29,6 +32,8 @@ pub struct Unrendered {
     pub id: u64,
     /// Its version when read: the store is conditional on it.
     pub version: u32,
+    /// Its title.
+    pub title: String,
     /// Its body.
     pub body: String,
 }
@@ -61,7 +66,7 @@ impl PostStore {
                 let mut conn = pool.get_conn().await?;
                 conn.exec(
                     format!(
-                        "SELECT id, version, body FROM posts \
+                        "SELECT id, version, title, body FROM posts \
                          WHERE id > ? AND id <= ? AND {NEEDS_RENDERING} ORDER BY id LIMIT ?"
                     ),
                     (after, through, post_render::VERSION, limit),
@@ -71,17 +76,21 @@ impl PostStore {
             .await?;
         rows.into_iter()
             .map(|row| {
-                let (id, version, body) = mysql_async::from_row_opt(row).map_err(|_| {
+                let (id, version, title, body) = mysql_async::from_row_opt(row).map_err(|_| {
                     StoreError::Internal("unexpected row shape from posts".to_owned())
                 })?;
-                Ok(Unrendered { id, version, body })
+                Ok(Unrendered {
+                    id,
+                    version,
+                    title,
+                    body,
+                })
             })
             .collect()
     }
 
-    /// Stores a post's new rendering unless the post changed since it was read, in a
-    /// statement of its own (its row lock is held for that statement only); answers
-    /// whether it was stored.
+    /// Stores a post's new rendering and searchable text unless the post changed since
+    /// it was read, in a transaction of their own; answers whether it was stored.
     pub async fn store_rendering(
         &self,
         post: &Unrendered,
@@ -98,18 +107,30 @@ impl PostStore {
             post.version.into(),
             post_render::VERSION.into(),
         ]);
+        let (id, title, plain_text) = (post.id, post.title.clone(), rendered.plain_text.clone());
         self.bounded("rerender_store", async move {
             let mut conn = pool.get_conn().await?;
-            conn.exec_drop(
-                format!(
-                    "UPDATE posts SET html = ?, excerpt = ?, excerpt_truncated = ?, \
-                     plain_text = ?, renderer_version = ?, rendered_for_version = version \
-                     WHERE id = ? AND version = ? AND {NEEDS_RENDERING}"
+            let mut tx = conn.start_transaction(read_committed()).await?;
+            sql(
+                "UPDATE posts",
+                tx.exec_drop(
+                    format!(
+                        "UPDATE posts SET html = ?, excerpt = ?, excerpt_truncated = ?, \
+                         plain_text = ?, renderer_version = ?, \
+                         rendered_for_version = version \
+                         WHERE id = ? AND version = ? AND {NEEDS_RENDERING}"
+                    ),
+                    params,
                 ),
-                params,
             )
             .await?;
-            Ok::<_, mysql_async::Error>(conn.affected_rows() == 1)
+            if tx.affected_rows() != 1 {
+                tx.rollback().await?;
+                return Ok(false);
+            }
+            search::write_row(&mut tx, id, &title, &plain_text).await?;
+            tx.commit().await?;
+            Ok::<_, StoreError>(true)
         })
         .await
     }

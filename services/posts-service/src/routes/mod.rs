@@ -15,6 +15,7 @@ pub mod internal;
 pub mod posts;
 pub mod reply;
 pub mod request;
+pub mod search;
 pub mod sitemap;
 
 use std::convert::Infallible;
@@ -43,6 +44,11 @@ pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
         .and(request::audience(&state.api_token))
         .and(with_state(&state))
         .then(posts::summaries);
+    let search = warp::path!("v1" / "search")
+        .and(route("/v1/search", Method::GET))
+        .and(raw_query())
+        .and(with_state(&state))
+        .then(search::search);
     let sitemap_outline = warp::path!("v1" / "sitemap")
         .and(route("/v1/sitemap", Method::GET))
         .and(with_state(&state))
@@ -119,6 +125,8 @@ pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
 
     answer(list)
         .or(answer(summaries))
+        .unify()
+        .or(answer(search))
         .unify()
         .or(answer(sitemap_outline))
         .unify()
@@ -239,6 +247,10 @@ mod tests {
             api_token: ApiToken::new("token"),
             registry,
             db_metrics,
+            search: crate::state::SearchLimits {
+                turns: std::sync::Arc::new(tokio::sync::Semaphore::new(1)),
+                timeout: std::time::Duration::from_millis(50),
+            },
         };
         let slot = RouteSlot::default();
         warp::test::request()
@@ -258,6 +270,7 @@ mod tests {
             ("PUT", "/v1/posts/abc", "/v1/posts/{id}"),
             ("GET", "/healthz", "/healthz"),
             ("GET", "/v1/post-summaries", "/v1/post-summaries"),
+            ("GET", "/v1/search?q=rust", "/v1/search"),
             ("GET", "/metrics", "unmatched"),
             (
                 "GET",

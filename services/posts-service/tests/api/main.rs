@@ -17,6 +17,7 @@ mod privileges;
 mod process;
 mod rendering;
 mod resilience;
+mod search;
 mod sessions;
 mod sitemap;
 mod tags;
@@ -60,6 +61,11 @@ fn main() -> std::process::ExitCode {
         authoring::the_readers_list_does_not_read_the_drafts,
         sitemap::the_sitemap_lists_visible_posts_and_the_tags_that_have_one,
         sitemap::past_50000_visible_posts_the_sitemap_comes_in_pages,
+        search::words_find_visible_posts_best_first,
+        search::short_words_stopwords_and_operators_never_reach_sql,
+        search::results_come_in_pages_and_follow_edits_and_deletes,
+        search::a_busy_search_is_a_503_never_a_wait_without_end,
+        search::posts_written_before_search_are_indexed_in_the_background,
         tags::a_tags_list_has_only_its_visible_posts_and_names_the_tag,
         tags::a_tags_list_pages_by_key,
         tags::an_unknown_tag_is_404,

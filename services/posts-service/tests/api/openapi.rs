@@ -212,6 +212,19 @@ pub async fn server_conforms_to_openapi_document(db: Db) {
     )
     .await;
 
+    // GET /v1/search
+    spec.exercise_each(
+        "/v1/search",
+        "get",
+        [
+            send(&app, Method::GET, "/v1/search?q=one"),
+            send(&app, Method::GET, "/v1/search?q=a+to"),
+            send(&app, Method::GET, "/v1/search?q=one&page=0"),
+            send(&dead, Method::GET, "/v1/search?q=one"),
+        ],
+    )
+    .await;
+
     // GET /v1/sitemap, GET /v1/sitemap/posts
     spec.exercise_each(
         "/v1/sitemap",
