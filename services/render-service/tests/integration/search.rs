@@ -254,7 +254,7 @@ pub async fn results_page_on_ten_at_a_time(db: Db) {
     let (status, second) = blog.page("/search?q=sourdough&page=2").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(second.matches(r#"class="post-summary-title""#).count(), 2);
-    assert!(!second.contains("More results"), "{second}");
+    assert!(!second.contains("More results →"), "{second}");
     assert!(second.contains("← Earlier results"), "{second}");
     assert!(
         second.contains("Results for “sourdough”, page 2"),
