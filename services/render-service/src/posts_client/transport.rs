@@ -413,6 +413,64 @@ mod tests {
         frozen.abort();
     }
 
+    /// A posts-service that answers every request with `status` after `delay`.
+    async fn posts_service_answering(status: u16, delay: Duration) -> String {
+        use warp::Filter;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let route = warp::any().then(move || async move {
+            tokio::time::sleep(delay).await;
+            let body = r#"{"query":"rust","terms":["rust"],"ignored":[],"posts":[],"page":1,"has_more":false}"#;
+            warp::http::Response::builder()
+                .status(status)
+                .header("content-type", "application/json")
+                .body(body.to_owned())
+                .unwrap()
+        });
+        tokio::spawn(warp::serve(route).incoming(listener).run());
+        url
+    }
+
+    #[tokio::test]
+    async fn busy_or_slow_searches_never_open_the_circuit() {
+        let registry = Registry::new();
+        let url = posts_service_answering(503, Duration::ZERO).await;
+        let mut config = Config::new(url, "token", "admin", "pw", "s".repeat(32));
+        config.posts_circuit_failures = 2;
+        let client = PostsClient::new(&config, &registry).unwrap();
+        for _ in 0..5 {
+            let err = client
+                .search("rust", 1, &RequestId::generate())
+                .await
+                .unwrap_err();
+            assert!(matches!(err, UpstreamError::Busy { .. }), "{err:?}");
+        }
+        assert_eq!(client.circuit_state(), CircuitState::Closed);
+        let metrics = service_runtime::metrics::encode(&registry);
+        assert!(
+            metrics.contains(r#"operation="search",outcome="busy",upstream="posts-service"} 5"#),
+            "{metrics}"
+        );
+        // Any other call's 503 is posts-service failing.
+        for _ in 0..2 {
+            assert!(client.find("1", &RequestId::generate()).await.is_err());
+        }
+        assert_eq!(client.circuit_state(), CircuitState::Open);
+
+        // Searches answered past the slow-call threshold (but within the timeout).
+        let url = posts_service_answering(200, Duration::from_millis(150)).await;
+        let mut config = Config::new(url, "token", "admin", "pw", "s".repeat(32));
+        config.posts_circuit_failures = 2;
+        config.page_cache_stale_after_ms = 50;
+        let client = PostsClient::new(&config, &Registry::new()).unwrap();
+        for _ in 0..3 {
+            let page = client.search("rust", 1, &RequestId::generate()).await;
+            assert_eq!(page.unwrap().terms, ["rust"]);
+        }
+        assert_eq!(client.circuit_state(), CircuitState::Closed);
+        assert!(!client.circuit().failing());
+    }
+
     #[test]
     fn calls_are_slow_past_the_stale_budget_only_with_the_page_cache_on() {
         let mut config = config_of_a_closed_port();
