@@ -1,7 +1,8 @@
 //! The XSS corpus (`crates/post-render/tests/xss-corpus.txt`, OWASP filter-evasion families plus Markdown)
 //! in a real browser: every payload goes in as a post's title, body and a tag through the
-//! admin form, then headless Chromium loads the index, the feed, each post page and
-//! each edit form. A payload counts as executed if it opens a dialog, sets the
+//! admin form, then headless Chromium loads the index, the feed, each post page, each
+//! edit form and a search for the payload (`/search?q=<payload>`, whose results list the
+//! payloads' posts). A payload counts as executed if it opens a dialog, sets the
 //! `window.xssHit` marker, puts the marker into `document.title` or navigates the
 //! page away; a page that still carries an event handler, a script or a script URL
 //! (which would run on a click) counts as armed. Both must be zero.
@@ -183,8 +184,13 @@ async fn run_corpus(db: Db, strip_csp: bool) {
         // The document.title detector looks for this; a payload must only build it.
         assert!(!payload.contains("XSSHIT"), "{payload}");
     }
-    // Without the page cache every load shows the batch just written.
-    let blog = spawn_blog_with(&db, |config| config.page_cache_ttl_ms = 0).await;
+    // Without the page cache every load shows the batch just written; every payload is
+    // searched for, more than SEARCH_PER_MINUTE allows by default.
+    let blog = spawn_blog_with(&db, |config| {
+        config.page_cache_ttl_ms = 0;
+        config.search_per_minute = 60_000;
+    })
+    .await;
     let proxy = spawn_proxy(blog.url.clone(), strip_csp).await;
     blog.login().await;
 
@@ -305,7 +311,10 @@ async fn drive(client: &Client, blog: &Blog, proxy: &str, payloads: &[String]) -
         for (id, index) in &ids {
             let which = format!("payload {index} {:?}", payloads[*index]);
             pages.push((blog.post_path(*id).await, which.clone()));
-            pages.push((format!("/edit/{id}"), which));
+            pages.push((format!("/edit/{id}"), which.clone()));
+            let query =
+                serde_urlencoded::to_string([("q", &payloads[*index])]).expect("a query encodes");
+            pages.push((format!("/search?{query}"), which));
         }
         for (path, which) in pages {
             let found = visit(client, &format!("{proxy}{path}")).await;
