@@ -5,7 +5,8 @@
 # unique project name, with an env file of fresh random credentials and a free host
 # port, wait for the health checks (on Galera: check that every hop is encrypted), then
 # use the blog as a person would (curl with a
-# cookie jar, CSRF tokens read from the forms): log in, add posts, see them on the index
+# cookie jar, CSRF tokens read from the forms): log in, add posts, see them on the index,
+# find one by search (and in the full-text index of every database node)
 # and their pages, edit one, delete another; `restart`, then `down` + `up` keeping the
 # volume, checking the data each time. The database accounts: the blog's own cannot
 # change the schema or grant, root cannot log in from another container. Then
@@ -441,6 +442,28 @@ begin feed_has_the_edited_post
 get /feed.xml
 expect_status 200 "GET /feed.xml"
 expect_body "$TITLE1_EDITED" "the feed"
+ok
+
+begin search_finds_a_post_by_a_word_of_its_body
+# A reader's search (no session): the edited post by words of its new body, not the
+# deleted one; on every database node, the full-text index has the post.
+curl -sS -o "$WORK/body" -w '%{http_code}' "$BASE/search?q=compose+ONCE" >"$WORK/status" ||
+  fail "GET /search"
+STATUS=$(cat "$WORK/status")
+expect_status 200 "GET /search?q=compose+ONCE"
+expect_body "$TITLE1_EDITED" "the search page"
+curl -sS -o "$WORK/body" -w '%{http_code}' "$BASE/search?q=deleted" >"$WORK/status" ||
+  fail "GET /search"
+STATUS=$(cat "$WORK/status")
+expect_status 200 "GET /search?q=deleted"
+expect_no_body "$TITLE2" "the search page"
+expect_body "Nothing found" "the search page"
+for n in "${DB_NODES[@]}"; do
+  found=$(compose exec -T "$n" mariadb --user=blog --password="$DB_PASSWORD" --batch -N blog \
+    -e "SELECT post_id FROM post_search WHERE MATCH (title_text, body_text, grams)
+        AGAINST ('+compose +once' IN BOOLEAN MODE)") || fail "full-text search on $n"
+  [[ $found == "$ID1" ]] || fail "full-text search on $n found '$found', not $ID1"
+done
 ok
 
 # data_is_still_there: the state the cases above left.
