@@ -5,9 +5,9 @@
 # unique project name, with an env file of fresh random credentials and a free host
 # port, wait for the health checks (on Galera: check that every hop is encrypted), then
 # use the blog as a person would (curl with a
-# cookie jar, CSRF tokens read from the forms): log in, add posts, see them on the index,
-# find one by search (and in the full-text index of every database node)
-# and their pages, edit one, delete another; `restart`, then `down` + `up` keeping the
+# cookie jar, CSRF tokens read from the forms): log in, add posts, see them on the index
+# and their pages, edit one, delete another, find the first by search (and in the
+# full-text index of every database node); `restart`, then `down` + `up` keeping the
 # volume, checking the data each time. The database accounts: the blog's own cannot
 # change the schema or grant, root cannot log in from another container. Then
 # operations (docs/operations.md): posts
