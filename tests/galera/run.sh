@@ -11,6 +11,9 @@
 #                                posts-service's API is HTTPS only; root is local only
 #   blog_works_on_the_cluster    a post written through the API is on every node and
 #                                on its page (render-service)
+#   search_finds_posts_written_through_any_node  that post found by full-text search
+#                                on every node, and one written through a node that is
+#                                not the writer found by the API's search
 #   throughput_three_nodes       writes/s with 4 writers for 10 s
 #   writer_killed                `kill -9` of the writer node under concurrent creates
 #                                and updates: writes succeed again within
@@ -312,6 +315,33 @@ for n in "${NODES[@]}"; do
   [[ $(sql_ready "$n" "SELECT title FROM posts WHERE id = $id") == "Hello Galera" ]] || fail "post $id is not on $n"
 done
 curl -fsSL --max-time 5 "$BASE/posts/$id" | grep -q "Hello Galera" || fail "the post's page"
+ok
+
+begin search_finds_posts_written_through_any_node
+# The post above is searchable on every node as soon as it is there (its searchable
+# text is in its transaction); a post written through a node posts-service does not
+# write to is found by the API's search on the writer.
+for n in "${NODES[@]}"; do
+  [[ $(sql_ready "$n" "SELECT post_id FROM post_search
+        WHERE MATCH (title_text, body_text, grams) AGAINST ('+galera' IN BOOLEAN MODE)") == "$id" ]] ||
+    fail "post $id is not found by full-text search on $n"
+done
+w=$(writer)
+other=""
+for n in "${NODES[@]}"; do [[ $n == "$w" ]] || { other=$n; break; }; done
+other_id=$(sql_ready "$other" "INSERT INTO posts (title, body, html, excerpt, plain_text,
+    renderer_version, rendered_for_version, created_at, updated_at, version, slug, status,
+    published_at)
+  VALUES ('Written elsewhere', 'Zebrafish swim here.', '<p>Zebrafish swim here.</p>',
+    'Zebrafish swim here.', 'Zebrafish swim here.', 1, 1, UTC_TIMESTAMP(), UTC_TIMESTAMP(), 1,
+    'written-elsewhere', 'published', UTC_TIMESTAMP(3));
+  INSERT INTO post_search (post_id, title_text, body_text, grams)
+  VALUES (LAST_INSERT_ID(), 'Written elsewhere', 'Zebrafish swim here.', '');
+  SELECT LAST_INSERT_ID();") || fail "write a post through $other"
+found=$(curl -fsS --max-time 5 "$API/v1/search?q=zebrafish" | python3 -c \
+  'import json,sys; print(" ".join(str(p["id"]) for p in json.load(sys.stdin)["posts"]))') ||
+  fail "search through posts-service"
+[[ $found == "$other_id" ]] || fail "searching for a post written through $other found '$found', not $other_id"
 ok
 
 begin throughput_three_nodes

@@ -384,6 +384,18 @@ pub struct FeedEntry {
     pub updated: String,
     /// Sanitized HTML; the template escapes it once more as XML text.
     pub content_html: String,
+    /// The post's author's name; without one, the feed's author (the blog) stands.
+    pub author: Option<String>,
+    /// The post's tags, each an Atom category.
+    pub categories: Vec<FeedCategory>,
+}
+
+/// A tag as an Atom `<category>`: `term` is its slug, `label` its name; `scheme` (the
+/// tag pages' address before the slug) is the feed's base URL and `/tags/`.
+#[derive(Debug, Clone)]
+pub struct FeedCategory {
+    pub term: String,
+    pub label: String,
 }
 
 /// `/feed.xml`.

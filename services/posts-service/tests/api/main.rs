@@ -66,6 +66,7 @@ fn main() -> std::process::ExitCode {
         search::results_come_in_pages_and_follow_edits_and_deletes,
         search::a_busy_search_is_a_503_never_a_wait_without_end,
         search::posts_written_before_search_are_indexed_in_the_background,
+        search::fuzzed_queries_never_fail_or_leak_sql,
         tags::a_tags_list_has_only_its_visible_posts_and_names_the_tag,
         tags::a_tags_list_pages_by_key,
         tags::an_unknown_tag_is_404,

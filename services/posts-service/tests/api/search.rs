@@ -325,3 +325,92 @@ pub async fn posts_written_before_search_are_indexed_in_the_background(db: Db) {
         .await
         .contains("posts_search_indexed_total 30"));
 }
+
+pub async fn fuzzed_queries_never_fail_or_leak_sql(db: Db) {
+    let app = TestApp::spawn(&db).await;
+    corpus(&app).await;
+    // Queries made of the pieces that trip full-text search and SQL: operators,
+    // quotes, wildcards, escapes, stopwords, short and long words, scripts written
+    // without spaces, emoji, control characters.
+    let long = "x".repeat(90);
+    let pieces: Vec<&str> = vec![
+        "+",
+        "-",
+        "*",
+        "~",
+        "(",
+        ")",
+        "<",
+        ">",
+        "@",
+        "\"",
+        "'",
+        "`",
+        "%",
+        "_",
+        "\\",
+        ";",
+        "--",
+        "/*",
+        "*/",
+        " ",
+        "  ",
+        "\t",
+        "\n",
+        "\u{0}",
+        "\u{7f}",
+        "the",
+        "a",
+        "of",
+        "rust",
+        "RUST",
+        "memory",
+        "köln",
+        "ß",
+        "北京",
+        "東京の",
+        "天気",
+        "🦀",
+        "é",
+        "e\u{301}",
+        "OR 1=1",
+        "UNION SELECT",
+        "MATCH",
+        "AGAINST",
+        "IN BOOLEAN MODE",
+        "\u{202e}",
+        &long,
+        "\u{fffd}",
+    ];
+    let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut next = |bound: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % bound as u64) as usize
+    };
+    for _ in 0..400 {
+        let count = 1 + next(12);
+        let q: String = (0..count).map(|_| pieces[next(pieces.len())]).collect();
+        let mut url = reqwest::Url::parse(&app.url("/v1/search")).unwrap();
+        url.query_pairs_mut().append_pair("q", &q);
+        let response = reqwest::get(url).await.unwrap();
+        let status = response.status();
+        let body = response.text().await.unwrap();
+        if q.trim().is_empty() {
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{q:?}: {body}");
+        } else {
+            assert_eq!(status, StatusCode::OK, "{q:?}: {body}");
+        }
+        let lower = body.to_lowercase();
+        for leak in [
+            "syntax",
+            "sqlstate",
+            "mariadb",
+            "post_search",
+            "server version",
+        ] {
+            assert!(!lower.contains(leak), "{q:?} answered {body}");
+        }
+    }
+}

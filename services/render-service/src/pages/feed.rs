@@ -31,7 +31,7 @@ use crate::pages::index::Listing;
 use crate::site::Site;
 use crate::slug::tag_path;
 use crate::state::{with_state, AppState};
-use crate::templates::{render, FeedDocument, FeedEntry};
+use crate::templates::{render, FeedCategory, FeedDocument, FeedEntry};
 use crate::web::conditional::{self, conditional, Conditional, Shared};
 use crate::web::respond::page;
 
@@ -182,6 +182,16 @@ async fn feed_xml(
             published: rfc3339(post.published_at.unwrap_or(post.created_at)),
             updated: rfc3339(post.updated_at),
             content_html: post.html.clone(),
+            author: post.author.as_ref().map(|author| author.name.clone()),
+            categories: post
+                .tags
+                .iter()
+                .zip(&post.tag_slugs)
+                .map(|(name, slug)| FeedCategory {
+                    term: slug.clone(),
+                    label: name.clone(),
+                })
+                .collect(),
         })
         .collect();
     Ok(render(&FeedDocument {
@@ -293,6 +303,11 @@ mod tests {
                     published: "2026-11-25T00:00:00Z".into(),
                     updated: "2026-11-25T00:00:00Z".into(),
                     content_html: post_render::render(&content.body).html,
+                    author: Some(content.title.clone()),
+                    categories: vec![FeedCategory {
+                        term: "t".into(),
+                        label: content.title.clone(),
+                    }],
                 }],
             })
             .unwrap();
@@ -304,6 +319,63 @@ mod tests {
             }
         }
         assert!(accepted > 100, "only {accepted} inputs were accepted");
+    }
+
+    #[test]
+    fn entries_carry_their_author_and_their_tags_as_categories() {
+        let xml = render(&FeedDocument {
+            blog_title: "Blog".into(),
+            title: "Blog".into(),
+            base_url: "http://localhost".into(),
+            path: "/".into(),
+            self_path: "/feed.xml".into(),
+            updated: "2026-11-25T00:00:00Z".into(),
+            entries: vec![FeedEntry {
+                title: "Title".into(),
+                id: "http://localhost/posts/1".into(),
+                url: "http://localhost/posts/one".into(),
+                published: "2026-11-25T00:00:00Z".into(),
+                updated: "2026-11-25T00:00:00Z".into(),
+                content_html: "<p>x</p>".into(),
+                author: Some("Ada <Lovelace>".into()),
+                categories: vec![
+                    FeedCategory {
+                        term: "rust".into(),
+                        label: "Rust".into(),
+                    },
+                    FeedCategory {
+                        term: "q-a".into(),
+                        label: "Q&A \"quoted\"".into(),
+                    },
+                ],
+            }],
+        })
+        .unwrap();
+        let doc = roxmltree::Document::parse(&xml).unwrap();
+        let entry = doc.descendants().find(|n| n.has_tag_name("entry")).unwrap();
+        let author = entry.children().find(|n| n.has_tag_name("author")).unwrap();
+        assert_eq!(
+            author.first_element_child().unwrap().text(),
+            Some("Ada <Lovelace>")
+        );
+        let categories: Vec<(&str, &str, &str)> = entry
+            .children()
+            .filter(|n| n.has_tag_name("category"))
+            .map(|n| {
+                (
+                    n.attribute("term").unwrap(),
+                    n.attribute("label").unwrap(),
+                    n.attribute("scheme").unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            categories,
+            [
+                ("rust", "Rust", "http://localhost/tags/"),
+                ("q-a", "Q&A \"quoted\"", "http://localhost/tags/")
+            ]
+        );
     }
 
     #[test]
@@ -329,6 +401,8 @@ mod tests {
                     published: "2026-11-25T00:00:00Z".into(),
                     updated: "2026-11-25T00:00:00Z".into(),
                     content_html: post_render::render(body).html,
+                    author: None,
+                    categories: Vec::new(),
                 }],
             })
             .unwrap();

@@ -218,6 +218,18 @@ pub async fn a_tags_feed_is_atom_of_its_posts(db: Db) {
         .map(|entry| text(entry, "title").unwrap())
         .collect();
     assert_eq!(titles, ["Second rust", "First rust"]);
+    // Each entry names its tags as Atom categories: the slug as the term, the name as
+    // first spelled as the label.
+    let newest = feed
+        .children()
+        .find(|node| node.has_tag_name((ATOM, "entry")))
+        .unwrap();
+    let categories: Vec<(&str, &str)> = newest
+        .children()
+        .filter(|node| node.has_tag_name((ATOM, "category")))
+        .map(|c| (c.attribute("term").unwrap(), c.attribute("label").unwrap()))
+        .collect();
+    assert_eq!(categories, [("web", "Web"), ("rust", "Rust")]);
     // The whole blog's feed still has them all.
     let xml = blog.get("/feed.xml").await.text().await.unwrap();
     assert!(
