@@ -15,18 +15,21 @@ pub const SITEMAP_MAX_URLS: u32 = 50_000;
 /// `GET /v1/sitemap`: the pages of visible posts and the tags with a visible post.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SitemapOutline {
-    /// How many visible posts there are.
+    /// How many posts are visible, counted up to [`SITEMAP_MAX_URLS`] + 1 (a larger
+    /// number is given as that): enough to tell whether one sitemap can hold them.
     pub posts: u64,
-    /// Where each page of [`SITEMAP_MAX_URLS`] visible posts starts: pass as `after` to
-    /// `GET /v1/sitemap/posts`. Empty when no post is visible.
+    /// Where each page of visible posts starts: pass as `after` to
+    /// `GET /v1/sitemap/posts`, with `through` = `after` + [`SITEMAP_MAX_URLS`]. A page
+    /// is a range of that many ids that holds a visible post, so it never holds more
+    /// posts than a sitemap may. Empty when no post is visible.
     pub post_pages: Vec<u64>,
     /// The slugs of the tags that have at least one visible post, at most
     /// [`SITEMAP_MAX_URLS`], in slug order.
     pub tags: Vec<String>,
 }
 
-/// `GET /v1/sitemap/posts?after=ID&limit=N`: visible posts with ids above `after`, in id
-/// order.
+/// `GET /v1/sitemap/posts?after=ID&through=ID&limit=N`: visible posts with ids above
+/// `after` (and at most `through`), in id order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SitemapPosts {
     /// The posts' addresses and when each last changed for readers.

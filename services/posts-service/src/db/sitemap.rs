@@ -1,7 +1,10 @@
 //! The SQL of the sitemap: the visible posts in pages of ids, and the tags that have a
-//! visible post. Each is one bounded statement, whatever the number of posts: the pages'
-//! first ids come from one scan of the `(status, id)` index, a page is a range of it,
-//! and a tag is kept once the first visible post of it is found.
+//! visible post. Every statement is bounded, whatever the number of posts: a page is a
+//! range of [`SITEMAP_MAX_URLS`] ids (so it never holds more posts than a sitemap may),
+//! found by a probe for its first visible post; the count stops past one sitemap's
+//! worth; a tag is kept once the first visible post of it is found. (Counting the
+//! visible posts and numbering them, as the first version did, read every post: at
+//! 1,000,000 posts that took longer than the database timeout.)
 
 use mysql_async::prelude::Queryable;
 use posts_api::sitemap::{SitemapEntry, SitemapOutline, SitemapPosts, SITEMAP_MAX_URLS};
@@ -20,32 +23,48 @@ const LASTMOD: &str = "GREATEST(updated_at, COALESCE(published_at, created_at))"
 const SLUG: &str = "COALESCE(slug, CONCAT('post-', id))";
 
 impl PostStore {
-    /// How many posts are visible, where each page of [`SITEMAP_MAX_URLS`] of them
-    /// starts, and the tags with a visible post.
+    /// How many posts are visible (counted up to [`SITEMAP_MAX_URLS`] + 1: enough to
+    /// tell one sitemap from an index of them), where each page of visible posts starts
+    /// (ranges of [`SITEMAP_MAX_URLS`] ids that hold one), and the tags with a visible
+    /// post. No statement reads more than [`SITEMAP_MAX_URLS`] + 1 rows, whatever the
+    /// number of posts.
     pub async fn sitemap_outline(&self) -> Result<SitemapOutline, StoreError> {
         let pool = self.pool().clone();
         self.bounded("sitemap_outline", async move {
             let mut conn = pool.get_conn().await?;
             let posts: Option<u64> = sql(
                 "SELECT posts",
-                conn.query_first(format!("SELECT COUNT(*) FROM posts WHERE {VISIBLE}")),
-            )
-            .await?;
-            // The first post of each page is every SITEMAP_MAX_URLS-th visible post in
-            // id order, counting from the first; its page starts after the id before it.
-            let firsts: Vec<u64> = sql(
-                "SELECT posts",
-                conn.exec(
+                conn.exec_first(
                     format!(
-                        "SELECT id FROM (SELECT id, ROW_NUMBER() OVER (ORDER BY id) AS n \
-                         FROM posts WHERE {VISIBLE}) AS visible \
-                         WHERE MOD(n - 1, ?) = 0 ORDER BY id"
+                        "SELECT COUNT(*) FROM \
+                         (SELECT 1 FROM posts WHERE {VISIBLE} LIMIT ?) AS visible"
                     ),
-                    (SITEMAP_MAX_URLS,),
+                    (SITEMAP_MAX_URLS + 1,),
                 ),
             )
             .await?;
-            let post_pages = firsts.into_iter().map(|id| id - 1).collect();
+            // The pages are ranges of ids, each holding at most SITEMAP_MAX_URLS posts:
+            // found by a probe each (the first visible post of a range), not by counting
+            // every visible post.
+            let mut post_pages = Vec::new();
+            let mut after = 0u64;
+            loop {
+                let first: Option<u64> = sql(
+                    "SELECT posts",
+                    conn.exec_first(
+                        format!(
+                            "SELECT id FROM posts WHERE id > ? AND {VISIBLE} \
+                             ORDER BY id LIMIT 1"
+                        ),
+                        (after,),
+                    ),
+                )
+                .await?;
+                let Some(first) = first else { break };
+                let start = (first - 1) / u64::from(SITEMAP_MAX_URLS) * u64::from(SITEMAP_MAX_URLS);
+                post_pages.push(start);
+                after = start + u64::from(SITEMAP_MAX_URLS);
+            }
             let tags: Vec<String> = sql(
                 "SELECT tags",
                 conn.exec(
@@ -68,8 +87,14 @@ impl PostStore {
         .await
     }
 
-    /// Up to `limit` visible posts with ids above `after`, in id order.
-    pub async fn sitemap_posts(&self, after: u64, limit: u32) -> Result<SitemapPosts, StoreError> {
+    /// Up to `limit` visible posts with ids above `after` (and at most `through`), in id
+    /// order.
+    pub async fn sitemap_posts(
+        &self,
+        after: u64,
+        through: u64,
+        limit: u32,
+    ) -> Result<SitemapPosts, StoreError> {
         let pool = self.pool().clone();
         let rows: Vec<(u64, String, PrimitiveDateTime)> = self
             .bounded("sitemap_posts", async move {
@@ -79,9 +104,9 @@ impl PostStore {
                     conn.exec(
                         format!(
                             "SELECT id, {SLUG}, {LASTMOD} FROM posts \
-                             WHERE id > ? AND {VISIBLE} ORDER BY id LIMIT ?"
+                             WHERE id > ? AND id <= ? AND {VISIBLE} ORDER BY id LIMIT ?"
                         ),
-                        (after, limit + 1),
+                        (after, through, limit + 1),
                     ),
                 )
                 .await

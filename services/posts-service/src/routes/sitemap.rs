@@ -16,18 +16,21 @@ pub async fn outline(state: AppState) -> Result<Response, ApiError> {
     Ok(json(StatusCode::OK, &outline))
 }
 
-/// `GET /v1/sitemap/posts?after=ID&limit=N`: a page of visible posts, in id order.
+/// `GET /v1/sitemap/posts?after=ID&through=ID&limit=N`: a page of visible posts, in id
+/// order.
 pub async fn posts(raw_query: String, state: AppState) -> Result<Response, ApiError> {
-    let (after, limit) = page_query(&raw_query)?;
-    let page = state.store.sitemap_posts(after, limit).await?;
+    let (after, through, limit) = page_query(&raw_query)?;
+    let page = state.store.sitemap_posts(after, through, limit).await?;
     Ok(json(StatusCode::OK, &page))
 }
 
-/// `after` (default 0) and `limit` (1 to 50,000, default 50,000); others are ignored.
-fn page_query(raw: &str) -> Result<(u64, u32), ApiError> {
+/// `after` (default 0), `through` (default: no bound) and `limit` (1 to 50,000, default
+/// 50,000); others are ignored.
+fn page_query(raw: &str) -> Result<(u64, u64, u32), ApiError> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw)
         .map_err(|_| ApiError::BadRequest("The query string is malformed.".into()))?;
     let mut after = 0;
+    let mut through = u64::MAX;
     let mut limit = SITEMAP_MAX_URLS;
     for (name, value) in pairs {
         match name.as_str() {
@@ -35,6 +38,11 @@ fn page_query(raw: &str) -> Result<(u64, u32), ApiError> {
                 after = value
                     .parse::<u64>()
                     .map_err(|_| ApiError::BadRequest("after must be a post id.".into()))?;
+            }
+            "through" => {
+                through = value
+                    .parse::<u64>()
+                    .map_err(|_| ApiError::BadRequest("through must be a post id.".into()))?;
             }
             "limit" => {
                 limit = value
@@ -50,7 +58,7 @@ fn page_query(raw: &str) -> Result<(u64, u32), ApiError> {
             _ => {}
         }
     }
-    Ok((after, limit))
+    Ok((after, through, limit))
 }
 
 #[cfg(test)]
@@ -59,9 +67,19 @@ mod tests {
 
     #[test]
     fn page_queries_default_and_bound_their_values() {
-        assert_eq!(page_query("").unwrap(), (0, SITEMAP_MAX_URLS));
-        assert_eq!(page_query("after=41&limit=7").unwrap(), (41, 7));
-        for bad in ["after=x", "after=-1", "limit=0", "limit=50001", "limit=ten"] {
+        assert_eq!(page_query("").unwrap(), (0, u64::MAX, SITEMAP_MAX_URLS));
+        assert_eq!(
+            page_query("after=41&limit=7&through=90").unwrap(),
+            (41, 90, 7)
+        );
+        for bad in [
+            "after=x",
+            "after=-1",
+            "limit=0",
+            "limit=50001",
+            "limit=ten",
+            "through=-2",
+        ] {
             assert!(page_query(bad).is_err(), "{bad} was accepted");
         }
     }

@@ -165,7 +165,7 @@ async fn render_document(
             // The index page, the tag pages and the posts.
             let urls = 1 + outline.tags.len() as u64 + outline.posts;
             if urls <= u64::from(SITEMAP_MAX_URLS) {
-                let page = posts.sitemap_posts(0, request_id).await?;
+                let page = posts.sitemap_posts(0, None, request_id).await?;
                 urlset(base, &outline.tags, &page.entries, true)
             } else {
                 sitemap_index(base, &outline.post_pages, !outline.tags.is_empty())
@@ -176,7 +176,11 @@ async fn render_document(
             urlset(base, &outline.tags, &[], false)
         }
         Document::Posts { after } => {
-            let page = posts.sitemap_posts(after, request_id).await?;
+            // A page of the index is a range of ids (posts-service's outline).
+            let through = after.saturating_add(u64::from(SITEMAP_MAX_URLS));
+            let page = posts
+                .sitemap_posts(after, Some(through), request_id)
+                .await?;
             urlset(base, &[], &page.entries, false)
         }
     })

@@ -124,16 +124,21 @@ impl PostsClient {
             .await
     }
 
-    /// `GET /v1/sitemap/posts?after=`: a sitemap page of visible posts, in id order.
+    /// `GET /v1/sitemap/posts?after=&through=`: a sitemap page of visible posts, in id order.
     pub async fn sitemap_posts(
         &self,
         after: u64,
+        through: Option<u64>,
         request_id: &RequestId,
     ) -> Result<SitemapPosts, UpstreamError> {
         const OP: &str = "sitemap_posts";
         let mut url = self.transport.endpoint(&["v1", "sitemap", "posts"]);
         url.query_pairs_mut()
             .append_pair("after", &after.to_string());
+        if let Some(through) = through {
+            url.query_pairs_mut()
+                .append_pair("through", &through.to_string());
+        }
         let request = self.transport.public_get(url);
         self.send_for_json(OP, request, request_id, StatusCode::OK)
             .await

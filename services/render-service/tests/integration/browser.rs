@@ -334,3 +334,79 @@ async fn drive(client: &Client, blog: &Blog) {
     find(client, ".post-list").await;
     save_screenshot(client, "index-phone.png").await;
 }
+
+pub async fn browser_follows_tags_and_finds_posts_by_search(db: Db) {
+    let blog = spawn_blog(&db).await;
+    let tomorrow = (time::OffsetDateTime::now_utc() + time::Duration::days(1))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    for post in [
+        json!({"title": "Sourdough at home", "body": "A starter needs flour, water and patience.", "tags": ["Baking"]}),
+        json!({"title": "Tomatoes in pots", "body": "Sun, water, and a deep pot.", "tags": ["Garden"]}),
+        json!({"title": "Secret loaf", "body": "An unreleased patience recipe.", "tags": ["Baking"], "status": "draft"}),
+        json!({"title": "Tomorrow's loaf", "body": "Patience until tomorrow.", "tags": ["Baking"], "published_at": tomorrow}),
+    ] {
+        blog.create_with_via_api(post).await;
+    }
+    let chromium = Chromium::start(serde_json::Map::new()).await;
+    let outcome = std::panic::AssertUnwindSafe(discover(&chromium.client, &blog))
+        .catch_unwind()
+        .await;
+    chromium.close().await;
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+/// The texts of every element matching `css`.
+async fn texts(client: &Client, css: &str) -> Vec<String> {
+    let mut texts = Vec::new();
+    for element in client.find_all(Locator::Css(css)).await.expect("elements") {
+        texts.push(element.text().await.expect("element text"));
+    }
+    texts
+}
+
+async fn discover(client: &Client, blog: &Blog) {
+    // A tag link on the index leads to the tag's page: only its visible posts.
+    client.goto(&blog.url).await.expect("open /");
+    find(client, ".post-list").await;
+    click(client, ".post-tags a[href='/tags/baking']").await;
+    wait_for_path(client, |p| p == "/tags/baking").await;
+    find(client, ".post-list").await;
+    assert_eq!(
+        texts(client, ".post-summary-title").await,
+        ["Sourdough at home"]
+    );
+
+    // The search box in the header finds a post by a word of its body, and never the
+    // draft or the scheduled post that have the same word.
+    fill(client, "#site-search-q", "patience").await;
+    find(client, "form.site-search #site-search-q")
+        .await
+        .send_keys("\u{E007}")
+        .await
+        .expect("press Enter");
+    wait_for_path(client, |p| p == "/search").await;
+    find(client, ".post-list").await;
+    assert_eq!(
+        texts(client, ".post-summary-title").await,
+        ["Sourdough at home"]
+    );
+    // The query stays in the form, and a result leads to its post.
+    let kept = find(client, "#search-q").await.prop("value").await.unwrap();
+    assert_eq!(kept.as_deref(), Some("patience"));
+    click(client, ".post-summary-title a").await;
+    wait_for_path(client, |p| p == "/posts/sourdough-at-home").await;
+
+    // A word of the draft alone finds nothing, and says so.
+    fill(client, "#site-search-q", "unreleased").await;
+    find(client, "#site-search-q")
+        .await
+        .send_keys("\u{E007}")
+        .await
+        .expect("press Enter");
+    wait_for_path(client, |p| p == "/search").await;
+    let nothing = find(client, ".empty-state").await.text().await.unwrap();
+    assert!(nothing.contains("Nothing found"), "{nothing}");
+}

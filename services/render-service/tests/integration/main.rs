@@ -114,6 +114,7 @@ fn main() -> ExitCode {
         sitemap::the_sitemap_lists_visible_posts_and_tag_pages_and_robots_names_it,
         feed::atom_feed_escapes_and_sanitizes_content,
         browser::browser_adds_edits_and_deletes_a_post,
+        browser::browser_follows_tags_and_finds_posts_by_search,
         xss::xss_corpus_runs_nowhere_with_csp,
         xss::xss_corpus_runs_nowhere_without_csp,
     ])

@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# Search, measured: release builds of both services on loopback over a throwaway
+# MariaDB holding 100,000 posts of ~2 KB written from an 8,000-word vocabulary whose
+# words are as unevenly common as a language's (a few in nearly every post, most in a
+# few), each post's rendering and searchable text stored by posts-service itself.
+#
+#   1. posts-service's GET /v1/search at 8 connections, queries of two words drawn like
+#      the text's, against its summary list call and the cache-off index page at the
+#      same connections, measured back to back (the cost of a search in index pages);
+#   2. a flood: 64 connections asking render-service's /search for queries no cache has
+#      seen, while 4 others read the index page; the index page's p99 beside the same
+#      reading without the flood.
+#
+#   bench/search.sh                    # BENCH_SEARCH_POSTS=N for another count
+# Writes bench/search-results.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. bench/lib.sh
+bench_init
+
+POSTS=${BENCH_SEARCH_POSTS:-100000}
+SECONDS_PER_RUN=${BENCH_SECONDS:-10}
+OUT=${BENCH_OUT:-bench/search-results.md}
+log "load average at the start: $(cut -d' ' -f1-3 /proc/loadavg)"
+apt_need wrk wrk
+build_release
+start_db
+start_posts
+
+# --- the corpus -----------------------------------------------------------------------
+# 8,000 words of three syllables; word n of a post is word 1 + floor(8000 * u^3) for a
+# uniform u, so a handful of words are in nearly every post and most in a few.
+log "seeding $POSTS posts from an 8,000-word vocabulary"
+sql <<SQL
+SET SESSION group_concat_max_len = 1048576;
+CREATE TABLE bench_words (n INT PRIMARY KEY, w VARCHAR(16) NOT NULL);
+INSERT INTO bench_words
+SELECT (a.seq - 1) * 400 + (b.seq - 1) * 20 + c.seq,
+       CONCAT(ELT(a.seq, 'ka','lo','mi','ne','ru','sa','to','vi','we','yo','ba','de','fi','go','hu','ja','ko','li','mo','nu'),
+              ELT(b.seq, 'ra','te','po','si','ma','ne','lu','ki','do','ga','be','ci','fo','ha','ji','ku','le','mi','no','pu'),
+              ELT(c.seq, 'n','r','s','t','l','m','k','x','d','g','b','p','v','z','f','h','j','c','w','y'))
+FROM seq_1_to_20 a, seq_1_to_20 b, seq_1_to_20 c;
+CREATE TABLE bench_text (id INT PRIMARY KEY, title VARCHAR(128), body TEXT);
+INSERT INTO bench_text
+SELECT p.seq,
+       (SELECT GROUP_CONCAT(w.w ORDER BY j.seq SEPARATOR ' ') FROM seq_1_to_6 j
+        JOIN bench_words w ON w.n = 1 + FLOOR(7999 * POW(RAND(p.seq * 1000 + j.seq), 3))),
+       (SELECT GROUP_CONCAT(w.w ORDER BY j.seq SEPARATOR ' ') FROM seq_1_to_250 j
+        JOIN bench_words w ON w.n = 1 + FLOOR(7999 * POW(RAND(p.seq * 1000 + 500 + j.seq), 3)))
+FROM seq_1_to_$POSTS p;
+INSERT INTO posts (id, title, body, created_at, updated_at, version, slug, status, published_at)
+SELECT id, title, body, UTC_TIMESTAMP() - INTERVAL id SECOND, UTC_TIMESTAMP(), 1,
+       CONCAT('p-', id), 'published', UTC_TIMESTAMP() - INTERVAL id SECOND
+FROM bench_text;
+INSERT INTO post_slugs (slug, post_id) SELECT slug, id FROM posts;
+SQL
+render_stored
+indexed=$(sql_value "SELECT COUNT(*) FROM post_search")
+[ "$indexed" = "$POSTS" ] || { log "only $indexed of $POSTS posts are searchable"; exit 1; }
+
+# Queries of two words, each drawn like the text's words (url-encoded: a '+' is a space).
+sql_value "SELECT CONCAT(a.w, '+', b.w) FROM seq_1_to_5000 s
+  JOIN bench_words a ON a.n = 1 + FLOOR(7999 * POW(RAND(s.seq), 3))
+  JOIN bench_words b ON b.n = 1 + FLOOR(7999 * POW(RAND(s.seq + 7777), 3))" >"$work/queries"
+matches() { curl -fsS "$posts/v1/search?q=$1" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["posts"]))'; }
+log "a sample query ($(head -1 "$work/queries")) finds $(matches "$(head -1 "$work/queries")") posts on its first page"
+
+rows=()
+# load NAME URL CONNECTIONS [ENV...]: one wrk run (search.lua when WRK_PATH is set);
+# sets rps, p50, p99 (ms) and errors.
+load() {
+  local name=$1 url=$2 connections=$3; shift 3
+  local threads=2 output script=()
+  [ "$connections" -lt 2 ] && threads=1
+  [[ " $* " == *" WRK_PATH="* ]] && script=(-s bench/search.lua)
+  output=$(env "$@" WRK_QUERIES="$work/queries" wrk --latency -t "$threads" -c "$connections" \
+    -d "${SECONDS_PER_RUN}s" "${script[@]}" "$url")
+  rps=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' <<<"$output")
+  p50=$(to_ms "$(awk '$1 == "50%" {print $2}' <<<"$output")")
+  p99=$(to_ms "$(awk '$1 == "99%" {print $2}' <<<"$output")")
+  errors=$(awk '/Non-2xx or 3xx responses:/ {n = $5} /Socket errors:/ {gsub(",", ""); s = $4 + $6 + $8 + $10} END {print n + s + 0}' <<<"$output")
+  rows+=("| $name | $connections | $rps | $p50 | $p99 | $errors |")
+  log "$name: $rps req/s, p50 $p50 ms, p99 $p99 ms, $errors errors"
+}
+to_ms() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n = n; else if (v ~ /s$/) n *= 1000; printf "%.2f", n }'; }
+
+# --- 1. a search against the index ------------------------------------------------------
+start_render uncached PAGE_CACHE_TTL_MS=0
+uncached=$render_url
+load "posts GET /v1/search (two words)" "$posts" 8 WRK_PATH="/v1/search?q=" WRK_PAGES=1
+search_rps=$rps; search_p50=$p50; search_p99=$p99; search_errors=$errors
+load "posts GET /v1/post-summaries?limit=10" "$posts/v1/post-summaries?limit=10" 8
+summaries_rps=$rps
+load "render GET /, cache off" "$uncached/" 8
+index_rps=$rps
+
+# --- 2. a flood of unique searches beside readers of the index ------------------------
+start_render cached SEARCH_PER_MINUTE=1000000
+cached=$render_url
+load "render GET / (no flood)" "$cached/" 4
+quiet_p99=$p99
+log "flood: 64 connections of unique searches for $(( SECONDS_PER_RUN + 4 )) s"
+WRK_QUERIES="$work/queries" WRK_PATH="/search?q=" WRK_PAGES=5 \
+  wrk --latency -t 2 -c 64 -d "$(( SECONDS_PER_RUN + 4 ))s" -s bench/search.lua "$cached" >"$work/flood.out" &
+flood_pid=$!
+sleep 2
+load "render GET / (beside the flood)" "$cached/" 4
+flood_index_p99=$p99; flood_index_errors=$errors
+wait "$flood_pid"
+flood_rps=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' "$work/flood.out")
+flood_non2xx=$(awk '/Non-2xx or 3xx responses:/ {print $5}' "$work/flood.out")
+flood_p99=$(to_ms "$(awk '$1 == "99%" {print $2}' "$work/flood.out")")
+rows+=("| render GET /search, unique queries (the flood) | 64 | $flood_rps | | $flood_p99 | ${flood_non2xx:-0} (busy or limited) |")
+
+{
+  echo "# Search benchmark"
+  echo
+  echo "\`bench/search.sh\`, $(date -u +%Y-%m-%d), $POSTS posts, ${SECONDS_PER_RUN} s a run;"
+  echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
+  echo
+  echo "| run | connections | req/s | p50 ms | p99 ms | errors |"
+  echo "|---|---|---|---|---|---|"
+  printf '%s\n' "${rows[@]}"
+  echo
+  echo "| measure | value |"
+  echo "|---|---|"
+  echo "| search p50 / p99 at 8 connections | $search_p50 ms / $search_p99 ms ($search_errors not 200) |"
+  echo "| search ÷ summary list call (req/s) | $(awk -v a="$search_rps" -v b="$summaries_rps" 'BEGIN {printf "%.3f", a / b}') |"
+  echo "| search ÷ cache-off index page (req/s) | $(awk -v a="$search_rps" -v b="$index_rps" 'BEGIN {printf "%.3f", a / b}') |"
+  echo "| index p99 without / beside the flood | $quiet_p99 ms / $flood_index_p99 ms ($flood_index_errors errors; goal: under 50 ms) |"
+} | tee "$OUT"
