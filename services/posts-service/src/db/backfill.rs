@@ -18,6 +18,7 @@ use mysql_async::Row;
 use super::error::StoreError;
 use super::operation::sql;
 use super::posts::{read_committed, PostStore};
+use super::search_text;
 use super::slugs;
 
 /// A post without a slug.
@@ -145,17 +146,9 @@ impl PostStore {
             .await?;
             let mut written = 0;
             for (id, title, plain_text) in rows {
-                let grams = posts_api::search::index_grams(&format!("{title}\n{plain_text}"));
-                sql(
-                    "INSERT post_search",
-                    tx.exec_drop(
-                        "INSERT IGNORE INTO post_search (post_id, title_text, body_text, grams) \
-                         VALUES (?, ?, ?, ?)",
-                        (id, title, plain_text, grams),
-                    ),
-                )
-                .await?;
-                written += tx.affected_rows();
+                if search_text::write_missing_row(&mut tx, id, &title, &plain_text).await? {
+                    written += 1;
+                }
             }
             tx.commit().await?;
             Ok::<_, StoreError>(written)

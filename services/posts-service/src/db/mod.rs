@@ -21,8 +21,8 @@
 //!   found in batches, and their new rendering stored.
 //! - [`slugs`]: the SQL of slugs (claimed in `post_slugs` for good) and tags, run in a
 //!   write's transaction.
-//! - [`search`]: the SQL of search: each post's searchable text, written with the post,
-//!   and the full-text query built from the reader's words.
+//! - [`search`]: the SQL of search: the full-text query built from the reader's words.
+//! - [`search_text`]: each post's searchable text, written in the post's transaction.
 //! - [`sitemap`]: the SQL of the sitemap: the visible posts in pages of ids, and the
 //!   tags that have one.
 //! - [`backfill`]: the SQL of the backfill: posts without a slug found in batches and
@@ -46,6 +46,7 @@ pub mod posts;
 pub mod readiness;
 pub mod rerender;
 pub mod search;
+pub mod search_text;
 pub mod sessions;
 pub mod sitemap;
 pub mod slugs;

@@ -45,7 +45,7 @@ use super::error::StoreError;
 use super::idempotency_keys::{self, Remembered};
 use super::metrics::DbMetrics;
 use super::operation::{bounded, retrying_deadlocks, sql};
-use super::search;
+use super::search_text;
 use super::slugs::{self, PostTags, SlugTaken};
 use super::start_up::Database;
 use crate::idempotency::{Fingerprint, Key, Outcome};
@@ -629,7 +629,7 @@ impl PostStore {
                             tx.exec_drop("DELETE FROM post_tags WHERE post_id = ?", (id,)),
                         )
                         .await?;
-                        search::delete_row(&mut tx, id).await?;
+                        search_text::delete_row(&mut tx, id).await?;
                         tx.commit().await?;
                         Ok((deleted, false))
                     }
@@ -678,7 +678,7 @@ async fn insert(
     let id = tx
         .last_insert_id()
         .ok_or_else(|| StoreError::Internal("INSERT posts gave no id".to_owned()))?;
-    search::write_row(tx, id, &title, &plain_text).await?;
+    search_text::write_row(tx, id, &title, &plain_text).await?;
     match &meta.slug {
         Some(slug) => {
             if !slugs::claim(tx, slug, id).await? {
@@ -798,7 +798,7 @@ async fn update_in(
             None => WriteOutcome::Missing,
         });
     }
-    search::write_row(tx, id, &title, &plain_text).await?;
+    search_text::write_row(tx, id, &title, &plain_text).await?;
     let current: Option<String> = sql(
         "SELECT posts",
         tx.exec_first("SELECT slug FROM posts WHERE id = ?", (id,)),

@@ -19,7 +19,7 @@ use post_render::Rendered;
 use super::error::StoreError;
 use super::operation::sql;
 use super::posts::{read_committed, PostStore};
-use super::search;
+use super::search_text;
 
 /// Which posts need rendering: none stored for the current body, or older rules.
 const NEEDS_RENDERING: &str = "(rendered_for_version <> version OR renderer_version < ?)";
@@ -128,7 +128,7 @@ impl PostStore {
                 tx.rollback().await?;
                 return Ok(false);
             }
-            search::write_row(&mut tx, id, &title, &plain_text).await?;
+            search_text::write_row(&mut tx, id, &title, &plain_text).await?;
             tx.commit().await?;
             Ok::<_, StoreError>(true)
         })

@@ -1,5 +1,5 @@
-//! The SQL of search: each post's searchable text in `post_search` (written in the
-//! post's own transaction), and the query over its FULLTEXT index.
+//! The SQL of search: the query over `post_search`'s FULLTEXT index (its rows are
+//! written with each post: [`super::search_text`]).
 //!
 //! A query is never passed to MariaDB as typed: [`posts_api::search::analyse`] reads
 //! it into words and phrases, and the boolean-mode query is built from those alone
@@ -16,7 +16,7 @@
 use std::time::Duration;
 
 use mysql_async::prelude::Queryable;
-use mysql_async::{Params, Row, Transaction, Value};
+use mysql_async::{Params, Row, Value};
 use posts_api::search::{self, Analysed, PAGE_SIZE};
 use posts_api::SearchPage;
 
@@ -24,38 +24,6 @@ use super::error::StoreError;
 use super::operation::sql;
 use super::posts::{PostStore, SUMMARY_COLUMNS, VISIBLE};
 use super::slugs;
-
-/// Writes (or replaces) post `id`'s searchable text, in the post's transaction.
-pub async fn write_row(
-    tx: &mut Transaction<'_>,
-    id: u64,
-    title: &str,
-    plain_text: &str,
-) -> Result<(), StoreError> {
-    let grams = search::index_grams(&format!("{title}\n{plain_text}"));
-    sql(
-        "INSERT post_search",
-        tx.exec_drop(
-            "INSERT INTO post_search (post_id, title_text, body_text, grams) \
-             VALUES (?, ?, ?, ?) ON DUPLICATE KEY UPDATE \
-             title_text = VALUES(title_text), body_text = VALUES(body_text), \
-             grams = VALUES(grams)",
-            (id, title, plain_text, grams),
-        ),
-    )
-    .await?;
-    Ok(())
-}
-
-/// Deletes post `id`'s searchable text, in the post's transaction.
-pub async fn delete_row(tx: &mut Transaction<'_>, id: u64) -> Result<(), StoreError> {
-    sql(
-        "DELETE post_search",
-        tx.exec_drop("DELETE FROM post_search WHERE post_id = ?", (id,)),
-    )
-    .await?;
-    Ok(())
-}
 
 /// `LIKE` pattern matching `text` anywhere, its wildcards escaped (`\` is the default
 /// escape character).
