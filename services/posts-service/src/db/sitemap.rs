@@ -22,6 +22,16 @@ const LASTMOD: &str = "GREATEST(updated_at, COALESCE(published_at, created_at))"
 /// served as `post-{id}` until then.
 const SLUG: &str = "COALESCE(slug, CONCAT('post-', id))";
 
+/// The first visible post with an id above the one bound: where a sitemap page starts.
+/// The primary key is named: left to itself, MariaDB reads `(status, id)` from its
+/// first published entry up to the bound (half a million entries at 1,000,000 posts).
+pub fn page_probe_query() -> String {
+    format!(
+        "SELECT id FROM posts FORCE INDEX (PRIMARY) \
+         WHERE id > ? AND {VISIBLE} ORDER BY id LIMIT 1"
+    )
+}
+
 impl PostStore {
     /// How many posts are visible (counted up to [`SITEMAP_MAX_URLS`] + 1: enough to
     /// tell one sitemap from an index of them), where each page of visible posts starts
@@ -45,20 +55,13 @@ impl PostStore {
             .await?;
             // The pages are ranges of ids, each holding at most SITEMAP_MAX_URLS posts:
             // found by a probe each (the first visible post of a range), not by counting
-            // every visible post. The primary key is named: left to itself, MariaDB
-            // reads `(status, id)` from its first published entry up to `after`.
+            // every visible post.
             let mut post_pages = Vec::new();
             let mut after = 0u64;
             loop {
                 let first: Option<u64> = sql(
                     "SELECT posts",
-                    conn.exec_first(
-                        format!(
-                            "SELECT id FROM posts FORCE INDEX (PRIMARY) \
-                             WHERE id > ? AND {VISIBLE} ORDER BY id LIMIT 1"
-                        ),
-                        (after,),
-                    ),
+                    conn.exec_first(page_probe_query(), (after,)),
                 )
                 .await?;
                 let Some(first) = first else { break };

@@ -128,6 +128,21 @@ pub async fn past_50000_visible_posts_the_sitemap_comes_in_pages(db: Db) {
     assert_eq!(slugs(&range).len(), 10);
     assert_eq!(range["next_after"], Value::Null);
 
+    // A page's probe reads from its bound on, whatever the number of posts before it.
+    let plan: String = conn
+        .exec_first(
+            format!(
+                "EXPLAIN FORMAT=JSON {}",
+                posts_service::db::sitemap::page_probe_query()
+            ),
+            (40_000,),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(plan.contains(r#""key": "PRIMARY""#), "{plan}");
+    assert!(plan.contains(r#""access_type": "range""#), "{plan}");
+
     // Ranges that hold no visible post are no page: the pages are where posts are.
     conn.query_drop("DELETE FROM posts WHERE id <= 50000")
         .await
