@@ -18,7 +18,10 @@
 //! - [`problem`]: the RFC 9457 problem document every error is, with its field errors.
 //! - [`etag`]: how a post's version is written as an entity tag and read back.
 //! - [`session`]: the internal API's admin sessions and failed-login counts.
+//! - [`account`]: accounts and roles: the username, display name and password rules,
+//!   and the internal API's user documents.
 
+pub mod account;
 pub mod etag;
 pub mod post;
 pub mod problem;

@@ -84,6 +84,14 @@ pub struct Config {
     /// than `DB_TIMEOUT_MS`, so the server stops the work before the service gives up.
     #[serde(default = "default_search_timeout_ms")]
     pub search_timeout_ms: u64,
+    /// `ADMIN_USER`: the username of the first owner, made at start when there is no
+    /// account yet (with `ADMIN_PASSWORD`); ignored once accounts exist. Read in lower
+    /// case.
+    #[serde(default)]
+    pub admin_user: Option<String>,
+    /// `ADMIN_PASSWORD`: the first owner's password (set with `ADMIN_USER`).
+    #[serde(default)]
+    pub admin_password: Option<Secret>,
 }
 
 fn default_server() -> ServerConfig {
@@ -152,6 +160,16 @@ impl Config {
             rerender_batch_rows: default_rerender_batch_rows(),
             search_concurrency: default_search_concurrency(),
             search_timeout_ms: default_search_timeout_ms(),
+            admin_user: None,
+            admin_password: None,
+        }
+    }
+
+    /// The first owner's username and password, when both are set.
+    pub fn first_owner(&self) -> Option<(&str, &str)> {
+        match (self.admin_user.as_deref(), self.admin_password.as_ref()) {
+            (Some(user), Some(password)) => Some((user, password.expose())),
+            _ => None,
         }
     }
 
@@ -239,6 +257,8 @@ impl Config {
             ));
         }
         check_database_tls(self.database_tls, self.database_ca_file.is_some())?;
+        self.admin_user = self.admin_user.map(|user| user.to_ascii_lowercase());
+        check_first_owner(self.admin_user.as_deref(), self.admin_password.as_ref())?;
         self.database_url = with_password(&self.database_url, self.database_password.as_ref())?;
         crate::db::parse_database_url(&self.database_url)?;
         check_migration_account(
@@ -292,6 +312,8 @@ impl fmt::Debug for Config {
             .field("rerender_batch_rows", &self.rerender_batch_rows)
             .field("search_concurrency", &self.search_concurrency)
             .field("search_timeout_ms", &self.search_timeout_ms)
+            .field("admin_user", &self.admin_user)
+            .field("admin_password", &self.admin_password)
             .finish_non_exhaustive()
     }
 }
@@ -362,6 +384,35 @@ fn check_migration_account(
             "MIGRATION_DATABASE_PASSWORD",
             "is set without MIGRATION_DATABASE_USER",
         )),
+    }
+}
+
+/// `ADMIN_USER` and `ADMIN_PASSWORD` go together; the user must be a valid username
+/// (once in lower case) and the password not empty. The password rules for accounts
+/// are not applied here: an existing deployment's admin password must keep working
+/// (a weak one is warned about when the owner is made).
+fn check_first_owner(user: Option<&str>, password: Option<&Secret>) -> Result<(), ConfigError> {
+    match (user, password) {
+        (None, None) => Ok(()),
+        (Some(_), None) => Err(ConfigError::invalid(
+            "ADMIN_USER",
+            "is set without ADMIN_PASSWORD (or ADMIN_PASSWORD_FILE)",
+        )),
+        (None, Some(_)) => Err(ConfigError::invalid(
+            "ADMIN_PASSWORD",
+            "is set without ADMIN_USER",
+        )),
+        (Some(user), Some(_)) if posts_api::account::username_problem(user).is_some() => {
+            Err(ConfigError::invalid(
+                "ADMIN_USER",
+                "must be 1 to 32 characters of a-z, 0-9, _, . and -",
+            ))
+        }
+        (Some(_), Some(password)) if password.expose().is_empty() => Err(ConfigError::invalid(
+            "ADMIN_PASSWORD",
+            "must not be empty when set",
+        )),
+        (Some(_), Some(_)) => Ok(()),
     }
 }
 
@@ -566,6 +617,39 @@ mod tests {
             .to_string();
             assert!(err.contains(named), "{err}");
             assert!(!err.contains("ddl-secret"), "{err}");
+        }
+    }
+
+    #[test]
+    fn the_first_owner_needs_both_its_user_and_its_password() {
+        let base = [
+            ("DATABASE_URL", "mysql://blog:secret@db:3306/blog"),
+            ("API_TOKEN", "t0ken"),
+        ];
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let mut pairs = base.to_vec();
+            pairs.extend_from_slice(extra);
+            load(&pairs)
+        };
+        assert_eq!(with(&[]).unwrap().first_owner(), None);
+        let config = with(&[("ADMIN_USER", "Admin"), ("ADMIN_PASSWORD", "pw-of-old")]).unwrap();
+        assert_eq!(config.first_owner(), Some(("admin", "pw-of-old")));
+        assert!(!format!("{config:?}").contains("pw-of-old"));
+        for (extra, variable) in [
+            (&[("ADMIN_USER", "admin")][..], "ADMIN_USER"),
+            (&[("ADMIN_PASSWORD", "secret")][..], "ADMIN_PASSWORD"),
+            (
+                &[("ADMIN_USER", "ad min"), ("ADMIN_PASSWORD", "secret")][..],
+                "ADMIN_USER",
+            ),
+            (
+                &[("ADMIN_USER", "admin"), ("ADMIN_PASSWORD", "")][..],
+                "ADMIN_PASSWORD",
+            ),
+        ] {
+            let err = with(extra).unwrap_err().to_string();
+            assert!(err.contains(variable), "{extra:?}: {err}");
+            assert!(!err.contains("secret"), "{err}");
         }
     }
 
@@ -843,6 +927,17 @@ mod tests {
                     .any(|(name, _)| name == "MIGRATION_DATABASE_USER");
                 if password && !user {
                     vars.push(("MIGRATION_DATABASE_USER".into(), "blog_migrate".into()));
+                }
+                // So is the first owner's.
+                let admin_password = vars
+                    .iter()
+                    .any(|(name, _)| name.starts_with("ADMIN_PASSWORD"));
+                let admin_user = vars.iter().any(|(name, _)| name == "ADMIN_USER");
+                if admin_password && !admin_user {
+                    vars.push(("ADMIN_USER".into(), "owner".into()));
+                }
+                if admin_user && !admin_password {
+                    vars.push(("ADMIN_PASSWORD".into(), "a long passphrase".into()));
                 }
                 Config::from_vars(vars).map(|config| format!("{config:?}"))
             },

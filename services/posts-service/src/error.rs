@@ -30,6 +30,13 @@ pub enum ApiError {
     /// A write, or a read of what readers may not see, without the right bearer token.
     #[error("unauthorized")]
     Unauthorized,
+    /// `POST /internal/v1/logins`: unknown username, wrong password or disabled
+    /// account, never told apart.
+    #[error("login failed")]
+    LoginFailed,
+    /// The acting user (`X-Acting-User`) may not do this, or is no enabled account.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
     /// The body is not `application/json`.
     #[error("unsupported media type")]
     UnsupportedMediaType,
@@ -74,7 +81,8 @@ impl ApiError {
             ApiError::NotFound | ApiError::NoSuchTag => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Unauthorized | ApiError::LoginFailed => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -98,6 +106,8 @@ impl ApiError {
             ApiError::Unauthorized => "Writes, and reads of drafts and scheduled posts, need an \
                  `Authorization: Bearer <token>` header with the API token."
                 .to_owned(),
+            ApiError::LoginFailed => "Unknown username or wrong password.".to_owned(),
+            ApiError::Forbidden(reason) => reason.clone(),
             ApiError::UnsupportedMediaType => {
                 "The request body must be `application/json`.".to_owned()
             }
@@ -158,7 +168,7 @@ impl ApiError {
             CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
-        if matches!(self, ApiError::Unauthorized) {
+        if matches!(self, ApiError::Unauthorized | ApiError::LoginFailed) {
             headers.insert(
                 WWW_AUTHENTICATE,
                 HeaderValue::from_static(r#"Bearer realm="posts-service""#),

@@ -26,6 +26,8 @@
 //!   at a bounded rate.
 //! - [`backfill`]: the background walk that gives posts made before slugs existed
 //!   their slug and publication time.
+//! - [`passwords`]: Argon2id hashing and checking of account passwords, on the
+//!   blocking pool.
 //! - [`idempotency`]: the `Idempotency-Key` rules: what a key is, what makes two
 //!   requests the same, how long keys are kept.
 //! - [`error`]: [`error::ApiError`], the one place failures (storage errors included)
@@ -44,6 +46,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod idempotency;
+pub mod passwords;
 pub mod rendering;
 pub mod rerender;
 pub mod routes;

@@ -24,7 +24,10 @@ use warp::reply::Response;
 use crate::backfill::{self, BackfillMetrics};
 use crate::config::Config;
 use crate::db::nodes::{self, Node, Nodes};
-use crate::db::{self, Database, DbMetrics, PoolSettings, PostStore, Readiness, SessionStore};
+use crate::db::users::FirstOwner;
+use crate::db::{
+    self, Database, DbMetrics, PoolSettings, PostStore, Readiness, SessionStore, UserStore,
+};
 use crate::rerender::{self, RerenderMetrics};
 use crate::routes::{self, request::ApiToken};
 use crate::state::{AppState, SearchLimits};
@@ -46,6 +49,9 @@ pub enum StartupError {
     /// Metrics could not be registered (a bug).
     #[error("cannot register metrics: {0}")]
     Metrics(#[from] prometheus::Error),
+    /// `ADMIN_PASSWORD` could not be hashed (a bug).
+    #[error("cannot hash ADMIN_PASSWORD: {0}")]
+    Internal(String),
 }
 
 /// A bound, ready-to-run posts-service, whose database start-up is under way.
@@ -97,6 +103,26 @@ impl Application {
                 .collect::<Result<Vec<_>, _>>()?;
             database = database.migrating_through(pools);
         }
+        if let Some((username, password)) = config.first_owner() {
+            // (Config::from_env has done so already; a Config built in code may not have.)
+            let username = username.to_ascii_lowercase();
+            let username = username.as_str();
+            for problem in
+                posts_api::account::password_problems("ADMIN_PASSWORD", username, password)
+            {
+                tracing::warn!(
+                    rule = %problem.message,
+                    "ADMIN_PASSWORD breaks a password rule; the first owner should change it"
+                );
+            }
+            let password_hash = crate::passwords::hash(password.to_owned())
+                .await
+                .map_err(|err| StartupError::Internal(err.to_string()))?;
+            database = database.with_first_owner(FirstOwner {
+                username: username.to_owned(),
+                password_hash,
+            });
+        }
         // one probe task per node (none with a single node)
         let monitor = database.nodes().spawn_monitor();
 
@@ -117,6 +143,7 @@ impl Application {
             database: database.clone(),
             store: store.clone(),
             sessions: SessionStore::new(database.clone(), config.db_timeout(), db_metrics.clone()),
+            users: UserStore::new(database.clone(), config.db_timeout(), db_metrics.clone()),
             api_token: ApiToken::new(config.api_token.expose()),
             registry,
             readiness: Arc::new(Readiness::new(database.clone(), db_metrics.clone())),

@@ -6,7 +6,7 @@ use std::time::Duration;
 use prometheus::Registry;
 use tokio::sync::Semaphore;
 
-use crate::db::{Database, DbMetrics, PostStore, Readiness, SessionStore};
+use crate::db::{Database, DbMetrics, PostStore, Readiness, SessionStore, UserStore};
 use crate::routes::request::ApiToken;
 
 /// What handlers share. Cheap to clone.
@@ -18,6 +18,8 @@ pub struct AppState {
     pub store: PostStore,
     /// The admin's sessions and failed logins.
     pub sessions: SessionStore,
+    /// The accounts.
+    pub users: UserStore,
     /// The token that the writes and the internal API must carry, checked by
     /// [`crate::routes::request::authorized`] before a body is read.
     pub api_token: ApiToken,

@@ -29,6 +29,7 @@
 //!   given their slug and publication time.
 //! - [`idempotency_keys`]: the SQL of the keys remembered with idempotent creates.
 //! - [`sessions`]: [`SessionStore`], the admin's sessions and the failed logins.
+//! - [`users`]: [`UserStore`], the accounts, and the first owner made at start-up.
 //!
 //! The stores answer in storage terms ([`StoreError`], [`posts::WriteOutcome`], ...),
 //! never HTTP: `crate::error` and the routes make responses of them.
@@ -51,6 +52,7 @@ pub mod sessions;
 pub mod sitemap;
 pub mod slugs;
 pub mod start_up;
+pub mod users;
 
 pub use error::StoreError;
 pub use lock::LockScope;
@@ -61,3 +63,4 @@ pub use posts::PostStore;
 pub use readiness::Readiness;
 pub use sessions::SessionStore;
 pub use start_up::{Database, Phase};
+pub use users::UserStore;

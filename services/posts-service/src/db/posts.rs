@@ -38,7 +38,7 @@ use time::{OffsetDateTime, PrimitiveDateTime};
 use tokio::sync::Notify;
 
 use posts_api::{
-    ListStatus, Post, PostMeta, PostStatus, PostSummary, PostsPage, SummariesPage, Tag,
+    Author, ListStatus, Post, PostMeta, PostStatus, PostSummary, PostsPage, SummariesPage, Tag,
 };
 
 use super::error::StoreError;
@@ -51,18 +51,24 @@ use super::start_up::Database;
 use crate::idempotency::{Fingerprint, Key, Outcome};
 use crate::rendering::RenderedContent;
 
-/// The columns a post is read with (the benchmark's point-select reads the same).
+/// The columns a post is read with (the benchmark's point-select reads the same). The
+/// last two are its author: the id, and the display name, one row of `users` read by
+/// its primary key per post (so a page costs the same whatever the number of accounts).
 pub const POST_COLUMNS: &str = "id, title, body, created_at, updated_at, version, \
      IF(rendered_for_version = version, html, NULL), \
      IF(rendered_for_version = version, excerpt, NULL), excerpt_truncated, \
-     slug, status, IF(status = 'published', COALESCE(published_at, created_at), published_at)";
+     slug, status, IF(status = 'published', COALESCE(published_at, created_at), published_at), \
+     posts.author_id, \
+     (SELECT users.display_name FROM users WHERE users.id = posts.author_id)";
 
 /// A summary's columns: the stored teaser when it is for the current body, else the
 /// body to make one from.
 pub(super) const SUMMARY_COLUMNS: &str = "id, title, created_at, updated_at, version, \
      IF(rendered_for_version = version, excerpt, NULL), excerpt_truncated, \
      IF(rendered_for_version = version AND excerpt IS NOT NULL, NULL, body), \
-     slug, status, IF(status = 'published', COALESCE(published_at, created_at), published_at)";
+     slug, status, IF(status = 'published', COALESCE(published_at, created_at), published_at), \
+     posts.author_id, \
+     (SELECT users.display_name FROM users WHERE users.id = posts.author_id)";
 
 /// Which posts readers see: published, and the publication time reached. A published
 /// post that an older release wrote has no `published_at` yet: its `created_at` counts.
@@ -96,9 +102,9 @@ pub fn tag_page_query(columns: &str, condition: &str) -> String {
 /// a publication time is published now; a draft keeps none unless given one.
 const INSERT: &str = "INSERT INTO posts (title, body, html, excerpt, excerpt_truncated, \
      plain_text, renderer_version, rendered_for_version, created_at, updated_at, version, \
-     status, published_at) \
+     status, published_at, author_id) \
      VALUES (?, ?, ?, ?, ?, ?, ?, 1, UTC_TIMESTAMP(), UTC_TIMESTAMP(), 1, ?, \
-     COALESCE(?, IF(? = 'published', UTC_TIMESTAMP(3), NULL)))";
+     COALESCE(?, IF(? = 'published', UTC_TIMESTAMP(3), NULL)), ?)";
 
 /// Who is reading: readers see only visible posts; the API token sees every post.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,6 +144,8 @@ pub struct NewContent {
     pub rendered: RenderedContent,
     /// Slug, tags, status and publication time, where given.
     pub meta: PostMeta,
+    /// The account that writes it (`X-Acting-User`); set on a create only.
+    pub author_id: Option<u64>,
 }
 
 fn status_text(status: PostStatus) -> &'static str {
@@ -578,6 +586,24 @@ impl PostStore {
         })
     }
 
+    /// The account that wrote post `id`: `None` when there is no such post,
+    /// `Some(None)` when no account did. Never changes once the post exists.
+    pub async fn author_of(&self, id: u64) -> Result<Option<Option<u64>>, StoreError> {
+        let pool = self.pool().clone();
+        self.bounded("author_of", async move {
+            let mut conn = pool.get_conn().await?;
+            sql(
+                "SELECT posts",
+                conn.exec_first::<Option<u64>, _, _>(
+                    "SELECT author_id FROM posts WHERE id = ?",
+                    (id,),
+                ),
+            )
+            .await
+        })
+        .await
+    }
+
     /// Deletes the post if it is at the expected version, with its slugs and its tags.
     pub async fn delete(
         &self,
@@ -667,12 +693,16 @@ async fn insert(
     tx: &mut Transaction<'_>,
     content: NewContent,
 ) -> Result<Result<Post, SlugTaken>, StoreError> {
-    let NewContent { rendered, meta } = content;
+    let NewContent {
+        rendered,
+        meta,
+        author_id,
+    } = content;
     let title = rendered.content.title.clone();
     let plain_text = rendered.rendered.plain_text.clone();
     sql(
         "INSERT posts",
-        tx.exec_drop(INSERT, insert_params(rendered, &meta)),
+        tx.exec_drop(INSERT, insert_params(rendered, &meta, author_id)),
     )
     .await?;
     let id = tx
@@ -742,7 +772,7 @@ async fn update_in(
         Expected::Any => (0, true),
         Expected::Version(v) => (v, false),
     };
-    let NewContent { rendered, meta } = content;
+    let NewContent { rendered, meta, .. } = content;
     let RenderedContent { content, rendered } = rendered;
     let title = content.title.clone();
     let plain_text = rendered.plain_text.clone();
@@ -865,7 +895,11 @@ async fn insert_with_key(
 }
 
 /// The parameters of [`INSERT`].
-fn insert_params(content: RenderedContent, meta: &PostMeta) -> mysql_async::Params {
+fn insert_params(
+    content: RenderedContent,
+    meta: &PostMeta,
+    author_id: Option<u64>,
+) -> mysql_async::Params {
     let RenderedContent { content, rendered } = content;
     let status = status_text(meta.status.unwrap_or(PostStatus::Published));
     mysql_async::Params::Positional(vec![
@@ -879,6 +913,7 @@ fn insert_params(content: RenderedContent, meta: &PostMeta) -> mysql_async::Para
         status.into(),
         meta.published_at.map(stored_time).into(),
         status.into(),
+        author_id.into(),
     ])
 }
 
@@ -965,6 +1000,14 @@ fn publication(
     Ok((slug, status, published_at.map(utc), unfilled))
 }
 
+/// The author columns (the last two of [`POST_COLUMNS`] and [`SUMMARY_COLUMNS`]) from `first`: none for a post no account wrote (or
+/// whose account is gone).
+fn author(row: &mut Row, first: usize) -> Result<Option<Author>, StoreError> {
+    let id: Option<u64> = take(row, first)?;
+    let name: Option<String> = take(row, first + 1)?;
+    Ok(id.zip(name).map(|(id, name)| Author { id, name }))
+}
+
 /// A post from [`POST_COLUMNS`]; its rendering empty when none is stored for its body,
 /// its tags empty (filled in by [`with_tags`]).
 fn stored_post(mut row: Row) -> Result<Stored<Post>, StoreError> {
@@ -973,6 +1016,7 @@ fn stored_post(mut row: Row) -> Result<Stored<Post>, StoreError> {
     let html: Option<String> = take(&mut row, 6)?;
     let excerpt: Option<String> = take(&mut row, 7)?;
     let (slug, status, published_at, unfilled) = publication(&mut row, 9, id)?;
+    let author = author(&mut row, 12)?;
     let (html, excerpt, unrendered_body) = match (html, excerpt) {
         (Some(html), Some(excerpt)) => (html, excerpt, None),
         _ => (String::new(), String::new(), Some(body.clone())),
@@ -991,8 +1035,7 @@ fn stored_post(mut row: Row) -> Result<Stored<Post>, StoreError> {
             slug,
             status,
             published_at,
-            // Authors come with user accounts: no post has one yet.
-            author: None,
+            author,
             tags: Vec::new(),
             tag_slugs: Vec::new(),
         },
@@ -1018,6 +1061,7 @@ fn stored_summary(mut row: Row) -> Result<Stored<PostSummary>, StoreError> {
     let excerpt: Option<String> = take(&mut row, 5)?;
     let unrendered_body: Option<String> = take(&mut row, 7)?;
     let (slug, status, published_at, unfilled) = publication(&mut row, 8, id)?;
+    let author = author(&mut row, 11)?;
     Ok(Stored {
         value: PostSummary {
             id,
@@ -1030,7 +1074,7 @@ fn stored_summary(mut row: Row) -> Result<Stored<PostSummary>, StoreError> {
             slug,
             status,
             published_at,
-            author: None,
+            author,
             tags: Vec::new(),
             tag_slugs: Vec::new(),
         },

@@ -24,6 +24,7 @@ use tokio::task::JoinHandle;
 use super::lock::LockScope;
 use super::migrate::{migrate, schema_is_current, MigrationError};
 use super::nodes::{Node, Nodes};
+use super::users::{create_first_owner, FirstOwner};
 
 /// First pause between two start-up attempts.
 const FIRST_RETRY: Duration = Duration::from_millis(200);
@@ -69,6 +70,9 @@ pub struct Database {
     /// One pool per node for the migration account, when migrations use their own
     /// (`MIGRATION_DATABASE_USER`); closed once start-up is done.
     migration: Option<Arc<Vec<Pool>>>,
+    /// The first owner (`ADMIN_USER`), made once the schema is current when there is no
+    /// account yet, before the service turns ready.
+    first_owner: Option<Arc<FirstOwner>>,
 }
 
 impl Database {
@@ -87,7 +91,14 @@ impl Database {
             nodes: Arc::new(nodes),
             phase: Arc::new(watch::Sender::new(Phase::Starting)),
             migration: None,
+            first_owner: None,
         }
+    }
+
+    /// Start-up makes `owner` the first account when there is none.
+    pub fn with_first_owner(mut self, owner: FirstOwner) -> Database {
+        self.first_owner = Some(Arc::new(owner));
+        self
     }
 
     /// Migrations go through `pools` (one per node, in the nodes' order), the
@@ -198,12 +209,24 @@ impl Database {
             LockScope::Server
         };
         match (current, apply) {
-            (true, _) => Ok(()),
-            (false, false) => Err(StartUpFailure::Behind),
+            (true, _) => {}
+            (false, false) => return Err(StartUpFailure::Behind),
             (false, true) => migrate(migration_pool.unwrap_or(pool), scope)
                 .await
-                .map_err(StartUpFailure::Migration),
+                .map_err(StartUpFailure::Migration)?,
         }
+        if let Some(owner) = &self.first_owner {
+            let created = tokio::time::timeout(REACH_TIMEOUT, create_first_owner(pool, owner))
+                .await
+                .map_err(|_| StartUpFailure::TimedOut)?
+                .map_err(StartUpFailure::Unreachable)?;
+            if created {
+                tracing::info!(username = %owner.username, "first owner account created from ADMIN_USER");
+            } else {
+                tracing::info!("accounts exist: ADMIN_USER and ADMIN_PASSWORD are ignored");
+            }
+        }
+        Ok(())
     }
 }
 

@@ -10,6 +10,7 @@
 //! [`ApiError`]. The only rejections that leave a route are "no such route" and "wrong
 //! method", turned into problem+json by [`crate::error::recover`].
 
+pub mod accounts;
 pub mod health;
 pub mod internal;
 pub mod posts;
@@ -115,6 +116,40 @@ pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
         .and(request::authorized(&state.api_token))
         .and(with_state(&state))
         .then(internal::login_failures);
+    let login = warp::path!("internal" / "v1" / "logins")
+        .and(route("/internal/v1/logins", Method::POST))
+        .and(request::authorized(&state.api_token))
+        .and(warp::header::headers_cloned())
+        .and(request::body())
+        .and(with_state(&state))
+        .then(accounts::login);
+    let list_users = warp::path!("internal" / "v1" / "users")
+        .and(route("/internal/v1/users", Method::GET))
+        .and(request::authorized(&state.api_token))
+        .and(warp::header::headers_cloned())
+        .and(with_state(&state))
+        .then(accounts::list_users);
+    let create_user = warp::path!("internal" / "v1" / "users")
+        .and(route("/internal/v1/users", Method::POST))
+        .and(request::authorized(&state.api_token))
+        .and(warp::header::headers_cloned())
+        .and(request::body())
+        .and(with_state(&state))
+        .then(accounts::create_user);
+    let update_user = warp::path!("internal" / "v1" / "users" / String)
+        .and(route("/internal/v1/users/{id}", Method::PATCH))
+        .and(request::authorized(&state.api_token))
+        .and(warp::header::headers_cloned())
+        .and(request::body())
+        .and(with_state(&state))
+        .then(accounts::update_user);
+    let set_password = warp::path!("internal" / "v1" / "users" / String / "password")
+        .and(route("/internal/v1/users/{id}/password", Method::PUT))
+        .and(request::authorized(&state.api_token))
+        .and(warp::header::headers_cloned())
+        .and(request::body())
+        .and(with_state(&state))
+        .then(accounts::set_password);
     let healthz = warp::path!("healthz")
         .and(route("/healthz", Method::GET))
         .then(health::healthz);
@@ -149,6 +184,16 @@ pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
         .or(answer(record_login_failure))
         .unify()
         .or(answer(login_failures))
+        .unify()
+        .or(answer(login))
+        .unify()
+        .or(answer(list_users))
+        .unify()
+        .or(answer(create_user))
+        .unify()
+        .or(answer(update_user))
+        .unify()
+        .or(answer(set_password))
         .unify()
         .or(answer(healthz))
         .unify()
@@ -222,7 +267,7 @@ mod tests {
     use prometheus::Registry;
     use service_runtime::metrics::RouteSlot;
 
-    use crate::db::{Database, DbMetrics, PostStore, Readiness, SessionStore};
+    use crate::db::{Database, DbMetrics, PostStore, Readiness, SessionStore, UserStore};
     use crate::routes::request::ApiToken;
 
     async fn label(method: &str, path: &str) -> &'static str {
@@ -240,6 +285,11 @@ mod tests {
                 db_metrics.clone(),
             ),
             sessions: SessionStore::new(
+                database.clone(),
+                std::time::Duration::from_millis(50),
+                db_metrics.clone(),
+            ),
+            users: UserStore::new(
                 database,
                 std::time::Duration::from_millis(50),
                 db_metrics.clone(),
@@ -284,6 +334,12 @@ mod tests {
             ),
             // warp serves the list with a trailing slash too, and counts it as such.
             ("GET", "/v1/posts/", "/v1/posts"),
+            ("PATCH", "/internal/v1/users/7", "/internal/v1/users/{id}"),
+            (
+                "PUT",
+                "/internal/v1/users/7/password",
+                "/internal/v1/users/{id}/password",
+            ),
             ("GET", "/wp-admin/setup.php", "unmatched"),
         ] {
             assert_eq!(label(method, path).await, template, "{method} {path}");

@@ -9,6 +9,7 @@ use http::{HeaderMap, StatusCode};
 use posts_api::{etag, MetaViolation, Post, PostInput};
 use warp::reply::Response;
 
+use super::accounts::acting_user;
 use super::reply::json;
 use super::request::{self, Authorized, IfMatch, PostKey};
 use crate::db::posts::{Audience, Expected, NewContent, WriteOutcome};
@@ -66,7 +67,7 @@ pub async fn get(key: String, audience: Audience, state: AppState) -> Result<Res
 }
 
 /// The valid content of a create or update, rendered; a 422 naming every broken rule.
-async fn valid_content(input: PostInput) -> Result<NewContent, ApiError> {
+async fn valid_content(input: PostInput, author_id: Option<u64>) -> Result<NewContent, ApiError> {
     let (content, meta) = match (input.validate(), input.validate_meta()) {
         (Ok(content), Ok(meta)) => (content, meta),
         (content, meta) => {
@@ -79,6 +80,7 @@ async fn valid_content(input: PostInput) -> Result<NewContent, ApiError> {
     Ok(NewContent {
         rendered: rendering::render(content).await,
         meta,
+        author_id,
     })
 }
 
@@ -94,7 +96,9 @@ pub async fn create(
     state: AppState,
 ) -> Result<Response, ApiError> {
     let key = request::idempotency_key(&headers)?;
-    let content = valid_content(request::json::<PostInput>(&headers, body)?).await?;
+    let acting = acting_user(&headers, &state).await?;
+    let input = request::json::<PostInput>(&headers, body)?;
+    let content = valid_content(input, acting.map(|user| user.id)).await?;
     let Some(key) = key else {
         let post = state
             .store
@@ -145,7 +149,8 @@ pub async fn update(
         IfMatch::Version(version) => Expected::Version(version),
         IfMatch::Unmatchable => return Err(missing_or_stale(&state, id).await),
     };
-    let content = valid_content(request::json::<PostInput>(&headers, body)?).await?;
+    may_change(&headers, &state, id).await?;
+    let content = valid_content(request::json::<PostInput>(&headers, body)?, None).await?;
     match state.store.update(id, expected, content).await? {
         WriteOutcome::Written(post) => {
             tracing::info!(post_id = post.id, version = post.version, "post updated");
@@ -169,6 +174,7 @@ pub async fn delete(
         IfMatch::Version(version) => Expected::Version(version),
         IfMatch::Unmatchable => return Err(missing_or_stale(&state, id).await),
     };
+    may_change(&headers, &state, id).await?;
     match state.store.delete(id, expected).await? {
         WriteOutcome::Written(()) => {
             tracing::info!(post_id = id, "post deleted");
@@ -178,6 +184,26 @@ pub async fn delete(
         }
         WriteOutcome::Missing => Err(ApiError::NotFound),
         WriteOutcome::Stale | WriteOutcome::SlugTaken => Err(ApiError::PreconditionFailed),
+    }
+}
+
+/// Refuses (403) a change of post `id` by an acting user who may not make it: an
+/// author changes only their own posts; owners and editors, and calls that name no
+/// acting user, change any. 404 when there is no such post.
+async fn may_change(headers: &HeaderMap, state: &AppState, id: u64) -> Result<(), ApiError> {
+    let Some(user) = acting_user(headers, state).await? else {
+        return Ok(());
+    };
+    if user.role.edits_every_post() {
+        return Ok(());
+    }
+    // A post's author never changes, so this check cannot go stale before the write.
+    match state.store.author_of(id).await? {
+        None => Err(ApiError::NotFound),
+        Some(author) if author == Some(user.id) => Ok(()),
+        Some(_) => Err(ApiError::Forbidden(
+            "An author may change only their own posts.".into(),
+        )),
     }
 }
 

@@ -3,6 +3,7 @@
 //! One container serves the whole binary; each test gets its own database
 //! (`test_mariadb::harness`). Run with `cargo test -p posts-service --test api`.
 
+mod accounts;
 mod auth;
 mod authoring;
 mod crud;
@@ -103,6 +104,11 @@ fn main() -> std::process::ExitCode {
         sessions::sessions_slide_their_idle_expiry_and_end_at_logout,
         sessions::sessions_end_when_idle_or_at_their_lifetime_and_are_purged,
         sessions::login_failures_are_counted_per_client_and_for_the_account,
+        accounts::the_first_owner_comes_from_admin_user_once,
+        accounts::a_failed_login_is_one_answer_whatever_the_reason,
+        accounts::accounts_are_checked_and_unique,
+        accounts::only_owners_manage_accounts_and_users_change_their_own_password,
+        accounts::each_role_writes_the_posts_it_may_and_nothing_else,
         process::missing_or_malformed_variable_exits_with_one_line_naming_it,
         process::migrate_command_applies_schema_and_exits,
         privileges::runtime_account_cannot_change_the_schema_while_the_service_works,

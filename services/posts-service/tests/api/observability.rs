@@ -114,6 +114,7 @@ pub async fn migrations_are_idempotent_across_replicas(db: Db) {
             (4, "add_rendered_columns".to_owned()),
             (5, "add_slugs_status_and_tags".to_owned()),
             (6, "create_post_search".to_owned()),
+            (7, "create_users".to_owned()),
         ]
     );
     let charset: Option<String> = conn

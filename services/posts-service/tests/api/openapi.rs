@@ -180,6 +180,15 @@ pub async fn server_conforms_to_openapi_document(db: Db) {
         .await
         .unwrap();
     spec.check(collection, "post", response).await;
+    // An acting user that is no account: 403.
+    spec.exercise(
+        collection,
+        "post",
+        authed(&app, Method::POST, collection)
+            .header("X-Acting-User", "999999")
+            .json(&post),
+    )
+    .await;
     spec.exercise_each(
         collection,
         "get",
@@ -313,6 +322,9 @@ pub async fn server_conforms_to_openapi_document(db: Db) {
         item,
         "put",
         [
+            put(&app, &path)
+                .header("X-Acting-User", "999999")
+                .json(&post), // 403
             put(&app, &path).json(&post),
             put(&app, &path).json(&post), // now stale: 412
             put(&app, &path)
@@ -341,7 +353,8 @@ pub async fn server_conforms_to_openapi_document(db: Db) {
         "delete",
         [
             send(&app, Method::DELETE, &path),
-            authed(&app, Method::DELETE, &path).header("If-Match", "1"), // malformed: 400
+            authed(&app, Method::DELETE, &path).header("X-Acting-User", "999999"), // 403
+            authed(&app, Method::DELETE, &path).header("If-Match", "1"),           // malformed: 400
             authed(&app, Method::DELETE, &path).header("If-Match", "\"1\""),
             authed(&app, Method::DELETE, &path),
             authed(&app, Method::DELETE, &path),
@@ -431,6 +444,140 @@ pub async fn server_conforms_to_openapi_document(db: Db) {
             authed(&app, Method::GET, failures),
             send(&app, Method::GET, count),
             authed(&dead, Method::GET, count),
+        ],
+    )
+    .await;
+
+    // The internal API: accounts.
+    let logins = "/internal/v1/logins";
+    let users = "/internal/v1/users";
+    let password = "a long and unusual passphrase";
+    let as_user = |app: &TestApp, method: Method, path: &str, id: u64| {
+        authed(app, method, path).header("X-Acting-User", id.to_string())
+    };
+    let new_user = |username: &str, role: &str| json!({ "username": username, "display_name": username, "role": role, "password": password });
+    let too_large = |request: RequestBuilder| {
+        request
+            .header("content-type", "application/json")
+            .body(vec![b' '; 300 * 1024])
+    };
+    let created = authed(&app, Method::POST, users)
+        .json(&new_user("olga", "owner"))
+        .send()
+        .await
+        .unwrap();
+    let owner = created.json::<Value>().await.unwrap()["id"]
+        .as_u64()
+        .unwrap();
+    spec.exercise_each(
+        users,
+        "post",
+        [
+            as_user(&app, Method::POST, users, owner).json(&new_user("ann", "author")),
+            as_user(&app, Method::POST, users, owner).json(&new_user("ann", "author")), // 409
+            as_user(&app, Method::POST, users, owner).json(&json!({ "username": "ann" })), // 400
+            as_user(&app, Method::POST, users, owner)
+                .json(&json!({ "username": "Bad Name", "display_name": "x", "role": "author", "password": "short" })),
+            send(&app, Method::POST, users).json(&new_user("bob", "author")),
+            too_large(authed(&app, Method::POST, users)),
+            authed(&app, Method::POST, users).body("username=x"),
+            authed(&dead, Method::POST, users).json(&new_user("bob", "author")),
+        ],
+    )
+    .await;
+    let list: Value = authed(&app, Method::GET, users)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let author = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|user| user["username"] == "ann")
+        .unwrap()["id"]
+        .as_u64()
+        .unwrap();
+    spec.exercise(
+        users,
+        "post",
+        as_user(&app, Method::POST, users, author).json(&new_user("bob", "author")), // 403
+    )
+    .await;
+    spec.exercise_each(
+        users,
+        "get",
+        [
+            as_user(&app, Method::GET, users, owner),
+            authed(&app, Method::GET, users).header("X-Acting-User", "ann"), // 400
+            send(&app, Method::GET, users),
+            as_user(&app, Method::GET, users, author),
+            authed(&dead, Method::GET, users),
+        ],
+    )
+    .await;
+    spec.exercise_each(
+        logins,
+        "post",
+        [
+            authed(&app, Method::POST, logins)
+                .json(&json!({ "username": "ann", "password": password })),
+            authed(&app, Method::POST, logins).json(&json!({ "username": "ann" })),
+            authed(&app, Method::POST, logins)
+                .json(&json!({ "username": "ann", "password": "wrong" })),
+            too_large(authed(&app, Method::POST, logins)),
+            authed(&app, Method::POST, logins).body("username=ann"),
+            authed(&dead, Method::POST, logins)
+                .json(&json!({ "username": "ann", "password": password })),
+        ],
+    )
+    .await;
+    let user_item = "/internal/v1/users/{id}";
+    let author_path = format!("/internal/v1/users/{author}");
+    let owner_path = format!("/internal/v1/users/{owner}");
+    spec.exercise_each(
+        user_item,
+        "patch",
+        [
+            as_user(&app, Method::PATCH, &author_path, owner)
+                .json(&json!({ "display_name": "Ann" })),
+            as_user(&app, Method::PATCH, &author_path, owner).json(&json!({ "nickname": "Ann" })),
+            send(&app, Method::PATCH, &author_path).json(&json!({ "enabled": true })),
+            as_user(&app, Method::PATCH, &owner_path, author).json(&json!({ "enabled": false })),
+            as_user(&app, Method::PATCH, "/internal/v1/users/999999", owner)
+                .json(&json!({ "enabled": true })),
+            as_user(&app, Method::PATCH, &owner_path, owner).json(&json!({ "enabled": false })), // 409
+            authed(&app, Method::PATCH, &author_path).body("enabled=true"),
+            as_user(&app, Method::PATCH, &author_path, owner).json(&json!({ "display_name": " " })),
+            authed(&dead, Method::PATCH, &author_path).json(&json!({ "enabled": true })),
+        ],
+    )
+    .await;
+    let password_item = "/internal/v1/users/{id}/password";
+    let author_password = format!("/internal/v1/users/{author}/password");
+    let new_password =
+        json!({ "current_password": password, "new_password": "another long passphrase" });
+    spec.exercise_each(
+        password_item,
+        "put",
+        [
+            as_user(&app, Method::PUT, &author_password, author).json(&new_password),
+            as_user(&app, Method::PUT, &author_password, author)
+                .json(&json!({ "new_password": 1 })),
+            send(&app, Method::PUT, &author_password).json(&new_password),
+            as_user(
+                &app,
+                Method::PUT,
+                &format!("/internal/v1/users/{owner}/password"),
+                author,
+            )
+            .json(&new_password), // 403
+            authed(&app, Method::PUT, "/internal/v1/users/999999/password").json(&new_password),
+            authed(&app, Method::PUT, &author_password).body("new_password=x"),
+            authed(&app, Method::PUT, &author_password).json(&json!({ "new_password": "short" })),
+            authed(&dead, Method::PUT, &author_password).json(&new_password),
         ],
     )
     .await;
