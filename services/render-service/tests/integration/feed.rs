@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use test_mariadb::harness::Db;
 
-use crate::helpers::spawn_blog;
+use crate::helpers::{spawn_blog, spawn_blog_with, xmllint_errors};
 
 const ATOM: &str = "http://www.w3.org/2005/Atom";
 
@@ -99,4 +99,40 @@ pub async fn atom_feed_escapes_and_sanitizes_content(db: Db) {
     assert!(!content.contains("<script"), "{content}");
     assert!(!content.contains("javascript:"), "{content}");
     assert!(content.contains("&amp; more"), "{content}");
+}
+
+/// Panics unless `xml` is a valid Atom document (RFC 4287's schema: tests/data/atom.rng).
+fn assert_valid_atom(xml: &str) {
+    let schema = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/atom.rng");
+    if let Some(errors) = xmllint_errors("--relaxng", schema, xml) {
+        panic!("not valid Atom: {errors}\n{xml}");
+    }
+}
+
+pub async fn feeds_are_valid_atom(db: Db) {
+    // The page cache off: the empty blog's feed, then the same feed with posts.
+    let blog = spawn_blog_with(&db, |config| config.page_cache_ttl_ms = 0).await;
+    // The schema is strict enough to refuse a feed without an id.
+    let schema = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/atom.rng");
+    let broken = r#"<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title>
+        <updated>2026-12-07T00:00:00Z</updated></feed>"#;
+    assert!(xmllint_errors("--relaxng", schema, broken).is_some());
+
+    // An empty blog's feed, then one with tagged posts, hostile text and every field.
+    let (_, empty) = blog.page("/feed.xml").await;
+    assert_valid_atom(&empty);
+    blog.create_with_via_api(serde_json::json!({
+        "title": "Tags & <things> \"quoted\"",
+        "body": "Body with <script>x</script> and **Markdown** &#1;.",
+        "tags": ["Rust", "Q&A"],
+    }))
+    .await;
+    blog.create_with_via_api(serde_json::json!({"title": "Plain", "body": "b"}))
+        .await;
+    for path in ["/feed.xml", "/tags/rust/feed.xml", "/tags/q-a/feed.xml"] {
+        let (status, xml) = blog.page(path).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert!(xml.contains("<category "), "{path}: {xml}");
+        assert_valid_atom(&xml);
+    }
 }

@@ -535,3 +535,23 @@ pub fn unescape(html: &str) -> String {
         .replace("&#39;", "'")
         .replace("&#38;", "&")
 }
+
+/// What xmllint says is wrong with `xml` against `schema` (`schema_flag` is `--schema`
+/// for an XSD, `--relaxng` for a RELAX NG grammar), if anything. xmllint comes from
+/// tests/xmllint-deps.sh, which the test command runs.
+pub fn xmllint_errors(schema_flag: &str, schema: &str, xml: &str) -> Option<String> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut xmllint = Command::new("xmllint")
+        .args(["--noout", schema_flag, schema, "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("xmllint runs (services/render-service/tests/xmllint-deps.sh installs it)");
+    let mut stdin = xmllint.stdin.take().unwrap();
+    stdin.write_all(xml.as_bytes()).unwrap();
+    drop(stdin);
+    let outcome = xmllint.wait_with_output().unwrap();
+    (!outcome.status.success()).then(|| String::from_utf8_lossy(&outcome.stderr).into_owned())
+}

@@ -111,6 +111,7 @@ fn main() -> ExitCode {
         authoring::a_saved_draft_flashes_draft_saved,
         authoring::admin_lists_drafts_and_scheduled_posts_before_published_ones,
         feed::atom_feed_has_the_20_newest_posts,
+        feed::feeds_are_valid_atom,
         sitemap::the_sitemap_lists_visible_posts_and_tag_pages_and_robots_names_it,
         feed::atom_feed_escapes_and_sanitizes_content,
         browser::browser_adds_edits_and_deletes_a_post,

@@ -8,28 +8,15 @@ use test_mariadb::harness::Db;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use crate::helpers::spawn_blog_with;
+use crate::helpers::{spawn_blog_with, xmllint_errors};
 
 const SITEMAPS: &str = "http://www.sitemaps.org/schemas/sitemap/0.9";
 
 /// What xmllint says is wrong with `xml` against the sitemaps.org 0.9 schema, if
-/// anything (xmllint comes from tests/xmllint-deps.sh, which the test command runs).
+/// anything.
 fn schema_errors(xml: &str) -> Option<String> {
-    use std::io::Write;
-    use std::process::{Command, Stdio};
     let schema = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/sitemap-0.9.xsd");
-    let mut xmllint = Command::new("xmllint")
-        .args(["--noout", "--schema", schema, "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("xmllint runs (services/render-service/tests/xmllint-deps.sh installs it)");
-    let mut stdin = xmllint.stdin.take().unwrap();
-    stdin.write_all(xml.as_bytes()).unwrap();
-    drop(stdin);
-    let outcome = xmllint.wait_with_output().unwrap();
-    (!outcome.status.success()).then(|| String::from_utf8_lossy(&outcome.stderr).into_owned())
+    xmllint_errors("--schema", schema, xml)
 }
 
 fn assert_valid(xml: &str) {
