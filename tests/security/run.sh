@@ -231,11 +231,14 @@ DATABASE_CA_FILE=$TLS/ca.pem
 TLS_CERT_FILE=$TLS/posts-service.pem
 TLS_KEY_FILE=$TLS/posts-service.key
 API_TOKEN=$API_TOKEN
+ADMIN_USER=admin
 LISTEN_ADDR=127.0.0.1:$posts_port
 METRICS_ADDR=127.0.0.1:$(free_port)
 LOG_FORMAT=json
 RUST_LOG=info
 EOF
+  # posts-service gets the exported ADMIN_PASSWORD too: with ADMIN_USER it makes the
+  # first owner account from them (it refuses a password without a user).
   # posts-service migrates at start: wait until MariaDB takes connections.
   wait_until 90 1 db_answers || { echo "MariaDB did not start" >&2; return 1; }
   env $(cat "$POSTS_ENV_FILE") "$POSTS_BIN" >>"$LOG_DIR/posts-service.log" 2>&1 &

@@ -63,7 +63,9 @@ pub async fn login(
 ) -> Result<Response, ApiError> {
     let login = request::json::<LoginRequest>(&headers, body)?;
     let username = login.username.to_ascii_lowercase();
-    let record = if username.len() <= USERNAME_MAX_CHARS {
+    // Usernames are ASCII (their column too): another name cannot be one, and is not
+    // asked for (MariaDB refuses to compare it with the column).
+    let record = if username.is_ascii() && username.len() <= USERNAME_MAX_CHARS {
         state.users.by_username(&username).await?
     } else {
         None

@@ -164,6 +164,8 @@ pub async fn a_failed_login_is_one_answer_whatever_the_reason(db: Db) {
         ("owner", "not the password"), // wrong password
         ("ann", GOOD),                 // disabled account
         (&"x".repeat(40)[..], GOOD),   // cannot be a username
+        ("\u{713a7}Ç", GOOD),          // nor can a name that is not ASCII
+        ("ÖWNER", GOOD),               // not even one that lowercases to a username
     ] {
         let problem = assert_problem(
             login(&app, username, password).await,
