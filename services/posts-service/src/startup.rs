@@ -23,8 +23,8 @@ use warp::reply::Response;
 
 use crate::backfill::{self, BackfillMetrics};
 use crate::config::Config;
+use crate::db::first_owner::FirstOwner;
 use crate::db::nodes::{self, Node, Nodes};
-use crate::db::users::FirstOwner;
 use crate::db::{
     self, Database, DbMetrics, PoolSettings, PostStore, Readiness, SessionStore, UserStore,
 };

@@ -29,13 +29,15 @@
 //!   given their slug and publication time.
 //! - [`idempotency_keys`]: the SQL of the keys remembered with idempotent creates.
 //! - [`sessions`]: [`SessionStore`], the admin's sessions and the failed logins.
-//! - [`users`]: [`UserStore`], the accounts, and the first owner made at start-up.
+//! - [`users`]: [`UserStore`], the accounts.
+//! - [`first_owner`]: the first owner made at start-up from `ADMIN_USER` / `ADMIN_PASSWORD`.
 //!
 //! The stores answer in storage terms ([`StoreError`], [`posts::WriteOutcome`], ...),
 //! never HTTP: `crate::error` and the routes make responses of them.
 
 pub mod backfill;
 pub mod error;
+pub mod first_owner;
 pub mod idempotency_keys;
 pub mod lock;
 pub mod metrics;

@@ -21,10 +21,10 @@ use mysql_async::Pool;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use super::first_owner::{create_first_owner, FirstOwner};
 use super::lock::LockScope;
 use super::migrate::{migrate, schema_is_current, MigrationError};
 use super::nodes::{Node, Nodes};
-use super::users::{create_first_owner, FirstOwner};
 
 /// First pause between two start-up attempts.
 const FIRST_RETRY: Duration = Duration::from_millis(200);

@@ -1,5 +1,5 @@
-//! [`UserStore`]: the accounts (SQL next to the code that runs it), and the first
-//! owner made at start-up ([`create_first_owner`]).
+//! [`UserStore`]: the accounts (SQL next to the code that runs it). The first owner,
+//! made at start-up, is [`super::first_owner`]'s.
 //!
 //! Passwords are stored as Argon2id PHC strings, hashed by [`crate::passwords`] before
 //! they get here; this module never sees a password.
@@ -8,23 +8,13 @@ use std::future::Future;
 use std::time::Duration;
 
 use mysql_async::prelude::Queryable;
-use mysql_async::{Conn, Pool, Row};
+use mysql_async::{Conn, Row};
 use posts_api::account::{Role, User};
 
 use super::error::StoreError;
 use super::metrics::DbMetrics;
 use super::operation::{bounded, sql};
 use super::start_up::Database;
-
-/// The first owner, from `ADMIN_USER` / `ADMIN_PASSWORD`: made at start-up when there
-/// is no account yet.
-#[derive(Clone)]
-pub struct FirstOwner {
-    /// A valid username (lower case).
-    pub username: String,
-    /// The PHC string of `ADMIN_PASSWORD`.
-    pub password_hash: String,
-}
 
 /// An account with its password hash, for the checks that need it.
 #[derive(Debug, Clone)]
@@ -33,24 +23,6 @@ pub struct UserRecord {
     pub user: User,
     /// Its PHC string.
     pub password_hash: String,
-}
-
-/// Makes `owner` the first account when there is none; whether it did. Concurrent
-/// replicas make one: the username is unique, and a table with a row is left alone.
-pub async fn create_first_owner(
-    pool: &Pool,
-    owner: &FirstOwner,
-) -> Result<bool, mysql_async::Error> {
-    let mut conn = pool.get_conn().await?;
-    conn.exec_drop(
-        "INSERT IGNORE INTO users \
-         (username, display_name, role, password_hash, enabled, created_at, updated_at) \
-         SELECT ?, ?, 'owner', ?, TRUE, UTC_TIMESTAMP(3), UTC_TIMESTAMP(3) FROM DUAL \
-         WHERE NOT EXISTS (SELECT 1 FROM users)",
-        (&owner.username, &owner.username, &owner.password_hash),
-    )
-    .await?;
-    Ok(conn.affected_rows() > 0)
 }
 
 const COLUMNS: &str = "id, username, display_name, role, enabled, password_hash";
